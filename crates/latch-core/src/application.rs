@@ -1,0 +1,276 @@
+//! Applications (what an administrator registers; the protocol sees its `client_id`) and their rules.
+
+use serde::{Deserialize, Serialize};
+
+use crate::UnixTime;
+use crate::redirect::{self, UriError};
+use crate::secret::SecretHash;
+
+/// Environment default for `expires_in` of access tokens (CONTRACT.md).
+pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 300;
+pub const MIN_ACCESS_TOKEN_TTL: i64 = 60;
+pub const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;
+/// At most this many active client secrets per application.
+pub const MAX_ACTIVE_SECRETS: usize = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplicationType {
+    /// Server-side web application holding a client secret (confidential client).
+    Web,
+    /// Single-page application (public client, PKCE).
+    Spa,
+    /// Mobile or desktop application (public client, PKCE, RFC 8252).
+    Native,
+}
+
+impl ApplicationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Spa => "spa",
+            Self::Native => "native",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "web" => Some(Self::Web),
+            "spa" => Some(Self::Spa),
+            "native" => Some(Self::Native),
+            _ => None,
+        }
+    }
+
+    /// Confidential clients authenticate with a secret; public ones cannot keep one.
+    pub fn is_confidential(self) -> bool {
+        self == Self::Web
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redirects {
+    #[serde(default)]
+    pub post_login: Vec<String>,
+    #[serde(default)]
+    pub initiate_login: Option<String>,
+    #[serde(default)]
+    pub post_logout: Vec<String>,
+    #[serde(default)]
+    pub backchannel_logout: Option<String>,
+}
+
+/// A registered application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub application_type: ApplicationType,
+    pub management_api_access: bool,
+    pub enforce_pkce: bool,
+    pub access_token_ttl_seconds: Option<i64>,
+    pub redirects: Redirects,
+    pub allowed_origins: Vec<String>,
+    /// `RS256` (default), `ES256` or `EdDSA`: signs this application's ID and access tokens.
+    pub id_token_signed_response_alg: String,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+}
+
+/// A field that failed validation: reported as 422 naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+pub const SIGNING_ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+
+impl Application {
+    /// The access token lifetime in seconds.
+    pub fn access_token_ttl(&self) -> i64 {
+        self.access_token_ttl_seconds.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL)
+    }
+
+    /// Whether the token endpoint must see a PKCE verifier for this application's codes.
+    pub fn requires_pkce(&self) -> bool {
+        self.enforce_pkce || !self.application_type.is_confidential()
+    }
+
+    /// Origins allowed to call the token, userinfo and revocation endpoints from a browser.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|o| o == origin)
+            || (self.application_type == ApplicationType::Spa
+                && self
+                    .redirects
+                    .post_login
+                    .iter()
+                    .any(|r| redirect::origin_of(r).as_deref() == Some(origin)))
+    }
+
+    /// Checks every rule of a (new or patched) application; the first failure names its field.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let kind = self.application_type;
+        let name = self.name.trim();
+        if name.is_empty() || self.name.chars().count() > 200 {
+            return Err(FieldError::new("name", "must be 1 to 200 characters"));
+        }
+        if self.management_api_access && kind != ApplicationType::Web {
+            return Err(FieldError::new(
+                "management_api_access",
+                "only web applications can access the management API",
+            ));
+        }
+        if !self.enforce_pkce && kind != ApplicationType::Web {
+            return Err(FieldError::new(
+                "enforce_pkce",
+                "is always true for spa and native applications",
+            ));
+        }
+        if let Some(ttl) = self.access_token_ttl_seconds
+            && !(MIN_ACCESS_TOKEN_TTL..=MAX_ACCESS_TOKEN_TTL).contains(&ttl)
+        {
+            return Err(FieldError::new(
+                "access_token_ttl_seconds",
+                format!("must be between {MIN_ACCESS_TOKEN_TTL} and {MAX_ACCESS_TOKEN_TTL}"),
+            ));
+        }
+        if !SIGNING_ALGORITHMS.contains(&self.id_token_signed_response_alg.as_str()) {
+            return Err(FieldError::new(
+                "id_token_signed_response_alg",
+                "must be one of RS256, ES256, EdDSA",
+            ));
+        }
+        let r = &self.redirects;
+        check_list("redirects.post_login", &r.post_login, |u| redirect::validate_redirect_uri(u, kind))?;
+        check_list("redirects.post_logout", &r.post_logout, |u| redirect::validate_redirect_uri(u, kind))?;
+        if let Some(u) = &r.initiate_login {
+            check_one("redirects.initiate_login", u, redirect::validate_initiate_login_uri)?;
+        }
+        if let Some(u) = &r.backchannel_logout {
+            check_one("redirects.backchannel_logout", u, redirect::validate_backchannel_uri)?;
+        }
+        check_list("allowed_origins", &self.allowed_origins, redirect::validate_origin)
+    }
+}
+
+fn check_one(field: &str, uri: &str, rule: impl Fn(&str) -> Result<(), UriError>) -> Result<(), FieldError> {
+    rule(uri).map_err(|UriError(reason)| FieldError::new(field, format!("`{}` {reason}", shorten(uri))))
+}
+
+fn check_list(
+    field: &str,
+    uris: &[String],
+    rule: impl Fn(&str) -> Result<(), UriError>,
+) -> Result<(), FieldError> {
+    if uris.len() > 100 {
+        return Err(FieldError::new(field, "at most 100 entries"));
+    }
+    for (i, uri) in uris.iter().enumerate() {
+        check_one(&format!("{field}[{i}]"), uri, &rule)?;
+        if uris[..i].contains(uri) {
+            return Err(FieldError::new(format!("{field}[{i}]"), "is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(100).collect()
+}
+
+/// A client secret as stored: never the value itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSecretInfo {
+    pub id: String,
+    pub hash: SecretHash,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(kind: ApplicationType) -> Application {
+        Application {
+            id: "id".into(),
+            client_id: "cid".into(),
+            name: "Example".into(),
+            application_type: kind,
+            management_api_access: false,
+            enforce_pkce: kind != ApplicationType::Web,
+            access_token_ttl_seconds: None,
+            redirects: Redirects {
+                post_login: vec!["https://app.example.com/cb".into()],
+                ..Redirects::default()
+            },
+            allowed_origins: vec![],
+            id_token_signed_response_alg: "RS256".into(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_plain_application_of_each_type_is_valid() {
+        for kind in [ApplicationType::Web, ApplicationType::Spa, ApplicationType::Native] {
+            assert_eq!(app(kind).validate(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn pkce_cannot_be_switched_off_for_public_clients() {
+        let mut a = app(ApplicationType::Spa);
+        a.enforce_pkce = false;
+        assert_eq!(a.validate().unwrap_err().field, "enforce_pkce");
+        assert!(app(ApplicationType::Native).requires_pkce());
+        assert!(!app(ApplicationType::Web).requires_pkce());
+    }
+
+    #[test]
+    fn management_access_is_for_web_applications_only() {
+        let mut a = app(ApplicationType::Native);
+        a.management_api_access = true;
+        assert_eq!(a.validate().unwrap_err().field, "management_api_access");
+    }
+
+    #[test]
+    fn ttl_is_bounded() {
+        let mut a = app(ApplicationType::Web);
+        a.access_token_ttl_seconds = Some(59);
+        assert_eq!(a.validate().unwrap_err().field, "access_token_ttl_seconds");
+        a.access_token_ttl_seconds = Some(86_400);
+        assert_eq!(a.validate(), Ok(()));
+        assert_eq!(a.access_token_ttl(), 86_400);
+    }
+
+    #[test]
+    fn a_bad_redirect_names_its_field_and_index() {
+        let mut a = app(ApplicationType::Web);
+        a.redirects.post_login.push("http://evil.example/cb".into());
+        let e = a.validate().unwrap_err();
+        assert_eq!(e.field, "redirects.post_login[1]");
+        assert!(e.reason.contains("https"));
+    }
+
+    #[test]
+    fn spa_redirect_origins_are_allowed_without_being_listed() {
+        let a = app(ApplicationType::Spa);
+        assert!(a.allows_origin("https://app.example.com"));
+        assert!(!a.allows_origin("https://evil.example.com"));
+        assert!(!app(ApplicationType::Web).allows_origin("https://app.example.com"));
+    }
+}

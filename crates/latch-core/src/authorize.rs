@@ -1,0 +1,287 @@
+//! The authorization endpoint's rules (RFC 6749 §4.1.1, §4.1.2.1; OIDC Core §3.1.2).
+
+use serde::{Deserialize, Serialize};
+
+use crate::application::Application;
+use crate::redirect::find_redirect_uri;
+use crate::scope::Scope;
+use crate::{ErrorCode, OAuthError, pkce};
+
+/// The raw parameters, as sent (query or form). Duplicated parameters are reported by the parser.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizeParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<String>,
+    pub login_hint: Option<String>,
+    pub response_mode: Option<String>,
+    pub request: Option<String>,
+    pub request_uri: Option<String>,
+    /// Names of known parameters that appeared more than once (RFC 6749 §3.1).
+    pub duplicated: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Prompt {
+    /// Use the session if there is one, else ask.
+    Default,
+    /// Never show a page: `login_required` without a session.
+    None,
+    /// Always ask for the password again.
+    Login,
+}
+
+/// A validated authorization request: what a code will be issued for once the user is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    /// The redirect URI to answer to (as presented, or the only registered one).
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+/// Why a request was refused, and where the answer goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// Unknown client or unusable redirect URI: never redirect (RFC 6749 §4.1.2.1), show a page.
+    Page(String),
+    /// Tell the client at its redirect URI.
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: OAuthError,
+    },
+}
+
+const MAX_PARAM: usize = 2048;
+
+/// Validates the request against the application (`None` when the client is unknown).
+pub fn validate(p: &AuthorizeParams, app: Option<&Application>) -> Result<AuthorizationRequest, AuthorizeError> {
+    if p.duplicated.iter().any(|d| d == "client_id" || d == "redirect_uri") {
+        return Err(AuthorizeError::Page("client_id and redirect_uri must appear once".into()));
+    }
+    let Some(client_id) = p.client_id.as_deref().filter(|c| !c.is_empty()) else {
+        return Err(AuthorizeError::Page("the request has no client_id".into()));
+    };
+    let Some(app) = app else {
+        return Err(AuthorizeError::Page("the application is unknown".into()));
+    };
+    let kind = app.application_type;
+    let registered = &app.redirects.post_login;
+    let redirect_uri = match p.redirect_uri.as_deref() {
+        Some(presented) => find_redirect_uri(registered, presented, kind)
+            .map(|_| presented.to_owned())
+            .ok_or_else(|| AuthorizeError::Page("the redirect_uri is not registered for this application".into()))?,
+        // RFC 6749 §3.1.2.3: optional only when exactly one is registered.
+        None if registered.len() == 1 => registered[0].clone(),
+        None => return Err(AuthorizeError::Page("the request has no redirect_uri".into())),
+    };
+    // From here on, errors go back to the client.
+    let state = p.state.clone().filter(|s| !s.is_empty() && s.len() <= MAX_PARAM);
+    let fail = |code: ErrorCode, description: &str| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error: OAuthError::new(code, description),
+    };
+    if let Some(d) = p.duplicated.first() {
+        return Err(fail(ErrorCode::InvalidRequest, &format!("parameter `{d}` is repeated")));
+    }
+    if p.request.is_some() {
+        return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported"));
+    }
+    if p.request_uri.is_some() {
+        return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+    }
+    match p.response_type.as_deref() {
+        Some("code") => {}
+        None => return Err(fail(ErrorCode::InvalidRequest, "response_type is required")),
+        Some(_) => return Err(fail(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
+    }
+    if p.response_mode.as_deref().is_some_and(|m| m != "query") {
+        return Err(fail(ErrorCode::InvalidRequest, "only response_mode=query is supported"));
+    }
+    if p.state.as_ref().is_some_and(|s| s.len() > MAX_PARAM) {
+        return Err(fail(ErrorCode::InvalidRequest, "state is too long"));
+    }
+    let scope = Scope::parse(p.scope.as_deref().unwrap_or("")).map_err(|e| fail(e.code, &e.description))?;
+    let code_challenge = pkce::parse_challenge(p.code_challenge.as_deref(), p.code_challenge_method.as_deref())
+        .map_err(|e| fail(e.code, &e.description))?;
+    if code_challenge.is_none() && app.requires_pkce() {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "code_challenge (PKCE, S256) is required for this application",
+        ));
+    }
+    let prompt = parse_prompt(p.prompt.as_deref()).map_err(|d| fail(ErrorCode::InvalidRequest, d))?;
+    let max_age = match p.max_age.as_deref() {
+        None | Some("") => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| fail(ErrorCode::InvalidRequest, "max_age must be a non-negative integer"))?,
+        ),
+    };
+    let too_long = |v: &Option<String>| v.as_ref().is_some_and(|s| s.len() > MAX_PARAM);
+    if too_long(&p.nonce) || too_long(&p.login_hint) {
+        return Err(fail(ErrorCode::InvalidRequest, "nonce or login_hint is too long"));
+    }
+    Ok(AuthorizationRequest {
+        client_id: client_id.to_owned(),
+        redirect_uri,
+        scope: scope.to_string(),
+        state,
+        nonce: p.nonce.clone().filter(|n| !n.is_empty()),
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint: p.login_hint.clone().filter(|h| !h.is_empty()),
+    })
+}
+
+/// OIDC Core §3.1.2.1: space-delimited; `none` must stand alone. `consent` and `select_account`
+/// need no page here (first-party applications, one account per browser) and are accepted.
+fn parse_prompt(prompt: Option<&str>) -> Result<Prompt, &'static str> {
+    let Some(prompt) = prompt else {
+        return Ok(Prompt::Default);
+    };
+    let values: Vec<&str> = prompt.split(' ').filter(|v| !v.is_empty()).collect();
+    let mut result = Prompt::Default;
+    for v in &values {
+        match *v {
+            "none" if values.len() == 1 => result = Prompt::None,
+            "none" => return Err("prompt=none cannot be combined with other values"),
+            "login" => result = Prompt::Login,
+            "consent" | "select_account" => {}
+            _ => return Err("unsupported prompt value"),
+        }
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::application::{ApplicationType, Redirects};
+
+    fn app(kind: ApplicationType, redirects: &[&str]) -> Application {
+        Application {
+            id: "a".into(),
+            client_id: "client".into(),
+            name: "App".into(),
+            application_type: kind,
+            management_api_access: false,
+            enforce_pkce: kind != ApplicationType::Web,
+            access_token_ttl_seconds: None,
+            redirects: Redirects {
+                post_login: redirects.iter().map(|s| s.to_string()).collect(),
+                ..Redirects::default()
+            },
+            allowed_origins: vec![],
+            id_token_signed_response_alg: "RS256".into(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn params() -> AuthorizeParams {
+        AuthorizeParams {
+            response_type: Some("code".into()),
+            client_id: Some("client".into()),
+            redirect_uri: Some("https://app.example/cb".into()),
+            scope: Some("openid email".into()),
+            state: Some("xyz".into()),
+            ..AuthorizeParams::default()
+        }
+    }
+
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn redirect_code(r: Result<AuthorizationRequest, AuthorizeError>) -> ErrorCode {
+        match r {
+            Err(AuthorizeError::Redirect { error, state, .. }) => {
+                assert_eq!(state.as_deref(), Some("xyz"));
+                error.code
+            }
+            other => panic!("expected an error redirect, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_web_request_passes() {
+        let web = app(ApplicationType::Web, &["https://app.example/cb"]);
+        let r = validate(&params(), Some(&web)).unwrap();
+        assert_eq!(r.scope, "openid email");
+        assert_eq!(r.prompt, Prompt::Default);
+    }
+
+    #[test]
+    fn unknown_clients_and_unregistered_redirects_are_never_redirected_to() {
+        let web = app(ApplicationType::Web, &["https://app.example/cb"]);
+        assert!(matches!(validate(&params(), None), Err(AuthorizeError::Page(_))));
+        let mut p = params();
+        p.redirect_uri = Some("https://evil.example/cb".into());
+        assert!(matches!(validate(&p, Some(&web)), Err(AuthorizeError::Page(_))));
+    }
+
+    #[test]
+    fn redirect_uri_may_be_omitted_only_when_one_is_registered() {
+        let mut p = params();
+        p.redirect_uri = None;
+        let one = app(ApplicationType::Web, &["https://app.example/cb"]);
+        assert_eq!(validate(&p, Some(&one)).unwrap().redirect_uri, "https://app.example/cb");
+        let two = app(ApplicationType::Web, &["https://app.example/cb", "https://app.example/b"]);
+        assert!(matches!(validate(&p, Some(&two)), Err(AuthorizeError::Page(_))));
+    }
+
+    #[test]
+    fn public_clients_must_send_an_s256_challenge() {
+        let spa = app(ApplicationType::Spa, &["https://app.example/cb"]);
+        assert_eq!(redirect_code(validate(&params(), Some(&spa))), ErrorCode::InvalidRequest);
+        let mut p = params();
+        p.code_challenge = Some(CHALLENGE.into());
+        p.code_challenge_method = Some("plain".into());
+        assert_eq!(redirect_code(validate(&p, Some(&spa))), ErrorCode::InvalidRequest);
+        p.code_challenge_method = Some("S256".into());
+        assert_eq!(validate(&p, Some(&spa)).unwrap().code_challenge.as_deref(), Some(CHALLENGE));
+    }
+
+    #[test]
+    fn protocol_errors_carry_their_registered_codes() {
+        let web = app(ApplicationType::Web, &["https://app.example/cb"]);
+        let mut p = params();
+        p.response_type = Some("token".into());
+        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::UnsupportedResponseType);
+        let mut p = params();
+        p.scope = Some("openid admin".into());
+        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::InvalidScope);
+        let mut p = params();
+        p.request = Some("eyJ...".into());
+        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::RequestNotSupported);
+        let mut p = params();
+        p.request_uri = Some("https://x".into());
+        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::RequestUriNotSupported);
+        let mut p = params();
+        p.prompt = Some("none login".into());
+        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::InvalidRequest);
+        let mut p = params();
+        p.max_age = Some("-1".into());
+        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::InvalidRequest);
+        let mut p = params();
+        p.duplicated = vec!["scope".into()];
+        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::InvalidRequest);
+    }
+}

@@ -1,0 +1,24 @@
+//! # latch-core
+//!
+//! The protocol rules of Latch with no I/O: typed requests and their parsing, validation of
+//! redirect URIs, PKCE, scopes, claims, the token and authorization rules, errors as values
+//! (`OAuthError`), the injected `Clock`, and the store traits that `latch-store` implements.
+//!
+//! This crate must not depend on any other Latch crate, on HTTP frameworks or on databases.
+
+pub mod application;
+pub mod authorize;
+pub mod clock;
+pub mod error;
+pub mod params;
+pub mod pkce;
+pub mod redirect;
+pub mod scope;
+pub mod secret;
+pub mod store;
+pub mod token;
+pub mod user;
+
+pub use clock::{Clock, SystemClock, UnixTime};
+pub use error::{ErrorCode, OAuthError};
+pub use secret::{Secret, SecretHash};

@@ -1,0 +1,291 @@
+//! The store traits: every durable state change Latch makes, as typed operations.
+//!
+//! `latch-store` implements them on SQLite and PostgreSQL. Lookups return `Ok(None)` when the row is
+//! absent; single-use things are consumed with `take_*`, atomically (exactly one caller wins).
+//! Secrets appear here only as `SecretHash`.
+
+use async_trait::async_trait;
+
+use crate::UnixTime;
+use crate::application::{Application, ClientSecretInfo};
+use crate::secret::SecretHash;
+use crate::user::User;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness or state rule refused the write (duplicate email, third secret…).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database could not be reached or timed out.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A page of a list: rows plus the cursor of the next page, if any.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Position in a list: ids are time-ordered (UUIDv7), so the cursor is the last id seen.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<String>,
+}
+
+/// A signing key as stored: public JWK in clear, private key encrypted under the master key.
+#[derive(Debug, Clone)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub alg: String,
+    /// Per algorithm, 1 for the first key and +1 per rotation; unique with `alg`, so two nodes
+    /// generating or rotating at once cannot both win.
+    pub generation: i64,
+    pub public_jwk: String,
+    pub private_key_encrypted: Vec<u8>,
+    pub created_at: UnixTime,
+    /// The key signs from this time on (published before that).
+    pub activate_at: UnixTime,
+}
+
+/// A browser (SSO) session.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// The `sid` claim.
+    pub sid: String,
+    pub user_id: String,
+    pub auth_time: UnixTime,
+    pub created_at: UnixTime,
+    pub last_active_at: UnixTime,
+    /// Absolute end of the session.
+    pub expires_at: UnixTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// `client_id`s of the applications that were issued codes from this session.
+    pub applications: Vec<String>,
+}
+
+/// An authorization request waiting for the user to sign in, kept server side.
+#[derive(Debug, Clone)]
+pub struct LoginRequestRecord {
+    pub id: String,
+    /// Hash of the value of the cookie that binds the request to one browser (login CSRF).
+    pub browser_binding: SecretHash,
+    /// The validated authorization request, serialized by the server.
+    pub request: String,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// What an authorization code stands for (RFC 6749 §4.1.2).
+#[derive(Debug, Clone)]
+pub struct AuthorizationCodeRecord {
+    pub code_hash: SecretHash,
+    pub application_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub sid: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: UnixTime,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// The outcome of taking a code.
+// Returned once per token request: boxing the record would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum CodeTake {
+    /// First use: the code is now consumed and returned.
+    Taken(AuthorizationCodeRecord),
+    /// The code exists but was used before: a replay (RFC 6749 §4.1.2). The refresh tokens issued
+    /// from its first use have been revoked.
+    Replayed,
+    NotFound,
+}
+
+/// A refresh token's grant: who, for which application, from which session.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenRecord {
+    pub token_hash: SecretHash,
+    /// Every token descended from one authorization shares this id.
+    pub family_id: String,
+    pub application_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub sid: String,
+    pub scope: String,
+    pub auth_time: UnixTime,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// A refresh token together with its rotation state, as the token endpoint's rules need it.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenState {
+    pub record: RefreshTokenRecord,
+    pub rotated_at: Option<UnixTime>,
+    /// Hash of the token that replaced this one.
+    pub successor_hash: Option<SecretHash>,
+    pub revoked_at: Option<UnixTime>,
+    /// False once the browser session the token is bound to has ended.
+    pub session_active: bool,
+}
+
+/// A back-channel logout notification waiting to be delivered.
+#[derive(Debug, Clone)]
+pub struct BackchannelDelivery {
+    pub id: String,
+    pub application_id: String,
+    pub client_id: String,
+    pub url: String,
+    pub sid: String,
+    pub sub: String,
+    pub attempts: i64,
+    pub created_at: UnixTime,
+    pub next_attempt_at: UnixTime,
+    pub delivered_at: Option<UnixTime>,
+    pub abandoned_at: Option<UnixTime>,
+    pub last_error: Option<String>,
+}
+
+/// Signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Inserts a key unless one with the same `(alg, generation)` exists; `false` means another
+    /// node won and the caller should read the keys again.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool>;
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Deletes keys that stopped signing before `before` (their tokens have all expired).
+    async fn delete_signing_keys_retired_before(&self, alg: &str, before: UnixTime) -> StoreResult<u64>;
+}
+
+/// Applications and their client secrets.
+#[async_trait]
+pub trait ApplicationStore: Send + Sync {
+    /// Inserts the application and, for web applications, its first secret.
+    async fn insert_application(
+        &self,
+        application: &Application,
+        first_secret: Option<&ClientSecretInfo>,
+    ) -> StoreResult<()>;
+    async fn get_application(&self, id: &str) -> StoreResult<Option<Application>>;
+    async fn get_application_by_client_id(&self, client_id: &str) -> StoreResult<Option<Application>>;
+    async fn list_applications(&self, page: &PageRequest) -> StoreResult<Page<Application>>;
+    async fn update_application(&self, application: &Application) -> StoreResult<bool>;
+    /// Deletes the application and revokes what was issued to it.
+    async fn delete_application(&self, id: &str) -> StoreResult<bool>;
+    /// Highest `updated_at`-style change counter; caches compare it to know when to reload.
+    async fn applications_version(&self) -> StoreResult<i64>;
+
+    /// Inserts a secret unless two are active already (`Conflict`).
+    async fn insert_client_secret(&self, application_id: &str, secret: &ClientSecretInfo) -> StoreResult<()>;
+    async fn list_client_secrets(&self, application_id: &str) -> StoreResult<Vec<ClientSecretInfo>>;
+    async fn delete_client_secret(&self, application_id: &str, secret_id: &str) -> StoreResult<bool>;
+    /// Records use; implementations may skip the write if the last recorded use is recent.
+    async fn touch_client_secret(&self, secret_id: &str, now: UnixTime) -> StoreResult<()>;
+}
+
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()>;
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// By email, compared case-insensitively; with the password hash.
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>>;
+    async fn list_users(&self, page: &PageRequest, email: Option<&str>) -> StoreResult<Page<User>>;
+    async fn update_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<bool>;
+    /// Deletes the user; their sessions end (see `SessionStore::end_sessions`) first.
+    async fn delete_user(&self, id: &str) -> StoreResult<bool>;
+}
+
+/// Browser sessions, pending logins, codes, refresh tokens, revoked access tokens.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn insert_login_request(&self, request: &LoginRequestRecord) -> StoreResult<()>;
+    async fn get_login_request(&self, id: &str) -> StoreResult<Option<LoginRequestRecord>>;
+    async fn delete_login_request(&self, id: &str) -> StoreResult<()>;
+
+    async fn insert_session(&self, token_hash: &SecretHash, session: &SessionRecord) -> StoreResult<()>;
+    /// A live session by the hash of its cookie value, touching `last_active_at`; `None` if it has
+    /// ended, passed `expires_at`, or been idle longer than `idle_timeout` seconds.
+    async fn get_active_session(
+        &self,
+        token_hash: &SecretHash,
+        now: UnixTime,
+        idle_timeout: i64,
+    ) -> StoreResult<Option<SessionRecord>>;
+    async fn get_session(&self, sid: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn list_user_sessions(&self, user_id: &str, now: UnixTime) -> StoreResult<Vec<SessionRecord>>;
+
+    /// Inserts the code and records that `client_id` took part in the session, in one transaction.
+    async fn insert_authorization_code(&self, code: &AuthorizationCodeRecord) -> StoreResult<()>;
+    /// Consumes a code (single use, RFC 6749 §4.1.2); a second take revokes the refresh tokens the
+    /// first issued (their `family_id` is the code's hash).
+    async fn take_authorization_code(&self, code_hash: &SecretHash, now: UnixTime) -> StoreResult<CodeTake>;
+
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
+    /// A refresh token in whatever state it is (rotated, revoked, expired), or `None` if unknown.
+    async fn get_refresh_token(&self, token_hash: &SecretHash) -> StoreResult<Option<RefreshTokenState>>;
+    /// In one transaction: marks `presented` rotated (unless it already is) with `successor` as its
+    /// successor, and inserts `successor` (unless it exists: successors are derived from the presented
+    /// token, so concurrent rotations agree on it). `true` if this call did the rotation.
+    async fn rotate_refresh_token(
+        &self,
+        presented: &SecretHash,
+        successor: &RefreshTokenRecord,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+    /// Revokes every token of a family (reuse detected, or RFC 7009 revocation).
+    async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> StoreResult<u64>;
+
+    /// RFC 7009 for access tokens: remembered by `jti` until they expire.
+    async fn insert_revoked_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()>;
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+
+    /// Ends sessions (by sid, or all of a user's), revokes their refresh tokens and enqueues one
+    /// back-channel delivery per participating application with a back-channel URL, in one
+    /// transaction. Returns the sids ended.
+    async fn end_sessions(&self, selector: SessionSelector<'_>, now: UnixTime) -> StoreResult<Vec<String>>;
+
+    /// Deletes expired codes, login requests, refresh tokens and revoked-jti rows.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// Which sessions to end.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionSelector<'a> {
+    One { sid: &'a str },
+    OneOfUser { user_id: &'a str, sid: &'a str },
+    AllOfUser { user_id: &'a str },
+}
+
+/// The back-channel logout outbox.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Claims up to `limit` due deliveries for `lease` seconds, so no other node takes them meanwhile.
+    async fn claim_deliveries(&self, now: UnixTime, lease: i64, limit: i64) -> StoreResult<Vec<BackchannelDelivery>>;
+    async fn mark_delivered(&self, id: &str, now: UnixTime) -> StoreResult<()>;
+    /// Records a failure; `next_attempt_at = None` abandons the delivery.
+    async fn mark_failed(&self, id: &str, error: &str, next_attempt_at: Option<UnixTime>, now: UnixTime) -> StoreResult<()>;
+    async fn list_deliveries(&self, application_id: &str, page: &PageRequest) -> StoreResult<Page<BackchannelDelivery>>;
+}
+
+/// Everything Latch stores.
+#[async_trait]
+pub trait Store: KeyStore + ApplicationStore + UserStore + SessionStore + OutboxStore {
+    /// The schema version applied (the latest migration).
+    async fn schema_version(&self) -> StoreResult<i64>;
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,191 @@
+//! The token endpoint's rules (RFC 6749 §4.1.3, §4.4, §6), independent of HTTP and storage.
+
+use crate::application::Application;
+use crate::params::Params;
+use crate::scope::Scope;
+use crate::store::{AuthorizationCodeRecord, RefreshTokenState};
+use crate::{ErrorCode, OAuthError, UnixTime, pkce};
+
+/// A grant request, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenGrant {
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<Scope>,
+    },
+    ClientCredentials {
+        scope: Option<String>,
+    },
+}
+
+pub fn parse_grant(params: &Params) -> Result<TokenGrant, OAuthError> {
+    let required = |name: &str| -> Result<String, OAuthError> {
+        params
+            .get(name)?
+            .map(str::to_owned)
+            .ok_or_else(|| OAuthError::invalid_request(format!("`{name}` is required")))
+    };
+    match params.get("grant_type")? {
+        Some("authorization_code") => Ok(TokenGrant::AuthorizationCode {
+            code: required("code")?,
+            redirect_uri: params.get("redirect_uri")?.map(str::to_owned),
+            code_verifier: params.get("code_verifier")?.map(str::to_owned),
+        }),
+        Some("refresh_token") => Ok(TokenGrant::RefreshToken {
+            refresh_token: required("refresh_token")?,
+            scope: params.get("scope")?.map(Scope::parse).transpose()?,
+        }),
+        Some("client_credentials") => Ok(TokenGrant::ClientCredentials {
+            scope: params.get("scope")?.map(str::to_owned),
+        }),
+        Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")),
+        None => Err(OAuthError::invalid_request("`grant_type` is required")),
+    }
+}
+
+/// RFC 6749 §4.1.3 and RFC 7636 §4.6: checks a just-consumed code against the token request.
+pub fn check_code(
+    code: &AuthorizationCodeRecord,
+    app: &Application,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+    now: UnixTime,
+) -> Result<(), OAuthError> {
+    if code.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the authorization code has expired"));
+    }
+    // RFC 6749 §4.1.3: ensure the code was issued to the authenticated client.
+    if code.client_id != app.client_id {
+        return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
+    }
+    // RFC 6749 §4.1.3: redirect_uri must be identical if it was in the authorization request; it may
+    // be left out only when a single one is registered (then the request could omit it too).
+    match redirect_uri {
+        Some(r) if r != code.redirect_uri => {
+            return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        }
+        None if app.redirects.post_login.len() != 1 => {
+            return Err(OAuthError::invalid_request("`redirect_uri` is required"));
+        }
+        _ => {}
+    }
+    if code.code_challenge.is_none() && app.requires_pkce() {
+        return Err(OAuthError::invalid_grant("this application must use PKCE"));
+    }
+    pkce::verify(code.code_challenge.as_deref(), code_verifier)
+}
+
+/// What to do with a presented refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshDecision {
+    /// Live: rotate it.
+    Rotate,
+    /// Rotated moments ago (a lost response): answer with its successor again.
+    Retry,
+    /// Rotated longer ago than the reuse window: revoke the family (RFC 6819 §5.2.2.3).
+    Reuse,
+}
+
+/// RFC 6749 §6 plus rotation with a reuse window.
+pub fn refresh_decision(
+    state: &RefreshTokenState,
+    client_id: &str,
+    now: UnixTime,
+    reuse_window: i64,
+) -> Result<RefreshDecision, OAuthError> {
+    let record = &state.record;
+    // RFC 6749 §6: the refresh token is bound to the client it was issued to.
+    if record.client_id != client_id {
+        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+    }
+    if state.revoked_at.is_some() || !state.session_active {
+        return Err(OAuthError::invalid_grant("the refresh token has been revoked"));
+    }
+    if record.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
+    }
+    match state.rotated_at {
+        None => Ok(RefreshDecision::Rotate),
+        Some(at) if now - at < reuse_window => Ok(RefreshDecision::Retry),
+        Some(_) => Ok(RefreshDecision::Reuse),
+    }
+}
+
+/// The scope of the new access token: the requested one if it narrows the grant (never widens).
+pub fn narrowed_scope(granted: &str, requested: Option<Scope>) -> Result<Scope, OAuthError> {
+    let granted = Scope::parse(granted)?;
+    match requested {
+        None => Ok(granted),
+        Some(r) if r.is_subset_of(granted) => Ok(r),
+        Some(_) => Err(OAuthError::invalid_scope("the requested scope exceeds the granted scope")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::SecretHash;
+    use crate::store::RefreshTokenRecord;
+
+    fn state(rotated_at: Option<i64>) -> RefreshTokenState {
+        RefreshTokenState {
+            record: RefreshTokenRecord {
+                token_hash: SecretHash::of(b"t"),
+                family_id: "f".into(),
+                application_id: "a".into(),
+                client_id: "c".into(),
+                user_id: "u".into(),
+                sid: "s".into(),
+                scope: "openid offline_access".into(),
+                auth_time: 0,
+                created_at: 0,
+                expires_at: 1000,
+            },
+            rotated_at,
+            successor_hash: None,
+            revoked_at: None,
+            session_active: true,
+        }
+    }
+
+    #[test]
+    fn a_live_token_rotates_and_a_rotated_one_is_retried_then_reused() {
+        assert_eq!(refresh_decision(&state(None), "c", 100, 10), Ok(RefreshDecision::Rotate));
+        assert_eq!(refresh_decision(&state(Some(95)), "c", 100, 10), Ok(RefreshDecision::Retry));
+        assert_eq!(refresh_decision(&state(Some(90)), "c", 100, 10), Ok(RefreshDecision::Reuse));
+        assert_eq!(refresh_decision(&state(Some(100)), "c", 100, 0), Ok(RefreshDecision::Reuse));
+    }
+
+    #[test]
+    fn a_refresh_token_is_bound_to_its_client_and_session() {
+        assert_eq!(refresh_decision(&state(None), "other", 100, 10).unwrap_err().code, ErrorCode::InvalidGrant);
+        let mut ended = state(None);
+        ended.session_active = false;
+        assert_eq!(refresh_decision(&ended, "c", 100, 10).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert!(refresh_decision(&state(None), "c", 1000, 10).is_err());
+    }
+
+    #[test]
+    fn scope_may_narrow_but_never_widen() {
+        let g = "openid profile offline_access";
+        assert_eq!(narrowed_scope(g, Some(Scope::OPENID)).unwrap(), Scope::OPENID);
+        assert_eq!(narrowed_scope(g, Some(Scope::EMAIL)).unwrap_err().code, ErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn grant_types_parse_or_fail_with_their_codes() {
+        let p = Params::parse(b"grant_type=password&username=x");
+        assert_eq!(parse_grant(&p).unwrap_err().code, ErrorCode::UnsupportedGrantType);
+        let p = Params::parse(b"grant_type=authorization_code");
+        assert_eq!(parse_grant(&p).unwrap_err().code, ErrorCode::InvalidRequest);
+        let p = Params::parse(b"grant_type=refresh_token&refresh_token=r&scope=openid%20bogus");
+        assert_eq!(parse_grant(&p).unwrap_err().code, ErrorCode::InvalidScope);
+        let p = Params::parse(b"grant_type=refresh_token&refresh_token=r&scope=openid");
+        assert!(matches!(parse_grant(&p), Ok(TokenGrant::RefreshToken { .. })));
+    }
+}

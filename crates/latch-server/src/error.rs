@@ -1,0 +1,156 @@
+//! Errors at the HTTP edge: protocol errors (RFC 6749 §5.2 JSON), management API errors, and
+//! internal failures (logged with their cause, answered with an opaque body).
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use latch_core::{ErrorCode, OAuthError};
+use latch_core::application::FieldError;
+use latch_core::store::StoreError;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1) on every token-bearing answer.
+pub fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// An OAuth error answered as JSON (token, revocation, introspection endpoints).
+pub struct OAuthResponse {
+    pub error: OAuthError,
+    /// The authentication scheme to challenge with on `invalid_client` (RFC 6749 §5.2).
+    pub challenge: &'static str,
+}
+
+impl From<OAuthError> for OAuthResponse {
+    fn from(error: OAuthError) -> Self {
+        Self { error, challenge: "Basic" }
+    }
+}
+
+impl From<StoreError> for OAuthResponse {
+    fn from(e: StoreError) -> Self {
+        internal(&e);
+        OAuthError::server_error().into()
+    }
+}
+
+/// Logs an internal failure with its cause; the client only ever sees `server_error`.
+pub fn internal(e: &dyn std::error::Error) {
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    tracing::error!(error = %chain, "internal error");
+}
+
+pub fn oauth_status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl IntoResponse for OAuthResponse {
+    fn into_response(self) -> Response {
+        let status = oauth_status(self.error.code);
+        let body = Json(ErrorBody {
+            error: self.error.code.as_str(),
+            error_description: &self.error.description,
+        });
+        let mut response = (status, body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            let value = if self.error.code == ErrorCode::InvalidToken {
+                format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.error.description.replace('"', "'"))
+            } else {
+                format!("{} realm=\"latch\"", self.challenge)
+            };
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        no_store(response)
+    }
+}
+
+/// The management API's one error shape: `{"error": CODE, "error_description": TEXT}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub description: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            description: description.into(),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    pub fn bad_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    pub fn conflict(code: &'static str, description: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, description)
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("{}: {}", e.field, e.reason),
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => Self::conflict("conflict", what),
+            other => {
+                internal(&other);
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(ErrorBody {
+            error: self.code,
+            error_description: &self.description,
+        });
+        let mut response = (self.status, body).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"latch\""));
+        }
+        no_store(response)
+    }
+}

@@ -1,0 +1,29 @@
+//! # latch-server
+//!
+//! Latch's HTTP surface on axum: every route (`router.rs`), the OAuth 2.0 / OpenID Connect
+//! endpoints, the hosted login pages, the management API, the error-to-HTTP mapping, the
+//! in-memory caches (applications, signing keys) and the background jobs.
+//!
+//! Protocol rules live in `latch-core`, rows in `latch-store`, signatures in `latch-jose`: handlers
+//! here extract, parse, call those, and map the outcome to HTTP. Nothing here writes SQL.
+
+mod applications;
+pub mod error;
+mod keys;
+mod login;
+pub mod manage;
+mod oauth;
+mod oidc;
+mod pages;
+pub mod password;
+mod router;
+mod session;
+pub mod settings;
+mod startup;
+mod state;
+pub mod tokens;
+
+pub use keys::{resolve_master_key, rotate_key};
+pub use settings::{Settings, SettingsError};
+pub use startup::{Server, StartupError};
+pub use state::AppState;

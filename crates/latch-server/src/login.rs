@@ -1,0 +1,143 @@
+//! The hosted login page: `GET /login` shows the form, `POST /login` checks the password, opens the
+//! shared session and finishes the pending authorization request with a code.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use latch_core::authorize::AuthorizationRequest;
+use latch_core::params::Params;
+use latch_core::secret::random_id;
+use latch_core::store::{LoginRequestRecord, SessionRecord, StoreError};
+use latch_core::{Secret, SecretHash};
+
+use crate::oauth::authorize::issue_code;
+use crate::pages::{self, LoginForm};
+use crate::session;
+use crate::state::AppState;
+
+const WRONG_CREDENTIALS: &str = "The email or password is incorrect.";
+const EXPIRED: &str = "This sign-in page has expired. Go back to the application and sign in again.";
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    let id = params.get("login_request").ok().flatten().unwrap_or("");
+    match pending(&state, &headers, id).await {
+        Ok(Some(_)) => {
+            let hint = params.get("login_hint").ok().flatten();
+            form(&state, StatusCode::OK, id, hint, None)
+        }
+        Ok(None) => pages::error(&state.settings.environment_name, StatusCode::BAD_REQUEST, EXPIRED),
+        Err(e) => failure(&state, &e),
+    }
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(params) = crate::oauth::form_params(&headers, &body) else {
+        return pages::error(&state.settings.environment_name, StatusCode::BAD_REQUEST, "The form could not be read.");
+    };
+    let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
+    let (id, email, password) = (field("login_request"), field("email"), field("password"));
+    match sign_in(&state, &headers, id, email, password).await {
+        Ok(response) => response,
+        Err(e) => failure(&state, &e),
+    }
+}
+
+fn failure(state: &AppState, e: &StoreError) -> Response {
+    crate::error::internal(e);
+    pages::error(&state.settings.environment_name, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong; please try again.")
+}
+
+fn form(state: &AppState, status: StatusCode, id: &str, email: Option<&str>, error: Option<&str>) -> Response {
+    let action = format!("{}/login", state.settings.issuer);
+    let html = pages::login(&LoginForm {
+        environment: &state.settings.environment_name,
+        action: &action,
+        login_request: id,
+        email,
+        error,
+    });
+    pages::page(status, html)
+}
+
+/// The pending request, if it exists, has not expired, and belongs to this browser (the binding
+/// cookie set when it was created: a login form posted from another browser is refused).
+async fn pending(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Option<LoginRequestRecord>, StoreError> {
+    let Some(id) = Secret::parse(id) else {
+        return Ok(None);
+    };
+    let Some(binding) = session::login_binding(state, headers) else {
+        return Ok(None);
+    };
+    let record = state.store.get_login_request(id.hash().as_str()).await?;
+    Ok(record.filter(|r| r.expires_at > state.clock.now() && r.browser_binding.matches(&binding)))
+}
+
+async fn sign_in(state: &AppState, headers: &HeaderMap, id: &str, email: &str, password: &str) -> Result<Response, StoreError> {
+    let env = &state.settings.environment_name;
+    let Some(record) = pending(state, headers, id).await? else {
+        return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
+    };
+    if email.is_empty() || password.is_empty() || password.len() > latch_core::user::MAX_PASSWORD_BYTES {
+        return Ok(form(state, StatusCode::OK, id, Some(email), Some(WRONG_CREDENTIALS)));
+    }
+    let found = state.store.get_user_by_email(email).await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    // The dummy hash is verified when the user does not exist: same answer, same time.
+    let ok = state
+        .passwords
+        .verify(password.to_owned(), hash)
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    let Some(user) = user.filter(|_| ok) else {
+        tracing::info!(outcome = "failure", reason = "wrong email or password", "sign-in");
+        return Ok(form(state, StatusCode::OK, id, Some(email), Some(WRONG_CREDENTIALS)));
+    };
+    let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&record.request) else {
+        return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
+    };
+    let Some(app) = state.applications.by_client_id(state.store.as_ref(), &request.client_id).await? else {
+        return Ok(pages::error(env, StatusCode::BAD_REQUEST, "The application no longer exists."));
+    };
+    let (cookie, session) = open_session(state, headers, &user.id).await?;
+    state.store.delete_login_request(&record.id).await?;
+    tracing::info!(outcome = "success", user_id = %user.id, sid = %session.sid, "sign-in");
+    let mut response = issue_code(state, &app, &request, &session).await?;
+    let h = response.headers_mut();
+    if let Some(c) = session::set_cookie(state, session::SESSION, cookie.expose_secret(), state.settings.session_absolute_timeout) {
+        h.append(header::SET_COOKIE, c);
+    }
+    if let Some(c) = session::set_cookie(state, session::LOGIN, "", 0) {
+        h.append(header::SET_COOKIE, c);
+    }
+    Ok(response)
+}
+
+async fn open_session(state: &AppState, headers: &HeaderMap, user_id: &str) -> Result<(Secret, SessionRecord), StoreError> {
+    let now = state.clock.now();
+    let cookie = Secret::generate();
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect::<String>())
+    };
+    let session = SessionRecord {
+        sid: random_id(),
+        user_id: user_id.to_owned(),
+        auth_time: now,
+        created_at: now,
+        last_active_at: now,
+        expires_at: now + state.settings.session_absolute_timeout,
+        user_agent: text(header::USER_AGENT),
+        ip: None,
+        applications: Vec::new(),
+    };
+    let hash: SecretHash = cookie.hash();
+    state.store.insert_session(&hash, &session).await?;
+    Ok((cookie, session))
+}

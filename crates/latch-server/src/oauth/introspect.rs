@@ -1,0 +1,81 @@
+//! `POST /oauth/introspect` (RFC 7662), for web applications (authenticated with their secret).
+//! A caller learns about tokens issued to it or naming it in their audience; others are inactive.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use latch_core::{OAuthError, Secret};
+use serde_json::{Value, json};
+
+use crate::error::{OAuthResponse, no_store};
+use crate::state::AppState;
+
+pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match run(&state, &headers, &body).await {
+        Ok(v) => no_store(Json(v).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Value, OAuthResponse> {
+    let (params, app) = super::token::authenticated_client(state, headers, body).await?;
+    if !app.application_type.is_confidential() {
+        return Err(OAuthError::invalid_client("introspection requires a client secret").into());
+    }
+    let token = params
+        .get("token")?
+        .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;
+    let inactive = json!({ "active": false });
+    if token.matches('.').count() == 2 {
+        let Ok(t) = crate::tokens::verify_access_token(state, token).await else {
+            return Ok(inactive);
+        };
+        if t.client_id != app.client_id && !t.aud.contains(&app.client_id) {
+            return Ok(inactive);
+        }
+        let mut out = json!({
+            "active": true,
+            "token_type": "Bearer",
+            "scope": t.scope.to_string(),
+            "client_id": t.client_id,
+            "sub": t.sub,
+            "aud": t.aud,
+            "iss": state.settings.issuer,
+            "exp": t.exp,
+            "iat": t.iat,
+            "jti": t.jti,
+        });
+        if let Some(sid) = t.sid {
+            out["sid"] = sid.into();
+        }
+        return Ok(out);
+    }
+    let Some(secret) = Secret::parse(token) else {
+        return Ok(inactive);
+    };
+    let now = state.clock.now();
+    match state.store.get_refresh_token(&secret.hash()).await? {
+        Some(s)
+            if s.record.client_id == app.client_id
+                && s.rotated_at.is_none()
+                && s.revoked_at.is_none()
+                && s.session_active
+                && s.record.expires_at > now =>
+        {
+            Ok(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "scope": s.record.scope,
+                "client_id": s.record.client_id,
+                "sub": s.record.user_id,
+                "iss": state.settings.issuer,
+                "exp": s.record.expires_at,
+                "iat": s.record.created_at,
+                "sid": s.record.sid,
+            }))
+        }
+        _ => Ok(inactive),
+    }
+}

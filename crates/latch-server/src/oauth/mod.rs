@@ -1,0 +1,19 @@
+//! The OAuth 2.0 endpoints: authorization, token, revocation, introspection, and userinfo.
+
+pub mod authorize;
+pub mod introspect;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, header};
+use latch_core::params::Params;
+
+/// Form parameters of a POST body; anything but `application/x-www-form-urlencoded` gives `None`.
+pub fn form_params(headers: &HeaderMap, body: &Bytes) -> Option<Params> {
+    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let mime = content_type.split(';').next()?.trim();
+    mime.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        .then(|| Params::parse(body))
+}

@@ -1,0 +1,48 @@
+//! `POST /oauth/revoke` (RFC 7009): refresh tokens (their whole family) and access tokens (by `jti`
+//! until they expire). Unknown or foreign tokens get 200 as well (§2.2).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latch_core::{ErrorCode, OAuthError, Secret};
+
+use crate::error::{OAuthResponse, no_store};
+use crate::state::AppState;
+
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match run(&state, &headers, &body).await {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(), OAuthResponse> {
+    let (params, app) = super::token::authenticated_client(state, headers, body).await?;
+    let token = params
+        .get("token")?
+        .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;
+    let hint = params.get("token_type_hint")?;
+    if !matches!(hint, None | Some("refresh_token") | Some("access_token")) {
+        return Err(OAuthError::new(ErrorCode::UnsupportedTokenType, "unsupported token_type_hint").into());
+    }
+    let now = state.clock.now();
+    // A JWT has two dots; refresh tokens are opaque.
+    if token.matches('.').count() == 2 {
+        if let Ok(access) = crate::tokens::verify_access_token(state, token).await
+            && access.client_id == app.client_id
+        {
+            state.store.insert_revoked_access_token(&access.jti, access.exp).await?;
+        }
+        return Ok(());
+    }
+    if let Some(secret) = Secret::parse(token) {
+        // §2.1: only the client the token was issued to may revoke it.
+        if let Some(found) = state.store.get_refresh_token(&secret.hash()).await?
+            && found.record.client_id == app.client_id
+        {
+            state.store.revoke_refresh_family(&found.record.family_id, now).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! `GET`/`POST /userinfo` (OIDC Core §5.3): the claims the access token's scope allows.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use latch_core::scope::Scope;
+use latch_core::{ErrorCode, OAuthError};
+use serde_json::{Map, Value};
+
+use crate::error::{OAuthResponse, no_store};
+use crate::state::AppState;
+use crate::tokens::{bearer, user_claims, verify_access_token};
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    respond(&state, bearer(&headers)).await
+}
+
+/// RFC 6750 §2.2: the token may come in a form body instead of the header (never both).
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let from_header = bearer(&headers).map(str::to_owned);
+    let from_body = super::form_params(&headers, &body).and_then(|p| p.get("access_token").ok().flatten().map(str::to_owned));
+    if from_header.is_some() && from_body.is_some() {
+        return challenge(OAuthError::invalid_request("send the access token once"));
+    }
+    respond(&state, from_header.or(from_body).as_deref()).await
+}
+
+fn challenge(error: OAuthError) -> Response {
+    OAuthResponse { error, challenge: "Bearer" }.into_response()
+}
+
+async fn respond(state: &AppState, token: Option<&str>) -> Response {
+    let Some(token) = token else {
+        // RFC 6750 §3.1: no error code when the request carried no token at all.
+        let mut r = challenge(OAuthError::new(ErrorCode::InvalidToken, "an access token is required"));
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer realm=\"latch\""),
+        );
+        return r;
+    };
+    match claims(state, token).await {
+        Ok(c) => no_store(Json(c).into_response()),
+        Err(e) => challenge(e),
+    }
+}
+
+async fn claims(state: &AppState, token: &str) -> Result<Map<String, Value>, OAuthError> {
+    let access = verify_access_token(state, token).await?;
+    if access.is_client_token() || !access.scope.contains(Scope::OPENID) {
+        return Err(OAuthError::new(ErrorCode::InvalidToken, "the access token was not issued for userinfo (scope openid)"));
+    }
+    let user = state
+        .store
+        .get_user(&access.sub)
+        .await
+        .map_err(|e| {
+            crate::error::internal(&e);
+            OAuthError::server_error()
+        })?
+        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidToken, "the user no longer exists"))?;
+    let mut out = Map::new();
+    out.insert("sub".into(), user.id.as_str().into());
+    user_claims(&user, access.scope, &mut out);
+    Ok(out)
+}

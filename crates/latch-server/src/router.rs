@@ -1,0 +1,29 @@
+//! Every route Latch serves, in one place.
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::oauth::{authorize, introspect, revoke, token, userinfo};
+use crate::state::AppState;
+use crate::{login, oidc};
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.body_limit;
+    let routes = Router::new()
+        .route("/healthz", get(oidc::healthz))
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/keys", get(oidc::jwks))
+        .route("/oauth/authorize", get(authorize::get).post(authorize::post))
+        .route("/login", get(login::get).post(login::post))
+        .route("/oauth/token", post(token::token))
+        .route("/oauth/revoke", post(revoke::revoke))
+        .route("/oauth/introspect", post(introspect::introspect))
+        .route("/userinfo", get(userinfo::get).post(userinfo::post));
+    // Endpoints live under the issuer's path (RFC 8414 §3: the issuer may have a path component).
+    let prefix = url::Url::parse(&state.settings.issuer)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    let routes = if prefix.is_empty() { routes } else { Router::new().nest(&prefix, routes) };
+    routes.layer(RequestBodyLimitLayer::new(body_limit)).with_state(state)
+}

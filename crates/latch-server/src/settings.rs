@@ -1,0 +1,121 @@
+//! Validated server settings. The binary assembles them from the TOML file and the environment.
+
+use std::net::SocketAddr;
+
+use url::Url;
+
+/// Settings the server runs with, already validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The issuer identifier, without a trailing slash (OIDC Discovery §3: `iss` must match exactly).
+    pub issuer: String,
+    pub listen: SocketAddr,
+    pub database_url: String,
+    /// Base64 of 32 bytes; `None` is allowed only on SQLite (a key file is created beside the database).
+    pub master_key: Option<String>,
+    /// Seconds during which a rotated refresh token presented again yields the same successor.
+    pub refresh_reuse_window: i64,
+    /// Seconds between publishing a rotated signing key and signing with it.
+    pub key_propagation_delay: i64,
+    pub session_idle_timeout: i64,
+    pub session_absolute_timeout: i64,
+    pub refresh_token_ttl: i64,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Shown on the hosted pages.
+    pub environment_name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {reason}")]
+pub struct SettingsError {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+impl SettingsError {
+    pub fn new(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}
+
+pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://latch.db";
+
+impl Settings {
+    /// Settings with every default, for `issuer` and `database_url` as given (validated).
+    pub fn new(issuer: &str, listen: &str, database_url: &str) -> Result<Self, SettingsError> {
+        Ok(Self {
+            issuer: validate_issuer(issuer)?,
+            listen: listen
+                .parse()
+                .map_err(|_| SettingsError::new("LATCH_LISTEN", format!("`{listen}` is not an address:port")))?,
+            database_url: validate_database_url(database_url)?,
+            master_key: None,
+            refresh_reuse_window: 10,
+            key_propagation_delay: 600,
+            session_idle_timeout: 24 * 3600,
+            session_absolute_timeout: 14 * 24 * 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            body_limit: 64 * 1024,
+            environment_name: "Latch".to_owned(),
+        })
+    }
+
+    /// Whether the issuer is plain http (allowed only on loopback): cookies then lose `Secure`.
+    pub fn is_http_issuer(&self) -> bool {
+        self.issuer.starts_with("http://")
+    }
+}
+
+/// RFC 8414 §2 / OIDC Discovery §3: an https URL with no query or fragment; http only for loopback.
+pub fn validate_issuer(issuer: &str) -> Result<String, SettingsError> {
+    let err = |r: &str| SettingsError::new("LATCH_ISSUER", format!("`{issuer}` {r}"));
+    let url = Url::parse(issuer).map_err(|e| err(&format!("is not a URL ({e})")))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(err("must not have a query or fragment"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if latch_core::redirect::is_loopback_host(url.host()) => {}
+        "http" => return Err(err("uses http on a non-loopback host; use https")),
+        _ => return Err(err("must be an https URL")),
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn validate_database_url(url: &str) -> Result<String, SettingsError> {
+    if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_owned())
+    } else {
+        Err(SettingsError::new(
+            "LATCH_DATABASE_URL",
+            format!("`{}` must start with sqlite:// or postgres://", url.split('@').next_back().unwrap_or("")),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_issuers_are_refused_except_on_loopback() {
+        assert!(validate_issuer("http://auth.example.com").is_err());
+        assert_eq!(validate_issuer("http://127.0.0.1:8080/").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(validate_issuer("https://auth.example.com/tenant").unwrap(), "https://auth.example.com/tenant");
+        assert!(validate_issuer("https://auth.example.com/?x=1").is_err());
+        assert!(validate_issuer("not a url").is_err());
+    }
+
+    #[test]
+    fn database_urls_name_a_supported_backend() {
+        assert!(validate_database_url("mysql://x").is_err());
+        assert!(validate_database_url("sqlite://latch.db").is_ok());
+        assert!(validate_database_url("postgres://u@h/db").is_ok());
+    }
+}

@@ -1,0 +1,93 @@
+//! Start-up: open and migrate the store, load or create keys, warm caches, bind, serve until a
+//! shutdown signal, finishing in-flight requests.
+
+use std::sync::Arc;
+
+use latch_core::store::{Store, StoreError};
+use latch_core::{Clock, SystemClock};
+use tokio::net::TcpListener;
+
+use crate::applications::{self, Applications};
+use crate::keys::{self, KeyError, Keys};
+use crate::password::{PasswordError, PasswordHasher};
+use crate::settings::Settings;
+use crate::state::{AppState, Inner};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A server ready to accept traffic.
+pub struct Server {
+    state: AppState,
+    listener: TcpListener,
+}
+
+impl Server {
+    /// Everything that can fail at start-up fails here, before the port answers.
+    pub async fn prepare(settings: Settings) -> Result<Self, StartupError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = latch_store::open_and_migrate(&settings.database_url).await?;
+        let master = keys::resolve_master_key(settings.master_key.as_deref(), &settings.database_url)?;
+        let records = keys::ensure_keys(store.as_ref(), &master, clock.now()).await?;
+        // A superseded key stays published as long as the longest-lived token it signed.
+        let grace = latch_core::application::MAX_ACCESS_TOKEN_TTL;
+        let keys = Arc::new(Keys::new(&records, master, clock.now(), grace)?);
+        let applications = Arc::new(Applications::default());
+        applications.refresh(store.as_ref(), true).await?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| StartupError::Bind { addr: settings.listen.to_string(), source })?;
+        let refresh_successor_key = keys.master().derive("latch refresh-token successor v1");
+        let state = AppState(Arc::new(Inner {
+            discovery: crate::oidc::discovery_document(&settings.issuer),
+            passwords: PasswordHasher::new(PasswordHasher::default_concurrency())?,
+            settings,
+            store,
+            clock,
+            keys,
+            applications,
+            refresh_successor_key,
+        }));
+        Ok(Self { state, listener })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
+        let state = self.state;
+        keys::spawn_reloader(state.keys.clone(), state.store.clone(), state.clock.clone());
+        applications::spawn_refresher(state.applications.clone(), state.store.clone());
+        let store: Arc<dyn Store> = state.store.clone();
+        tracing::info!(
+            issuer = %state.settings.issuer,
+            listen = %state.settings.listen,
+            "latch is ready"
+        );
+        let app = crate::router::router(state);
+        axum::serve(self.listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(StartupError::Serve)?;
+        drop(store);
+        tracing::info!("latch stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,36 @@
+//! Shared state handed to every handler.
+
+use std::sync::Arc;
+
+use latch_core::Clock;
+use latch_core::store::Store;
+
+use crate::applications::Applications;
+use crate::keys::Keys;
+use crate::password::PasswordHasher;
+use crate::settings::Settings;
+
+/// Cheap to clone: everything sits behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+pub struct Inner {
+    pub(crate) settings: Settings,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) keys: Arc<Keys>,
+    pub(crate) applications: Arc<Applications>,
+    pub(crate) passwords: PasswordHasher,
+    /// Pre-rendered discovery document.
+    pub(crate) discovery: String,
+    /// Key for deriving a refresh token's successor from the token itself (see `oauth::refresh`).
+    pub(crate) refresh_successor_key: [u8; 32],
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,203 @@
+//! Minting and checking Latch's JWTs: access tokens (RFC 9068), ID tokens (OIDC Core §2).
+
+use latch_core::application::Application;
+use latch_core::scope::Scope;
+use latch_core::user::User;
+use latch_core::{OAuthError, UnixTime};
+use latch_jose::{Algorithm, at_hash};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::state::AppState;
+
+/// Who an access token is for.
+pub struct Grant<'a> {
+    pub app: &'a Application,
+    /// The user's id, or `None` for `client_credentials`.
+    pub user: Option<&'a User>,
+    pub sid: Option<&'a str>,
+    pub auth_time: Option<UnixTime>,
+    pub scope: Scope,
+    pub nonce: Option<&'a str>,
+    /// The token id; derived from the code for code exchanges (so a replayed code can revoke it).
+    pub jti: String,
+}
+
+#[derive(Serialize)]
+struct AccessClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Vec<&'a str>,
+    exp: UnixTime,
+    iat: UnixTime,
+    jti: &'a str,
+    client_id: &'a str,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<UnixTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
+}
+
+/// The audience the management API accepts in `client_credentials` access tokens.
+pub fn management_audience(issuer: &str) -> String {
+    format!("{issuer}/api/v1")
+}
+
+pub struct Minted {
+    pub access_token: String,
+    pub id_token: Option<String>,
+    pub expires_in: i64,
+}
+
+fn signing_alg(app: &Application) -> Algorithm {
+    Algorithm::parse(&app.id_token_signed_response_alg).unwrap_or(Algorithm::RS256)
+}
+
+/// Signs the access token and, when `openid` was granted to a user, the ID token.
+pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted, OAuthError> {
+    let keys = state.keys.current();
+    let alg = signing_alg(grant.app);
+    let key = keys.signer(alg).ok_or_else(|| {
+        tracing::error!(alg = alg.as_str(), "no signing key for this algorithm");
+        OAuthError::server_error()
+    })?;
+    let issuer = state.settings.issuer.as_str();
+    let ttl = grant.app.access_token_ttl();
+    let management = management_audience(issuer);
+    let mut aud = vec![grant.app.client_id.as_str()];
+    if grant.user.is_none() && grant.app.management_api_access {
+        aud.push(&management);
+    }
+    let claims = AccessClaims {
+        iss: issuer,
+        sub: grant.user.map_or(grant.app.client_id.as_str(), |u| u.id.as_str()),
+        aud,
+        exp: now + ttl,
+        iat: now,
+        jti: &grant.jti,
+        client_id: &grant.app.client_id,
+        scope: grant.scope.to_string(),
+        auth_time: grant.auth_time,
+        sid: grant.sid,
+    };
+    let sign_error = |e: latch_jose::JoseError| {
+        tracing::error!(error = %e, "signing failed");
+        OAuthError::server_error()
+    };
+    let access_token = key.sign_jwt(Some("at+jwt"), &claims).map_err(sign_error)?;
+    let id_token = match grant.user {
+        Some(user) if grant.scope.contains(Scope::OPENID) => {
+            let mut c = Map::new();
+            c.insert("iss".into(), issuer.into());
+            c.insert("sub".into(), user.id.as_str().into());
+            c.insert("aud".into(), grant.app.client_id.as_str().into());
+            c.insert("azp".into(), grant.app.client_id.as_str().into());
+            c.insert("exp".into(), (now + ttl).into());
+            c.insert("iat".into(), now.into());
+            if let Some(t) = grant.auth_time {
+                c.insert("auth_time".into(), t.into());
+            }
+            if let Some(sid) = grant.sid {
+                c.insert("sid".into(), sid.into());
+            }
+            if let Some(nonce) = grant.nonce {
+                c.insert("nonce".into(), nonce.into());
+            }
+            c.insert("at_hash".into(), at_hash(alg, &access_token).into());
+            user_claims(user, grant.scope, &mut c);
+            Some(key.sign_jwt(Some("JWT"), &c).map_err(sign_error)?)
+        }
+        _ => None,
+    };
+    Ok(Minted { access_token, id_token, expires_in: ttl })
+}
+
+/// The standard claims `scope` allows (OIDC Core §5.4).
+pub fn user_claims(user: &User, scope: Scope, out: &mut Map<String, Value>) {
+    if scope.contains(Scope::EMAIL) {
+        out.insert("email".into(), user.email.as_str().into());
+        out.insert("email_verified".into(), user.email_verified.into());
+    }
+    if scope.contains(Scope::PROFILE) {
+        for (name, value) in [("name", &user.name), ("given_name", &user.given_name), ("family_name", &user.family_name)] {
+            if let Some(v) = value {
+                out.insert(name.into(), v.as_str().into());
+            }
+        }
+    }
+}
+
+/// A verified, unexpired, unrevoked access token of this issuer.
+pub struct AccessToken {
+    pub sub: String,
+    pub client_id: String,
+    pub scope: Scope,
+    pub aud: Vec<String>,
+    pub jti: String,
+    pub exp: UnixTime,
+    pub iat: UnixTime,
+    pub sid: Option<String>,
+    pub claims: Map<String, Value>,
+}
+
+impl AccessToken {
+    /// Tokens from `client_credentials` have the client as subject.
+    pub fn is_client_token(&self) -> bool {
+        self.sub == self.client_id && self.sid.is_none()
+    }
+}
+
+/// RFC 6750 / RFC 9068 §4: signature, `typ`, issuer, expiry, then the revocation list.
+pub async fn verify_access_token(state: &AppState, token: &str) -> Result<AccessToken, OAuthError> {
+    let invalid = |d: &str| OAuthError::new(latch_core::ErrorCode::InvalidToken, d);
+    let jwt = state
+        .keys
+        .current()
+        .verify(token)
+        .map_err(|_| invalid("the access token is invalid"))?;
+    // RFC 9068 §4: reject tokens whose `typ` is not `at+jwt` (an ID token is not an access token).
+    if !jwt.typ_is("at+jwt") {
+        return Err(invalid("not an access token"));
+    }
+    if jwt.iss() != Some(state.settings.issuer.as_str()) {
+        return Err(invalid("the access token is from another issuer"));
+    }
+    let now = state.clock.now();
+    let exp = jwt.exp().ok_or_else(|| invalid("the access token has no exp"))?;
+    if exp <= now {
+        return Err(invalid("the access token has expired"));
+    }
+    let claims = jwt.into_claims();
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+    let jti = text("jti").ok_or_else(|| invalid("the access token has no jti"))?;
+    if state.store.is_access_token_revoked(&jti).await.map_err(|e| {
+        crate::error::internal(&e);
+        OAuthError::server_error()
+    })? {
+        return Err(invalid("the access token has been revoked"));
+    }
+    let aud = match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    };
+    Ok(AccessToken {
+        sub: text("sub").ok_or_else(|| invalid("the access token has no sub"))?,
+        client_id: text("client_id").ok_or_else(|| invalid("the access token has no client_id"))?,
+        scope: Scope::parse(&text("scope").unwrap_or_default()).unwrap_or_default(),
+        aud,
+        jti,
+        exp,
+        iat: claims.get("iat").and_then(Value::as_i64).unwrap_or(0),
+        sid: text("sid"),
+        claims,
+    })
+}
+
+/// The bearer token of an `Authorization: Bearer …` header (RFC 6750 §2.1).
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}

@@ -1,0 +1,304 @@
+//! `ApplicationStore`: applications, their client secrets and the change counter.
+//!
+//! Every write that changes what an application cache holds opens its transaction by bumping
+//! `application_changes.version`. Doing it first also serialises those writes on PostgreSQL (the
+//! counter row is locked until commit), which makes the two-active-secrets rule race-safe.
+
+/// Implements `ApplicationStore` for `$ty` (see `impl_store!`).
+macro_rules! impl_application_store {
+    ($ty:ident, $db:ty) => {
+        impl $ty {
+            /// Bumps the applications change counter inside `tx`.
+            async fn bump_applications_version(
+                tx: &mut ::sqlx::Transaction<'static, $db>,
+            ) -> ::latch_core::store::StoreResult<()> {
+                ::sqlx::query("UPDATE application_changes SET version = version + 1 WHERE id = 1")
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                Ok(())
+            }
+
+            /// Inserts a secret if fewer than two exist for the application (one conditional
+            /// statement); `false` when refused.
+            async fn insert_secret_if_room(
+                tx: &mut ::sqlx::Transaction<'static, $db>,
+                application_id: &str,
+                secret: &::latch_core::application::ClientSecretInfo,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let max = i64::try_from(::latch_core::application::MAX_ACTIVE_SECRETS).unwrap_or(2);
+                let done = ::sqlx::query(
+                    "INSERT INTO client_secrets (id, application_id, hash, created_at, last_used_at) \
+                     SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM applications WHERE id = $2) \
+                     AND (SELECT count(*) FROM client_secrets WHERE application_id = $2) < $6",
+                )
+                .bind(&secret.id)
+                .bind(application_id)
+                .bind(secret.hash.as_str())
+                .bind(secret.created_at)
+                .bind(secret.last_used_at)
+                .bind(max)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::sql::unique_err("client secret id"))?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+
+        #[::async_trait::async_trait]
+        impl ::latch_core::store::ApplicationStore for $ty {
+            /// Inserts the application (and its first secret) in one transaction; a taken `id` or
+            /// `client_id` is `Conflict("application")`.
+            async fn insert_application(
+                &self,
+                app: &::latch_core::application::Application,
+                first_secret: Option<&::latch_core::application::ClientSecretInfo>,
+            ) -> ::latch_core::store::StoreResult<()> {
+                let mut tx = self.begin().await?;
+                Self::bump_applications_version(&mut tx).await?;
+                ::sqlx::query(concat!(
+                    "INSERT INTO applications (",
+                    $crate::sql::application_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                ))
+                .bind(&app.id)
+                .bind(&app.client_id)
+                .bind(&app.name)
+                .bind(app.application_type.as_str())
+                .bind(app.management_api_access)
+                .bind(app.enforce_pkce)
+                .bind(app.access_token_ttl_seconds)
+                .bind($crate::sql::json_list(&app.redirects.post_login))
+                .bind(&app.redirects.initiate_login)
+                .bind($crate::sql::json_list(&app.redirects.post_logout))
+                .bind(&app.redirects.backchannel_logout)
+                .bind($crate::sql::json_list(&app.allowed_origins))
+                .bind(&app.id_token_signed_response_alg)
+                .bind(app.created_at)
+                .bind(app.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::unique_err("application"))?;
+                if let Some(secret) = first_secret {
+                    Self::insert_secret_if_room(&mut tx, &app.id, secret).await?;
+                }
+                tx.commit().await.map_err($crate::sql::db_err)
+            }
+
+            async fn get_application(
+                &self,
+                id: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::application::Application>> {
+                let row: Option<$crate::sql::ApplicationRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::application_columns!(),
+                    " FROM applications WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn get_application_by_client_id(
+                &self,
+                client_id: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::application::Application>> {
+                let row: Option<$crate::sql::ApplicationRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::application_columns!(),
+                    " FROM applications WHERE client_id = $1"
+                ))
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            /// By id (UUIDv7, so by creation time), after the cursor.
+            async fn list_applications(
+                &self,
+                page: &::latch_core::store::PageRequest,
+            ) -> ::latch_core::store::StoreResult<
+                ::latch_core::store::Page<::latch_core::application::Application>,
+            > {
+                let limit = $crate::sql::page_limit(page);
+                let rows: Vec<$crate::sql::ApplicationRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::application_columns!(),
+                    " FROM applications WHERE id > $1 ORDER BY id LIMIT $2"
+                ))
+                .bind($crate::sql::page_after(page))
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                let apps = rows
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Result<Vec<::latch_core::application::Application>, _>>()?;
+                Ok($crate::sql::paginate(apps, limit, |a| a.id.as_str()))
+            }
+
+            /// Replaces every field but `id` and `created_at`; `false` if there is no such application.
+            async fn update_application(
+                &self,
+                app: &::latch_core::application::Application,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                Self::bump_applications_version(&mut tx).await?;
+                let done = ::sqlx::query(
+                    "UPDATE applications SET client_id = $2, name = $3, application_type = $4, \
+                     management_api_access = $5, enforce_pkce = $6, access_token_ttl_seconds = $7, \
+                     post_login_redirect_uris = $8, initiate_login_uri = $9, \
+                     post_logout_redirect_uris = $10, backchannel_logout_uri = $11, \
+                     allowed_origins = $12, id_token_signed_response_alg = $13, updated_at = $14 \
+                     WHERE id = $1",
+                )
+                .bind(&app.id)
+                .bind(&app.client_id)
+                .bind(&app.name)
+                .bind(app.application_type.as_str())
+                .bind(app.management_api_access)
+                .bind(app.enforce_pkce)
+                .bind(app.access_token_ttl_seconds)
+                .bind($crate::sql::json_list(&app.redirects.post_login))
+                .bind(&app.redirects.initiate_login)
+                .bind($crate::sql::json_list(&app.redirects.post_logout))
+                .bind(&app.redirects.backchannel_logout)
+                .bind($crate::sql::json_list(&app.allowed_origins))
+                .bind(&app.id_token_signed_response_alg)
+                .bind(app.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::unique_err("application"))?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(true)
+            }
+
+            /// In one transaction: deletes the application's refresh tokens (the trait passes no
+            /// time to stamp `revoked_at` with, and a token of a deleted application can never be
+            /// used again), its codes, secrets and session participations, then the application.
+            async fn delete_application(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                Self::bump_applications_version(&mut tx).await?;
+                for sql in [
+                    "DELETE FROM refresh_tokens WHERE application_id = $1",
+                    "DELETE FROM authorization_codes WHERE application_id = $1",
+                    "DELETE FROM client_secrets WHERE application_id = $1",
+                    "DELETE FROM session_applications WHERE application_id = $1",
+                ] {
+                    ::sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err($crate::sql::db_err)?;
+                }
+                let done = ::sqlx::query("DELETE FROM applications WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(true)
+            }
+
+            /// Bumped by every application and secret write (not by `touch_client_secret`, whose
+            /// `last_used_at` no cache needs).
+            async fn applications_version(&self) -> ::latch_core::store::StoreResult<i64> {
+                ::sqlx::query_scalar("SELECT version FROM application_changes WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::sql::db_err)
+            }
+
+            /// Counts and inserts in one conditional statement, after the counter bump has
+            /// serialised application writes: two concurrent calls cannot both add a second
+            /// secret. `Conflict("too_many_secrets")` when two exist.
+            async fn insert_client_secret(
+                &self,
+                application_id: &str,
+                secret: &::latch_core::application::ClientSecretInfo,
+            ) -> ::latch_core::store::StoreResult<()> {
+                let mut tx = self.begin().await?;
+                Self::bump_applications_version(&mut tx).await?;
+                if Self::insert_secret_if_room(&mut tx, application_id, secret).await? {
+                    return tx.commit().await.map_err($crate::sql::db_err);
+                }
+                let exists: i64 = ::sqlx::query_scalar("SELECT count(*) FROM applications WHERE id = $1")
+                    .bind(application_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                Err(if exists == 0 {
+                    ::latch_core::store::StoreError::Other(format!("no application `{application_id}`"))
+                } else {
+                    ::latch_core::store::StoreError::Conflict("too_many_secrets".to_owned())
+                })
+            }
+
+            /// Oldest first.
+            async fn list_client_secrets(
+                &self,
+                application_id: &str,
+            ) -> ::latch_core::store::StoreResult<Vec<::latch_core::application::ClientSecretInfo>> {
+                let rows: Vec<$crate::sql::ClientSecretRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::client_secret_columns!(),
+                    " FROM client_secrets WHERE application_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(application_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            /// A revoked secret is simply deleted, which frees its slot.
+            async fn delete_client_secret(
+                &self,
+                application_id: &str,
+                secret_id: &str,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                Self::bump_applications_version(&mut tx).await?;
+                let done = ::sqlx::query("DELETE FROM client_secrets WHERE id = $1 AND application_id = $2")
+                    .bind(secret_id)
+                    .bind(application_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(true)
+            }
+
+            /// Writes `last_used_at` only if it is unset or older than a minute: token traffic does
+            /// not turn into one write per request.
+            async fn touch_client_secret(
+                &self,
+                secret_id: &str,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<()> {
+                ::sqlx::query(
+                    "UPDATE client_secrets SET last_used_at = $2 \
+                     WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - $3)",
+                )
+                .bind(secret_id)
+                .bind(now)
+                .bind($crate::sql::TOUCH_INTERVAL)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use impl_application_store;

@@ -1,0 +1,70 @@
+//! `KeyStore`: signing keys.
+
+/// Implements `KeyStore` for `$ty` (see `impl_store!`).
+macro_rules! impl_key_store {
+    ($ty:ident, $db:ty) => {
+        #[::async_trait::async_trait]
+        impl ::latch_core::store::KeyStore for $ty {
+            /// `ON CONFLICT (alg, generation) DO NOTHING`: of two nodes generating the same
+            /// generation at once exactly one inserts; the other gets `false` and re-reads.
+            async fn insert_signing_key(
+                &self,
+                key: &::latch_core::store::SigningKeyRecord,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let done = ::sqlx::query(concat!(
+                    "INSERT INTO signing_keys (",
+                    $crate::sql::signing_key_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (alg, generation) DO NOTHING"
+                ))
+                .bind(&key.kid)
+                .bind(&key.alg)
+                .bind(key.generation)
+                .bind(&key.public_jwk)
+                .bind(&key.private_key_encrypted)
+                .bind(key.created_at)
+                .bind(key.activate_at)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::sql::unique_err("signing key id"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// Every key, by algorithm then generation.
+            async fn list_signing_keys(
+                &self,
+            ) -> ::latch_core::store::StoreResult<Vec<::latch_core::store::SigningKeyRecord>> {
+                let rows: Vec<$crate::sql::SigningKeyRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::signing_key_columns!(),
+                    " FROM signing_keys ORDER BY alg, generation"
+                ))
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            /// A key stops signing when a newer generation of its algorithm activates; this deletes
+            /// the keys of `alg` that some newer key replaced before `before`. The newest key of an
+            /// algorithm is never deleted.
+            async fn delete_signing_keys_retired_before(
+                &self,
+                alg: &str,
+                before: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<u64> {
+                let done = ::sqlx::query(
+                    "DELETE FROM signing_keys WHERE alg = $1 AND EXISTS (\
+                     SELECT 1 FROM signing_keys newer WHERE newer.alg = signing_keys.alg \
+                     AND newer.generation > signing_keys.generation AND newer.activate_at < $2)",
+                )
+                .bind(alg)
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+pub(crate) use impl_key_store;

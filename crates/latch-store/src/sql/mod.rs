@@ -1,0 +1,135 @@
+//! The one implementation of the store traits, written once as macros and stamped onto each
+//! backend's pool type (`SqliteStore`, `PostgresStore`). Method bodies never branch on the
+//! backend: where the dialects differ, the differing SQL text is a macro argument.
+//!
+//! Every statement uses `$1, $2…` placeholders, which both PostgreSQL and sqlx's SQLite driver
+//! accept, and explicit column lists (see `rows`).
+
+mod applications;
+mod keys;
+mod outbox;
+mod rows;
+mod sessions;
+mod tokens;
+mod users;
+
+pub(crate) use applications::impl_application_store;
+pub(crate) use keys::impl_key_store;
+pub(crate) use outbox::impl_outbox_store;
+pub(crate) use rows::*;
+pub(crate) use sessions::impl_session_store;
+pub(crate) use tokens::impl_token_methods;
+pub(crate) use users::impl_user_store;
+
+use latch_core::store::{Page, PageRequest, StoreError};
+
+/// A write newer than this is not repeated by `touch`-style updates (one write per minute at most).
+pub(crate) const TOUCH_INTERVAL: i64 = 60;
+/// Refresh tokens are kept this long after they expire (so late reuse is still recognised).
+pub(crate) const REFRESH_RETENTION: i64 = 86_400;
+/// Upper bound for `last_error` kept on an outbox row.
+pub(crate) const MAX_ERROR_CHARS: usize = 1_000;
+
+/// Maps a database error: unique violations to `Conflict`, unreachable or saturated databases to
+/// `Unavailable`, everything else to `Other`.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
+        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+/// Like `db_err`, but a unique violation becomes `Conflict(what)`: a stable reason for callers.
+pub(crate) fn unique_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match db_err(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(what.to_owned()),
+        other => other,
+    }
+}
+
+/// SQLite BUSY/LOCKED (incl. extended codes) and PostgreSQL "cannot serve now" classes.
+fn is_transient(code: Option<&str>) -> bool {
+    match code {
+        Some("5" | "6" | "261" | "517" | "262") => true,
+        Some(c) => c.starts_with("57P") || c == "53300",
+        None => false,
+    }
+}
+
+/// The page size asked for, clamped to 1–200 (the caller clamps too).
+pub(crate) fn page_limit(page: &PageRequest) -> i64 {
+    i64::from(page.limit.clamp(1, 200))
+}
+
+/// The id to list after; ids are non-empty, so `""` sorts before all of them.
+pub(crate) fn page_after(page: &PageRequest) -> &str {
+    page.after.as_deref().unwrap_or("")
+}
+
+/// Cuts `limit + 1` fetched items to a page; the cursor is the last id of a page with more after it.
+pub(crate) fn paginate<T>(mut items: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> Page<T> {
+    let limit = usize::try_from(limit).unwrap_or(1);
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = if more { items.last().map(|t| id(t).to_owned()) } else { None };
+    Page { data: items, next_cursor }
+}
+
+/// A fresh time-ordered id (UUIDv7) for rows the store creates itself.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Implements every store trait for `$ty`, a struct with a `pool: sqlx::Pool<$db>` field.
+///
+/// - `begin`: the statement that opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so a
+///   transaction that reads before it writes cannot fail to upgrade its lock);
+/// - `claim_lock`: the row-locking suffix of the outbox claim's sub-select (PostgreSQL
+///   `FOR UPDATE SKIP LOCKED`; empty on SQLite, whose single writer needs none).
+macro_rules! impl_store {
+    ($ty:ident, $db:ty, begin = $begin:literal, claim_lock = $lock:literal) => {
+        impl $ty {
+            /// Opens a write transaction.
+            async fn begin(
+                &self,
+            ) -> ::latch_core::store::StoreResult<::sqlx::Transaction<'static, $db>> {
+                self.pool.begin_with($begin).await.map_err($crate::sql::db_err)
+            }
+        }
+
+        $crate::sql::impl_key_store!($ty, $db);
+        $crate::sql::impl_application_store!($ty, $db);
+        $crate::sql::impl_user_store!($ty, $db);
+        $crate::sql::impl_session_store!($ty, $db);
+        $crate::sql::impl_token_methods!($ty, $db);
+        $crate::sql::impl_outbox_store!($ty, $db, $lock);
+
+        #[::async_trait::async_trait]
+        impl ::latch_core::store::Store for $ty {
+            /// The highest migration applied successfully.
+            async fn schema_version(&self) -> ::latch_core::store::StoreResult<i64> {
+                let version: Option<i64> =
+                    ::sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err($crate::sql::db_err)?;
+                Ok(version.unwrap_or(0))
+            }
+
+            async fn ping(&self) -> ::latch_core::store::StoreResult<()> {
+                ::sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use impl_store;

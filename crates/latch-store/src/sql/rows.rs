@@ -1,0 +1,411 @@
+//! Private row types (`FromRow`) and their conversion to latch-core types, shared by both backends.
+//!
+//! Column lists are macros so that `concat!` can build each statement as one `&'static str`.
+
+use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
+use latch_core::store::{
+    AuthorizationCodeRecord, BackchannelDelivery, LoginRequestRecord, RefreshTokenRecord, RefreshTokenState,
+    SessionRecord, SigningKeyRecord, StoreError,
+};
+use latch_core::user::User;
+use latch_core::{SecretHash, UnixTime};
+
+macro_rules! signing_key_columns {
+    () => {
+        "kid, alg, generation, public_jwk, private_key_encrypted, created_at, activate_at"
+    };
+}
+macro_rules! application_columns {
+    () => {
+        "id, client_id, name, application_type, management_api_access, enforce_pkce, \
+         access_token_ttl_seconds, post_login_redirect_uris, initiate_login_uri, \
+         post_logout_redirect_uris, backchannel_logout_uri, allowed_origins, \
+         id_token_signed_response_alg, created_at, updated_at"
+    };
+}
+macro_rules! client_secret_columns {
+    () => {
+        "id, hash, created_at, last_used_at"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        "id, email, email_verified, name, given_name, family_name, created_at"
+    };
+}
+macro_rules! session_columns {
+    () => {
+        "sid, user_id, auth_time, created_at, last_active_at, expires_at, user_agent, ip"
+    };
+}
+macro_rules! login_request_columns {
+    () => {
+        "id, browser_binding, request, created_at, expires_at"
+    };
+}
+macro_rules! code_columns {
+    () => {
+        "code_hash, application_id, client_id, user_id, sid, redirect_uri, scope, nonce, \
+         code_challenge, auth_time, created_at, expires_at"
+    };
+}
+macro_rules! refresh_columns {
+    () => {
+        "token_hash, family_id, application_id, client_id, user_id, sid, scope, auth_time, \
+         created_at, expires_at"
+    };
+}
+macro_rules! delivery_columns {
+    () => {
+        "id, application_id, client_id, url, sid, sub, attempts, created_at, next_attempt_at, \
+         delivered_at, abandoned_at, last_error"
+    };
+}
+pub(crate) use {
+    application_columns, client_secret_columns, code_columns, delivery_columns, login_request_columns,
+    refresh_columns, session_columns, signing_key_columns, user_columns,
+};
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(format!("unreadable {what} row: {detail}"))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SigningKeyRow {
+    kid: String,
+    alg: String,
+    generation: i64,
+    public_jwk: String,
+    private_key_encrypted: Vec<u8>,
+    created_at: i64,
+    activate_at: i64,
+}
+
+impl From<SigningKeyRow> for SigningKeyRecord {
+    fn from(r: SigningKeyRow) -> Self {
+        Self {
+            kid: r.kid,
+            alg: r.alg,
+            generation: r.generation,
+            public_jwk: r.public_jwk,
+            private_key_encrypted: r.private_key_encrypted,
+            created_at: r.created_at,
+            activate_at: r.activate_at,
+        }
+    }
+}
+
+/// Lists are kept as JSON arrays of strings in TEXT columns.
+pub(crate) fn json_list(list: &[String]) -> String {
+    serde_json::Value::from(list.to_vec()).to_string()
+}
+
+fn parse_list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt("application", e))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApplicationRow {
+    id: String,
+    client_id: String,
+    name: String,
+    application_type: String,
+    management_api_access: bool,
+    enforce_pkce: bool,
+    access_token_ttl_seconds: Option<i64>,
+    post_login_redirect_uris: String,
+    initiate_login_uri: Option<String>,
+    post_logout_redirect_uris: String,
+    backchannel_logout_uri: Option<String>,
+    allowed_origins: String,
+    id_token_signed_response_alg: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ApplicationRow> for Application {
+    type Error = StoreError;
+
+    fn try_from(r: ApplicationRow) -> Result<Self, StoreError> {
+        let application_type = ApplicationType::parse(&r.application_type)
+            .ok_or_else(|| corrupt("application", format!("type `{}`", r.application_type)))?;
+        Ok(Self {
+            id: r.id,
+            client_id: r.client_id,
+            name: r.name,
+            application_type,
+            management_api_access: r.management_api_access,
+            enforce_pkce: r.enforce_pkce,
+            access_token_ttl_seconds: r.access_token_ttl_seconds,
+            redirects: Redirects {
+                post_login: parse_list(&r.post_login_redirect_uris)?,
+                initiate_login: r.initiate_login_uri,
+                post_logout: parse_list(&r.post_logout_redirect_uris)?,
+                backchannel_logout: r.backchannel_logout_uri,
+            },
+            allowed_origins: parse_list(&r.allowed_origins)?,
+            id_token_signed_response_alg: r.id_token_signed_response_alg,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientSecretRow {
+    id: String,
+    hash: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl From<ClientSecretRow> for ClientSecretInfo {
+    fn from(r: ClientSecretRow) -> Self {
+        Self {
+            id: r.id,
+            hash: SecretHash::from_stored(r.hash),
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: String,
+    email: String,
+    email_verified: bool,
+    name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        Self {
+            id: r.id,
+            email: r.email,
+            email_verified: r.email_verified,
+            name: r.name,
+            given_name: r.given_name,
+            family_name: r.family_name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserWithPasswordRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+impl From<UserWithPasswordRow> for (User, String) {
+    fn from(r: UserWithPasswordRow) -> Self {
+        (r.user.into(), r.password_hash)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    sid: String,
+    user_id: String,
+    auth_time: i64,
+    created_at: i64,
+    last_active_at: i64,
+    expires_at: i64,
+    user_agent: Option<String>,
+    ip: Option<String>,
+}
+
+impl SessionRow {
+    pub(crate) fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    pub(crate) fn last_active_at(&self) -> UnixTime {
+        self.last_active_at
+    }
+
+    pub(crate) fn into_record(self, applications: Vec<String>) -> SessionRecord {
+        SessionRecord {
+            sid: self.sid,
+            user_id: self.user_id,
+            auth_time: self.auth_time,
+            created_at: self.created_at,
+            last_active_at: self.last_active_at,
+            expires_at: self.expires_at,
+            user_agent: self.user_agent,
+            ip: self.ip,
+            applications,
+        }
+    }
+}
+
+/// One (session, participating application) pair.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionApplicationRow {
+    pub(crate) sid: String,
+    pub(crate) client_id: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LoginRequestRow {
+    id: String,
+    browser_binding: String,
+    request: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl From<LoginRequestRow> for LoginRequestRecord {
+    fn from(r: LoginRequestRow) -> Self {
+        Self {
+            id: r.id,
+            browser_binding: SecretHash::from_stored(r.browser_binding),
+            request: r.request,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CodeRow {
+    code_hash: String,
+    application_id: String,
+    client_id: String,
+    user_id: String,
+    sid: String,
+    redirect_uri: String,
+    scope: String,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    auth_time: i64,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl From<CodeRow> for AuthorizationCodeRecord {
+    fn from(r: CodeRow) -> Self {
+        Self {
+            code_hash: SecretHash::from_stored(r.code_hash),
+            application_id: r.application_id,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            sid: r.sid,
+            redirect_uri: r.redirect_uri,
+            scope: r.scope,
+            nonce: r.nonce,
+            code_challenge: r.code_challenge,
+            auth_time: r.auth_time,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshRow {
+    token_hash: String,
+    family_id: String,
+    application_id: String,
+    client_id: String,
+    user_id: String,
+    sid: String,
+    scope: String,
+    auth_time: i64,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl From<RefreshRow> for RefreshTokenRecord {
+    fn from(r: RefreshRow) -> Self {
+        Self {
+            token_hash: SecretHash::from_stored(r.token_hash),
+            family_id: r.family_id,
+            application_id: r.application_id,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            sid: r.sid,
+            scope: r.scope,
+            auth_time: r.auth_time,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshStateRow {
+    #[sqlx(flatten)]
+    record: RefreshRow,
+    rotated_at: Option<i64>,
+    successor_hash: Option<String>,
+    revoked_at: Option<i64>,
+    session_active: bool,
+}
+
+impl From<RefreshStateRow> for RefreshTokenState {
+    fn from(r: RefreshStateRow) -> Self {
+        Self {
+            record: r.record.into(),
+            rotated_at: r.rotated_at,
+            successor_hash: r.successor_hash.map(SecretHash::from_stored),
+            revoked_at: r.revoked_at,
+            session_active: r.session_active,
+        }
+    }
+}
+
+/// An application to notify about an ended session (input to an outbox row).
+#[derive(sqlx::FromRow)]
+pub(crate) struct LogoutTargetRow {
+    pub(crate) application_id: String,
+    pub(crate) client_id: String,
+    pub(crate) url: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    id: String,
+    application_id: String,
+    client_id: String,
+    url: String,
+    sid: String,
+    sub: String,
+    attempts: i64,
+    created_at: i64,
+    next_attempt_at: i64,
+    delivered_at: Option<i64>,
+    abandoned_at: Option<i64>,
+    last_error: Option<String>,
+}
+
+impl From<DeliveryRow> for BackchannelDelivery {
+    fn from(r: DeliveryRow) -> Self {
+        Self {
+            id: r.id,
+            application_id: r.application_id,
+            client_id: r.client_id,
+            url: r.url,
+            sid: r.sid,
+            sub: r.sub,
+            attempts: r.attempts,
+            created_at: r.created_at,
+            next_attempt_at: r.next_attempt_at,
+            delivered_at: r.delivered_at,
+            abandoned_at: r.abandoned_at,
+            last_error: r.last_error,
+        }
+    }
+}
+
+impl DeliveryRow {
+    /// The order deliveries are due in.
+    pub(crate) fn due_order(&self) -> (i64, &str) {
+        (self.next_attempt_at, &self.id)
+    }
+}

@@ -1,0 +1,344 @@
+//! `SessionStore`: pending logins, browser sessions and ending them. The code, refresh-token and
+//! revoked-jti methods of the trait delegate to `tokens` (kept apart for size).
+
+/// Implements `SessionStore` for `$ty` (see `impl_store!`); needs `impl_token_methods!` too.
+macro_rules! impl_session_store {
+    ($ty:ident, $db:ty) => {
+        impl $ty {
+            /// The `client_id`s that took part in the session, sorted.
+            async fn session_client_ids(&self, sid: &str) -> ::latch_core::store::StoreResult<Vec<String>> {
+                ::sqlx::query_scalar("SELECT client_id FROM session_applications WHERE sid = $1 ORDER BY client_id")
+                    .bind(sid)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::sql::db_err)
+            }
+
+            /// Ends the selected live sessions inside `tx`; returns `(sid, user_id)` of each.
+            async fn end_selected(
+                tx: &mut ::sqlx::Transaction<'static, $db>,
+                selector: ::latch_core::store::SessionSelector<'_>,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<Vec<(String, String)>> {
+                use ::latch_core::store::SessionSelector;
+                let query = match selector {
+                    SessionSelector::One { sid } => ::sqlx::query_as(
+                        "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL \
+                         RETURNING sid, user_id",
+                    )
+                    .bind(now)
+                    .bind(sid),
+                    SessionSelector::OneOfUser { user_id, sid } => ::sqlx::query_as(
+                        "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND user_id = $3 \
+                         AND ended_at IS NULL RETURNING sid, user_id",
+                    )
+                    .bind(now)
+                    .bind(sid)
+                    .bind(user_id),
+                    SessionSelector::AllOfUser { user_id } => ::sqlx::query_as(
+                        "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL \
+                         RETURNING sid, user_id",
+                    )
+                    .bind(now)
+                    .bind(user_id),
+                };
+                query.fetch_all(&mut **tx).await.map_err($crate::sql::db_err)
+            }
+        }
+
+        #[::async_trait::async_trait]
+        impl ::latch_core::store::SessionStore for $ty {
+            async fn insert_login_request(
+                &self,
+                request: &::latch_core::store::LoginRequestRecord,
+            ) -> ::latch_core::store::StoreResult<()> {
+                ::sqlx::query(concat!(
+                    "INSERT INTO login_requests (",
+                    $crate::sql::login_request_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5)"
+                ))
+                .bind(&request.id)
+                .bind(request.browser_binding.as_str())
+                .bind(&request.request)
+                .bind(request.created_at)
+                .bind(request.expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::sql::unique_err("login request"))?;
+                Ok(())
+            }
+
+            /// The request whatever its age: the caller checks `expires_at`.
+            async fn get_login_request(
+                &self,
+                id: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::LoginRequestRecord>> {
+                let row: Option<$crate::sql::LoginRequestRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::login_request_columns!(),
+                    " FROM login_requests WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn delete_login_request(&self, id: &str) -> ::latch_core::store::StoreResult<()> {
+                ::sqlx::query("DELETE FROM login_requests WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                Ok(())
+            }
+
+            /// `session.applications` is ignored: participations are recorded with each code.
+            async fn insert_session(
+                &self,
+                token_hash: &::latch_core::SecretHash,
+                session: &::latch_core::store::SessionRecord,
+            ) -> ::latch_core::store::StoreResult<()> {
+                ::sqlx::query(concat!(
+                    "INSERT INTO sessions (",
+                    $crate::sql::session_columns!(),
+                    ", token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(&session.sid)
+                .bind(&session.user_id)
+                .bind(session.auth_time)
+                .bind(session.created_at)
+                .bind(session.last_active_at)
+                .bind(session.expires_at)
+                .bind(&session.user_agent)
+                .bind(&session.ip)
+                .bind(token_hash.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err($crate::sql::unique_err("session"))?;
+                Ok(())
+            }
+
+            /// Live means: not ended, `expires_at > now` and `last_active_at + idle_timeout > now`.
+            /// `last_active_at` is written only when more than a minute old, so a busy session
+            /// costs one write per minute, not one per request.
+            async fn get_active_session(
+                &self,
+                token_hash: &::latch_core::SecretHash,
+                now: ::latch_core::UnixTime,
+                idle_timeout: i64,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::SessionRecord>> {
+                let row: Option<$crate::sql::SessionRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::session_columns!(),
+                    " FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
+                     AND last_active_at + $3 > $2"
+                ))
+                .bind(token_hash.as_str())
+                .bind(now)
+                .bind(idle_timeout)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                let Some(row) = row else { return Ok(None) };
+                let touch = now - row.last_active_at() > $crate::sql::TOUCH_INTERVAL;
+                if touch {
+                    ::sqlx::query("UPDATE sessions SET last_active_at = $2 WHERE sid = $1 AND last_active_at < $2")
+                        .bind(row.sid())
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await
+                        .map_err($crate::sql::db_err)?;
+                }
+                let applications = self.session_client_ids(row.sid()).await?;
+                let mut session = row.into_record(applications);
+                if touch {
+                    session.last_active_at = now;
+                }
+                Ok(Some(session))
+            }
+
+            /// The session unless it has ended (whatever its timeouts say).
+            async fn get_session(
+                &self,
+                sid: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::SessionRecord>> {
+                let row: Option<$crate::sql::SessionRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::session_columns!(),
+                    " FROM sessions WHERE sid = $1 AND ended_at IS NULL"
+                ))
+                .bind(sid)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                let Some(row) = row else { return Ok(None) };
+                let applications = self.session_client_ids(row.sid()).await?;
+                Ok(Some(row.into_record(applications)))
+            }
+
+            /// The user's sessions that have neither ended nor passed `expires_at`, oldest first.
+            async fn list_user_sessions(
+                &self,
+                user_id: &str,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<Vec<::latch_core::store::SessionRecord>> {
+                let rows: Vec<$crate::sql::SessionRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::session_columns!(),
+                    " FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 \
+                     ORDER BY created_at, sid"
+                ))
+                .bind(user_id)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                let pairs: Vec<$crate::sql::SessionApplicationRow> = ::sqlx::query_as(
+                    "SELECT sa.sid, sa.client_id FROM session_applications sa \
+                     JOIN sessions s ON s.sid = sa.sid WHERE s.user_id = $1 ORDER BY sa.client_id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| {
+                        let apps = pairs.iter().filter(|p| p.sid == row.sid()).map(|p| p.client_id.clone());
+                        let apps = apps.collect();
+                        row.into_record(apps)
+                    })
+                    .collect())
+            }
+
+            async fn insert_authorization_code(
+                &self,
+                code: &::latch_core::store::AuthorizationCodeRecord,
+            ) -> ::latch_core::store::StoreResult<()> {
+                self.insert_code_impl(code).await
+            }
+
+            async fn take_authorization_code(
+                &self,
+                code_hash: &::latch_core::SecretHash,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<::latch_core::store::CodeTake> {
+                self.take_code_impl(code_hash, now).await
+            }
+
+            async fn insert_refresh_token(
+                &self,
+                token: &::latch_core::store::RefreshTokenRecord,
+            ) -> ::latch_core::store::StoreResult<()> {
+                self.insert_refresh_impl(token).await
+            }
+
+            async fn get_refresh_token(
+                &self,
+                token_hash: &::latch_core::SecretHash,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshTokenState>> {
+                self.get_refresh_impl(token_hash).await
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                presented: &::latch_core::SecretHash,
+                successor: &::latch_core::store::RefreshTokenRecord,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                self.rotate_refresh_impl(presented, successor, now).await
+            }
+
+            async fn revoke_refresh_family(
+                &self,
+                family_id: &str,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<u64> {
+                let mut conn = self.pool.acquire().await.map_err($crate::sql::db_err)?;
+                Self::revoke_family_on(&mut *conn, family_id, now).await
+            }
+
+            /// Idempotent: revoking a jti twice keeps one row.
+            async fn insert_revoked_access_token(
+                &self,
+                jti: &str,
+                expires_at: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<()> {
+                ::sqlx::query(
+                    "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(())
+            }
+
+            async fn is_access_token_revoked(&self, jti: &str) -> ::latch_core::store::StoreResult<bool> {
+                let n: i64 = ::sqlx::query_scalar("SELECT count(*) FROM revoked_access_tokens WHERE jti = $1")
+                    .bind(jti)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                Ok(n > 0)
+            }
+
+            /// In one transaction: stamps `ended_at` on the selected live sessions (`OneOfUser`
+            /// only if the sid is that user's), revokes their refresh tokens, and enqueues one
+            /// outbox row per ended session and participating application that has a
+            /// back-channel logout URL (`sub` = the user id, due now).
+            async fn end_sessions(
+                &self,
+                selector: ::latch_core::store::SessionSelector<'_>,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<Vec<String>> {
+                let mut tx = self.begin().await?;
+                let ended = Self::end_selected(&mut tx, selector, now).await?;
+                for (sid, user_id) in &ended {
+                    ::sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE sid = $1 AND revoked_at IS NULL")
+                        .bind(sid)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::sql::db_err)?;
+                    let targets: Vec<$crate::sql::LogoutTargetRow> = ::sqlx::query_as(
+                        "SELECT a.id AS application_id, a.client_id, a.backchannel_logout_uri AS url \
+                         FROM session_applications sa JOIN applications a ON a.id = sa.application_id \
+                         WHERE sa.sid = $1 AND a.backchannel_logout_uri IS NOT NULL ORDER BY a.id",
+                    )
+                    .bind(sid)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                    for target in targets {
+                        ::sqlx::query(
+                            "INSERT INTO backchannel_deliveries (id, application_id, client_id, url, sid, sub, \
+                             attempts, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
+                        )
+                        .bind($crate::sql::new_id())
+                        .bind(&target.application_id)
+                        .bind(&target.client_id)
+                        .bind(&target.url)
+                        .bind(sid)
+                        .bind(user_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::sql::db_err)?;
+                    }
+                }
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(ended.into_iter().map(|(sid, _)| sid).collect())
+            }
+
+            async fn purge_expired(&self, now: ::latch_core::UnixTime) -> ::latch_core::store::StoreResult<u64> {
+                self.purge_impl(now).await
+            }
+        }
+    };
+}
+pub(crate) use impl_session_store;

@@ -1,0 +1,241 @@
+//! Authorization codes, refresh tokens and the purge: the single-use and rotation rules.
+//! Emitted as inherent methods that `impl_session_store!` delegates to.
+
+/// Implements the code and refresh-token methods for `$ty` (see `impl_store!`).
+macro_rules! impl_token_methods {
+    ($ty:ident, $db:ty) => {
+        impl $ty {
+            /// Inserts the code and records `(sid, application)` as a participation (kept once)
+            /// in one transaction.
+            async fn insert_code_impl(
+                &self,
+                code: &::latch_core::store::AuthorizationCodeRecord,
+            ) -> ::latch_core::store::StoreResult<()> {
+                let mut tx = self.begin().await?;
+                ::sqlx::query(concat!(
+                    "INSERT INTO authorization_codes (",
+                    $crate::sql::code_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ))
+                .bind(code.code_hash.as_str())
+                .bind(&code.application_id)
+                .bind(&code.client_id)
+                .bind(&code.user_id)
+                .bind(&code.sid)
+                .bind(&code.redirect_uri)
+                .bind(&code.scope)
+                .bind(&code.nonce)
+                .bind(&code.code_challenge)
+                .bind(code.auth_time)
+                .bind(code.created_at)
+                .bind(code.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::unique_err("authorization code"))?;
+                ::sqlx::query(
+                    "INSERT INTO session_applications (sid, application_id, client_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (sid, application_id) DO NOTHING",
+                )
+                .bind(&code.sid)
+                .bind(&code.application_id)
+                .bind(&code.client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::db_err)?;
+                tx.commit().await.map_err($crate::sql::db_err)
+            }
+
+            /// Single use (RFC 6749 §4.1.2): `UPDATE … WHERE consumed_at IS NULL RETURNING`, so of
+            /// concurrent takes exactly one gets the row. A take of a consumed code marks it
+            /// replayed and revokes the refresh tokens issued from it (`family_id` = code hash)
+            /// before answering `Replayed`. Expiry is not checked here: the caller checks
+            /// `expires_at` of what is returned.
+            async fn take_code_impl(
+                &self,
+                code_hash: &::latch_core::SecretHash,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<::latch_core::store::CodeTake> {
+                let mut tx = self.begin().await?;
+                let taken: Option<$crate::sql::CodeRow> = ::sqlx::query_as(concat!(
+                    "UPDATE authorization_codes SET consumed_at = $2 \
+                     WHERE code_hash = $1 AND consumed_at IS NULL RETURNING ",
+                    $crate::sql::code_columns!()
+                ))
+                .bind(code_hash.as_str())
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::sql::db_err)?;
+                if let Some(row) = taken {
+                    tx.commit().await.map_err($crate::sql::db_err)?;
+                    return Ok(::latch_core::store::CodeTake::Taken(row.into()));
+                }
+                let replayed = ::sqlx::query(
+                    "UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, $2) WHERE code_hash = $1",
+                )
+                .bind(code_hash.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::db_err)?;
+                if replayed.rows_affected() == 0 {
+                    return Ok(::latch_core::store::CodeTake::NotFound);
+                }
+                Self::revoke_family_on(&mut *tx, code_hash.as_str(), now).await?;
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(::latch_core::store::CodeTake::Replayed)
+            }
+
+            /// Inserts a token. If its family is a code that was replayed meanwhile, the token is
+            /// born revoked: the code row is locked first, so this and a concurrent replay cannot
+            /// miss each other.
+            async fn insert_refresh_impl(
+                &self,
+                token: &::latch_core::store::RefreshTokenRecord,
+            ) -> ::latch_core::store::StoreResult<()> {
+                let mut tx = self.begin().await?;
+                let replayed_at: Option<Option<i64>> = ::sqlx::query_scalar(
+                    "UPDATE authorization_codes SET replayed_at = replayed_at WHERE code_hash = $1 \
+                     RETURNING replayed_at",
+                )
+                .bind(&token.family_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::sql::db_err)?;
+                ::sqlx::query(concat!(
+                    "INSERT INTO refresh_tokens (",
+                    $crate::sql::refresh_columns!(),
+                    ", revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                ))
+                .bind(token.token_hash.as_str())
+                .bind(&token.family_id)
+                .bind(&token.application_id)
+                .bind(&token.client_id)
+                .bind(&token.user_id)
+                .bind(&token.sid)
+                .bind(&token.scope)
+                .bind(token.auth_time)
+                .bind(token.created_at)
+                .bind(token.expires_at)
+                .bind(replayed_at.flatten())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::unique_err("refresh token"))?;
+                tx.commit().await.map_err($crate::sql::db_err)
+            }
+
+            /// The token in any state, with whether its session is still live (the session row
+            /// exists and has not ended), in one query.
+            async fn get_refresh_impl(
+                &self,
+                token_hash: &::latch_core::SecretHash,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshTokenState>> {
+                let row: Option<$crate::sql::RefreshStateRow> = ::sqlx::query_as(
+                    "SELECT r.token_hash, r.family_id, r.application_id, r.client_id, r.user_id, r.sid, \
+                     r.scope, r.auth_time, r.created_at, r.expires_at, r.rotated_at, r.successor_hash, \
+                     r.revoked_at, (s.sid IS NOT NULL AND s.ended_at IS NULL) AS session_active \
+                     FROM refresh_tokens r LEFT JOIN sessions s ON s.sid = r.sid WHERE r.token_hash = $1",
+                )
+                .bind(token_hash.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(row.map(Into::into))
+            }
+
+            /// One transaction: marks `presented` rotated unless it already is (rows affected is
+            /// the answer), then inserts `successor` unless it exists. Concurrent rotations of one
+            /// token derive the same successor, so it is stored once and exactly one call wins.
+            /// The successor inherits a revocation of `presented`.
+            async fn rotate_refresh_impl(
+                &self,
+                presented: &::latch_core::SecretHash,
+                successor: &::latch_core::store::RefreshTokenRecord,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                let rotated = ::sqlx::query(
+                    "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3 \
+                     WHERE token_hash = $1 AND rotated_at IS NULL",
+                )
+                .bind(presented.as_str())
+                .bind(now)
+                .bind(successor.token_hash.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::db_err)?;
+                ::sqlx::query(concat!(
+                    "INSERT INTO refresh_tokens (",
+                    $crate::sql::refresh_columns!(),
+                    ", revoked_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, p.revoked_at \
+                     FROM refresh_tokens p WHERE p.token_hash = $11 ON CONFLICT (token_hash) DO NOTHING"
+                ))
+                .bind(successor.token_hash.as_str())
+                .bind(&successor.family_id)
+                .bind(&successor.application_id)
+                .bind(&successor.client_id)
+                .bind(&successor.user_id)
+                .bind(&successor.sid)
+                .bind(&successor.scope)
+                .bind(successor.auth_time)
+                .bind(successor.created_at)
+                .bind(successor.expires_at)
+                .bind(presented.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::db_err)?;
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(rotated.rows_affected() == 1)
+            }
+
+            /// Revokes every live token of the family. Repeated until nothing is left: on
+            /// PostgreSQL a statement does not see a successor committed by a rotation it waited
+            /// for, the next statement does.
+            async fn revoke_family_on(
+                conn: &mut <$db as ::sqlx::Database>::Connection,
+                family_id: &str,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<u64> {
+                let mut total = 0;
+                for _ in 0..8 {
+                    let done = ::sqlx::query(
+                        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+                    )
+                    .bind(family_id)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                    if done.rows_affected() == 0 {
+                        break;
+                    }
+                    total += done.rows_affected();
+                }
+                Ok(total)
+            }
+
+            /// Deletes expired codes, login requests and revoked jtis, refresh tokens expired for
+            /// over a day, and sessions ended over a day ago (their tokens are already revoked).
+            async fn purge_impl(&self, now: ::latch_core::UnixTime) -> ::latch_core::store::StoreResult<u64> {
+                let retention = $crate::sql::REFRESH_RETENTION;
+                let mut total = 0;
+                for (sql, cutoff) in [
+                    ("DELETE FROM authorization_codes WHERE expires_at < $1", now),
+                    ("DELETE FROM login_requests WHERE expires_at < $1", now),
+                    ("DELETE FROM revoked_access_tokens WHERE expires_at < $1", now),
+                    ("DELETE FROM refresh_tokens WHERE expires_at < $1", now - retention),
+                    ("DELETE FROM sessions WHERE ended_at < $1", now - retention),
+                ] {
+                    let done = ::sqlx::query(sql)
+                        .bind(cutoff)
+                        .execute(&self.pool)
+                        .await
+                        .map_err($crate::sql::db_err)?;
+                    total += done.rows_affected();
+                }
+                Ok(total)
+            }
+        }
+    };
+}
+pub(crate) use impl_token_methods;

@@ -1,0 +1,123 @@
+//! `UserStore`: users. Emails are stored as given and, for lookups and uniqueness, normalised
+//! with `latch_core::user::normalize_email`.
+
+/// Implements `UserStore` for `$ty` (see `impl_store!`).
+macro_rules! impl_user_store {
+    ($ty:ident, $db:ty) => {
+        #[::async_trait::async_trait]
+        impl ::latch_core::store::UserStore for $ty {
+            /// A taken id or an email already used in any letter case is `Conflict("email")`.
+            async fn insert_user(
+                &self,
+                user: &::latch_core::user::User,
+                password_hash: &str,
+            ) -> ::latch_core::store::StoreResult<()> {
+                ::sqlx::query(
+                    "INSERT INTO users (id, email, email_normalized, email_verified, name, given_name, \
+                     family_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&user.id)
+                .bind(&user.email)
+                .bind(::latch_core::user::normalize_email(&user.email))
+                .bind(user.email_verified)
+                .bind(&user.name)
+                .bind(&user.given_name)
+                .bind(&user.family_name)
+                .bind(password_hash)
+                .bind(user.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::sql::unique_err("email"))?;
+                Ok(())
+            }
+
+            async fn get_user(&self, id: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::user::User>> {
+                let row: Option<$crate::sql::UserRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::user_columns!(),
+                    " FROM users WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn get_user_by_email(
+                &self,
+                email: &str,
+            ) -> ::latch_core::store::StoreResult<Option<(::latch_core::user::User, String)>> {
+                let row: Option<$crate::sql::UserWithPasswordRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::user_columns!(),
+                    ", password_hash FROM users WHERE email_normalized = $1"
+                ))
+                .bind(::latch_core::user::normalize_email(email))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(row.map(Into::into))
+            }
+
+            /// By id after the cursor; `email` filters on the normalised address.
+            async fn list_users(
+                &self,
+                page: &::latch_core::store::PageRequest,
+                email: Option<&str>,
+            ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::user::User>> {
+                let limit = $crate::sql::page_limit(page);
+                let rows: Vec<$crate::sql::UserRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::user_columns!(),
+                    " FROM users WHERE id > $1 AND ($2 IS NULL OR email_normalized = $2) ORDER BY id LIMIT $3"
+                ))
+                .bind($crate::sql::page_after(page))
+                .bind(email.map(::latch_core::user::normalize_email))
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                let users: Vec<::latch_core::user::User> = rows.into_iter().map(Into::into).collect();
+                Ok($crate::sql::paginate(users, limit, |u| u.id.as_str()))
+            }
+
+            /// Replaces the profile (not `id` or `created_at`) and, if given, the password hash.
+            async fn update_user(
+                &self,
+                user: &::latch_core::user::User,
+                password_hash: Option<&str>,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let done = ::sqlx::query(
+                    "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4, name = $5, \
+                     given_name = $6, family_name = $7, password_hash = COALESCE($8, password_hash) \
+                     WHERE id = $1",
+                )
+                .bind(&user.id)
+                .bind(&user.email)
+                .bind(::latch_core::user::normalize_email(&user.email))
+                .bind(user.email_verified)
+                .bind(&user.name)
+                .bind(&user.given_name)
+                .bind(&user.family_name)
+                .bind(password_hash)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::sql::unique_err("email"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// Deletes the row; sessions (and their participations) cascade. The server ends the
+            /// sessions with `end_sessions` first so applications are notified.
+            async fn delete_user(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
+                let done = ::sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}
+pub(crate) use impl_user_store;

@@ -1,0 +1,159 @@
+//! `latch apps …`
+
+use anyhow::anyhow;
+use clap::Subcommand;
+use latch_core::application::{ApplicationType, Redirects};
+use latch_core::store::PageRequest;
+use latch_server::Settings;
+use latch_server::manage::{self, ApplicationView, NewApplication};
+
+use super::{api_error, now, open, print_json};
+
+#[derive(Subcommand)]
+pub enum AppsCommand {
+    /// Register an application; prints it (a web application's first client_secret is shown this once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "type", value_parser = ["web", "spa", "native"])]
+        application_type: String,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-uri")]
+        post_logout_uris: Vec<String>,
+        #[arg(long = "backchannel-logout-uri")]
+        backchannel_logout_uri: Option<String>,
+        #[arg(long = "initiate-login-uri")]
+        initiate_login_uri: Option<String>,
+        #[arg(long = "allowed-origin")]
+        allowed_origins: Vec<String>,
+        /// Let this (web) application call the management API with client_credentials.
+        #[arg(long = "management-api")]
+        management_api: bool,
+        #[arg(long = "access-token-ttl")]
+        access_token_ttl_seconds: Option<i64>,
+        /// RS256 (default), ES256 or EdDSA.
+        #[arg(long = "signing-alg")]
+        signing_alg: Option<String>,
+    },
+    /// List applications.
+    List,
+    /// Show one application by id or client_id.
+    Show { id: String },
+    /// Delete an application (revokes what was issued to it).
+    Delete { id: String },
+    /// Client secrets of a web application.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Create a secret (shown this once); at most two are active.
+    Create { application_id: String },
+    /// List secrets (never their values).
+    List { application_id: String },
+    /// Revoke a secret.
+    Revoke { application_id: String, secret_id: String },
+}
+
+pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
+    let store = open(settings).await?;
+    let store = store.as_ref();
+    match cmd {
+        AppsCommand::Create {
+            name,
+            application_type,
+            redirect_uris,
+            post_logout_uris,
+            backchannel_logout_uri,
+            initiate_login_uri,
+            allowed_origins,
+            management_api,
+            access_token_ttl_seconds,
+            signing_alg,
+        } => {
+            let new = NewApplication {
+                name,
+                application_type: ApplicationType::parse(&application_type).ok_or_else(|| anyhow!("unknown --type"))?,
+                management_api_access: management_api,
+                enforce_pkce: None,
+                access_token_ttl_seconds,
+                redirects: Redirects {
+                    post_login: redirect_uris,
+                    initiate_login: initiate_login_uri,
+                    post_logout: post_logout_uris,
+                    backchannel_logout: backchannel_logout_uri,
+                },
+                allowed_origins,
+                id_token_signed_response_alg: signing_alg,
+            };
+            let (app, secret) = manage::create_application(store, new, now()).await.map_err(api_error)?;
+            print_json(&ApplicationView::new(&app, secret.as_ref()))
+        }
+        AppsCommand::List => {
+            let mut all = Vec::new();
+            let mut page = PageRequest { limit: 200, after: None };
+            loop {
+                let batch = store.list_applications(&page).await?;
+                all.extend(batch.data.iter().map(|a| ApplicationView::new(a, None)));
+                match batch.next_cursor {
+                    Some(c) => page.after = Some(c),
+                    None => break,
+                }
+            }
+            print_json(&all)
+        }
+        AppsCommand::Show { id } => {
+            let app = find(store, &id).await?;
+            print_json(&ApplicationView::new(&app, None))
+        }
+        AppsCommand::Delete { id } => {
+            let app = find(store, &id).await?;
+            store.delete_application(&app.id).await?;
+            print_json(&serde_json::json!({ "deleted": app.id }))
+        }
+        AppsCommand::Secrets(cmd) => secrets(store, cmd).await,
+    }
+}
+
+async fn find(store: &dyn latch_core::store::Store, id: &str) -> anyhow::Result<latch_core::application::Application> {
+    if let Some(app) = store.get_application(id).await? {
+        return Ok(app);
+    }
+    store
+        .get_application_by_client_id(id)
+        .await?
+        .ok_or_else(|| anyhow!("not_found: application `{id}` not found"))
+}
+
+async fn secrets(store: &dyn latch_core::store::Store, cmd: SecretsCommand) -> anyhow::Result<()> {
+    match cmd {
+        SecretsCommand::Create { application_id } => {
+            let app = find(store, &application_id).await?;
+            let (secret, info) = manage::create_client_secret(store, &app, now()).await.map_err(api_error)?;
+            print_json(&serde_json::json!({
+                "id": info.id,
+                "secret": secret.expose_secret(),
+                "created_at": manage::rfc3339(info.created_at),
+            }))
+        }
+        SecretsCommand::List { application_id } => {
+            let app = find(store, &application_id).await?;
+            let list: Vec<_> = store
+                .list_client_secrets(&app.id)
+                .await?
+                .iter()
+                .map(manage::SecretView::from)
+                .collect();
+            print_json(&list)
+        }
+        SecretsCommand::Revoke { application_id, secret_id } => {
+            let app = find(store, &application_id).await?;
+            if !store.delete_client_secret(&app.id, &secret_id).await? {
+                return Err(anyhow!("not_found: secret `{secret_id}` not found"));
+            }
+            print_json(&serde_json::json!({ "revoked": secret_id }))
+        }
+    }
+}
