@@ -40,7 +40,7 @@ pub struct PageRequest {
 }
 
 /// A signing key as stored: public JWK in clear, private key encrypted under the master key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,
     /// `RS256`, `ES256` or `EdDSA`.
@@ -56,7 +56,7 @@ pub struct SigningKeyRecord {
 }
 
 /// A browser (SSO) session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     /// The `sid` claim.
     pub sid: String,
@@ -73,7 +73,7 @@ pub struct SessionRecord {
 }
 
 /// An authorization request waiting for the user to sign in, kept server side.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRequestRecord {
     pub id: String,
     /// Hash of the value of the cookie that binds the request to one browser (login CSRF).
@@ -85,7 +85,7 @@ pub struct LoginRequestRecord {
 }
 
 /// What an authorization code stands for (RFC 6749 §4.1.2).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationCodeRecord {
     pub code_hash: SecretHash,
     pub application_id: String,
@@ -104,7 +104,7 @@ pub struct AuthorizationCodeRecord {
 /// The outcome of taking a code.
 // Returned once per token request: boxing the record would buy nothing.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeTake {
     /// First use: the code is now consumed and returned.
     Taken(AuthorizationCodeRecord),
@@ -115,7 +115,7 @@ pub enum CodeTake {
 }
 
 /// A refresh token's grant: who, for which application, from which session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
     pub token_hash: SecretHash,
     /// Every token descended from one authorization shares this id.
@@ -131,7 +131,7 @@ pub struct RefreshTokenRecord {
 }
 
 /// A refresh token together with its rotation state, as the token endpoint's rules need it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenState {
     pub record: RefreshTokenRecord,
     pub rotated_at: Option<UnixTime>,
@@ -143,7 +143,7 @@ pub struct RefreshTokenState {
 }
 
 /// A back-channel logout notification waiting to be delivered.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackchannelDelivery {
     pub id: String,
     pub application_id: String,

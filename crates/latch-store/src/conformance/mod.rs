@@ -1,0 +1,253 @@
+//! Conformance cases every `Store` implementation must pass: `pub async fn case_*` functions
+//! that panic on failure. `tests/sqlite.rs` and `tests/postgres.rs` run each against a fresh
+//! database via [`conformance_tests!`](crate::conformance_tests); other crates may run them
+//! against their own stores the same way.
+//!
+//! Cases that race the store against itself take `Arc<dyn Store>` (they spawn tasks); the rest
+//! take `&dyn Store`. They are test code compiled into the library, so panicking is their job.
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "conformance cases are tests: they panic on failure")]
+
+mod applications;
+mod outbox;
+mod sessions;
+mod tokens;
+mod users;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
+use latch_core::store::{AuthorizationCodeRecord, RefreshTokenRecord, SessionRecord, Store};
+use latch_core::user::User;
+use latch_core::{Secret, SecretHash, UnixTime};
+
+pub use applications::*;
+pub use outbox::*;
+pub use sessions::*;
+pub use tokens::*;
+pub use users::*;
+
+/// A store prepared for one case, with what to do once the case has passed.
+pub struct Fixture {
+    pub store: Arc<dyn Store>,
+    cleanup: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Fixture {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store, cleanup: None }
+    }
+
+    /// Runs `cleanup` after a passing case (a failing one leaves its database for inspection).
+    pub fn with_cleanup(mut self, cleanup: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.cleanup = Some(Box::pin(cleanup));
+        self
+    }
+
+    /// Drops the store, then runs the cleanup.
+    pub async fn finish(self) {
+        let Self { store, cleanup } = self;
+        drop(store);
+        if let Some(cleanup) = cleanup {
+            cleanup.await;
+        }
+    }
+}
+
+/// One `#[tokio::test]` per conformance case. `$open` is an `async fn(&'static str) ->
+/// Option<Fixture>` given the case name; `None` skips the case (say why on stderr).
+#[macro_export]
+macro_rules! conformance_tests {
+    (@ref $open:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(fixture) = $open(stringify!($case)).await else { return };
+                $crate::conformance::$case(&*fixture.store).await;
+                fixture.finish().await;
+            }
+        )*
+    };
+    (@arc $open:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(fixture) = $open(stringify!($case)).await else { return };
+                $crate::conformance::$case(::std::sync::Arc::clone(&fixture.store)).await;
+                fixture.finish().await;
+            }
+        )*
+    };
+    ($open:path) => {
+        $crate::conformance_tests!(@ref $open;
+            case_schema_version_and_ping,
+            case_signing_keys_refuse_a_duplicate_generation,
+            case_retired_signing_keys_are_deleted,
+            case_applications_round_trip_every_field,
+            case_applications_version_moves_with_every_write,
+            case_client_secrets_are_two_at_most,
+            case_delete_application_revokes_what_was_issued,
+            case_users_round_trip_with_case_insensitive_email,
+            case_delete_user_removes_their_sessions,
+            case_pagination_walks_every_row_once,
+            case_login_requests_round_trip,
+            case_sessions_expire_when_idle_or_old,
+            case_session_activity_is_written_once_a_minute,
+            case_user_sessions_are_listed_with_their_applications,
+            case_a_code_is_taken_once_then_replayed,
+            case_a_replayed_code_revokes_its_family,
+            case_refresh_tokens_rotate_once,
+            case_a_family_is_revoked_whole,
+            case_revoked_access_tokens_are_remembered,
+            case_ending_a_session_revokes_and_notifies,
+            case_sessions_end_only_for_their_user,
+            case_deliveries_are_leased_and_retried,
+            case_purge_deletes_only_what_expired
+        );
+        $crate::conformance_tests!(@arc $open;
+            case_concurrent_secrets_stop_at_two,
+            case_concurrent_takes_of_a_code_have_one_winner,
+            case_concurrent_rotations_have_one_winner,
+            case_concurrent_claims_never_share_a_delivery
+        );
+    };
+}
+
+/// The time cases start at.
+pub(crate) const NOW: UnixTime = 1_700_000_000;
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// A fresh random secret's hash.
+pub(crate) fn new_hash() -> SecretHash {
+    Secret::generate().hash()
+}
+
+/// A web application with every optional field set, or (with `backchannel = None`) a plain one.
+pub(crate) fn application(backchannel: Option<&str>) -> Application {
+    let id = new_id();
+    Application {
+        client_id: format!("client-{id}"),
+        id,
+        name: "Example".to_owned(),
+        application_type: ApplicationType::Web,
+        management_api_access: backchannel.is_some(),
+        enforce_pkce: true,
+        access_token_ttl_seconds: backchannel.map(|_| 600),
+        redirects: Redirects {
+            post_login: vec!["https://app.example.com/cb".to_owned(), "https://app.example.com/cb2".to_owned()],
+            initiate_login: backchannel.map(|_| "https://app.example.com/login".to_owned()),
+            post_logout: vec!["https://app.example.com/bye".to_owned()],
+            backchannel_logout: backchannel.map(str::to_owned),
+        },
+        allowed_origins: vec!["https://a.example.com".to_owned(), "https://b.example.com".to_owned()],
+        id_token_signed_response_alg: "RS256".to_owned(),
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+pub(crate) fn secret(created_at: UnixTime) -> ClientSecretInfo {
+    ClientSecretInfo { id: new_id(), hash: new_hash(), created_at, last_used_at: None }
+}
+
+pub(crate) async fn given_application(store: &dyn Store, backchannel: Option<&str>) -> Application {
+    let app = application(backchannel);
+    store.insert_application(&app, None).await.expect("insert application");
+    app
+}
+
+pub(crate) fn user(email: &str) -> User {
+    User {
+        id: new_id(),
+        email: email.to_owned(),
+        email_verified: false,
+        name: None,
+        given_name: None,
+        family_name: None,
+        created_at: NOW,
+    }
+}
+
+pub(crate) async fn given_user(store: &dyn Store) -> User {
+    let u = user(&format!("{}@example.com", new_id()));
+    store.insert_user(&u, "$argon2id$hash").await.expect("insert user");
+    u
+}
+
+/// A session of `user_id` (idle-active at `NOW`, absolute end an hour later) and its cookie hash.
+pub(crate) async fn given_session(store: &dyn Store, user_id: &str) -> (SecretHash, SessionRecord) {
+    let session = SessionRecord {
+        sid: new_id(),
+        user_id: user_id.to_owned(),
+        auth_time: NOW,
+        created_at: NOW,
+        last_active_at: NOW,
+        expires_at: NOW + 3_600,
+        user_agent: Some("test-agent".to_owned()),
+        ip: None,
+        applications: vec![],
+    };
+    let hash = new_hash();
+    store.insert_session(&hash, &session).await.expect("insert session");
+    (hash, session)
+}
+
+pub(crate) fn code(app: &Application, session: &SessionRecord) -> AuthorizationCodeRecord {
+    AuthorizationCodeRecord {
+        code_hash: new_hash(),
+        application_id: app.id.clone(),
+        client_id: app.client_id.clone(),
+        user_id: session.user_id.clone(),
+        sid: session.sid.clone(),
+        redirect_uri: "https://app.example.com/cb".to_owned(),
+        scope: "openid email".to_owned(),
+        nonce: Some("n-0S6_WzA2Mj".to_owned()),
+        code_challenge: None,
+        auth_time: NOW,
+        created_at: NOW,
+        expires_at: NOW + 60,
+    }
+}
+
+/// Inserts a code (which records the application in the session) and returns it.
+pub(crate) async fn given_code(store: &dyn Store, app: &Application, session: &SessionRecord) -> AuthorizationCodeRecord {
+    let c = code(app, session);
+    store.insert_authorization_code(&c).await.expect("insert code");
+    c
+}
+
+pub(crate) fn refresh(app: &Application, session: &SessionRecord, family_id: &str) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        token_hash: new_hash(),
+        family_id: family_id.to_owned(),
+        application_id: app.id.clone(),
+        client_id: app.client_id.clone(),
+        user_id: session.user_id.clone(),
+        sid: session.sid.clone(),
+        scope: "openid offline_access".to_owned(),
+        auth_time: NOW,
+        created_at: NOW,
+        expires_at: NOW + 86_400,
+    }
+}
+
+pub(crate) async fn given_refresh(
+    store: &dyn Store,
+    app: &Application,
+    session: &SessionRecord,
+    family_id: &str,
+) -> RefreshTokenRecord {
+    let r = refresh(app, session, family_id);
+    store.insert_refresh_token(&r).await.expect("insert refresh token");
+    r
+}
+
+/// Schema version is the latest migration, and ping answers.
+pub async fn case_schema_version_and_ping(store: &dyn Store) {
+    assert_eq!(store.schema_version().await.expect("schema version"), 1);
+    store.ping().await.expect("ping");
+}
