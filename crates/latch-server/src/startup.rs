@@ -15,7 +15,7 @@ use crate::state::{AppState, Inner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error(transparent)]
+    #[error("database (LATCH_DATABASE_URL): {0}")]
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] KeyError),
@@ -37,8 +37,18 @@ impl Server {
     /// Everything that can fail at start-up fails here, before the port answers.
     pub async fn prepare(settings: Settings) -> Result<Self, StartupError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let resolve = || keys::resolve_master_key(settings.master_key.as_deref(), &settings.database_url);
+        // Off SQLite the master key is required: say so before trying to reach the database.
+        let early = match latch_store::sqlite_path(&settings.database_url) {
+            None => Some(resolve()?),
+            Some(_) => None,
+        };
         let store = latch_store::open_and_migrate(&settings.database_url).await?;
-        let master = keys::resolve_master_key(settings.master_key.as_deref(), &settings.database_url)?;
+        // On SQLite the key file is created only once the database opened cleanly.
+        let master = match early {
+            Some(m) => m,
+            None => resolve()?,
+        };
         let records = keys::ensure_keys(store.as_ref(), &master, clock.now()).await?;
         // A superseded key stays published as long as the longest-lived token it signed.
         let grace = latch_core::application::MAX_ACCESS_TOKEN_TTL;
