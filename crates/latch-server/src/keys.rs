@@ -141,7 +141,7 @@ impl Keys {
         let now = clock.now();
         let kids = kids_of(&records);
         let unchanged = match self.current.read() {
-            Ok(guard) => guard.1 == kids && !guard.0.next_change_at().is_some_and(|at| at <= now),
+            Ok(guard) => guard.1 == kids && guard.0.next_change_at().is_none_or(|at| at > now),
             Err(_) => false,
         };
         if unchanged {

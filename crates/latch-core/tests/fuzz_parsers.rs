@@ -1,0 +1,106 @@
+//! Property tests: every parser of untrusted input in latch-core answers with a value or a
+//! registered error for any input, and never panics.
+
+use latch_core::application::{Application, ApplicationType, Redirects};
+use latch_core::authorize::{self, AuthorizeError, AuthorizeParams};
+use latch_core::params::{Params, client_credentials};
+use latch_core::{pkce, redirect, scope::Scope, token};
+use proptest::prelude::*;
+
+fn app(kind: ApplicationType) -> Application {
+    Application {
+        id: "a".into(),
+        client_id: "client".into(),
+        name: "App".into(),
+        application_type: kind,
+        management_api_access: false,
+        enforce_pkce: kind != ApplicationType::Web,
+        access_token_ttl_seconds: None,
+        redirects: Redirects {
+            post_login: vec!["https://app.example/cb".into(), "http://127.0.0.1/cb".into()],
+            ..Redirects::default()
+        },
+        allowed_origins: vec![],
+        id_token_signed_response_alg: "RS256".into(),
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+/// Strings biased towards the characters that matter to these parsers.
+fn nasty() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[a-zA-Z0-9%&=+:/?#@.~_ -]{0,80}",
+        Just("S256".to_owned()),
+        Just("code".to_owned()),
+        Just("https://app.example/cb".to_owned()),
+        Just("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn form_parsing_never_panics(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let p = Params::parse(&body);
+        let _ = p.get("grant_type");
+        let _ = token::parse_grant(&p);
+        let _ = client_credentials(None, &p);
+    }
+
+    #[test]
+    fn basic_credentials_never_panic(header in nasty()) {
+        let _ = client_credentials(Some(&header), &Params::default());
+        let _ = client_credentials(Some(&format!("Basic {header}")), &Params::default());
+    }
+
+    #[test]
+    fn authorize_validation_answers_every_request(
+        response_type in proptest::option::of(nasty()),
+        redirect_uri in proptest::option::of(nasty()),
+        scope in proptest::option::of(nasty()),
+        challenge in proptest::option::of(nasty()),
+        method in proptest::option::of(nasty()),
+        prompt in proptest::option::of(nasty()),
+        max_age in proptest::option::of(nasty()),
+        state in proptest::option::of(nasty()),
+        kind in prop_oneof![Just(ApplicationType::Web), Just(ApplicationType::Spa), Just(ApplicationType::Native)],
+    ) {
+        let p = AuthorizeParams {
+            response_type, client_id: Some("client".into()), redirect_uri: redirect_uri.clone(), scope,
+            state, code_challenge: challenge, code_challenge_method: method, prompt, max_age,
+            ..AuthorizeParams::default()
+        };
+        let a = app(kind);
+        match authorize::validate(&p, Some(&a)) {
+            Ok(r) => prop_assert!(a.redirects.post_login.iter().any(|reg| redirect::redirect_uri_matches(reg, &r.redirect_uri, kind))),
+            // An error redirect only ever goes to a registered URI.
+            Err(AuthorizeError::Redirect { redirect_uri: to, .. }) => {
+                prop_assert!(a.redirects.post_login.iter().any(|reg| redirect::redirect_uri_matches(reg, &to, kind)));
+            }
+            Err(AuthorizeError::Page(_)) => {}
+        }
+    }
+
+    #[test]
+    fn redirect_and_origin_rules_never_panic(uri in nasty(), other in nasty()) {
+        for kind in [ApplicationType::Web, ApplicationType::Spa, ApplicationType::Native] {
+            let _ = redirect::validate_redirect_uri(&uri, kind);
+            let _ = redirect::redirect_uri_matches(&uri, &other, kind);
+        }
+        let _ = redirect::validate_origin(&uri);
+        let _ = redirect::validate_backchannel_uri(&uri);
+        let _ = redirect::origin_of(&uri);
+    }
+
+    #[test]
+    fn pkce_and_scope_parsing_never_panic(a in nasty(), b in nasty()) {
+        let _ = pkce::parse_challenge(Some(&a), Some(&b));
+        let _ = pkce::verify(Some(&a), Some(&b));
+        if let Ok(s) = Scope::parse(&a) {
+            prop_assert_eq!(Scope::parse(&s.to_string()).ok(), Some(s));
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Hostile and malformed input against the running server: nothing answers 500, nothing panics,
+//! and errors keep their spec shape.
+
+mod support;
+
+use support::*;
+
+/// A small deterministic generator, so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+const KEYS: &[&str] = &[
+    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+    "code_challenge_method", "prompt", "max_age", "login_hint", "request", "request_uri", "grant_type",
+    "code", "code_verifier", "refresh_token", "client_secret", "token", "token_type_hint", "access_token",
+    "login_request", "email", "password",
+];
+
+fn values<'a>(client_id: &'a str) -> Vec<&'a str> {
+    vec![
+        "", "code", "token", "openid", "openid offline_access email profile", "S256", "plain", "none", "login",
+        "-1", "99999999999999999999", client_id, "http://127.0.0.1:7001/cb", "https://evil.example/cb",
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "authorization_code", "refresh_token",
+        "client_credentials", "%00", "\u{0}", "é🙂", "<script>alert(1)</script>", "a.b.c", "eyJhbGciOiJub25lIn0.e30.",
+        "'; DROP TABLE users; --", "%", "%%%", "+", "&&&", "====",
+    ]
+}
+
+fn random_query(rng: &mut Rng, vals: &[&str]) -> String {
+    let n = rng.next() % 8;
+    let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+    for _ in 0..n {
+        pairs.append_pair(rng.pick(KEYS), rng.pick(vals));
+    }
+    let mut q = pairs.finish();
+    if rng.next() % 5 == 0 {
+        q.push_str(rng.pick(&["&%", "&=&", "&a=%zz", "&\u{7f}", "&&"]));
+    }
+    q
+}
+
+#[tokio::test]
+async fn no_endpoint_answers_500_to_random_input() {
+    let server = server().await;
+    let web = app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
+    let vals = values(&web.client_id);
+    let http = latch_testkit::rp::reqwest_client();
+    let mut rng = Rng(0x5eed_1a7c_4b1d_2e3f);
+    for i in 0..400 {
+        let q = random_query(&mut rng, &vals);
+        let (method, path) = match i % 6 {
+            0 => ("GET", "/oauth/authorize"),
+            1 => ("POST", "/oauth/token"),
+            2 => ("POST", "/oauth/revoke"),
+            3 => ("POST", "/oauth/introspect"),
+            4 => ("POST", "/userinfo"),
+            _ => ("GET", "/login"),
+        };
+        let mut req = if method == "GET" {
+            http.get(format!("{}?{q}", server.url(path)))
+        } else {
+            http.post(server.url(path)).header("content-type", "application/x-www-form-urlencoded").body(q.clone())
+        };
+        if rng.next() % 3 == 0 {
+            req = req.header("authorization", rng.pick(&["Basic !!", "Basic Og==", "Bearer x.y.z", "Bearer", "Digest a"]));
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        assert!(status < 500, "{method} {path}?{q} answered {status}");
+        if path.starts_with("/oauth/t") && status >= 400 {
+            let body: serde_json::Value = resp.json().await.unwrap();
+            assert!(body["error"].is_string() && body["error_description"].is_string(), "{q}: {body}");
+        }
+    }
+    assert!(!server.logs().contains("panicked"), "{}", server.logs());
+}
+
+#[tokio::test]
+async fn oversized_and_mistyped_bodies_are_refused_cleanly() {
+    let server = server().await;
+    let http = latch_testkit::rp::reqwest_client();
+    let big = "a".repeat(70 * 1024);
+    let resp = http
+        .post(server.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=client_credentials&x={big}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let resp = http.post(server.url("/oauth/token")).json(&serde_json::json!({"grant_type": "client_credentials"})).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+}
