@@ -4,7 +4,7 @@
 //! embedded migrations (`migrations/sqlite`, `migrations/postgres`) and the conformance cases
 //! both must pass (`conformance`, public so other crates' tests can run them too).
 //!
-//! It must not know HTTP: it depends on latch-core and sqlx only, never on the server.
+//! It must not know HTTP: it depends on latch-core and sqlx, never on the server or any HTTP crate.
 //!
 //! The method bodies are written once (`sql`) and stamped onto each backend's pool type; the
 //! backend modules only connect, configure and migrate.
@@ -94,7 +94,9 @@ fn required_sqlite_path(database_url: &str) -> Result<PathBuf, StoreError> {
 }
 
 fn unsupported(database_url: &str) -> StoreError {
-    let scheme = database_url.split_once(':').map_or(database_url, |(scheme, _)| scheme);
+    let scheme = database_url
+        .split_once(':')
+        .map_or(database_url, |(scheme, _)| scheme);
     StoreError::Other(format!(
         "unsupported database URL scheme `{scheme}`: use sqlite://PATH or postgres://USER@HOST/DB"
     ))
@@ -115,16 +117,29 @@ mod tests {
 
     #[test]
     fn sqlite_paths_are_relative_or_absolute() {
-        assert_eq!(sqlite_path("sqlite://data/latch.db"), Some(PathBuf::from("data/latch.db")));
-        assert_eq!(sqlite_path("sqlite:///var/lib/latch.db"), Some(PathBuf::from("/var/lib/latch.db")));
-        assert_eq!(sqlite_path("sqlite:latch.db?mode=rwc"), Some(PathBuf::from("latch.db")));
+        assert_eq!(
+            sqlite_path("sqlite://data/latch.db"),
+            Some(PathBuf::from("data/latch.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/latch.db"),
+            Some(PathBuf::from("/var/lib/latch.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:latch.db?mode=rwc"),
+            Some(PathBuf::from("latch.db"))
+        );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://u@h/db"), None);
     }
 
     #[tokio::test]
     async fn an_unknown_scheme_is_refused_by_name() {
-        let err = open("mysql://u:secret@h/db").await.err().map(|e| e.to_string()).unwrap_or_default();
+        let err = open("mysql://u:secret@h/db")
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("`mysql`"), "{err}");
         assert!(!err.contains("secret"), "{err}");
     }

@@ -22,7 +22,12 @@ pub(crate) struct PostgresStore {
     pool: PgPool,
 }
 
-crate::sql::impl_store!(PostgresStore, sqlx::Postgres, begin = "BEGIN", claim_lock = "FOR UPDATE SKIP LOCKED");
+crate::sql::impl_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    begin = "BEGIN",
+    claim_lock = "FOR UPDATE SKIP LOCKED"
+);
 
 /// Opens the database; with `migrate`, applies pending migrations, otherwise requires an
 /// up-to-date schema.
@@ -35,19 +40,28 @@ pub(crate) async fn open(database_url: &str, migrate: bool) -> Result<Arc<dyn St
 /// For tests: a store living in `schema` (created if missing) of the database at `url`, every
 /// pooled connection with `search_path` set to it, migrated inside it. `schema` must be a plain
 /// lower-case identifier.
-pub async fn open_postgres_in_schema(url: &str, schema: &str) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open_postgres_in_schema(
+    url: &str,
+    schema: &str,
+) -> Result<Arc<dyn Store>, StoreError> {
     let plain = !schema.is_empty()
         && schema.len() <= 63
         && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !plain {
-        return Err(StoreError::Other(format!("`{schema}` is not a plain lower-case schema name")));
+        return Err(StoreError::Other(format!(
+            "`{schema}` is not a plain lower-case schema name"
+        )));
     }
     let options = parse(url)?;
     let mut conn = options.connect().await.map_err(unreachable(&options))?;
-    conn.execute(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
-        .await
-        .map_err(crate::sql::db_err)?;
+    conn.execute(AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}"
+    )))
+    .await
+    .map_err(crate::sql::db_err)?;
     conn.close().await.ok();
     let pool = connect(&options, Some(schema)).await?;
     finish(pool, &format!("{} schema {schema}", place(&options)), true).await
@@ -63,12 +77,18 @@ fn parse(database_url: &str) -> Result<PgConnectOptions, StoreError> {
 /// `host:port/database`, for messages (no credentials).
 fn place(options: &PgConnectOptions) -> String {
     let db = options.get_database().unwrap_or("");
-    format!("PostgreSQL at {}:{}/{db}", options.get_host(), options.get_port())
+    format!(
+        "PostgreSQL at {}:{}/{db}",
+        options.get_host(),
+        options.get_port()
+    )
 }
 
 fn unreachable(options: &PgConnectOptions) -> impl Fn(sqlx::Error) -> StoreError + '_ {
     move |e| match crate::sql::db_err(e) {
-        StoreError::Other(m) => StoreError::Other(format!("cannot connect to {}: {m}", place(options))),
+        StoreError::Other(m) => {
+            StoreError::Other(format!("cannot connect to {}: {m}", place(options)))
+        }
         StoreError::Unavailable(m) | StoreError::Conflict(m) => {
             StoreError::Unavailable(format!("cannot reach {}: {m}", place(options)))
         }
@@ -76,7 +96,9 @@ fn unreachable(options: &PgConnectOptions) -> impl Fn(sqlx::Error) -> StoreError
 }
 
 async fn connect(options: &PgConnectOptions, schema: Option<&str>) -> Result<PgPool, StoreError> {
-    let mut pool = PgPoolOptions::new().max_connections(MAX_CONNECTIONS).acquire_timeout(CONNECT_TIMEOUT);
+    let mut pool = PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(CONNECT_TIMEOUT);
     if let Some(schema) = schema {
         let set_path = format!("SET search_path TO {schema}");
         pool = pool.after_connect(move |conn, _meta| {
@@ -87,12 +109,17 @@ async fn connect(options: &PgConnectOptions, schema: Option<&str>) -> Result<PgP
             })
         });
     }
-    pool.connect_with(options.clone()).await.map_err(unreachable(options))
+    pool.connect_with(options.clone())
+        .await
+        .map_err(unreachable(options))
 }
 
 async fn finish(pool: PgPool, place: &str, migrate: bool) -> Result<Arc<dyn Store>, StoreError> {
     if migrate {
-        MIGRATOR.run(&pool).await.map_err(schema::migrate_err(place))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(schema::migrate_err(place))?;
     } else {
         let present: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM information_schema.tables \

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use latch_core::store::{Store, StoreError};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{ConnectOptions, Connection};
 
 use crate::schema;
@@ -29,7 +31,12 @@ pub(crate) struct SqliteStore {
     pool: SqlitePool,
 }
 
-crate::sql::impl_store!(SqliteStore, sqlx::Sqlite, begin = "BEGIN IMMEDIATE", claim_lock = "");
+crate::sql::impl_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    begin = "BEGIN IMMEDIATE",
+    claim_lock = ""
+);
 
 /// What is at the path before we open it.
 #[derive(Debug, PartialEq, Eq)]
@@ -54,8 +61,10 @@ pub(crate) async fn open(path: &Path, migrate: bool) -> Result<Arc<dyn Store>, S
         .filename(path)
         .create_if_missing(migrate)
         .journal_mode(SqliteJournalMode::Wal)
-        // FULL: a commit is synced to disk before it is acknowledged (kill -9 and power loss).
-        .synchronous(SqliteSynchronous::Full)
+        // NORMAL in WAL mode: a commit is in the WAL (the OS page cache) before it is acknowledged,
+        // so it survives kill -9 of the server; only an OS crash or power loss can lose the last
+        // commits. FULL would fsync every commit and cap write throughput at the disk's fsync rate.
+        .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
@@ -65,12 +74,16 @@ pub(crate) async fn open(path: &Path, migrate: bool) -> Result<Arc<dyn Store>, S
         .await
         .map_err(|e| StoreError::Unavailable(format!("{place}: cannot open: {e}")))?;
     if migrate {
-        MIGRATOR.run(&pool).await.map_err(schema::migrate_err(&place))?;
-    } else {
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(&pool)
+        MIGRATOR
+            .run(&pool)
             .await
-            .map_err(crate::sql::db_err)?;
+            .map_err(schema::migrate_err(&place))?;
+    } else {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&pool)
+                .await
+                .map_err(crate::sql::db_err)?;
         schema::check_applied(&applied, &MIGRATOR, &place)?;
     }
     Ok(Arc::new(SqliteStore { pool }))
@@ -80,11 +93,19 @@ pub(crate) async fn open(path: &Path, migrate: bool) -> Result<Arc<dyn Store>, S
 /// file) its application id and tables through a read-only connection.
 async fn inspect(path: &Path) -> Result<FileState, StoreError> {
     let place = path.display();
-    let refuse = |what: String| StoreError::Other(format!("refusing to open {place}: {what}; the file was left untouched"));
+    let refuse = |what: String| {
+        StoreError::Other(format!(
+            "refusing to open {place}: {what}; the file was left untouched"
+        ))
+    };
     let mut header = Vec::with_capacity(100);
     match std::fs::File::open(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Fresh),
-        Err(e) => return Err(StoreError::Unavailable(format!("{place}: cannot read: {e}"))),
+        Err(e) => {
+            return Err(StoreError::Unavailable(format!(
+                "{place}: cannot read: {e}"
+            )));
+        }
         Ok(file) => {
             file.take(100)
                 .read_to_end(&mut header)
@@ -95,9 +116,14 @@ async fn inspect(path: &Path) -> Result<FileState, StoreError> {
         return Ok(FileState::Fresh);
     }
     if header.len() < 100 || !header.starts_with(b"SQLite format 3\0") {
-        return Err(refuse("file is not a database (no SQLite header)".to_owned()));
+        return Err(refuse(
+            "file is not a database (no SQLite header)".to_owned(),
+        ));
     }
-    let options = SqliteConnectOptions::new().filename(path).read_only(true).disable_statement_logging();
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .disable_statement_logging();
     let mut conn = options
         .connect()
         .await
@@ -116,7 +142,9 @@ async fn inspect(path: &Path) -> Result<FileState, StoreError> {
         return Ok(FileState::Latch);
     }
     if id != 0 {
-        return Err(refuse(format!("it is another application's SQLite database (application_id {id:#x})")));
+        return Err(refuse(format!(
+            "it is another application's SQLite database (application_id {id:#x})"
+        )));
     }
     if !tables.is_empty() {
         let shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();

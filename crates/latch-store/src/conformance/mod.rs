@@ -5,9 +5,15 @@
 //!
 //! Cases that race the store against itself take `Arc<dyn Store>` (they spawn tasks); the rest
 //! take `&dyn Store`. They are test code compiled into the library, so panicking is their job.
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "conformance cases are tests: they panic on failure")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "conformance cases are tests: they panic on failure"
+)]
 
 mod applications;
+mod codes;
+mod keys;
 mod outbox;
 mod sessions;
 mod tokens;
@@ -23,6 +29,8 @@ use latch_core::user::User;
 use latch_core::{Secret, SecretHash, UnixTime};
 
 pub use applications::*;
+pub use codes::*;
+pub use keys::*;
 pub use outbox::*;
 pub use sessions::*;
 pub use tokens::*;
@@ -36,7 +44,10 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, cleanup: None }
+        Self {
+            store,
+            cleanup: None,
+        }
     }
 
     /// Runs `cleanup` after a passing case (a failing one leaves its database for inspection).
@@ -138,12 +149,18 @@ pub(crate) fn application(backchannel: Option<&str>) -> Application {
         enforce_pkce: true,
         access_token_ttl_seconds: backchannel.map(|_| 600),
         redirects: Redirects {
-            post_login: vec!["https://app.example.com/cb".to_owned(), "https://app.example.com/cb2".to_owned()],
+            post_login: vec![
+                "https://app.example.com/cb".to_owned(),
+                "https://app.example.com/cb2".to_owned(),
+            ],
             initiate_login: backchannel.map(|_| "https://app.example.com/login".to_owned()),
             post_logout: vec!["https://app.example.com/bye".to_owned()],
             backchannel_logout: backchannel.map(str::to_owned),
         },
-        allowed_origins: vec!["https://a.example.com".to_owned(), "https://b.example.com".to_owned()],
+        allowed_origins: vec![
+            "https://a.example.com".to_owned(),
+            "https://b.example.com".to_owned(),
+        ],
         id_token_signed_response_alg: "RS256".to_owned(),
         created_at: NOW,
         updated_at: NOW,
@@ -151,12 +168,20 @@ pub(crate) fn application(backchannel: Option<&str>) -> Application {
 }
 
 pub(crate) fn secret(created_at: UnixTime) -> ClientSecretInfo {
-    ClientSecretInfo { id: new_id(), hash: new_hash(), created_at, last_used_at: None }
+    ClientSecretInfo {
+        id: new_id(),
+        hash: new_hash(),
+        created_at,
+        last_used_at: None,
+    }
 }
 
 pub(crate) async fn given_application(store: &dyn Store, backchannel: Option<&str>) -> Application {
     let app = application(backchannel);
-    store.insert_application(&app, None).await.expect("insert application");
+    store
+        .insert_application(&app, None)
+        .await
+        .expect("insert application");
     app
 }
 
@@ -174,7 +199,10 @@ pub(crate) fn user(email: &str) -> User {
 
 pub(crate) async fn given_user(store: &dyn Store) -> User {
     let u = user(&format!("{}@example.com", new_id()));
-    store.insert_user(&u, "$argon2id$hash").await.expect("insert user");
+    store
+        .insert_user(&u, "$argon2id$hash")
+        .await
+        .expect("insert user");
     u
 }
 
@@ -192,7 +220,10 @@ pub(crate) async fn given_session(store: &dyn Store, user_id: &str) -> (SecretHa
         applications: vec![],
     };
     let hash = new_hash();
-    store.insert_session(&hash, &session).await.expect("insert session");
+    store
+        .insert_session(&hash, &session)
+        .await
+        .expect("insert session");
     (hash, session)
 }
 
@@ -214,13 +245,24 @@ pub(crate) fn code(app: &Application, session: &SessionRecord) -> AuthorizationC
 }
 
 /// Inserts a code (which records the application in the session) and returns it.
-pub(crate) async fn given_code(store: &dyn Store, app: &Application, session: &SessionRecord) -> AuthorizationCodeRecord {
+pub(crate) async fn given_code(
+    store: &dyn Store,
+    app: &Application,
+    session: &SessionRecord,
+) -> AuthorizationCodeRecord {
     let c = code(app, session);
-    store.insert_authorization_code(&c).await.expect("insert code");
+    store
+        .insert_authorization_code(&c)
+        .await
+        .expect("insert code");
     c
 }
 
-pub(crate) fn refresh(app: &Application, session: &SessionRecord, family_id: &str) -> RefreshTokenRecord {
+pub(crate) fn refresh(
+    app: &Application,
+    session: &SessionRecord,
+    family_id: &str,
+) -> RefreshTokenRecord {
     RefreshTokenRecord {
         token_hash: new_hash(),
         family_id: family_id.to_owned(),
@@ -242,7 +284,10 @@ pub(crate) async fn given_refresh(
     family_id: &str,
 ) -> RefreshTokenRecord {
     let r = refresh(app, session, family_id);
-    store.insert_refresh_token(&r).await.expect("insert refresh token");
+    store
+        .insert_refresh_token(&r)
+        .await
+        .expect("insert refresh token");
     r
 }
 
@@ -250,4 +295,19 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(store.schema_version().await.expect("schema version"), 1);
     store.ping().await.expect("ping");
+}
+
+/// A session record for `user_id` that was never inserted (its refresh tokens have no session).
+pub(crate) fn session_record_without_row(user_id: &str) -> SessionRecord {
+    SessionRecord {
+        sid: new_id(),
+        user_id: user_id.to_owned(),
+        auth_time: NOW,
+        created_at: NOW,
+        last_active_at: NOW,
+        expires_at: NOW + 3_600,
+        user_agent: None,
+        ip: None,
+        applications: vec![],
+    }
 }

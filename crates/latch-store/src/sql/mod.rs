@@ -6,6 +6,7 @@
 //! accept, and explicit column lists (see `rows`).
 
 mod applications;
+mod columns;
 mod keys;
 mod outbox;
 mod rows;
@@ -14,6 +15,7 @@ mod tokens;
 mod users;
 
 pub(crate) use applications::impl_application_store;
+pub(crate) use columns::*;
 pub(crate) use keys::impl_key_store;
 pub(crate) use outbox::impl_outbox_store;
 pub(crate) use rows::*;
@@ -39,8 +41,12 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
-        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(d.message().to_owned())
+        }
+        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Other(e.to_string()),
     }
 }
@@ -77,8 +83,15 @@ pub(crate) fn paginate<T>(mut items: Vec<T>, limit: i64, id: impl Fn(&T) -> &str
     let limit = usize::try_from(limit).unwrap_or(1);
     let more = items.len() > limit;
     items.truncate(limit);
-    let next_cursor = if more { items.last().map(|t| id(t).to_owned()) } else { None };
-    Page { data: items, next_cursor }
+    let next_cursor = if more {
+        items.last().map(|t| id(t).to_owned())
+    } else {
+        None
+    };
+    Page {
+        data: items,
+        next_cursor,
+    }
 }
 
 /// A fresh time-ordered id (UUIDv7) for rows the store creates itself.
@@ -99,7 +112,10 @@ macro_rules! impl_store {
             async fn begin(
                 &self,
             ) -> ::latch_core::store::StoreResult<::sqlx::Transaction<'static, $db>> {
-                self.pool.begin_with($begin).await.map_err($crate::sql::db_err)
+                self.pool
+                    .begin_with($begin)
+                    .await
+                    .map_err($crate::sql::db_err)
             }
         }
 

@@ -1,0 +1,382 @@
+//! Cases: pending logins, browser sessions and ending them.
+
+use latch_core::store::{LoginRequestRecord, PageRequest, SessionSelector, Store};
+
+use super::{
+    NOW, given_application, given_code, given_refresh, given_session, given_user, new_hash, new_id,
+};
+
+pub async fn case_login_requests_round_trip(store: &dyn Store) {
+    let request = LoginRequestRecord {
+        id: new_id(),
+        browser_binding: new_hash(),
+        request: r#"{"client_id":"c","scope":"openid"}"#.to_owned(),
+        created_at: NOW,
+        expires_at: NOW + 600,
+    };
+    store.insert_login_request(&request).await.expect("insert");
+    assert_eq!(
+        store.get_login_request(&request.id).await.expect("get"),
+        Some(request.clone())
+    );
+    assert_eq!(
+        store
+            .get_login_request("no-such-request")
+            .await
+            .expect("get"),
+        None
+    );
+    store
+        .delete_login_request(&request.id)
+        .await
+        .expect("delete");
+    assert_eq!(
+        store.get_login_request(&request.id).await.expect("get"),
+        None
+    );
+    store
+        .delete_login_request(&request.id)
+        .await
+        .expect("deleting twice is fine");
+}
+
+/// A session is live until it ends, passes `expires_at`, or stays idle for `idle_timeout`.
+pub async fn case_sessions_expire_when_idle_or_old(store: &dyn Store) {
+    let user = given_user(store).await;
+    let (cookie, session) = given_session(store, &user.id).await;
+    let live = store
+        .get_active_session(&cookie, NOW + 10, 600)
+        .await
+        .expect("get")
+        .expect("live");
+    assert_eq!(live, session, "every field round-trips");
+    assert_eq!(
+        store
+            .get_active_session(&new_hash(), NOW, 600)
+            .await
+            .expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .get_active_session(&cookie, NOW + 600, 600)
+            .await
+            .expect("get"),
+        None,
+        "idle"
+    );
+    assert!(
+        store
+            .get_active_session(&cookie, NOW + 599, 600)
+            .await
+            .expect("get")
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .get_active_session(&cookie, NOW + 3_600, 100_000)
+            .await
+            .expect("get"),
+        None,
+        "past the absolute end"
+    );
+    assert_eq!(
+        store
+            .get_session(&session.sid)
+            .await
+            .expect("get")
+            .map(|s| s.sid),
+        Some(session.sid.clone())
+    );
+
+    let ended = store
+        .end_sessions(SessionSelector::One { sid: &session.sid }, NOW + 700)
+        .await
+        .expect("end");
+    assert_eq!(ended, vec![session.sid.clone()]);
+    assert_eq!(
+        store
+            .get_active_session(&cookie, NOW + 701, 100_000)
+            .await
+            .expect("get"),
+        None,
+        "ended"
+    );
+    assert_eq!(store.get_session(&session.sid).await.expect("get"), None);
+}
+
+/// `last_active_at` moves only when over a minute old, and that keeps the session alive.
+pub async fn case_session_activity_is_written_once_a_minute(store: &dyn Store) {
+    let user = given_user(store).await;
+    let (cookie, session) = given_session(store, &user.id).await;
+    let seen = store
+        .get_active_session(&cookie, NOW + 30, 600)
+        .await
+        .expect("get")
+        .expect("live");
+    assert_eq!(seen.last_active_at, NOW);
+    let seen = store
+        .get_active_session(&cookie, NOW + 61, 600)
+        .await
+        .expect("get")
+        .expect("live");
+    assert_eq!(seen.last_active_at, NOW + 61);
+    let stored = store
+        .get_session(&session.sid)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(stored.last_active_at, NOW + 61, "the touch was written");
+    assert!(
+        store
+            .get_active_session(&cookie, NOW + 650, 600)
+            .await
+            .expect("get")
+            .is_some(),
+        "idle time counts from the last recorded activity"
+    );
+}
+
+pub async fn case_user_sessions_are_listed_with_their_applications(store: &dyn Store) {
+    let user = given_user(store).await;
+    let (a, b) = (
+        given_application(store, None).await,
+        given_application(store, None).await,
+    );
+    let (_, first) = given_session(store, &user.id).await;
+    let (_, second) = given_session(store, &user.id).await;
+    let (_, ended) = given_session(store, &user.id).await;
+    let (_, foreign) = given_session(store, &given_user(store).await.id).await;
+    for (app, session) in [
+        (&a, &first),
+        (&b, &first),
+        (&a, &first),
+        (&b, &second),
+        (&a, &foreign),
+    ] {
+        given_code(store, app, session).await;
+    }
+    store
+        .end_sessions(SessionSelector::One { sid: &ended.sid }, NOW)
+        .await
+        .expect("end");
+
+    let mut listed = store
+        .list_user_sessions(&user.id, NOW + 1)
+        .await
+        .expect("list");
+    listed.sort_by(|x, y| x.sid.cmp(&y.sid));
+    let mut both = vec![a.client_id.clone(), b.client_id.clone()];
+    both.sort();
+    let mut expected = vec![
+        (first.sid.clone(), both.clone()),
+        (second.sid.clone(), vec![b.client_id.clone()]),
+    ];
+    expected.sort();
+    let got: Vec<(String, Vec<String>)> = listed
+        .into_iter()
+        .map(|s| (s.sid, s.applications))
+        .collect();
+    assert_eq!(got, expected, "live sessions only, each application once");
+    assert!(
+        store
+            .list_user_sessions(&user.id, NOW + 3_600)
+            .await
+            .expect("list")
+            .is_empty(),
+        "expired"
+    );
+    let one = store
+        .get_session(&first.sid)
+        .await
+        .expect("get")
+        .expect("live");
+    assert_eq!(one.applications, both);
+}
+
+/// Ending a session revokes its refresh tokens and enqueues one delivery per participating
+/// application that has a back-channel URL; ending it again does nothing.
+pub async fn case_ending_a_session_revokes_and_notifies(store: &dyn Store) {
+    let user = given_user(store).await;
+    let with_url = given_application(store, Some("https://a.example.com/bc")).await;
+    let also_url = given_application(store, Some("https://b.example.com/bc")).await;
+    let without_url = given_application(store, None).await;
+    let bystander = given_application(store, Some("https://c.example.com/bc")).await;
+    let (cookie, session) = given_session(store, &user.id).await;
+    let (_, other_session) = given_session(store, &user.id).await;
+    for app in [&with_url, &with_url, &also_url, &without_url] {
+        given_code(store, app, &session).await;
+    }
+    given_code(store, &bystander, &other_session).await;
+    let token = given_refresh(store, &with_url, &session, &new_id()).await;
+    let other_token = given_refresh(store, &bystander, &other_session, &new_id()).await;
+    assert!(
+        store
+            .get_refresh_token(&token.token_hash)
+            .await
+            .expect("get")
+            .expect("token")
+            .session_active
+    );
+
+    let ended = store
+        .end_sessions(SessionSelector::One { sid: &session.sid }, NOW + 5)
+        .await
+        .expect("end");
+    assert_eq!(ended, vec![session.sid.clone()]);
+    assert_eq!(
+        store
+            .get_active_session(&cookie, NOW + 6, 600)
+            .await
+            .expect("get"),
+        None
+    );
+    let state = store
+        .get_refresh_token(&token.token_hash)
+        .await
+        .expect("get")
+        .expect("token");
+    assert_eq!(state.revoked_at, Some(NOW + 5));
+    assert!(!state.session_active);
+    let other_state = store
+        .get_refresh_token(&other_token.token_hash)
+        .await
+        .expect("get")
+        .expect("token");
+    assert_eq!(
+        (other_state.revoked_at, other_state.session_active),
+        (None, true)
+    );
+
+    let page = PageRequest {
+        limit: 50,
+        after: None,
+    };
+    let queued = store
+        .list_deliveries(&with_url.id, &page)
+        .await
+        .expect("list")
+        .data;
+    assert_eq!(
+        queued.len(),
+        1,
+        "one delivery per application, however many codes"
+    );
+    let d = &queued[0];
+    assert_eq!(
+        (
+            d.client_id.as_str(),
+            d.url.as_str(),
+            d.sid.as_str(),
+            d.sub.as_str()
+        ),
+        (
+            with_url.client_id.as_str(),
+            "https://a.example.com/bc",
+            session.sid.as_str(),
+            user.id.as_str()
+        )
+    );
+    assert_eq!(
+        (d.attempts, d.created_at, d.next_attempt_at),
+        (0, NOW + 5, NOW + 5)
+    );
+    assert_eq!(
+        (d.delivered_at, d.abandoned_at, d.last_error.as_deref()),
+        (None, None, None)
+    );
+    assert_eq!(
+        store
+            .list_deliveries(&also_url.id, &page)
+            .await
+            .expect("list")
+            .data
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .list_deliveries(&without_url.id, &page)
+            .await
+            .expect("list")
+            .data
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_deliveries(&bystander.id, &page)
+            .await
+            .expect("list")
+            .data
+            .is_empty()
+    );
+
+    let again = store
+        .end_sessions(SessionSelector::One { sid: &session.sid }, NOW + 9)
+        .await
+        .expect("end");
+    assert!(again.is_empty());
+    assert_eq!(
+        store
+            .list_deliveries(&with_url.id, &page)
+            .await
+            .expect("list")
+            .data
+            .len(),
+        1
+    );
+}
+
+/// `OneOfUser` ends a sid only if it is that user's; `AllOfUser` ends all of theirs and no other.
+pub async fn case_sessions_end_only_for_their_user(store: &dyn Store) {
+    let (ada, bob) = (given_user(store).await, given_user(store).await);
+    let (_, ada1) = given_session(store, &ada.id).await;
+    let (_, ada2) = given_session(store, &ada.id).await;
+    let (_, bob1) = given_session(store, &bob.id).await;
+
+    let foreign = SessionSelector::OneOfUser {
+        user_id: &ada.id,
+        sid: &bob1.sid,
+    };
+    assert!(
+        store
+            .end_sessions(foreign, NOW)
+            .await
+            .expect("end")
+            .is_empty()
+    );
+    assert!(store.get_session(&bob1.sid).await.expect("get").is_some());
+    let own = SessionSelector::OneOfUser {
+        user_id: &ada.id,
+        sid: &ada1.sid,
+    };
+    assert_eq!(
+        store.end_sessions(own, NOW).await.expect("end"),
+        vec![ada1.sid.clone()]
+    );
+
+    let all = store
+        .end_sessions(SessionSelector::AllOfUser { user_id: &ada.id }, NOW)
+        .await
+        .expect("end");
+    assert_eq!(
+        all,
+        vec![ada2.sid.clone()],
+        "already ended sessions are not ended twice"
+    );
+    assert!(
+        store
+            .list_user_sessions(&ada.id, NOW)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_user_sessions(&bob.id, NOW)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}

@@ -1,0 +1,58 @@
+//! Column lists, as macros so that `concat!` can build each statement as one `&'static str`.
+//! Each list matches the fields of its row type in `rows`.
+
+macro_rules! signing_key_columns {
+    () => {
+        "kid, alg, generation, public_jwk, private_key_encrypted, created_at, activate_at"
+    };
+}
+macro_rules! application_columns {
+    () => {
+        "id, client_id, name, application_type, management_api_access, enforce_pkce, \
+         access_token_ttl_seconds, post_login_redirect_uris, initiate_login_uri, \
+         post_logout_redirect_uris, backchannel_logout_uri, allowed_origins, \
+         id_token_signed_response_alg, created_at, updated_at"
+    };
+}
+macro_rules! client_secret_columns {
+    () => {
+        "id, hash, created_at, last_used_at"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        "id, email, email_verified, name, given_name, family_name, created_at"
+    };
+}
+macro_rules! session_columns {
+    () => {
+        "sid, user_id, auth_time, created_at, last_active_at, expires_at, user_agent, ip"
+    };
+}
+macro_rules! login_request_columns {
+    () => {
+        "id, browser_binding, request, created_at, expires_at"
+    };
+}
+macro_rules! code_columns {
+    () => {
+        "code_hash, application_id, client_id, user_id, sid, redirect_uri, scope, nonce, \
+         code_challenge, auth_time, created_at, expires_at"
+    };
+}
+macro_rules! refresh_columns {
+    () => {
+        "token_hash, family_id, application_id, client_id, user_id, sid, scope, auth_time, \
+         created_at, expires_at"
+    };
+}
+macro_rules! delivery_columns {
+    () => {
+        "id, application_id, client_id, url, sid, sub, attempts, created_at, next_attempt_at, \
+         delivered_at, abandoned_at, last_error"
+    };
+}
+pub(crate) use {
+    application_columns, client_secret_columns, code_columns, delivery_columns,
+    login_request_columns, refresh_columns, session_columns, signing_key_columns, user_columns,
+};
