@@ -16,6 +16,7 @@ pub mod redirect;
 pub mod scope;
 pub mod secret;
 pub mod store;
+pub mod throttle;
 pub mod token;
 pub mod user;
 

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use crate::UnixTime;
 use crate::application::{Application, ClientSecretInfo};
 use crate::secret::SecretHash;
+use crate::throttle::{ThrottlePolicy, ThrottleState};
 use crate::user::User;
 
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +269,8 @@ pub enum SessionSelector<'a> {
     One { sid: &'a str },
     OneOfUser { user_id: &'a str, sid: &'a str },
     AllOfUser { user_id: &'a str },
+    /// Up to `limit` live sessions past their absolute end or idle longer than `idle_timeout`.
+    Expired { idle_timeout: i64, limit: i64 },
 }
 
 /// The back-channel logout outbox.
@@ -281,9 +284,21 @@ pub trait OutboxStore: Send + Sync {
     async fn list_deliveries(&self, application_id: &str, page: &PageRequest) -> StoreResult<Page<BackchannelDelivery>>;
 }
 
+/// Counters of failed attempts, shared by every node (see `throttle`).
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// The key's state, if it has one.
+    async fn get_throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
+    /// Records one failure at `now` under `policy` and returns the new state. Read and write happen
+    /// in one transaction, so concurrent failures are all counted.
+    async fn record_failure(&self, key: &str, now: UnixTime, policy: &ThrottlePolicy) -> StoreResult<ThrottleState>;
+    /// Forgets the key (a successful sign-in, or an administrator lifting a lock).
+    async fn clear_throttle(&self, key: &str) -> StoreResult<bool>;
+}
+
 /// Everything Latch stores.
 #[async_trait]
-pub trait Store: KeyStore + ApplicationStore + UserStore + SessionStore + OutboxStore {
+pub trait Store: KeyStore + ApplicationStore + UserStore + SessionStore + OutboxStore + ThrottleStore {
     /// The schema version applied (the latest migration).
     async fn schema_version(&self) -> StoreResult<i64>;
     /// A cheap round trip, for readiness.

@@ -3,12 +3,13 @@
 //! Every node polls the store's change counter and reloads on change, so an application created by
 //! the CLI or another node is in effect within a second (CONTRACT.md). A miss falls back to the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use latch_core::application::{Application, ApplicationType, ClientSecretInfo};
 use latch_core::params::ClientCredentials;
+use latch_core::redirect;
 use latch_core::store::{PageRequest, Store, StoreError};
 use latch_core::{OAuthError, UnixTime};
 
@@ -18,6 +19,8 @@ struct Snapshot {
     by_client_id: HashMap<String, Arc<Application>>,
     /// Active secrets of web applications, by application id.
     secrets: HashMap<String, Arc<Vec<ClientSecretInfo>>>,
+    /// Every browser origin some application allows (`Application::allows_origin`), for CORS preflights.
+    origins: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -44,6 +47,12 @@ impl Applications {
             return Ok(None);
         }
         Ok(store.get_application_by_client_id(client_id).await?.map(Arc::new))
+    }
+
+    /// Whether at least one application allows this browser origin (CORS preflights carry no
+    /// `client_id`). From the snapshot only: a new application counts from the next refresh.
+    pub fn any_allows_origin(&self, origin: &str) -> bool {
+        self.snapshot().origins.contains(origin)
     }
 
     /// RFC 6749 §2.3: authenticates the client. Web applications must present one of their active
@@ -114,12 +123,17 @@ impl Applications {
         }
         let mut by_client_id = HashMap::new();
         let mut secrets = HashMap::new();
+        let mut origins = HashSet::new();
         let mut page = PageRequest { limit: 200, after: None };
         loop {
             let batch = store.list_applications(&page).await?;
             for app in batch.data {
                 if app.application_type == ApplicationType::Web {
                     secrets.insert(app.id.clone(), Arc::new(store.list_client_secrets(&app.id).await?));
+                }
+                origins.extend(app.allowed_origins.iter().cloned());
+                if app.application_type == ApplicationType::Spa {
+                    origins.extend(app.redirects.post_login.iter().filter_map(|r| redirect::origin_of(r)));
                 }
                 by_client_id.insert(app.client_id.clone(), Arc::new(app));
             }
@@ -132,6 +146,7 @@ impl Applications {
             version,
             by_client_id,
             secrets,
+            origins,
         });
         match self.snapshot.write() {
             Ok(mut guard) => *guard = snapshot,

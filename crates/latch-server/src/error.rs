@@ -28,11 +28,27 @@ pub struct OAuthResponse {
     pub error: OAuthError,
     /// The authentication scheme to challenge with on `invalid_client` (RFC 6749 §5.2).
     pub challenge: &'static str,
+    /// Set when an abuse limit refused the request: 429 with `Retry-After`.
+    pub retry_after: Option<i64>,
+}
+
+impl OAuthResponse {
+    pub fn bearer(error: OAuthError) -> Self {
+        Self { error, challenge: "Bearer", retry_after: None }
+    }
+
+    pub fn too_many_attempts(retry_after: i64) -> Self {
+        Self {
+            error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "too many failed attempts; try again later"),
+            challenge: "Basic",
+            retry_after: Some(retry_after.max(1)),
+        }
+    }
 }
 
 impl From<OAuthError> for OAuthResponse {
     fn from(error: OAuthError) -> Self {
-        Self { error, challenge: "Basic" }
+        Self { error, challenge: "Basic", retry_after: None }
     }
 }
 
@@ -67,12 +83,18 @@ pub fn oauth_status(code: ErrorCode) -> StatusCode {
 
 impl IntoResponse for OAuthResponse {
     fn into_response(self) -> Response {
-        let status = oauth_status(self.error.code);
+        let status = match self.retry_after {
+            Some(_) => StatusCode::TOO_MANY_REQUESTS,
+            None => oauth_status(self.error.code),
+        };
         let body = Json(ErrorBody {
             error: self.error.code.as_str(),
             error_description: &self.error.description,
         });
         let mut response = (status, body).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             let value = if self.error.code == ErrorCode::InvalidToken {
                 format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.error.description.replace('"', "'"))
@@ -114,6 +136,32 @@ impl ApiError {
 
     pub fn conflict(code: &'static str, description: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, description)
+    }
+
+    /// Logs the cause; the client sees an opaque `server_error`.
+    pub fn internal(e: &dyn std::error::Error) -> Self {
+        internal(e);
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+    }
+}
+
+/// A JSON body that could not be read: malformed → 400, wrong types or unknown fields → 422
+/// naming the field, not JSON → 400, too large → 413.
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        use axum::extract::rejection::JsonRejection as R;
+        use std::error::Error as _;
+        // The source holds the path and serde's message (`redirects.post_login[0]: invalid type…`).
+        let detail = rejection.source().map_or_else(|| rejection.body_text(), ToString::to_string);
+        match rejection {
+            R::JsonDataError(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail),
+            R::JsonSyntaxError(_) => Self::bad_request(format!("malformed JSON: {detail}")),
+            R::MissingJsonContentType(_) => Self::bad_request("the body must be JSON (Content-Type: application/json)"),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "the request body is too large")
+            }
+            other => Self::bad_request(other.body_text()),
+        }
     }
 }
 

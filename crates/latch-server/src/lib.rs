@@ -7,10 +7,16 @@
 //! Protocol rules live in `latch-core`, rows in `latch-store`, signatures in `latch-jose`: handlers
 //! here extract, parse, call those, and map the outcome to HTTP. Nothing here writes SQL.
 
+mod admin;
 mod applications;
+mod body_limit;
+pub mod client_ip;
+mod backchannel;
+mod cors;
 pub mod error;
 mod keys;
 mod login;
+mod logout;
 pub mod manage;
 mod oauth;
 mod oidc;
@@ -21,6 +27,8 @@ mod session;
 pub mod settings;
 mod startup;
 mod state;
+mod sweep;
+mod throttle;
 pub mod tokens;
 
 pub use keys::{resolve_master_key, rotate_key};

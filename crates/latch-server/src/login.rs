@@ -11,7 +11,11 @@ use latch_core::secret::random_id;
 use latch_core::store::{LoginRequestRecord, SessionRecord, StoreError};
 use latch_core::{Secret, SecretHash};
 
+use std::net::IpAddr;
+
+use crate::client_ip::ClientIp;
 use crate::oauth::authorize::issue_code;
+use crate::throttle;
 use crate::pages::{self, LoginForm};
 use crate::session;
 use crate::state::AppState;
@@ -32,16 +36,27 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
     }
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, body: Bytes) -> Response {
     let Some(params) = crate::oauth::form_params(&headers, &body) else {
         return pages::error(&state.settings.environment_name, StatusCode::BAD_REQUEST, "The form could not be read.");
     };
     let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
     let (id, email, password) = (field("login_request"), field("email"), field("password"));
-    match sign_in(&state, &headers, id, email, password).await {
+    match sign_in(&state, &headers, ip, Attempt { id, email, password }).await {
         Ok(response) => response,
         Err(e) => failure(&state, &e),
     }
+}
+
+/// CONTRACT.md "Abuse limits": 429 with `Retry-After`, as a page.
+fn locked_page(state: &AppState, wait: i64) -> Response {
+    let mut response = pages::error(
+        &state.settings.environment_name,
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("Too many failed sign-ins. Try again in {} minute(s).", (wait + 59) / 60),
+    );
+    response.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from(wait.max(1)));
+    response
 }
 
 fn failure(state: &AppState, e: &StoreError) -> Response {
@@ -74,13 +89,26 @@ async fn pending(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Opti
     Ok(record.filter(|r| r.expires_at > state.clock.now() && r.browser_binding.matches(&binding)))
 }
 
-async fn sign_in(state: &AppState, headers: &HeaderMap, id: &str, email: &str, password: &str) -> Result<Response, StoreError> {
+/// What the login form posted.
+struct Attempt<'a> {
+    id: &'a str,
+    email: &'a str,
+    password: &'a str,
+}
+
+async fn sign_in(state: &AppState, headers: &HeaderMap, ip: Option<IpAddr>, attempt: Attempt<'_>) -> Result<Response, StoreError> {
+    let Attempt { id, email, password } = attempt;
     let env = &state.settings.environment_name;
     let Some(record) = pending(state, headers, id).await? else {
         return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
     };
     if email.is_empty() || password.is_empty() || password.len() > latch_core::user::MAX_PASSWORD_BYTES {
         return Ok(form(state, StatusCode::OK, id, Some(email), Some(WRONG_CREDENTIALS)));
+    }
+    let now = state.clock.now();
+    if let Some(wait) = throttle::login_locked(state.store.as_ref(), email, ip, now).await? {
+        tracing::info!(outcome = "refused", reason = "locked", "sign-in");
+        return Ok(locked_page(state, wait));
     }
     let found = state.store.get_user_by_email(email).await?;
     let (user, hash) = match found {
@@ -95,15 +123,18 @@ async fn sign_in(state: &AppState, headers: &HeaderMap, id: &str, email: &str, p
         .map_err(|e| StoreError::Other(e.to_string()))?;
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!(outcome = "failure", reason = "wrong email or password", "sign-in");
+        let delay = throttle::login_failed(state.store.as_ref(), throttle::policies(&state.settings), email, ip, now).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         return Ok(form(state, StatusCode::OK, id, Some(email), Some(WRONG_CREDENTIALS)));
     };
+    throttle::login_succeeded(state.store.as_ref(), email).await?;
     let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&record.request) else {
         return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
     };
     let Some(app) = state.applications.by_client_id(state.store.as_ref(), &request.client_id).await? else {
         return Ok(pages::error(env, StatusCode::BAD_REQUEST, "The application no longer exists."));
     };
-    let (cookie, session) = open_session(state, headers, &user.id).await?;
+    let (cookie, session) = open_session(state, headers, ip, &user.id).await?;
     state.store.delete_login_request(&record.id).await?;
     tracing::info!(outcome = "success", user_id = %user.id, sid = %session.sid, "sign-in");
     let mut response = issue_code(state, &app, &request, &session).await?;
@@ -117,7 +148,12 @@ async fn sign_in(state: &AppState, headers: &HeaderMap, id: &str, email: &str, p
     Ok(response)
 }
 
-async fn open_session(state: &AppState, headers: &HeaderMap, user_id: &str) -> Result<(Secret, SessionRecord), StoreError> {
+async fn open_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    user_id: &str,
+) -> Result<(Secret, SessionRecord), StoreError> {
     let now = state.clock.now();
     let cookie = Secret::generate();
     let text = |name: header::HeaderName| {
@@ -134,7 +170,7 @@ async fn open_session(state: &AppState, headers: &HeaderMap, user_id: &str) -> R
         last_active_at: now,
         expires_at: now + state.settings.session_absolute_timeout,
         user_agent: text(header::USER_AGENT),
-        ip: None,
+        ip: ip.map(|ip| ip.to_string()),
         applications: Vec::new(),
     };
     let hash: SecretHash = cookie.hash();

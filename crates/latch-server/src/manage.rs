@@ -7,7 +7,9 @@ use latch_core::store::{SessionSelector, Store, StoreError};
 use latch_core::user::{self, User};
 use latch_core::{Secret, UnixTime};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -94,16 +96,19 @@ fn new_secret(now: UnixTime) -> (Secret, ClientSecretInfo) {
     (secret, info)
 }
 
-/// Registers an application; a web application gets its first secret, returned this once.
-pub async fn create_application(
-    store: &dyn Store,
-    new: NewApplication,
-    now: UnixTime,
-) -> Result<(Application, Option<Secret>), ApiError> {
+/// What never changes once an application exists.
+struct Identity {
+    id: String,
+    client_id: String,
+    created_at: UnixTime,
+}
+
+/// An application from its editable fields; what was left out takes its default.
+fn build_application(new: NewApplication, identity: Identity, now: UnixTime) -> Application {
     let public = new.application_type != ApplicationType::Web;
-    let app = Application {
-        id: uuid::Uuid::now_v7().to_string(),
-        client_id: random_id(),
+    Application {
+        id: identity.id,
+        client_id: identity.client_id,
         name: new.name,
         application_type: new.application_type,
         management_api_access: new.management_api_access,
@@ -112,9 +117,24 @@ pub async fn create_application(
         redirects: new.redirects,
         allowed_origins: new.allowed_origins,
         id_token_signed_response_alg: new.id_token_signed_response_alg.unwrap_or_else(|| "RS256".to_owned()),
-        created_at: now,
+        created_at: identity.created_at,
         updated_at: now,
+    }
+}
+
+/// Registers an application; a web application gets its first secret, returned this once.
+pub async fn create_application(
+    store: &dyn Store,
+    new: NewApplication,
+    now: UnixTime,
+) -> Result<(Application, Option<Secret>), ApiError> {
+    let public = new.application_type != ApplicationType::Web;
+    let identity = Identity {
+        id: uuid::Uuid::now_v7().to_string(),
+        client_id: random_id(),
+        created_at: now,
     };
+    let app = build_application(new, identity, now);
     app.validate()?;
     let secret = (!public).then(|| new_secret(now));
     store.insert_application(&app, secret.as_ref().map(|(_, info)| info)).await?;
@@ -195,6 +215,15 @@ pub fn validate_profile(u: &User) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Checks the password policy, then hashes on the bounded pool.
+async fn hash_password(passwords: &PasswordHasher, password: String) -> Result<String, ApiError> {
+    user::validate_password(&password)?;
+    passwords
+        .hash(password)
+        .await
+        .map_err(|e| ApiError::from(StoreError::Other(e.to_string())))
+}
+
 pub async fn create_user(
     store: &dyn Store,
     passwords: &PasswordHasher,
@@ -211,11 +240,7 @@ pub async fn create_user(
         created_at: now,
     };
     validate_profile(&user)?;
-    user::validate_password(&new.password)?;
-    let hash = passwords
-        .hash(new.password)
-        .await
-        .map_err(|e| ApiError::from(StoreError::Other(e.to_string())))?;
+    let hash = hash_password(passwords, new.password).await?;
     match store.insert_user(&user, &hash).await {
         Ok(()) => Ok(user),
         Err(StoreError::Conflict(_)) => Err(ApiError::conflict("email_taken", "a user with this email exists")),
@@ -226,6 +251,7 @@ pub async fn create_user(
 /// Ends the user's sessions (notifying the applications) and deletes the user.
 pub async fn delete_user(store: &dyn Store, id: &str, now: UnixTime) -> Result<bool, ApiError> {
     store.end_sessions(SessionSelector::AllOfUser { user_id: id }, now).await?;
+    crate::backchannel::wake();
     Ok(store.delete_user(id).await?)
 }
 
@@ -244,5 +270,174 @@ impl From<&ClientSecretInfo> for SecretView {
             created_at: rfc3339(s.created_at),
             last_used_at: s.last_used_at.map(rfc3339),
         }
+    }
+}
+
+/// RFC 7396 §2: applies a JSON merge patch to `target` (`null` removes a member).
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(target) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+/// Deserializes a JSON value; a wrong type or an unknown field is a 422 naming the field.
+pub fn parse_json<T: DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))?;
+    Ok(axum::Json::<T>::from_bytes(&bytes)?.0)
+}
+
+/// Splits a merge patch against the current resource's JSON form: read-only members may be
+/// repeated unchanged (a client sending back what it read) but not changed. Returns the patched
+/// editable fields.
+fn patched(current: &impl Serialize, patch: &Value, read_only: &[&str]) -> Result<Value, ApiError> {
+    let Value::Object(mut patch) = patch.clone() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "the body must be a JSON object (RFC 7396 merge patch)",
+        ));
+    };
+    let mut target = serde_json::to_value(current).map_err(|e| ApiError::internal(&e))?;
+    if let Value::Object(fields) = &mut target {
+        for name in read_only {
+            if let Some(value) = patch.remove(*name)
+                && fields.get(*name) != Some(&value)
+            {
+                return Err(latch_core::application::FieldError::new(*name, "is read-only").into());
+            }
+            fields.remove(*name);
+        }
+    }
+    merge_patch(&mut target, &Value::Object(patch));
+    Ok(target)
+}
+
+/// `PATCH /api/v1/applications/{id}`: a JSON merge patch of the editable fields; a member set to
+/// `null` returns to its default (as if left out at creation). `type` stays.
+pub async fn update_application(
+    store: &dyn Store,
+    current: &Application,
+    patch: &Value,
+    now: UnixTime,
+) -> Result<Application, ApiError> {
+    let view = ApplicationView::new(current, None);
+    let mut fields = patched(&view, patch, &["id", "client_id", "type", "created_at", "updated_at"])?;
+    if let Value::Object(map) = &mut fields {
+        map.insert("type".into(), current.application_type.as_str().into());
+    }
+    let identity = Identity {
+        id: current.id.clone(),
+        client_id: current.client_id.clone(),
+        created_at: current.created_at,
+    };
+    let app = build_application(parse_json(&fields)?, identity, now);
+    app.validate()?;
+    if !store.update_application(&app).await? {
+        return Err(ApiError::not_found("application"));
+    }
+    Ok(app)
+}
+
+/// The editable fields of a user, after a merge patch; `password` sets a new one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserFields {
+    pub email: String,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{id}`: a JSON merge patch of the profile, and optionally a new password.
+pub async fn update_user(
+    store: &dyn Store,
+    passwords: &PasswordHasher,
+    current: &User,
+    patch: &Value,
+) -> Result<User, ApiError> {
+    let fields: UserFields = parse_json(&patched(&UserView::from(current), patch, &["id", "created_at"])?)?;
+    let user = User {
+        id: current.id.clone(),
+        email: fields.email.trim().to_owned(),
+        email_verified: fields.email_verified,
+        name: fields.name,
+        given_name: fields.given_name,
+        family_name: fields.family_name,
+        created_at: current.created_at,
+    };
+    validate_profile(&user)?;
+    let hash = match fields.password {
+        Some(password) => Some(hash_password(passwords, password).await?),
+        None => None,
+    };
+    match store.update_user(&user, hash.as_deref()).await {
+        Ok(true) => Ok(user),
+        Ok(false) => Err(ApiError::not_found("user")),
+        Err(StoreError::Conflict(_)) => Err(ApiError::conflict("email_taken", "a user with this email exists")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396_appendix_a() {
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": {"b": "c"}}), json!({"a": {"b": "d", "c": null}}), json!({"a": {"b": "d"}})),
+            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
+            (json!([1, 2]), json!({"a": "b", "c": null}), json!({"a": "b"})),
+            (json!({}), json!({"a": {"bb": {"ccc": null}}}), json!({"a": {"bb": {}}})),
+        ];
+        for (mut target, patch, expected) in cases {
+            merge_patch(&mut target, &patch);
+            assert_eq!(target, expected, "patch {patch}");
+        }
+    }
+
+    #[test]
+    fn a_read_only_member_may_repeat_its_value_but_not_change_it() {
+        let current = json!({"id": "a1", "name": "old"});
+        let same = patched(&current, &json!({"id": "a1", "name": "new"}), &["id"]).unwrap();
+        assert_eq!(same, json!({"name": "new"}));
+        let err = patched(&current, &json!({"id": "a2"}), &["id"]).unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(err.description.starts_with("id:"), "{}", err.description);
+        assert!(patched(&current, &json!(["x"]), &["id"]).is_err());
+    }
+
+    #[test]
+    fn parse_json_names_the_field_of_a_wrong_type() {
+        let err = parse_json::<NewApplication>(&json!({"name": "x", "type": "web", "enforce_pkce": "yes"})).unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(err.description.contains("enforce_pkce"), "{}", err.description);
+        let err = parse_json::<NewApplication>(&json!({"name": "x", "type": "web", "colour": 1})).unwrap_err();
+        assert!(err.description.contains("colour"), "{}", err.description);
     }
 }

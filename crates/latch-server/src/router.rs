@@ -2,7 +2,6 @@
 
 use axum::Router;
 use axum::routing::{get, post};
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::oauth::{authorize, introspect, revoke, token, userinfo};
 use crate::state::AppState;
@@ -19,11 +18,16 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/token", post(token::token))
         .route("/oauth/revoke", post(revoke::revoke))
         .route("/oauth/introspect", post(introspect::introspect))
-        .route("/userinfo", get(userinfo::get).post(userinfo::post));
+        .route("/userinfo", get(userinfo::get).post(userinfo::post))
+        .route("/oidc/logout", get(crate::logout::get).post(crate::logout::post))
+        .nest("/api/v1", crate::admin::routes());
     // Endpoints live under the issuer's path (RFC 8414 §3: the issuer may have a path component).
     let prefix = url::Url::parse(&state.settings.issuer)
         .map(|u| u.path().trim_end_matches('/').to_owned())
         .unwrap_or_default();
     let routes = if prefix.is_empty() { routes } else { Router::new().nest(&prefix, routes) };
-    routes.layer(RequestBodyLimitLayer::new(body_limit)).with_state(state)
+    routes
+        .layer(axum::middleware::from_fn_with_state(crate::cors::Cors::new(&state), crate::cors::middleware))
+        .layer(axum::middleware::from_fn_with_state(body_limit, crate::body_limit::middleware))
+        .with_state(state)
 }

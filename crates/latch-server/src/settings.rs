@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use latch_core::throttle::ThrottlePolicy;
 use url::Url;
 
 /// Settings the server runs with, already validated.
@@ -24,6 +25,12 @@ pub struct Settings {
     pub body_limit: usize,
     /// Shown on the hosted pages.
     pub environment_name: String,
+    /// Proxies whose `X-Forwarded-For` is believed (empty: the TCP peer is the client).
+    pub trusted_proxies: Vec<crate::client_ip::IpBlock>,
+    /// Failed sign-ins (and client authentications) per account or client.
+    pub account_policy: ThrottlePolicy,
+    /// Failed sign-ins per address.
+    pub address_policy: ThrottlePolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +70,9 @@ impl Settings {
             refresh_token_ttl: 30 * 24 * 3600,
             body_limit: 64 * 1024,
             environment_name: "Latch".to_owned(),
+            trusted_proxies: Vec::new(),
+            account_policy: ThrottlePolicy::ACCOUNT,
+            address_policy: ThrottlePolicy::ADDRESS,
         })
     }
 

@@ -62,6 +62,7 @@ impl Server {
         let state = AppState(Arc::new(Inner {
             discovery: crate::oidc::discovery_document(&settings.issuer),
             passwords: PasswordHasher::new(PasswordHasher::default_concurrency())?,
+            locks: Default::default(),
             settings,
             store,
             clock,
@@ -85,6 +86,8 @@ impl Server {
         let state = self.state;
         keys::spawn_reloader(state.keys.clone(), state.store.clone(), state.clock.clone());
         applications::spawn_refresher(state.applications.clone(), state.store.clone());
+        crate::backchannel::spawn(state.clone());
+        crate::sweep::spawn(state.clone());
         let store: Arc<dyn Store> = state.store.clone();
         tracing::info!(
             issuer = %state.settings.issuer,

@@ -21,6 +21,8 @@ pub struct Inner {
     pub(crate) keys: Arc<Keys>,
     pub(crate) applications: Arc<Applications>,
     pub(crate) passwords: PasswordHasher,
+    /// Abuse-limit locks this node has seen (see `throttle`).
+    pub(crate) locks: crate::throttle::Locks,
     /// Pre-rendered discovery document.
     pub(crate) discovery: String,
     /// Key for deriving a refresh token's successor from the token itself (see `oauth::refresh`).

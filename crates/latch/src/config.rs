@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
+use latch_core::throttle::ThrottlePolicy;
 use latch_server::Settings;
 use latch_server::settings::{DEFAULT_DATABASE_URL, DEFAULT_ISSUER, DEFAULT_LISTEN};
 use serde::Deserialize;
@@ -24,6 +25,9 @@ struct FileConfig {
     environment_name: Option<String>,
     log_format: Option<String>,
     log: Option<String>,
+    trusted_proxies: Option<String>,
+    login_max_failures: Option<i64>,
+    login_lock_seconds: Option<i64>,
 }
 
 pub struct Loaded {
@@ -75,6 +79,20 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
     s.refresh_token_ttl = seconds("LATCH_REFRESH_TOKEN_TTL", file.refresh_token_ttl, 30 * 86_400, 60, 365 * 86_400)?;
     s.body_limit = seconds("LATCH_BODY_LIMIT", file.body_limit, 64 * 1024, 1024, 16 * 1024 * 1024)? as usize;
     s.environment_name = string("LATCH_ENVIRONMENT_NAME", file.environment_name, "Latch");
+    let proxies = string("LATCH_TRUSTED_PROXIES", file.trusted_proxies, "");
+    s.trusted_proxies = proxies
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            latch_server::client_ip::IpBlock::parse(p)
+                .ok_or_else(|| anyhow!("invalid setting LATCH_TRUSTED_PROXIES: `{}` is not an address or CIDR block", p.trim()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let max_failures = seconds("LATCH_LOGIN_MAX_FAILURES", file.login_max_failures, 5, 1, 1000)?;
+    let lock = seconds("LATCH_LOGIN_LOCK_SECONDS", file.login_lock_seconds, 60, 1, 86_400)?;
+    // Per address: four times the failures (many users may share one), five times the lock.
+    s.account_policy = ThrottlePolicy { max_failures, window: 900, lock, max_lock: (lock * 15).max(900) };
+    s.address_policy = ThrottlePolicy { max_failures: max_failures * 4, window: 900, lock: lock * 5, max_lock: (lock * 60).max(3600) };
     let log_format = string("LATCH_LOG_FORMAT", file.log_format, "human");
     if !matches!(log_format.as_str(), "human" | "json") {
         return Err(anyhow!("invalid setting LATCH_LOG_FORMAT: `{log_format}` is not `human` or `json`"));

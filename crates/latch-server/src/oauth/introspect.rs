@@ -9,18 +9,19 @@ use axum::response::{IntoResponse, Response};
 use latch_core::{OAuthError, Secret};
 use serde_json::{Value, json};
 
+use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
 use crate::state::AppState;
 
-pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match run(&state, &headers, &body).await {
+pub async fn introspect(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap, body: Bytes) -> Response {
+    match run(&state, ip, &headers, &body).await {
         Ok(v) => no_store(Json(v).into_response()),
         Err(e) => e.into_response(),
     }
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Value, OAuthResponse> {
-    let (params, app) = super::token::authenticated_client(state, headers, body).await?;
+async fn run(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: &Bytes) -> Result<Value, OAuthResponse> {
+    let (params, app) = super::token::authenticated_client(state, ip, headers, body).await?;
     if !app.application_type.is_confidential() {
         return Err(OAuthError::invalid_client("introspection requires a client secret").into());
     }

@@ -7,18 +7,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latch_core::{ErrorCode, OAuthError, Secret};
 
+use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
 use crate::state::AppState;
 
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match run(&state, &headers, &body).await {
+pub async fn revoke(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap, body: Bytes) -> Response {
+    match run(&state, ip, &headers, &body).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => e.into_response(),
     }
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(), OAuthResponse> {
-    let (params, app) = super::token::authenticated_client(state, headers, body).await?;
+async fn run(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: &Bytes) -> Result<(), OAuthResponse> {
+    let (params, app) = super::token::authenticated_client(state, ip, headers, body).await?;
     let token = params
         .get("token")?
         .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;

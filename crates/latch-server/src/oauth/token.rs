@@ -13,10 +13,12 @@ use latch_core::scope::Scope;
 use latch_core::secret::random_id;
 use latch_core::store::{CodeTake, RefreshTokenRecord};
 use latch_core::token::{self, RefreshDecision, TokenGrant};
-use latch_core::{OAuthError, Secret, SecretHash, UnixTime};
+use latch_core::{ErrorCode, OAuthError, Secret, SecretHash, UnixTime};
 use serde::Serialize;
 
+use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
+use crate::throttle;
 use crate::state::AppState;
 use crate::tokens::{Grant, mint};
 
@@ -33,16 +35,18 @@ struct TokenResponse {
     scope: String,
 }
 
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match exchange(&state, &headers, &body).await {
+pub async fn token(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap, body: Bytes) -> Response {
+    match exchange(&state, ip, &headers, &body).await {
         Ok(r) => no_store(Json(r).into_response()),
         Err(e) => e.into_response(),
     }
 }
 
 /// Parses the request and authenticates the client (shared with revocation and introspection).
+/// Repeated failures lock the client id and the address for a while (CONTRACT.md "Abuse limits").
 pub async fn authenticated_client(
     state: &AppState,
+    ClientIp(ip): ClientIp,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Params, std::sync::Arc<Application>), OAuthResponse> {
@@ -50,15 +54,32 @@ pub async fn authenticated_client(
         .ok_or_else(|| OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"))?;
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let credentials = params::client_credentials(authorization, &params)?;
-    let app = state
-        .applications
-        .authenticate(&state.store, &credentials, state.clock.now())
-        .await?;
-    Ok((params, app))
+    let now = state.clock.now();
+    if let Some(wait) = throttle::client_locked(&state.locks, &credentials.client_id, ip, now) {
+        return Err(OAuthResponse::too_many_attempts(wait));
+    }
+    match state.applications.authenticate(&state.store, &credentials, now).await {
+        Ok(app) => Ok((params, app)),
+        Err(e) if e.code == ErrorCode::InvalidClient => {
+            let locked = throttle::client_failed(
+                state.store.as_ref(),
+                throttle::policies(&state.settings),
+                &state.locks,
+                &credentials.client_id,
+                ip,
+                now,
+            ).await?;
+            Err(match locked {
+                Some(wait) => OAuthResponse::too_many_attempts(wait),
+                None => e.into(),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
-async fn exchange(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<TokenResponse, OAuthResponse> {
-    let (params, app) = authenticated_client(state, headers, body).await?;
+async fn exchange(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: &Bytes) -> Result<TokenResponse, OAuthResponse> {
+    let (params, app) = authenticated_client(state, ip, headers, body).await?;
     match token::parse_grant(&params)? {
         TokenGrant::AuthorizationCode { code, redirect_uri, code_verifier } => {
             authorization_code(state, &app, &code, redirect_uri.as_deref(), code_verifier.as_deref()).await

@@ -28,7 +28,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 fn challenge(error: OAuthError) -> Response {
-    OAuthResponse { error, challenge: "Bearer" }.into_response()
+    OAuthResponse::bearer(error).into_response()
 }
 
 async fn respond(state: &AppState, token: Option<&str>) -> Response {

@@ -16,6 +16,7 @@ mod codes;
 mod keys;
 mod outbox;
 mod sessions;
+mod throttle;
 mod tokens;
 mod users;
 
@@ -33,6 +34,7 @@ pub use codes::*;
 pub use keys::*;
 pub use outbox::*;
 pub use sessions::*;
+pub use throttle::*;
 pub use tokens::*;
 pub use users::*;
 
@@ -114,13 +116,16 @@ macro_rules! conformance_tests {
             case_ending_a_session_revokes_and_notifies,
             case_sessions_end_only_for_their_user,
             case_deliveries_are_leased_and_retried,
-            case_purge_deletes_only_what_expired
+            case_purge_deletes_only_what_expired,
+            case_throttles_count_lock_and_clear,
+            case_expired_sessions_are_swept_and_refreshing_keeps_one_alive
         );
         $crate::conformance_tests!(@arc $open;
             case_concurrent_secrets_stop_at_two,
             case_concurrent_takes_of_a_code_have_one_winner,
             case_concurrent_rotations_have_one_winner,
-            case_concurrent_claims_never_share_a_delivery
+            case_concurrent_claims_never_share_a_delivery,
+            case_concurrent_failures_are_all_counted
         );
     };
 }
@@ -293,7 +298,7 @@ pub(crate) async fn given_refresh(
 
 /// Schema version is the latest migration, and ping answers.
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
-    assert_eq!(store.schema_version().await.expect("schema version"), 1);
+    assert_eq!(store.schema_version().await.expect("schema version"), 2, "the latest migration");
     store.ping().await.expect("ping");
 }
 

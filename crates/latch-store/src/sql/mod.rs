@@ -11,6 +11,7 @@ mod keys;
 mod outbox;
 mod rows;
 mod sessions;
+mod throttle;
 mod tokens;
 mod users;
 
@@ -20,6 +21,7 @@ pub(crate) use keys::impl_key_store;
 pub(crate) use outbox::impl_outbox_store;
 pub(crate) use rows::*;
 pub(crate) use sessions::impl_session_store;
+pub(crate) use throttle::impl_throttle_store;
 pub(crate) use tokens::impl_token_methods;
 pub(crate) use users::impl_user_store;
 
@@ -125,6 +127,7 @@ macro_rules! impl_store {
         $crate::sql::impl_session_store!($ty, $db);
         $crate::sql::impl_token_methods!($ty, $db);
         $crate::sql::impl_outbox_store!($ty, $db, $lock);
+        $crate::sql::impl_throttle_store!($ty, $db);
 
         #[::async_trait::async_trait]
         impl ::latch_core::store::Store for $ty {

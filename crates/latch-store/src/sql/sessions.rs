@@ -41,6 +41,14 @@ macro_rules! impl_session_store {
                     )
                     .bind(now)
                     .bind(user_id),
+                    SessionSelector::Expired { idle_timeout, limit } => ::sqlx::query_as(
+                        "UPDATE sessions SET ended_at = $1 WHERE sid IN (SELECT sid FROM sessions \
+                         WHERE ended_at IS NULL AND (expires_at <= $1 OR last_active_at + $2 <= $1) \
+                         ORDER BY sid LIMIT $3) RETURNING sid, user_id",
+                    )
+                    .bind(now)
+                    .bind(idle_timeout)
+                    .bind(limit),
                 };
                 query.fetch_all(&mut **tx).await.map_err($crate::sql::db_err)
             }

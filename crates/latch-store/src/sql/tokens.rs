@@ -184,6 +184,18 @@ macro_rules! impl_token_methods {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::db_err)?;
+                // Using a refresh token is activity in its session (so apps in use keep it from
+                // going idle); written once a minute at most.
+                ::sqlx::query(
+                    "UPDATE sessions SET last_active_at = $2 WHERE sid = $1 AND ended_at IS NULL \
+                     AND last_active_at < $3",
+                )
+                .bind(&successor.sid)
+                .bind(now)
+                .bind(now - $crate::sql::TOUCH_INTERVAL)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::db_err)?;
                 tx.commit().await.map_err($crate::sql::db_err)?;
                 Ok(rotated.rows_affected() == 1)
             }

@@ -1,0 +1,101 @@
+//! `/api/v1/users` and `/api/v1/users/{id}`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use latch_core::user::User;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::auth::Admin;
+use super::json::{JsonBody, PathParams};
+use super::pagination::{List, ListQuery};
+use crate::error::ApiError;
+use crate::manage::{self, NewUser, UserView};
+use crate::state::AppState;
+
+/// `GET /api/v1/users?email=`: the user with this address (compared case-insensitively).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserFilter {
+    email: Option<String>,
+}
+
+pub async fn create(
+    _: Admin,
+    State(state): State<AppState>,
+    JsonBody(new): JsonBody<NewUser>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let user = manage::create_user(
+        state.store.as_ref(),
+        &state.passwords,
+        new,
+        state.clock.now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+}
+
+pub async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+    query: ListQuery<UserFilter>,
+) -> Result<Json<List<UserView>>, ApiError> {
+    let email = query.filter.email.as_deref();
+    let page = state.store.list_users(&query.page, email).await?;
+    Ok(Json(List::from_page(page, |u| UserView::from(u))))
+}
+
+pub async fn show(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(UserView::from(&find(&state, &id).await?)))
+}
+
+/// RFC 7396 merge patch of the profile; `password` sets a new one.
+pub async fn update(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    JsonBody(patch): JsonBody<Value>,
+) -> Result<Json<UserView>, ApiError> {
+    let current = find(&state, &id).await?;
+    let user =
+        manage::update_user(state.store.as_ref(), &state.passwords, &current, &patch).await?;
+    Ok(Json(UserView::from(&user)))
+}
+
+/// Ends the user's sessions (notifying the applications), then deletes the user.
+pub async fn delete(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    find(&state, &id).await?;
+    if !manage::delete_user(state.store.as_ref(), &id, state.clock.now()).await? {
+        return Err(ApiError::not_found("user"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lifts the sign-in lock on the user's account (the per-address limits stay).
+pub async fn unlock(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = find(&state, &id).await?;
+    crate::throttle::unlock_account(state.store.as_ref(), &user.email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The user with this id, or 404.
+pub async fn find(state: &AppState, id: &str) -> Result<User, ApiError> {
+    state
+        .store
+        .get_user(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))
+}

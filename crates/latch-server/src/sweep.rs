@@ -1,0 +1,38 @@
+//! The periodic sweep: ends sessions that expired (absolute end or idle timeout) — which revokes
+//! their refresh tokens and notifies their applications like any other ending — and deletes rows
+//! that can no longer matter (expired codes, login requests, revoked ids, old refresh tokens).
+
+use std::time::Duration;
+
+use latch_core::store::SessionSelector;
+
+use crate::state::AppState;
+
+const EVERY: Duration = Duration::from_secs(60);
+const BATCH: i64 = 500;
+
+pub fn spawn(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        loop {
+            tick.tick().await;
+            sweep(&state).await;
+        }
+    });
+}
+
+async fn sweep(state: &AppState) {
+    let now = state.clock.now();
+    let expired = SessionSelector::Expired { idle_timeout: state.settings.session_idle_timeout, limit: BATCH };
+    match state.store.end_sessions(expired, now).await {
+        Ok(ended) if !ended.is_empty() => {
+            tracing::info!(count = ended.len(), "ended expired sessions");
+            crate::backchannel::wake();
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not end expired sessions"),
+    }
+    if let Err(e) = state.store.purge_expired(now).await {
+        tracing::warn!(error = %e, "could not purge expired rows");
+    }
+}

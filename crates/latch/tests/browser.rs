@@ -1,0 +1,326 @@
+//! The end-to-end browser test: two single-page apps using `oidc-client-ts`, served on their own
+//! loopback origins, signed in with Latch in headless Chromium (Debian's `/usr/bin/chromium`,
+//! driven by `playwright-core` from `browser-tests/run.mjs`).
+//!
+//! This test runs Latch, registers the apps and the user with the CLI, serves the SPA, then runs
+//! the script and checks its JSON verdict. Screenshots land in `target/test-artifacts/browser/`.
+//!
+//! Needs `/usr/bin/chromium`, `node` and `browser-tests/node_modules` (`scripts/browser-test
+//! --install`). Without them it fails under `CI=true` and skips loudly otherwise.
+
+// Test code: a failed step panics with its context.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// What is missing to run the browser test, if anything.
+fn missing_prerequisites(root: &Path) -> Vec<String> {
+    let mut missing = Vec::new();
+    if !Path::new(CHROMIUM).exists() {
+        missing.push(format!("{CHROMIUM} (Debian package chromium)"));
+    }
+    for package in ["playwright-core", "oidc-client-ts"] {
+        if !root
+            .join("browser-tests/node_modules")
+            .join(package)
+            .join("package.json")
+            .exists()
+        {
+            missing.push(format!("browser-tests/node_modules/{package}"));
+        }
+    }
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !node.is_ok_and(|s| s.success()) {
+        missing.push("node".into());
+    }
+    missing
+}
+
+/// One SPA origin: the static files of `browser-tests/spa`, the library, and a `config.js`.
+struct Spa {
+    listener: TcpListener,
+    origin: String,
+}
+
+impl Spa {
+    async fn bind() -> Spa {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        Spa { listener, origin }
+    }
+
+    /// Serves until the test ends (the runtime drops the task).
+    fn serve(self, root: &Path, config: String) {
+        let files = Arc::new(StaticFiles {
+            spa: root.join("browser-tests/spa"),
+            library: root.join(
+                "browser-tests/node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js",
+            ),
+            config,
+        });
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = self.listener.accept().await else {
+                    return;
+                };
+                let files = files.clone();
+                tokio::spawn(async move { files.answer(stream).await });
+            }
+        });
+    }
+}
+
+struct StaticFiles {
+    spa: PathBuf,
+    library: PathBuf,
+    config: String,
+}
+
+impl StaticFiles {
+    /// A tiny HTTP/1.1 file server: GET only, one request per connection.
+    async fn answer(&self, mut stream: tokio::net::TcpStream) {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 64 * 1024 {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let head = String::from_utf8_lossy(&buf);
+        let mut parts = head.split_whitespace();
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+        let path = target.split(['?', '#']).next().unwrap_or("/");
+        let (status, content_type, body) = match (method, path) {
+            ("GET", "/" | "/index.html") => {
+                self.file("index.html", "text/html; charset=utf-8").await
+            }
+            ("GET", "/callback.html") => {
+                self.file("callback.html", "text/html; charset=utf-8").await
+            }
+            ("GET", "/app.js") => self.file("app.js", "text/javascript; charset=utf-8").await,
+            ("GET", "/oidc-client-ts.min.js") => match tokio::fs::read(&self.library).await {
+                Ok(b) => ("200 OK", "text/javascript; charset=utf-8", b),
+                Err(_) => ("404 Not Found", "text/plain", b"not found".to_vec()),
+            },
+            ("GET", "/config.js") => (
+                "200 OK",
+                "text/javascript; charset=utf-8",
+                self.config.clone().into_bytes(),
+            ),
+            ("GET", _) => ("404 Not Found", "text/plain", b"not found".to_vec()),
+            _ => ("405 Method Not Allowed", "text/plain", b"GET only".to_vec()),
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(&body).await;
+        let _ = stream.shutdown().await;
+    }
+
+    async fn file(
+        &self,
+        name: &str,
+        content_type: &'static str,
+    ) -> (&'static str, &'static str, Vec<u8>) {
+        match tokio::fs::read(self.spa.join(name)).await {
+            Ok(b) => ("200 OK", content_type, b),
+            Err(_) => ("404 Not Found", "text/plain", b"not found".to_vec()),
+        }
+    }
+}
+
+/// Registers a spa application for `origin` with the CLI, as the README tells a developer to.
+async fn register_spa(server: &latch_testkit::LatchServer, name: &str, origin: &str) -> String {
+    let v = server
+        .cli(&[
+            "apps",
+            "create",
+            "--name",
+            name,
+            "--type",
+            "spa",
+            "--redirect-uri",
+            &format!("{origin}/callback.html"),
+            "--post-logout-uri",
+            &format!("{origin}/index.html"),
+        ])
+        .await;
+    assert_eq!(v["type"], "spa");
+    v["client_id"].as_str().unwrap().to_owned()
+}
+
+fn config_js(issuer: &str, client_id: &str, name: &str) -> String {
+    let config = serde_json::json!({ "authority": issuer, "clientId": client_id, "name": name });
+    format!("window.LATCH_SPA = {config};\n")
+}
+
+#[tokio::test]
+async fn spas_sign_in_refresh_and_sign_out_in_headless_chromium() {
+    let root = workspace_root();
+    let missing = missing_prerequisites(&root);
+    if !missing.is_empty() {
+        let message = format!(
+            "the browser test needs {}: run `scripts/browser-test --install`",
+            missing.join(", ")
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{message}");
+        }
+        eprintln!(
+            "\n==================== SKIP ====================\nSKIP browser test: {message}\n==============================================\n"
+        );
+        return;
+    }
+
+    let server = server().await;
+    let (spa_a, spa_b) = (Spa::bind().await, Spa::bind().await);
+    let (origin_a, origin_b) = (spa_a.origin.clone(), spa_b.origin.clone());
+    let client_a = register_spa(&server, "SPA A", &origin_a).await;
+    let client_b = register_spa(&server, "SPA B", &origin_b).await;
+    spa_a.serve(&root, config_js(server.issuer(), &client_a, "SPA A"));
+    spa_b.serve(&root, config_js(server.issuer(), &client_b, "SPA B"));
+
+    // The server's application cache has both apps (CORS preflights are answered from it).
+    let http = latch_testkit::rp::reqwest_client();
+    for origin in [&origin_a, &origin_b] {
+        let ready = latch_testkit::wait_until(Duration::from_secs(5), || async {
+            http.request(reqwest::Method::OPTIONS, server.url("/userinfo"))
+                .header("origin", origin.as_str())
+                .header("access-control-request-method", "GET")
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 204)
+        })
+        .await;
+        assert!(ready, "Latch answers CORS preflights from {origin}");
+    }
+
+    let artifacts = root.join("target/test-artifacts/browser");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let mut child = tokio::process::Command::new("node")
+        .arg("browser-tests/run.mjs")
+        .current_dir(&root)
+        .env("LATCH_ISSUER", server.issuer())
+        .env("SPA_A_URL", &origin_a)
+        .env("SPA_A_CLIENT_ID", &client_a)
+        .env("SPA_B_URL", &origin_b)
+        .env("USER_EMAIL", EMAIL)
+        .env("USER_PASSWORD", PASSWORD)
+        .env("ARTIFACTS_DIR", &artifacts)
+        .env("CHROMIUM", CHROMIUM)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node browser-tests/run.mjs");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (mut out, mut err) = (String::new(), String::new());
+    let outcome = tokio::time::timeout(SCRIPT_TIMEOUT, async {
+        let (a, b, status) = tokio::join!(
+            stdout.read_to_string(&mut out),
+            stderr.read_to_string(&mut err),
+            child.wait()
+        );
+        a.unwrap();
+        b.unwrap();
+        status.unwrap()
+    })
+    .await;
+    let status = outcome.unwrap_or_else(|_| {
+        panic!("the browser test did not finish within {SCRIPT_TIMEOUT:?}\n{err}")
+    });
+
+    let verdict: Value = out
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!("no JSON verdict from run.mjs ({status})\nstdout: {out}\nstderr: {err}")
+        });
+    assert!(
+        status.success() && verdict["ok"] == true,
+        "browser test failed ({status}) at step {}:\n{}\nchecks so far: {}\nscreenshots: {}\nscript log:\n{err}\nserver log:\n{}",
+        verdict["step"],
+        verdict["error"].as_str().unwrap_or(""),
+        verdict["checks"],
+        artifacts.display(),
+        server.logs(),
+    );
+    let checks = &verdict["checks"];
+    eprintln!(
+        "browser test checks: {checks}\nscreenshots: {}",
+        artifacts.display()
+    );
+    for name in [
+        "pkce_s256",
+        "signed_in",
+        "userinfo_email",
+        "refresh_rotated",
+        "sso_signed_in",
+        "sso_without_password",
+        "logout_endpoint_used",
+        "signed_out",
+        "logout_state_sent",
+        "refresh_token_dead_after_sign_out",
+        "password_asked_again",
+        "signed_in_again",
+        "nojs_code",
+        "nojs_code_redeemed",
+        "login_hint_shown_as_text",
+        "inline_script_blocked",
+        "no_dialog",
+        "phone_no_horizontal_scroll",
+    ] {
+        assert!(
+            !checks[name].is_null() && checks[name] != false,
+            "check {name} missing or false: {checks}"
+        );
+    }
+    assert!(
+        checks["phone_no_horizontal_scroll"]["scroll"]
+            .as_u64()
+            .unwrap()
+            <= 375,
+        "{checks}"
+    );
+    for shot in [
+        "login-page.png",
+        "spa-signed-in.png",
+        "login-page-375px.png",
+    ] {
+        assert!(
+            artifacts.join(shot).exists(),
+            "screenshot {shot} saved under {}",
+            artifacts.display()
+        );
+    }
+}
