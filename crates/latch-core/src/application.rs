@@ -101,7 +101,8 @@ pub const SIGNING_ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
 impl Application {
     /// The access token lifetime in seconds.
     pub fn access_token_ttl(&self) -> i64 {
-        self.access_token_ttl_seconds.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL)
+        self.access_token_ttl_seconds
+            .unwrap_or(DEFAULT_ACCESS_TOKEN_TTL)
     }
 
     /// Whether the token endpoint must see a PKCE verifier for this application's codes.
@@ -154,20 +155,41 @@ impl Application {
             ));
         }
         let r = &self.redirects;
-        check_list("redirects.post_login", &r.post_login, |u| redirect::validate_redirect_uri(u, kind))?;
-        check_list("redirects.post_logout", &r.post_logout, |u| redirect::validate_redirect_uri(u, kind))?;
+        check_list("redirects.post_login", &r.post_login, |u| {
+            redirect::validate_redirect_uri(u, kind)
+        })?;
+        check_list("redirects.post_logout", &r.post_logout, |u| {
+            redirect::validate_redirect_uri(u, kind)
+        })?;
         if let Some(u) = &r.initiate_login {
-            check_one("redirects.initiate_login", u, redirect::validate_initiate_login_uri)?;
+            check_one(
+                "redirects.initiate_login",
+                u,
+                redirect::validate_initiate_login_uri,
+            )?;
         }
         if let Some(u) = &r.backchannel_logout {
-            check_one("redirects.backchannel_logout", u, redirect::validate_backchannel_uri)?;
+            check_one(
+                "redirects.backchannel_logout",
+                u,
+                redirect::validate_backchannel_uri,
+            )?;
         }
-        check_list("allowed_origins", &self.allowed_origins, redirect::validate_origin)
+        check_list(
+            "allowed_origins",
+            &self.allowed_origins,
+            redirect::validate_origin,
+        )
     }
 }
 
-fn check_one(field: &str, uri: &str, rule: impl Fn(&str) -> Result<(), UriError>) -> Result<(), FieldError> {
-    rule(uri).map_err(|UriError(reason)| FieldError::new(field, format!("`{}` {reason}", shorten(uri))))
+fn check_one(
+    field: &str,
+    uri: &str,
+    rule: impl Fn(&str) -> Result<(), UriError>,
+) -> Result<(), FieldError> {
+    rule(uri)
+        .map_err(|UriError(reason)| FieldError::new(field, format!("`{}` {reason}", shorten(uri))))
 }
 
 fn check_list(
@@ -226,7 +248,11 @@ mod tests {
 
     #[test]
     fn a_plain_application_of_each_type_is_valid() {
-        for kind in [ApplicationType::Web, ApplicationType::Spa, ApplicationType::Native] {
+        for kind in [
+            ApplicationType::Web,
+            ApplicationType::Spa,
+            ApplicationType::Native,
+        ] {
             assert_eq!(app(kind).validate(), Ok(()));
         }
     }

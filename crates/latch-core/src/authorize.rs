@@ -69,9 +69,17 @@ pub enum AuthorizeError {
 const MAX_PARAM: usize = 2048;
 
 /// Validates the request against the application (`None` when the client is unknown).
-pub fn validate(p: &AuthorizeParams, app: Option<&Application>) -> Result<AuthorizationRequest, AuthorizeError> {
-    if p.duplicated.iter().any(|d| d == "client_id" || d == "redirect_uri") {
-        return Err(AuthorizeError::Page("client_id and redirect_uri must appear once".into()));
+pub fn validate(
+    p: &AuthorizeParams,
+    app: Option<&Application>,
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    if p.duplicated
+        .iter()
+        .any(|d| d == "client_id" || d == "redirect_uri")
+    {
+        return Err(AuthorizeError::Page(
+            "client_id and redirect_uri must appear once".into(),
+        ));
     }
     let Some(client_id) = p.client_id.as_deref().filter(|c| !c.is_empty()) else {
         return Err(AuthorizeError::Page("the request has no client_id".into()));
@@ -84,60 +92,96 @@ pub fn validate(p: &AuthorizeParams, app: Option<&Application>) -> Result<Author
     let redirect_uri = match p.redirect_uri.as_deref() {
         Some(presented) => find_redirect_uri(registered, presented, kind)
             .map(|_| presented.to_owned())
-            .ok_or_else(|| AuthorizeError::Page("the redirect_uri is not registered for this application".into()))?,
+            .ok_or_else(|| {
+                AuthorizeError::Page(
+                    "the redirect_uri is not registered for this application".into(),
+                )
+            })?,
         // RFC 6749 §3.1.2.3: optional only when exactly one is registered.
         None if registered.len() == 1 => registered[0].clone(),
-        None => return Err(AuthorizeError::Page("the request has no redirect_uri".into())),
+        None => {
+            return Err(AuthorizeError::Page(
+                "the request has no redirect_uri".into(),
+            ));
+        }
     };
     // From here on, errors go back to the client.
-    let state = p.state.clone().filter(|s| !s.is_empty() && s.len() <= MAX_PARAM);
+    let state = p
+        .state
+        .clone()
+        .filter(|s| !s.is_empty() && s.len() <= MAX_PARAM);
     let fail = |code: ErrorCode, description: &str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
         state: state.clone(),
         error: OAuthError::new(code, description),
     };
     if let Some(d) = p.duplicated.first() {
-        return Err(fail(ErrorCode::InvalidRequest, &format!("parameter `{d}` is repeated")));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            &format!("parameter `{d}` is repeated"),
+        ));
     }
     if p.request.is_some() {
-        return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
     }
     if p.request_uri.is_some() {
-        return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+        return Err(fail(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
     }
     match p.response_type.as_deref() {
         Some("code") => {}
         None => return Err(fail(ErrorCode::InvalidRequest, "response_type is required")),
-        Some(_) => return Err(fail(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
     }
     if p.response_mode.as_deref().is_some_and(|m| m != "query") {
-        return Err(fail(ErrorCode::InvalidRequest, "only response_mode=query is supported"));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        ));
     }
     if p.state.as_ref().is_some_and(|s| s.len() > MAX_PARAM) {
         return Err(fail(ErrorCode::InvalidRequest, "state is too long"));
     }
-    let scope = Scope::parse(p.scope.as_deref().unwrap_or("")).map_err(|e| fail(e.code, &e.description))?;
-    let code_challenge = pkce::parse_challenge(p.code_challenge.as_deref(), p.code_challenge_method.as_deref())
-        .map_err(|e| fail(e.code, &e.description))?;
+    let scope =
+        Scope::parse(p.scope.as_deref().unwrap_or("")).map_err(|e| fail(e.code, &e.description))?;
+    let code_challenge = pkce::parse_challenge(
+        p.code_challenge.as_deref(),
+        p.code_challenge_method.as_deref(),
+    )
+    .map_err(|e| fail(e.code, &e.description))?;
     if code_challenge.is_none() && app.requires_pkce() {
         return Err(fail(
             ErrorCode::InvalidRequest,
             "code_challenge (PKCE, S256) is required for this application",
         ));
     }
-    let prompt = parse_prompt(p.prompt.as_deref()).map_err(|d| fail(ErrorCode::InvalidRequest, d))?;
+    let prompt =
+        parse_prompt(p.prompt.as_deref()).map_err(|d| fail(ErrorCode::InvalidRequest, d))?;
     let max_age = match p.max_age.as_deref() {
         None | Some("") => None,
-        Some(v) => Some(
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| fail(ErrorCode::InvalidRequest, "max_age must be a non-negative integer"))?,
-        ),
+        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            fail(
+                ErrorCode::InvalidRequest,
+                "max_age must be a non-negative integer",
+            )
+        })?),
     };
     let too_long = |v: &Option<String>| v.as_ref().is_some_and(|s| s.len() > MAX_PARAM);
     if too_long(&p.nonce) || too_long(&p.login_hint) {
-        return Err(fail(ErrorCode::InvalidRequest, "nonce or login_hint is too long"));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "nonce or login_hint is too long",
+        ));
     }
     Ok(AuthorizationRequest {
         client_id: client_id.to_owned(),
@@ -231,10 +275,16 @@ mod tests {
     #[test]
     fn unknown_clients_and_unregistered_redirects_are_never_redirected_to() {
         let web = app(ApplicationType::Web, &["https://app.example/cb"]);
-        assert!(matches!(validate(&params(), None), Err(AuthorizeError::Page(_))));
+        assert!(matches!(
+            validate(&params(), None),
+            Err(AuthorizeError::Page(_))
+        ));
         let mut p = params();
         p.redirect_uri = Some("https://evil.example/cb".into());
-        assert!(matches!(validate(&p, Some(&web)), Err(AuthorizeError::Page(_))));
+        assert!(matches!(
+            validate(&p, Some(&web)),
+            Err(AuthorizeError::Page(_))
+        ));
     }
 
     #[test]
@@ -242,21 +292,39 @@ mod tests {
         let mut p = params();
         p.redirect_uri = None;
         let one = app(ApplicationType::Web, &["https://app.example/cb"]);
-        assert_eq!(validate(&p, Some(&one)).unwrap().redirect_uri, "https://app.example/cb");
-        let two = app(ApplicationType::Web, &["https://app.example/cb", "https://app.example/b"]);
-        assert!(matches!(validate(&p, Some(&two)), Err(AuthorizeError::Page(_))));
+        assert_eq!(
+            validate(&p, Some(&one)).unwrap().redirect_uri,
+            "https://app.example/cb"
+        );
+        let two = app(
+            ApplicationType::Web,
+            &["https://app.example/cb", "https://app.example/b"],
+        );
+        assert!(matches!(
+            validate(&p, Some(&two)),
+            Err(AuthorizeError::Page(_))
+        ));
     }
 
     #[test]
     fn public_clients_must_send_an_s256_challenge() {
         let spa = app(ApplicationType::Spa, &["https://app.example/cb"]);
-        assert_eq!(redirect_code(validate(&params(), Some(&spa))), ErrorCode::InvalidRequest);
+        assert_eq!(
+            redirect_code(validate(&params(), Some(&spa))),
+            ErrorCode::InvalidRequest
+        );
         let mut p = params();
         p.code_challenge = Some(CHALLENGE.into());
         p.code_challenge_method = Some("plain".into());
-        assert_eq!(redirect_code(validate(&p, Some(&spa))), ErrorCode::InvalidRequest);
+        assert_eq!(
+            redirect_code(validate(&p, Some(&spa))),
+            ErrorCode::InvalidRequest
+        );
         p.code_challenge_method = Some("S256".into());
-        assert_eq!(validate(&p, Some(&spa)).unwrap().code_challenge.as_deref(), Some(CHALLENGE));
+        assert_eq!(
+            validate(&p, Some(&spa)).unwrap().code_challenge.as_deref(),
+            Some(CHALLENGE)
+        );
     }
 
     #[test]
@@ -264,24 +332,45 @@ mod tests {
         let web = app(ApplicationType::Web, &["https://app.example/cb"]);
         let mut p = params();
         p.response_type = Some("token".into());
-        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::UnsupportedResponseType);
+        assert_eq!(
+            redirect_code(validate(&p, Some(&web))),
+            ErrorCode::UnsupportedResponseType
+        );
         let mut p = params();
         p.scope = Some("openid admin".into());
-        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::InvalidScope);
+        assert_eq!(
+            redirect_code(validate(&p, Some(&web))),
+            ErrorCode::InvalidScope
+        );
         let mut p = params();
         p.request = Some("eyJ...".into());
-        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::RequestNotSupported);
+        assert_eq!(
+            redirect_code(validate(&p, Some(&web))),
+            ErrorCode::RequestNotSupported
+        );
         let mut p = params();
         p.request_uri = Some("https://x".into());
-        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::RequestUriNotSupported);
+        assert_eq!(
+            redirect_code(validate(&p, Some(&web))),
+            ErrorCode::RequestUriNotSupported
+        );
         let mut p = params();
         p.prompt = Some("none login".into());
-        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::InvalidRequest);
+        assert_eq!(
+            redirect_code(validate(&p, Some(&web))),
+            ErrorCode::InvalidRequest
+        );
         let mut p = params();
         p.max_age = Some("-1".into());
-        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::InvalidRequest);
+        assert_eq!(
+            redirect_code(validate(&p, Some(&web))),
+            ErrorCode::InvalidRequest
+        );
         let mut p = params();
         p.duplicated = vec!["scope".into()];
-        assert_eq!(redirect_code(validate(&p, Some(&web))), ErrorCode::InvalidRequest);
+        assert_eq!(
+            redirect_code(validate(&p, Some(&web))),
+            ErrorCode::InvalidRequest
+        );
     }
 }

@@ -21,7 +21,9 @@ impl Params {
         for (k, v) in &self.0 {
             if k == name && !v.is_empty() {
                 if found.is_some() {
-                    return Err(OAuthError::invalid_request(format!("parameter `{name}` is repeated")));
+                    return Err(OAuthError::invalid_request(format!(
+                        "parameter `{name}` is repeated"
+                    )));
                 }
                 found = Some(v.as_str());
             }
@@ -51,16 +53,23 @@ pub struct ClientCredentials {
 
 /// RFC 6749 §2.3.1: HTTP Basic with form-encoded id and secret, or both in the body; never both
 /// methods at once. Public clients send `client_id` alone.
-pub fn client_credentials(authorization: Option<&str>, params: &Params) -> Result<ClientCredentials, OAuthError> {
+pub fn client_credentials(
+    authorization: Option<&str>,
+    params: &Params,
+) -> Result<ClientCredentials, OAuthError> {
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
     if let Some(header) = authorization {
         let (scheme, value) = header.split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(OAuthError::invalid_client("unsupported authorization scheme"));
+            return Err(OAuthError::invalid_client(
+                "unsupported authorization scheme",
+            ));
         }
         if body_secret.is_some() {
-            return Err(OAuthError::invalid_request("use one client authentication method, not two"));
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not two",
+            ));
         }
         let decoded = STANDARD
             .decode(value.trim())
@@ -73,17 +82,30 @@ pub fn client_credentials(authorization: Option<&str>, params: &Params) -> Resul
         let id = form_decode(id);
         let secret = form_decode(secret);
         if body_id.is_some_and(|b| b != id) {
-            return Err(OAuthError::invalid_request("client_id differs from the authenticated client"));
+            return Err(OAuthError::invalid_request(
+                "client_id differs from the authenticated client",
+            ));
         }
-        let secret = crate::Secret::parse(&secret).ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
-        return Ok(ClientCredentials { client_id: id, secret: Some(secret) });
+        let secret = crate::Secret::parse(&secret)
+            .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
+        return Ok(ClientCredentials {
+            client_id: id,
+            secret: Some(secret),
+        });
     }
-    let client_id = body_id.ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
+    let client_id =
+        body_id.ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
     let secret = match body_secret {
-        Some(s) => Some(crate::Secret::parse(s).ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?),
+        Some(s) => Some(
+            crate::Secret::parse(s)
+                .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?,
+        ),
         None => None,
     };
-    Ok(ClientCredentials { client_id: client_id.to_owned(), secret })
+    Ok(ClientCredentials {
+        client_id: client_id.to_owned(),
+        secret,
+    })
 }
 
 fn form_decode(s: &str) -> String {
@@ -118,7 +140,10 @@ mod tests {
     fn two_authentication_methods_are_refused() {
         let header = format!("Basic {}", STANDARD.encode("id:secret"));
         let p = Params::parse(b"client_secret=secret");
-        assert_eq!(client_credentials(Some(&header), &p).unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            client_credentials(Some(&header), &p).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]
@@ -126,7 +151,17 @@ mod tests {
         let c = client_credentials(None, &Params::parse(b"client_id=abc")).unwrap();
         assert_eq!(c.client_id, "abc");
         assert!(c.secret.is_none());
-        assert_eq!(client_credentials(None, &Params::default()).unwrap_err().code, ErrorCode::InvalidClient);
-        assert_eq!(client_credentials(Some("Basic !!!"), &Params::default()).unwrap_err().code, ErrorCode::InvalidClient);
+        assert_eq!(
+            client_credentials(None, &Params::default())
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidClient
+        );
+        assert_eq!(
+            client_credentials(Some("Basic !!!"), &Params::default())
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidClient
+        );
     }
 }

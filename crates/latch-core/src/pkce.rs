@@ -8,10 +8,15 @@ use subtle::ConstantTimeEq;
 use crate::OAuthError;
 
 /// Checks `code_challenge` and `code_challenge_method` at the authorization endpoint.
-pub fn parse_challenge(challenge: Option<&str>, method: Option<&str>) -> Result<Option<String>, OAuthError> {
+pub fn parse_challenge(
+    challenge: Option<&str>,
+    method: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
     let Some(challenge) = challenge else {
         return match method {
-            Some(_) => Err(OAuthError::invalid_request("code_challenge_method without code_challenge")),
+            Some(_) => Err(OAuthError::invalid_request(
+                "code_challenge_method without code_challenge",
+            )),
             None => Ok(None),
         };
     };
@@ -23,14 +28,20 @@ pub fn parse_challenge(challenge: Option<&str>, method: Option<&str>) -> Result<
                 "code_challenge_method must be S256 (plain is not supported)",
             ));
         }
-        Some(_) => return Err(OAuthError::invalid_request("unsupported code_challenge_method")),
+        Some(_) => {
+            return Err(OAuthError::invalid_request(
+                "unsupported code_challenge_method",
+            ));
+        }
     }
     // A base64url SHA-256 digest is 43 characters without padding.
     let bytes = URL_SAFE_NO_PAD
         .decode(challenge)
         .map_err(|_| OAuthError::invalid_request("code_challenge is not base64url"))?;
     if bytes.len() != 32 || challenge.len() != 43 {
-        return Err(OAuthError::invalid_request("code_challenge must be a base64url SHA-256 digest"));
+        return Err(OAuthError::invalid_request(
+            "code_challenge must be a base64url SHA-256 digest",
+        ));
     }
     Ok(Some(challenge.to_owned()))
 }
@@ -63,7 +74,9 @@ pub fn verify(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), OAu
             if bool::from(s256(verifier).as_bytes().ct_eq(challenge.as_bytes())) {
                 Ok(())
             } else {
-                Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"))
+                Err(OAuthError::invalid_grant(
+                    "code_verifier does not match the code_challenge",
+                ))
             }
         }
     }
@@ -97,15 +110,30 @@ mod tests {
     fn malformed_challenges_are_refused() {
         assert!(parse_challenge(Some("short"), Some("S256")).is_err());
         assert!(parse_challenge(Some(&"a".repeat(44)), Some("S256")).is_err());
-        assert!(parse_challenge(Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"), Some("S256")).is_err());
+        assert!(
+            parse_challenge(
+                Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"),
+                Some("S256")
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn a_wrong_or_missing_verifier_is_an_invalid_grant() {
         let wrong = "x".repeat(43);
-        assert_eq!(verify(Some(CHALLENGE), Some(&wrong)).unwrap_err().code, ErrorCode::InvalidGrant);
-        assert_eq!(verify(Some(CHALLENGE), None).unwrap_err().code, ErrorCode::InvalidGrant);
-        assert_eq!(verify(None, Some(VERIFIER)).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            verify(Some(CHALLENGE), Some(&wrong)).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            verify(Some(CHALLENGE), None).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            verify(None, Some(VERIFIER)).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
         assert!(verify(Some(CHALLENGE), Some("short")).is_err());
     }
 }

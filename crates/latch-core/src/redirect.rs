@@ -58,10 +58,15 @@ pub fn validate_redirect_uri(uri: &str, kind: ApplicationType) -> Result<(), Uri
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback_host(url.host()) => Ok(()),
-        "http" => Err(UriError("must use https (http is allowed only for loopback hosts)".into())),
+        "http" => Err(UriError(
+            "must use https (http is allowed only for loopback hosts)".into(),
+        )),
         scheme if kind == ApplicationType::Native => {
             // RFC 8252 §7.1: private-use schemes; §8.4 recommends reverse-DNS names.
-            if matches!(scheme, "javascript" | "data" | "file" | "vbscript" | "about" | "blob") {
+            if matches!(
+                scheme,
+                "javascript" | "data" | "file" | "vbscript" | "about" | "blob"
+            ) {
                 Err(UriError(format!("must not use the `{scheme}` scheme")))
             } else {
                 Ok(())
@@ -95,7 +100,9 @@ pub fn validate_origin(origin: &str) -> Result<(), UriError> {
         return Err(UriError("must be an http(s) origin".into()));
     }
     if url.scheme() == "http" && !is_loopback_host(url.host()) {
-        return Err(UriError("must use https (http is allowed only for loopback hosts)".into()));
+        return Err(UriError(
+            "must use https (http is allowed only for loopback hosts)".into(),
+        ));
     }
     if url.origin().ascii_serialization() != origin {
         return Err(UriError(
@@ -154,7 +161,10 @@ mod tests {
     #[test]
     fn https_redirects_are_accepted_for_every_type() {
         for kind in [Web, Spa, Native] {
-            assert_eq!(validate_redirect_uri("https://app.example.com/cb", kind), Ok(()));
+            assert_eq!(
+                validate_redirect_uri("https://app.example.com/cb", kind),
+                Ok(())
+            );
         }
     }
 
@@ -185,22 +195,62 @@ mod tests {
 
     #[test]
     fn matching_is_exact_for_web_and_spa() {
-        assert!(redirect_uri_matches("https://a.example/cb", "https://a.example/cb", Web));
-        assert!(!redirect_uri_matches("https://a.example/cb", "https://a.example/cb/", Web));
-        assert!(!redirect_uri_matches("https://a.example/cb", "https://A.example/cb", Web));
-        assert!(!redirect_uri_matches("http://127.0.0.1:1/cb", "http://127.0.0.1:2/cb", Spa));
+        assert!(redirect_uri_matches(
+            "https://a.example/cb",
+            "https://a.example/cb",
+            Web
+        ));
+        assert!(!redirect_uri_matches(
+            "https://a.example/cb",
+            "https://a.example/cb/",
+            Web
+        ));
+        assert!(!redirect_uri_matches(
+            "https://a.example/cb",
+            "https://A.example/cb",
+            Web
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1:1/cb",
+            "http://127.0.0.1:2/cb",
+            Spa
+        ));
     }
 
     #[test]
     fn native_loopback_redirects_match_any_port() {
         let reg = "http://127.0.0.1/callback";
-        assert!(redirect_uri_matches(reg, "http://127.0.0.1:51004/callback", Native));
-        assert!(redirect_uri_matches("http://[::1]:80/cb", "http://[::1]:4242/cb", Native));
-        assert!(!redirect_uri_matches(reg, "http://127.0.0.1:51004/other", Native));
-        assert!(!redirect_uri_matches(reg, "http://127.0.0.2:5/callback", Native));
-        assert!(!redirect_uri_matches(reg, "http://127.0.0.1:5/callback?x=1", Native));
+        assert!(redirect_uri_matches(
+            reg,
+            "http://127.0.0.1:51004/callback",
+            Native
+        ));
+        assert!(redirect_uri_matches(
+            "http://[::1]:80/cb",
+            "http://[::1]:4242/cb",
+            Native
+        ));
+        assert!(!redirect_uri_matches(
+            reg,
+            "http://127.0.0.1:51004/other",
+            Native
+        ));
+        assert!(!redirect_uri_matches(
+            reg,
+            "http://127.0.0.2:5/callback",
+            Native
+        ));
+        assert!(!redirect_uri_matches(
+            reg,
+            "http://127.0.0.1:5/callback?x=1",
+            Native
+        ));
         // `localhost` is a name, not a loopback literal: exact match only (RFC 8252 §8.3).
-        assert!(!redirect_uri_matches("http://localhost/cb", "http://localhost:5/cb", Native));
+        assert!(!redirect_uri_matches(
+            "http://localhost/cb",
+            "http://localhost:5/cb",
+            Native
+        ));
     }
 
     #[test]

@@ -20,10 +20,9 @@ impl Scope {
     pub fn parse(s: &str) -> Result<Self, OAuthError> {
         let mut set = Scope(0);
         for token in s.split(' ').filter(|t| !t.is_empty()) {
-            let bit = SUPPORTED
-                .iter()
-                .position(|k| *k == token)
-                .ok_or_else(|| OAuthError::invalid_scope(format!("unknown scope `{}`", truncate(token))))?;
+            let bit = SUPPORTED.iter().position(|k| *k == token).ok_or_else(|| {
+                OAuthError::invalid_scope(format!("unknown scope `{}`", truncate(token)))
+            })?;
             set.0 |= 1 << bit;
         }
         Ok(set)

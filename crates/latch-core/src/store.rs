@@ -168,7 +168,11 @@ pub trait KeyStore: Send + Sync {
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool>;
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     /// Deletes keys that stopped signing before `before` (their tokens have all expired).
-    async fn delete_signing_keys_retired_before(&self, alg: &str, before: UnixTime) -> StoreResult<u64>;
+    async fn delete_signing_keys_retired_before(
+        &self,
+        alg: &str,
+        before: UnixTime,
+    ) -> StoreResult<u64>;
 }
 
 /// Applications and their client secrets.
@@ -181,7 +185,10 @@ pub trait ApplicationStore: Send + Sync {
         first_secret: Option<&ClientSecretInfo>,
     ) -> StoreResult<()>;
     async fn get_application(&self, id: &str) -> StoreResult<Option<Application>>;
-    async fn get_application_by_client_id(&self, client_id: &str) -> StoreResult<Option<Application>>;
+    async fn get_application_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<Application>>;
     async fn list_applications(&self, page: &PageRequest) -> StoreResult<Page<Application>>;
     async fn update_application(&self, application: &Application) -> StoreResult<bool>;
     /// Deletes the application and revokes what was issued to it.
@@ -190,9 +197,18 @@ pub trait ApplicationStore: Send + Sync {
     async fn applications_version(&self) -> StoreResult<i64>;
 
     /// Inserts a secret unless two are active already (`Conflict`).
-    async fn insert_client_secret(&self, application_id: &str, secret: &ClientSecretInfo) -> StoreResult<()>;
-    async fn list_client_secrets(&self, application_id: &str) -> StoreResult<Vec<ClientSecretInfo>>;
-    async fn delete_client_secret(&self, application_id: &str, secret_id: &str) -> StoreResult<bool>;
+    async fn insert_client_secret(
+        &self,
+        application_id: &str,
+        secret: &ClientSecretInfo,
+    ) -> StoreResult<()>;
+    async fn list_client_secrets(&self, application_id: &str)
+    -> StoreResult<Vec<ClientSecretInfo>>;
+    async fn delete_client_secret(
+        &self,
+        application_id: &str,
+        secret_id: &str,
+    ) -> StoreResult<bool>;
     /// Records use; implementations may skip the write if the last recorded use is recent.
     async fn touch_client_secret(&self, secret_id: &str, now: UnixTime) -> StoreResult<()>;
 }
@@ -217,7 +233,11 @@ pub trait SessionStore: Send + Sync {
     async fn get_login_request(&self, id: &str) -> StoreResult<Option<LoginRequestRecord>>;
     async fn delete_login_request(&self, id: &str) -> StoreResult<()>;
 
-    async fn insert_session(&self, token_hash: &SecretHash, session: &SessionRecord) -> StoreResult<()>;
+    async fn insert_session(
+        &self,
+        token_hash: &SecretHash,
+        session: &SessionRecord,
+    ) -> StoreResult<()>;
     /// A live session by the hash of its cookie value, touching `last_active_at`; `None` if it has
     /// ended, passed `expires_at`, or been idle longer than `idle_timeout` seconds.
     async fn get_active_session(
@@ -227,17 +247,28 @@ pub trait SessionStore: Send + Sync {
         idle_timeout: i64,
     ) -> StoreResult<Option<SessionRecord>>;
     async fn get_session(&self, sid: &str) -> StoreResult<Option<SessionRecord>>;
-    async fn list_user_sessions(&self, user_id: &str, now: UnixTime) -> StoreResult<Vec<SessionRecord>>;
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Vec<SessionRecord>>;
 
     /// Inserts the code and records that `client_id` took part in the session, in one transaction.
     async fn insert_authorization_code(&self, code: &AuthorizationCodeRecord) -> StoreResult<()>;
     /// Consumes a code (single use, RFC 6749 §4.1.2); a second take revokes the refresh tokens the
     /// first issued (their `family_id` is the code's hash).
-    async fn take_authorization_code(&self, code_hash: &SecretHash, now: UnixTime) -> StoreResult<CodeTake>;
+    async fn take_authorization_code(
+        &self,
+        code_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<CodeTake>;
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// A refresh token in whatever state it is (rotated, revoked, expired), or `None` if unknown.
-    async fn get_refresh_token(&self, token_hash: &SecretHash) -> StoreResult<Option<RefreshTokenState>>;
+    async fn get_refresh_token(
+        &self,
+        token_hash: &SecretHash,
+    ) -> StoreResult<Option<RefreshTokenState>>;
     /// In one transaction: marks `presented` rotated (unless it already is) with `successor` as its
     /// successor, and inserts `successor` (unless it exists: successors are derived from the presented
     /// token, so concurrent rotations agree on it). `true` if this call did the rotation.
@@ -251,13 +282,18 @@ pub trait SessionStore: Send + Sync {
     async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> StoreResult<u64>;
 
     /// RFC 7009 for access tokens: remembered by `jti` until they expire.
-    async fn insert_revoked_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()>;
+    async fn insert_revoked_access_token(&self, jti: &str, expires_at: UnixTime)
+    -> StoreResult<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
 
     /// Ends sessions (by sid, or all of a user's), revokes their refresh tokens and enqueues one
     /// back-channel delivery per participating application with a back-channel URL, in one
     /// transaction. Returns the sids ended.
-    async fn end_sessions(&self, selector: SessionSelector<'_>, now: UnixTime) -> StoreResult<Vec<String>>;
+    async fn end_sessions(
+        &self,
+        selector: SessionSelector<'_>,
+        now: UnixTime,
+    ) -> StoreResult<Vec<String>>;
 
     /// Deletes expired codes, login requests, refresh tokens and revoked-jti rows.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
@@ -266,22 +302,47 @@ pub trait SessionStore: Send + Sync {
 /// Which sessions to end.
 #[derive(Debug, Clone, Copy)]
 pub enum SessionSelector<'a> {
-    One { sid: &'a str },
-    OneOfUser { user_id: &'a str, sid: &'a str },
-    AllOfUser { user_id: &'a str },
+    One {
+        sid: &'a str,
+    },
+    OneOfUser {
+        user_id: &'a str,
+        sid: &'a str,
+    },
+    AllOfUser {
+        user_id: &'a str,
+    },
     /// Up to `limit` live sessions past their absolute end or idle longer than `idle_timeout`.
-    Expired { idle_timeout: i64, limit: i64 },
+    Expired {
+        idle_timeout: i64,
+        limit: i64,
+    },
 }
 
 /// The back-channel logout outbox.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Claims up to `limit` due deliveries for `lease` seconds, so no other node takes them meanwhile.
-    async fn claim_deliveries(&self, now: UnixTime, lease: i64, limit: i64) -> StoreResult<Vec<BackchannelDelivery>>;
+    async fn claim_deliveries(
+        &self,
+        now: UnixTime,
+        lease: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<BackchannelDelivery>>;
     async fn mark_delivered(&self, id: &str, now: UnixTime) -> StoreResult<()>;
     /// Records a failure; `next_attempt_at = None` abandons the delivery.
-    async fn mark_failed(&self, id: &str, error: &str, next_attempt_at: Option<UnixTime>, now: UnixTime) -> StoreResult<()>;
-    async fn list_deliveries(&self, application_id: &str, page: &PageRequest) -> StoreResult<Page<BackchannelDelivery>>;
+    async fn mark_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: Option<UnixTime>,
+        now: UnixTime,
+    ) -> StoreResult<()>;
+    async fn list_deliveries(
+        &self,
+        application_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<BackchannelDelivery>>;
 }
 
 /// Counters of failed attempts, shared by every node (see `throttle`).
@@ -291,14 +352,21 @@ pub trait ThrottleStore: Send + Sync {
     async fn get_throttle(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
     /// Records one failure at `now` under `policy` and returns the new state. Read and write happen
     /// in one transaction, so concurrent failures are all counted.
-    async fn record_failure(&self, key: &str, now: UnixTime, policy: &ThrottlePolicy) -> StoreResult<ThrottleState>;
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: UnixTime,
+        policy: &ThrottlePolicy,
+    ) -> StoreResult<ThrottleState>;
     /// Forgets the key (a successful sign-in, or an administrator lifting a lock).
     async fn clear_throttle(&self, key: &str) -> StoreResult<bool>;
 }
 
 /// Everything Latch stores.
 #[async_trait]
-pub trait Store: KeyStore + ApplicationStore + UserStore + SessionStore + OutboxStore + ThrottleStore {
+pub trait Store:
+    KeyStore + ApplicationStore + UserStore + SessionStore + OutboxStore + ThrottleStore
+{
     /// The schema version applied (the latest migration).
     async fn schema_version(&self) -> StoreResult<i64>;
     /// A cheap round trip, for readiness.

@@ -17,13 +17,25 @@ pub struct ThrottlePolicy {
 
 impl ThrottlePolicy {
     /// Per account: 5 failures in 15 minutes lock it for 1 minute, then 2, 4… at most 15.
-    pub const ACCOUNT: ThrottlePolicy = ThrottlePolicy { max_failures: 5, window: 900, lock: 60, max_lock: 900 };
+    pub const ACCOUNT: ThrottlePolicy = ThrottlePolicy {
+        max_failures: 5,
+        window: 900,
+        lock: 60,
+        max_lock: 900,
+    };
     /// Per address: 20 failures in 15 minutes lock it for 5 minutes, then 10… at most an hour.
-    pub const ADDRESS: ThrottlePolicy = ThrottlePolicy { max_failures: 20, window: 900, lock: 300, max_lock: 3600 };
+    pub const ADDRESS: ThrottlePolicy = ThrottlePolicy {
+        max_failures: 20,
+        window: 900,
+        lock: 300,
+        max_lock: 3600,
+    };
 
     /// The length of the lock number `locks` (0 for the first).
     pub fn lock_length(&self, locks: i64) -> i64 {
-        let factor = 1i64.checked_shl(locks.clamp(0, 30) as u32).unwrap_or(i64::MAX);
+        let factor = 1i64
+            .checked_shl(locks.clamp(0, 30) as u32)
+            .unwrap_or(i64::MAX);
         self.lock.saturating_mul(factor).min(self.max_lock)
     }
 

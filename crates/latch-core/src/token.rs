@@ -43,7 +43,10 @@ pub fn parse_grant(params: &Params) -> Result<TokenGrant, OAuthError> {
         Some("client_credentials") => Ok(TokenGrant::ClientCredentials {
             scope: params.get("scope")?.map(str::to_owned),
         }),
-        Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")),
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "unsupported grant_type",
+        )),
         None => Err(OAuthError::invalid_request("`grant_type` is required")),
     }
 }
@@ -57,17 +60,23 @@ pub fn check_code(
     now: UnixTime,
 ) -> Result<(), OAuthError> {
     if code.expires_at <= now {
-        return Err(OAuthError::invalid_grant("the authorization code has expired"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has expired",
+        ));
     }
     // RFC 6749 §4.1.3: ensure the code was issued to the authenticated client.
     if code.client_id != app.client_id {
-        return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued to another client",
+        ));
     }
     // RFC 6749 §4.1.3: redirect_uri must be identical if it was in the authorization request; it may
     // be left out only when a single one is registered (then the request could omit it too).
     match redirect_uri {
         Some(r) if r != code.redirect_uri => {
-            return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
         }
         None if app.redirects.post_login.len() != 1 => {
             return Err(OAuthError::invalid_request("`redirect_uri` is required"));
@@ -101,10 +110,14 @@ pub fn refresh_decision(
     let record = &state.record;
     // RFC 6749 §6: the refresh token is bound to the client it was issued to.
     if record.client_id != client_id {
-        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
     }
     if state.revoked_at.is_some() || !state.session_active {
-        return Err(OAuthError::invalid_grant("the refresh token has been revoked"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token has been revoked",
+        ));
     }
     if record.expires_at <= now {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
@@ -122,7 +135,9 @@ pub fn narrowed_scope(granted: &str, requested: Option<Scope>) -> Result<Scope, 
     match requested {
         None => Ok(granted),
         Some(r) if r.is_subset_of(granted) => Ok(r),
-        Some(_) => Err(OAuthError::invalid_scope("the requested scope exceeds the granted scope")),
+        Some(_) => Err(OAuthError::invalid_scope(
+            "the requested scope exceeds the granted scope",
+        )),
     }
 }
 
@@ -155,37 +170,69 @@ mod tests {
 
     #[test]
     fn a_live_token_rotates_and_a_rotated_one_is_retried_then_reused() {
-        assert_eq!(refresh_decision(&state(None), "c", 100, 10), Ok(RefreshDecision::Rotate));
-        assert_eq!(refresh_decision(&state(Some(95)), "c", 100, 10), Ok(RefreshDecision::Retry));
-        assert_eq!(refresh_decision(&state(Some(90)), "c", 100, 10), Ok(RefreshDecision::Reuse));
-        assert_eq!(refresh_decision(&state(Some(100)), "c", 100, 0), Ok(RefreshDecision::Reuse));
+        assert_eq!(
+            refresh_decision(&state(None), "c", 100, 10),
+            Ok(RefreshDecision::Rotate)
+        );
+        assert_eq!(
+            refresh_decision(&state(Some(95)), "c", 100, 10),
+            Ok(RefreshDecision::Retry)
+        );
+        assert_eq!(
+            refresh_decision(&state(Some(90)), "c", 100, 10),
+            Ok(RefreshDecision::Reuse)
+        );
+        assert_eq!(
+            refresh_decision(&state(Some(100)), "c", 100, 0),
+            Ok(RefreshDecision::Reuse)
+        );
     }
 
     #[test]
     fn a_refresh_token_is_bound_to_its_client_and_session() {
-        assert_eq!(refresh_decision(&state(None), "other", 100, 10).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            refresh_decision(&state(None), "other", 100, 10)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidGrant
+        );
         let mut ended = state(None);
         ended.session_active = false;
-        assert_eq!(refresh_decision(&ended, "c", 100, 10).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            refresh_decision(&ended, "c", 100, 10).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
         assert!(refresh_decision(&state(None), "c", 1000, 10).is_err());
     }
 
     #[test]
     fn scope_may_narrow_but_never_widen() {
         let g = "openid profile offline_access";
-        assert_eq!(narrowed_scope(g, Some(Scope::OPENID)).unwrap(), Scope::OPENID);
-        assert_eq!(narrowed_scope(g, Some(Scope::EMAIL)).unwrap_err().code, ErrorCode::InvalidScope);
+        assert_eq!(
+            narrowed_scope(g, Some(Scope::OPENID)).unwrap(),
+            Scope::OPENID
+        );
+        assert_eq!(
+            narrowed_scope(g, Some(Scope::EMAIL)).unwrap_err().code,
+            ErrorCode::InvalidScope
+        );
     }
 
     #[test]
     fn grant_types_parse_or_fail_with_their_codes() {
         let p = Params::parse(b"grant_type=password&username=x");
-        assert_eq!(parse_grant(&p).unwrap_err().code, ErrorCode::UnsupportedGrantType);
+        assert_eq!(
+            parse_grant(&p).unwrap_err().code,
+            ErrorCode::UnsupportedGrantType
+        );
         let p = Params::parse(b"grant_type=authorization_code");
         assert_eq!(parse_grant(&p).unwrap_err().code, ErrorCode::InvalidRequest);
         let p = Params::parse(b"grant_type=refresh_token&refresh_token=r&scope=openid%20bogus");
         assert_eq!(parse_grant(&p).unwrap_err().code, ErrorCode::InvalidScope);
         let p = Params::parse(b"grant_type=refresh_token&refresh_token=r&scope=openid");
-        assert!(matches!(parse_grant(&p), Ok(TokenGrant::RefreshToken { .. })));
+        assert!(matches!(
+            parse_grant(&p),
+            Ok(TokenGrant::RefreshToken { .. })
+        ));
     }
 }

@@ -29,7 +29,12 @@ pub fn validate_email(email: &str) -> Result<(), FieldError> {
         return Err(bad());
     }
     let (local, domain) = e.split_once('@').ok_or_else(bad)?;
-    if local.is_empty() || domain.contains('@') || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
         return Err(bad());
     }
     Ok(())
@@ -37,9 +42,9 @@ pub fn validate_email(email: &str) -> Result<(), FieldError> {
 
 pub fn validate_profile_field(field: &str, value: &Option<String>) -> Result<(), FieldError> {
     match value {
-        Some(v) if v.chars().count() > 200 || v.chars().any(char::is_control) => {
-            Err(FieldError::new(field, "must be at most 200 printable characters"))
-        }
+        Some(v) if v.chars().count() > 200 || v.chars().any(char::is_control) => Err(
+            FieldError::new(field, "must be at most 200 printable characters"),
+        ),
         _ => Ok(()),
     }
 }
@@ -49,14 +54,62 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// The most common passwords (from public breach corpora), refused whatever their length.
 const COMMON_PASSWORDS: &[&str] = &[
-    "password", "password1", "password12", "password123", "password1234", "12345678", "123456789",
-    "1234567890", "123123123", "11111111", "00000000", "qwertyui", "qwerty123", "qwertyuiop",
-    "1q2w3e4r", "1q2w3e4r5t", "iloveyou", "sunshine", "princess", "football", "baseball",
-    "welcome1", "welcome123", "admin123", "administrator", "abc12345", "abcd1234", "letmein1",
-    "trustno1", "superman", "starwars", "passw0rd", "p@ssw0rd", "p@ssword", "changeme",
-    "whatever", "dragon12", "monkey123", "master12", "87654321", "asdfghjk", "zaq12wsx",
-    "qazwsxedc", "1qaz2wsx", "michael1", "jennifer", "computer", "internet", "mustang1",
-    "shadow12", "liverpool", "chelsea1", "arsenal1", "secret123", "default1", "test1234",
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "password1234",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "123123123",
+    "11111111",
+    "00000000",
+    "qwertyui",
+    "qwerty123",
+    "qwertyuiop",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "iloveyou",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "welcome1",
+    "welcome123",
+    "admin123",
+    "administrator",
+    "abc12345",
+    "abcd1234",
+    "letmein1",
+    "trustno1",
+    "superman",
+    "starwars",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "changeme",
+    "whatever",
+    "dragon12",
+    "monkey123",
+    "master12",
+    "87654321",
+    "asdfghjk",
+    "zaq12wsx",
+    "qazwsxedc",
+    "1qaz2wsx",
+    "michael1",
+    "jennifer",
+    "computer",
+    "internet",
+    "mustang1",
+    "shadow12",
+    "liverpool",
+    "chelsea1",
+    "arsenal1",
+    "secret123",
+    "default1",
+    "test1234",
 ];
 
 /// Checks a new password: 8 characters at least, 1024 bytes at most, not a common password.
@@ -85,7 +138,15 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_refused() {
-        for e in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com"] {
+        for e in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "a@b@c.com",
+        ] {
             assert!(validate_email(e).is_err(), "{e}");
         }
         assert!(validate_email("ada@example.com").is_ok());

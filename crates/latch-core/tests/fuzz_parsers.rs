@@ -17,7 +17,10 @@ fn app(kind: ApplicationType) -> Application {
         enforce_pkce: kind != ApplicationType::Web,
         access_token_ttl_seconds: None,
         redirects: Redirects {
-            post_login: vec!["https://app.example/cb".into(), "http://127.0.0.1/cb".into()],
+            post_login: vec![
+                "https://app.example/cb".into(),
+                "http://127.0.0.1/cb".into(),
+            ],
             ..Redirects::default()
         },
         allowed_origins: vec![],

@@ -39,14 +39,21 @@ impl Applications {
     }
 
     /// The application with this `client_id`, if any.
-    pub async fn by_client_id(&self, store: &dyn Store, client_id: &str) -> Result<Option<Arc<Application>>, StoreError> {
+    pub async fn by_client_id(
+        &self,
+        store: &dyn Store,
+        client_id: &str,
+    ) -> Result<Option<Arc<Application>>, StoreError> {
         if let Some(app) = self.snapshot().by_client_id.get(client_id) {
             return Ok(Some(app.clone()));
         }
         if client_id.is_empty() || client_id.len() > 128 {
             return Ok(None);
         }
-        Ok(store.get_application_by_client_id(client_id).await?.map(Arc::new))
+        Ok(store
+            .get_application_by_client_id(client_id)
+            .await?
+            .map(Arc::new))
     }
 
     /// Whether at least one application allows this browser origin (CORS preflights carry no
@@ -71,13 +78,20 @@ impl Applications {
             .ok_or_else(failed)?;
         match (&credentials.secret, app.application_type.is_confidential()) {
             (None, false) => Ok(app),
-            (Some(_), false) => Err(OAuthError::invalid_client("public clients do not use a client secret")),
+            (Some(_), false) => Err(OAuthError::invalid_client(
+                "public clients do not use a client secret",
+            )),
             (None, true) => Err(failed()),
             (Some(secret), true) => {
                 let cached = self.snapshot().secrets.get(&app.id).cloned();
                 let secrets = match cached {
                     Some(s) => s,
-                    None => Arc::new(store.list_client_secrets(&app.id).await.map_err(|e| internal_oauth(&e))?),
+                    None => Arc::new(
+                        store
+                            .list_client_secrets(&app.id)
+                            .await
+                            .map_err(|e| internal_oauth(&e))?,
+                    ),
                 };
                 let hash = secret.hash();
                 let mut matched = None;
@@ -124,16 +138,27 @@ impl Applications {
         let mut by_client_id = HashMap::new();
         let mut secrets = HashMap::new();
         let mut origins = HashSet::new();
-        let mut page = PageRequest { limit: 200, after: None };
+        let mut page = PageRequest {
+            limit: 200,
+            after: None,
+        };
         loop {
             let batch = store.list_applications(&page).await?;
             for app in batch.data {
                 if app.application_type == ApplicationType::Web {
-                    secrets.insert(app.id.clone(), Arc::new(store.list_client_secrets(&app.id).await?));
+                    secrets.insert(
+                        app.id.clone(),
+                        Arc::new(store.list_client_secrets(&app.id).await?),
+                    );
                 }
                 origins.extend(app.allowed_origins.iter().cloned());
                 if app.application_type == ApplicationType::Spa {
-                    origins.extend(app.redirects.post_login.iter().filter_map(|r| redirect::origin_of(r)));
+                    origins.extend(
+                        app.redirects
+                            .post_login
+                            .iter()
+                            .filter_map(|r| redirect::origin_of(r)),
+                    );
                 }
                 by_client_id.insert(app.client_id.clone(), Arc::new(app));
             }

@@ -23,7 +23,8 @@ pub async fn middleware(State(limit): State<usize>, request: Request, next: Next
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
         if declared.is_some_and(|len| len <= DRAIN_MAX as u64) {
-            let _ = tokio::time::timeout(DRAIN_WAIT, to_bytes(request.into_body(), DRAIN_MAX)).await;
+            let _ =
+                tokio::time::timeout(DRAIN_WAIT, to_bytes(request.into_body(), DRAIN_MAX)).await;
         }
         return too_large();
     }

@@ -23,13 +23,21 @@ impl IpBlock {
         };
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(Self { network: addr, prefix })
+        (prefix <= max).then_some(Self {
+            network: addr,
+            prefix,
+        })
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip) {
-            (IpAddr::V4(n), IpAddr::V4(i)) => masked(u32::from(n).into(), 32, self.prefix) == masked(u32::from(i).into(), 32, self.prefix),
-            (IpAddr::V6(n), IpAddr::V6(i)) => masked(u128::from(n), 128, self.prefix) == masked(u128::from(i), 128, self.prefix),
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                masked(u32::from(n).into(), 32, self.prefix)
+                    == masked(u32::from(i).into(), 32, self.prefix)
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => {
+                masked(u128::from(n), 128, self.prefix) == masked(u128::from(i), 128, self.prefix)
+            }
             _ => false,
         }
     }
@@ -47,7 +55,11 @@ fn masked(bits: u128, width: u8, prefix: u8) -> u128 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-pub fn resolve(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpBlock]) -> Option<IpAddr> {
+pub fn resolve(
+    peer: Option<IpAddr>,
+    forwarded_for: Option<&str>,
+    trusted: &[IpBlock],
+) -> Option<IpAddr> {
     let peer = peer?;
     let is_trusted = |ip: IpAddr| trusted.iter().any(|b| b.contains(ip));
     if !is_trusted(peer) {
@@ -75,10 +87,23 @@ pub fn resolve(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpB
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        Ok(ClientIp(resolve(peer, forwarded, &state.settings.trusted_proxies)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        Ok(ClientIp(resolve(
+            peer,
+            forwarded,
+            &state.settings.trusted_proxies,
+        )))
     }
 }
 
@@ -97,7 +122,11 @@ mod tests {
         assert!(!b.contains(ip("11.0.0.1")));
         assert!(IpBlock::parse("::1").unwrap().contains(ip("::1")));
         assert!(IpBlock::parse("10.0.0.0/33").is_none());
-        assert!(IpBlock::parse("0.0.0.0/0").unwrap().contains(ip("192.0.2.1")));
+        assert!(
+            IpBlock::parse("0.0.0.0/0")
+                .unwrap()
+                .contains(ip("192.0.2.1"))
+        );
     }
 
     #[test]
@@ -105,9 +134,18 @@ mod tests {
         let trusted = [IpBlock::parse("10.0.0.0/8").unwrap()];
         let xff = Some("198.51.100.7, 203.0.113.9, 10.0.0.2");
         // An untrusted peer cannot choose its address.
-        assert_eq!(resolve(Some(ip("192.0.2.1")), xff, &trusted), Some(ip("192.0.2.1")));
+        assert_eq!(
+            resolve(Some(ip("192.0.2.1")), xff, &trusted),
+            Some(ip("192.0.2.1"))
+        );
         // Behind the proxy: the right-most untrusted hop, not the spoofable left-most one.
-        assert_eq!(resolve(Some(ip("10.0.0.1")), xff, &trusted), Some(ip("203.0.113.9")));
-        assert_eq!(resolve(Some(ip("10.0.0.1")), None, &trusted), Some(ip("10.0.0.1")));
+        assert_eq!(
+            resolve(Some(ip("10.0.0.1")), xff, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            resolve(Some(ip("10.0.0.1")), None, &trusted),
+            Some(ip("10.0.0.1"))
+        );
     }
 }

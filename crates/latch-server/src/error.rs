@@ -4,9 +4,9 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use latch_core::{ErrorCode, OAuthError};
 use latch_core::application::FieldError;
 use latch_core::store::StoreError;
+use latch_core::{ErrorCode, OAuthError};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -34,12 +34,19 @@ pub struct OAuthResponse {
 
 impl OAuthResponse {
     pub fn bearer(error: OAuthError) -> Self {
-        Self { error, challenge: "Bearer", retry_after: None }
+        Self {
+            error,
+            challenge: "Bearer",
+            retry_after: None,
+        }
     }
 
     pub fn too_many_attempts(retry_after: i64) -> Self {
         Self {
-            error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "too many failed attempts; try again later"),
+            error: OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "too many failed attempts; try again later",
+            ),
             challenge: "Basic",
             retry_after: Some(retry_after.max(1)),
         }
@@ -48,7 +55,11 @@ impl OAuthResponse {
 
 impl From<OAuthError> for OAuthResponse {
     fn from(error: OAuthError) -> Self {
-        Self { error, challenge: "Basic", retry_after: None }
+        Self {
+            error,
+            challenge: "Basic",
+            retry_after: None,
+        }
     }
 }
 
@@ -93,11 +104,16 @@ impl IntoResponse for OAuthResponse {
         });
         let mut response = (status, body).into_response();
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if status == StatusCode::UNAUTHORIZED {
             let value = if self.error.code == ErrorCode::InvalidToken {
-                format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.error.description.replace('"', "'"))
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    self.error.description.replace('"', "'")
+                )
             } else {
                 format!("{} realm=\"latch\"", self.challenge)
             };
@@ -127,7 +143,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn bad_request(description: impl Into<String>) -> Self {
@@ -141,7 +161,11 @@ impl ApiError {
     /// Logs the cause; the client sees an opaque `server_error`.
     pub fn internal(e: &dyn std::error::Error) -> Self {
         internal(e);
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
     }
 }
 
@@ -152,14 +176,22 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
         use axum::extract::rejection::JsonRejection as R;
         use std::error::Error as _;
         // The source holds the path and serde's message (`redirects.post_login[0]: invalid type…`).
-        let detail = rejection.source().map_or_else(|| rejection.body_text(), ToString::to_string);
+        let detail = rejection
+            .source()
+            .map_or_else(|| rejection.body_text(), ToString::to_string);
         match rejection {
-            R::JsonDataError(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail),
-            R::JsonSyntaxError(_) => Self::bad_request(format!("malformed JSON: {detail}")),
-            R::MissingJsonContentType(_) => Self::bad_request("the body must be JSON (Content-Type: application/json)"),
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "the request body is too large")
+            R::JsonDataError(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail)
             }
+            R::JsonSyntaxError(_) => Self::bad_request(format!("malformed JSON: {detail}")),
+            R::MissingJsonContentType(_) => {
+                Self::bad_request("the body must be JSON (Content-Type: application/json)")
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                "the request body is too large",
+            ),
             other => Self::bad_request(other.body_text()),
         }
     }
@@ -181,7 +213,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => Self::conflict("conflict", what),
             other => {
                 internal(&other);
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal error",
+                )
             }
         }
     }
@@ -195,9 +231,10 @@ impl IntoResponse for ApiError {
         });
         let mut response = (self.status, body).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"latch\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"latch\""),
+            );
         }
         no_store(response)
     }

@@ -7,7 +7,9 @@ use std::sync::{Arc, RwLock};
 
 use latch_core::store::{SigningKeyRecord, Store, StoreError};
 use latch_core::{Clock, UnixTime};
-use latch_jose::{Algorithm, JoseError, KeySet, MasterKey, SigningKey, missing_algorithms, plan_rotation};
+use latch_jose::{
+    Algorithm, JoseError, KeySet, MasterKey, SigningKey, missing_algorithms, plan_rotation,
+};
 
 /// Every algorithm an application may choose gets a key on first start.
 pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
@@ -24,7 +26,10 @@ pub enum KeyError {
 
 /// The master key: `LATCH_MASTER_KEY` if set; on SQLite without it, a key file beside the database
 /// (created with mode 0600 on first start); PostgreSQL deployments must set it (every node shares it).
-pub fn resolve_master_key(configured: Option<&str>, database_url: &str) -> Result<MasterKey, KeyError> {
+pub fn resolve_master_key(
+    configured: Option<&str>,
+    database_url: &str,
+) -> Result<MasterKey, KeyError> {
     if let Some(encoded) = configured {
         return MasterKey::from_base64(encoded.trim())
             .map_err(|e| KeyError::MasterKey(format!("invalid setting LATCH_MASTER_KEY: {e}")));
@@ -37,24 +42,38 @@ pub fn resolve_master_key(configured: Option<&str>, database_url: &str) -> Resul
     };
     let path = key_file_path(&db_path);
     match std::fs::read_to_string(&path) {
-        Ok(text) => MasterKey::from_base64(text.trim())
-            .map_err(|e| KeyError::MasterKey(format!("master key file {} is unreadable: {e}", path.display()))),
+        Ok(text) => MasterKey::from_base64(text.trim()).map_err(|e| {
+            KeyError::MasterKey(format!(
+                "master key file {} is unreadable: {e}",
+                path.display()
+            ))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = MasterKey::generate();
-            write_private_file(&path, key.to_base64().as_bytes())
-                .map_err(|e| KeyError::MasterKey(format!("cannot create master key file {}: {e}", path.display())))?;
+            write_private_file(&path, key.to_base64().as_bytes()).map_err(|e| {
+                KeyError::MasterKey(format!(
+                    "cannot create master key file {}: {e}",
+                    path.display()
+                ))
+            })?;
             tracing::warn!(
                 path = %path.display(),
                 "LATCH_MASTER_KEY is not set: created a master key file beside the database; back it up with the database, or set LATCH_MASTER_KEY"
             );
             Ok(key)
         }
-        Err(e) => Err(KeyError::MasterKey(format!("cannot read master key file {}: {e}", path.display()))),
+        Err(e) => Err(KeyError::MasterKey(format!(
+            "cannot read master key file {}: {e}",
+            path.display()
+        ))),
     }
 }
 
 fn key_file_path(db_path: &Path) -> PathBuf {
-    let mut name = db_path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = db_path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".master-key");
     db_path.with_file_name(name)
 }
@@ -74,7 +93,11 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 /// On first start, generates the keys that are missing; another node generating at the same time
 /// loses the `(alg, generation)` race and both end up with the winner's key.
-pub async fn ensure_keys(store: &dyn Store, master: &MasterKey, now: UnixTime) -> Result<Vec<SigningKeyRecord>, KeyError> {
+pub async fn ensure_keys(
+    store: &dyn Store,
+    master: &MasterKey,
+    now: UnixTime,
+) -> Result<Vec<SigningKeyRecord>, KeyError> {
     let records = store.list_signing_keys().await?;
     let missing = missing_algorithms(&records, &ALGORITHMS);
     if missing.is_empty() {
@@ -103,7 +126,9 @@ pub async fn rotate_key(
             return Ok(record);
         }
     }
-    Err(KeyError::Store(StoreError::Conflict("another rotation keeps winning; try again".into())))
+    Err(KeyError::Store(StoreError::Conflict(
+        "another rotation keeps winning; try again".into(),
+    )))
 }
 
 /// The current `KeySet`, rebuilt from the store when keys change or a scheduled change comes due.
@@ -115,7 +140,12 @@ pub struct Keys {
 }
 
 impl Keys {
-    pub fn new(records: &[SigningKeyRecord], master: MasterKey, now: UnixTime, retire_grace: i64) -> Result<Self, KeyError> {
+    pub fn new(
+        records: &[SigningKeyRecord],
+        master: MasterKey,
+        now: UnixTime,
+        retire_grace: i64,
+    ) -> Result<Self, KeyError> {
         let set = KeySet::new(records, &master, now, retire_grace)?;
         Ok(Self {
             current: RwLock::new((set, kids_of(records))),

@@ -9,9 +9,9 @@
 
 mod admin;
 mod applications;
+mod backchannel;
 mod body_limit;
 pub mod client_ip;
-mod backchannel;
 mod cors;
 pub mod error;
 mod keys;

@@ -15,15 +15,20 @@ use std::net::IpAddr;
 
 use crate::client_ip::ClientIp;
 use crate::oauth::authorize::issue_code;
-use crate::throttle;
 use crate::pages::{self, LoginForm};
 use crate::session;
 use crate::state::AppState;
+use crate::throttle;
 
 const WRONG_CREDENTIALS: &str = "The email or password is incorrect.";
-const EXPIRED: &str = "This sign-in page has expired. Go back to the application and sign in again.";
+const EXPIRED: &str =
+    "This sign-in page has expired. Go back to the application and sign in again.";
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let id = params.get("login_request").ok().flatten().unwrap_or("");
     match pending(&state, &headers, id).await {
@@ -31,18 +36,42 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
             let hint = params.get("login_hint").ok().flatten();
             form(&state, StatusCode::OK, id, hint, None)
         }
-        Ok(None) => pages::error(&state.settings.environment_name, StatusCode::BAD_REQUEST, EXPIRED),
+        Ok(None) => pages::error(
+            &state.settings.environment_name,
+            StatusCode::BAD_REQUEST,
+            EXPIRED,
+        ),
         Err(e) => failure(&state, &e),
     }
 }
 
-pub async fn post(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(params) = crate::oauth::form_params(&headers, &body) else {
-        return pages::error(&state.settings.environment_name, StatusCode::BAD_REQUEST, "The form could not be read.");
+        return pages::error(
+            &state.settings.environment_name,
+            StatusCode::BAD_REQUEST,
+            "The form could not be read.",
+        );
     };
     let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
     let (id, email, password) = (field("login_request"), field("email"), field("password"));
-    match sign_in(&state, &headers, ip, Attempt { id, email, password }).await {
+    match sign_in(
+        &state,
+        &headers,
+        ip,
+        Attempt {
+            id,
+            email,
+            password,
+        },
+    )
+    .await
+    {
         Ok(response) => response,
         Err(e) => failure(&state, &e),
     }
@@ -53,18 +82,34 @@ fn locked_page(state: &AppState, wait: i64) -> Response {
     let mut response = pages::error(
         &state.settings.environment_name,
         StatusCode::TOO_MANY_REQUESTS,
-        &format!("Too many failed sign-ins. Try again in {} minute(s).", (wait + 59) / 60),
+        &format!(
+            "Too many failed sign-ins. Try again in {} minute(s).",
+            (wait + 59) / 60
+        ),
     );
-    response.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from(wait.max(1)));
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from(wait.max(1)),
+    );
     response
 }
 
 fn failure(state: &AppState, e: &StoreError) -> Response {
     crate::error::internal(e);
-    pages::error(&state.settings.environment_name, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong; please try again.")
+    pages::error(
+        &state.settings.environment_name,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong; please try again.",
+    )
 }
 
-fn form(state: &AppState, status: StatusCode, id: &str, email: Option<&str>, error: Option<&str>) -> Response {
+fn form(
+    state: &AppState,
+    status: StatusCode,
+    id: &str,
+    email: Option<&str>,
+    error: Option<&str>,
+) -> Response {
     let action = format!("{}/login", state.settings.issuer);
     let html = pages::login(&LoginForm {
         environment: &state.settings.environment_name,
@@ -78,7 +123,11 @@ fn form(state: &AppState, status: StatusCode, id: &str, email: Option<&str>, err
 
 /// The pending request, if it exists, has not expired, and belongs to this browser (the binding
 /// cookie set when it was created: a login form posted from another browser is refused).
-async fn pending(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Option<LoginRequestRecord>, StoreError> {
+async fn pending(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<Option<LoginRequestRecord>, StoreError> {
     let Some(id) = Secret::parse(id) else {
         return Ok(None);
     };
@@ -96,14 +145,32 @@ struct Attempt<'a> {
     password: &'a str,
 }
 
-async fn sign_in(state: &AppState, headers: &HeaderMap, ip: Option<IpAddr>, attempt: Attempt<'_>) -> Result<Response, StoreError> {
-    let Attempt { id, email, password } = attempt;
+async fn sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    attempt: Attempt<'_>,
+) -> Result<Response, StoreError> {
+    let Attempt {
+        id,
+        email,
+        password,
+    } = attempt;
     let env = &state.settings.environment_name;
     let Some(record) = pending(state, headers, id).await? else {
         return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
     };
-    if email.is_empty() || password.is_empty() || password.len() > latch_core::user::MAX_PASSWORD_BYTES {
-        return Ok(form(state, StatusCode::OK, id, Some(email), Some(WRONG_CREDENTIALS)));
+    if email.is_empty()
+        || password.is_empty()
+        || password.len() > latch_core::user::MAX_PASSWORD_BYTES
+    {
+        return Ok(form(
+            state,
+            StatusCode::OK,
+            id,
+            Some(email),
+            Some(WRONG_CREDENTIALS),
+        ));
     }
     let now = state.clock.now();
     if let Some(wait) = throttle::login_locked(state.store.as_ref(), email, ip, now).await? {
@@ -122,24 +189,54 @@ async fn sign_in(state: &AppState, headers: &HeaderMap, ip: Option<IpAddr>, atte
         .await
         .map_err(|e| StoreError::Other(e.to_string()))?;
     let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(outcome = "failure", reason = "wrong email or password", "sign-in");
-        let delay = throttle::login_failed(state.store.as_ref(), throttle::policies(&state.settings), email, ip, now).await?;
+        tracing::info!(
+            outcome = "failure",
+            reason = "wrong email or password",
+            "sign-in"
+        );
+        let delay = throttle::login_failed(
+            state.store.as_ref(),
+            throttle::policies(&state.settings),
+            email,
+            ip,
+            now,
+        )
+        .await?;
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
-        return Ok(form(state, StatusCode::OK, id, Some(email), Some(WRONG_CREDENTIALS)));
+        return Ok(form(
+            state,
+            StatusCode::OK,
+            id,
+            Some(email),
+            Some(WRONG_CREDENTIALS),
+        ));
     };
     throttle::login_succeeded(state.store.as_ref(), email).await?;
     let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&record.request) else {
         return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
     };
-    let Some(app) = state.applications.by_client_id(state.store.as_ref(), &request.client_id).await? else {
-        return Ok(pages::error(env, StatusCode::BAD_REQUEST, "The application no longer exists."));
+    let Some(app) = state
+        .applications
+        .by_client_id(state.store.as_ref(), &request.client_id)
+        .await?
+    else {
+        return Ok(pages::error(
+            env,
+            StatusCode::BAD_REQUEST,
+            "The application no longer exists.",
+        ));
     };
     let (cookie, session) = open_session(state, headers, ip, &user.id).await?;
     state.store.delete_login_request(&record.id).await?;
     tracing::info!(outcome = "success", user_id = %user.id, sid = %session.sid, "sign-in");
     let mut response = issue_code(state, &app, &request, &session).await?;
     let h = response.headers_mut();
-    if let Some(c) = session::set_cookie(state, session::SESSION, cookie.expose_secret(), state.settings.session_absolute_timeout) {
+    if let Some(c) = session::set_cookie(
+        state,
+        session::SESSION,
+        cookie.expose_secret(),
+        state.settings.session_absolute_timeout,
+    ) {
         h.append(header::SET_COOKIE, c);
     }
     if let Some(c) = session::set_cookie(state, session::LOGIN, "", 0) {

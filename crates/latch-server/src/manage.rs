@@ -1,7 +1,9 @@
 //! Administration shared by the management API and the CLI: creating and changing applications,
 //! secrets and users, and the rules around them. No HTTP types beyond `ApiError`.
 
-use latch_core::application::{Application, ApplicationType, ClientSecretInfo, MAX_ACTIVE_SECRETS, Redirects};
+use latch_core::application::{
+    Application, ApplicationType, ClientSecretInfo, MAX_ACTIVE_SECRETS, Redirects,
+};
 use latch_core::secret::random_id;
 use latch_core::store::{SessionSelector, Store, StoreError};
 use latch_core::user::{self, User};
@@ -116,7 +118,9 @@ fn build_application(new: NewApplication, identity: Identity, now: UnixTime) -> 
         access_token_ttl_seconds: new.access_token_ttl_seconds,
         redirects: new.redirects,
         allowed_origins: new.allowed_origins,
-        id_token_signed_response_alg: new.id_token_signed_response_alg.unwrap_or_else(|| "RS256".to_owned()),
+        id_token_signed_response_alg: new
+            .id_token_signed_response_alg
+            .unwrap_or_else(|| "RS256".to_owned()),
         created_at: identity.created_at,
         updated_at: now,
     }
@@ -137,7 +141,9 @@ pub async fn create_application(
     let app = build_application(new, identity, now);
     app.validate()?;
     let secret = (!public).then(|| new_secret(now));
-    store.insert_application(&app, secret.as_ref().map(|(_, info)| info)).await?;
+    store
+        .insert_application(&app, secret.as_ref().map(|(_, info)| info))
+        .await?;
     Ok((app, secret.map(|(s, _)| s)))
 }
 
@@ -159,7 +165,9 @@ pub async fn create_client_secret(
         Ok(()) => Ok((secret, info)),
         Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
             "too_many_secrets",
-            format!("an application has at most {MAX_ACTIVE_SECRETS} active secrets; revoke one first"),
+            format!(
+                "an application has at most {MAX_ACTIVE_SECRETS} active secrets; revoke one first"
+            ),
         )),
         Err(e) => Err(e.into()),
     }
@@ -243,14 +251,19 @@ pub async fn create_user(
     let hash = hash_password(passwords, new.password).await?;
     match store.insert_user(&user, &hash).await {
         Ok(()) => Ok(user),
-        Err(StoreError::Conflict(_)) => Err(ApiError::conflict("email_taken", "a user with this email exists")),
+        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
+            "email_taken",
+            "a user with this email exists",
+        )),
         Err(e) => Err(e.into()),
     }
 }
 
 /// Ends the user's sessions (notifying the applications) and deletes the user.
 pub async fn delete_user(store: &dyn Store, id: &str, now: UnixTime) -> Result<bool, ApiError> {
-    store.end_sessions(SessionSelector::AllOfUser { user_id: id }, now).await?;
+    store
+        .end_sessions(SessionSelector::AllOfUser { user_id: id }, now)
+        .await?;
     crate::backchannel::wake();
     Ok(store.delete_user(id).await?)
 }
@@ -334,7 +347,11 @@ pub async fn update_application(
     now: UnixTime,
 ) -> Result<Application, ApiError> {
     let view = ApplicationView::new(current, None);
-    let mut fields = patched(&view, patch, &["id", "client_id", "type", "created_at", "updated_at"])?;
+    let mut fields = patched(
+        &view,
+        patch,
+        &["id", "client_id", "type", "created_at", "updated_at"],
+    )?;
     if let Value::Object(map) = &mut fields {
         map.insert("type".into(), current.application_type.as_str().into());
     }
@@ -375,7 +392,11 @@ pub async fn update_user(
     current: &User,
     patch: &Value,
 ) -> Result<User, ApiError> {
-    let fields: UserFields = parse_json(&patched(&UserView::from(current), patch, &["id", "created_at"])?)?;
+    let fields: UserFields = parse_json(&patched(
+        &UserView::from(current),
+        patch,
+        &["id", "created_at"],
+    )?)?;
     let user = User {
         id: current.id.clone(),
         email: fields.email.trim().to_owned(),
@@ -393,7 +414,10 @@ pub async fn update_user(
     match store.update_user(&user, hash.as_deref()).await {
         Ok(true) => Ok(user),
         Ok(false) => Err(ApiError::not_found("user")),
-        Err(StoreError::Conflict(_)) => Err(ApiError::conflict("email_taken", "a user with this email exists")),
+        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
+            "email_taken",
+            "a user with this email exists",
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -407,13 +431,33 @@ mod tests {
     fn merge_patch_follows_rfc_7396_appendix_a() {
         let cases = [
             (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
-            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
             (json!({"a": "b"}), json!({"a": null}), json!({})),
             (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
-            (json!({"a": {"b": "c"}}), json!({"a": {"b": "d", "c": null}}), json!({"a": {"b": "d"}})),
-            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
-            (json!([1, 2]), json!({"a": "b", "c": null}), json!({"a": "b"})),
-            (json!({}), json!({"a": {"bb": {"ccc": null}}}), json!({"a": {"bb": {}}})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({"e": null}),
+                json!({"a": 1}),
+                json!({"e": null, "a": 1}),
+            ),
+            (
+                json!([1, 2]),
+                json!({"a": "b", "c": null}),
+                json!({"a": "b"}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
         ];
         for (mut target, patch, expected) in cases {
             merge_patch(&mut target, &patch);
@@ -434,10 +478,18 @@ mod tests {
 
     #[test]
     fn parse_json_names_the_field_of_a_wrong_type() {
-        let err = parse_json::<NewApplication>(&json!({"name": "x", "type": "web", "enforce_pkce": "yes"})).unwrap_err();
+        let err = parse_json::<NewApplication>(
+            &json!({"name": "x", "type": "web", "enforce_pkce": "yes"}),
+        )
+        .unwrap_err();
         assert_eq!(err.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(err.description.contains("enforce_pkce"), "{}", err.description);
-        let err = parse_json::<NewApplication>(&json!({"name": "x", "type": "web", "colour": 1})).unwrap_err();
+        assert!(
+            err.description.contains("enforce_pkce"),
+            "{}",
+            err.description
+        );
+        let err = parse_json::<NewApplication>(&json!({"name": "x", "type": "web", "colour": 1}))
+            .unwrap_err();
         assert!(err.description.contains("colour"), "{}", err.description);
     }
 }

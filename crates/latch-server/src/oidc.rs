@@ -50,7 +50,10 @@ pub fn discovery_document(issuer: &str) -> String {
 fn cached_json(body: String, max_age: &'static str) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(max_age));
     response
 }
@@ -62,7 +65,10 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
 
 /// `GET /keys`: short max-age so that rotated keys are seen well before they sign.
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    cached_json(state.keys.current().jwks_json().to_owned(), "public, max-age=300")
+    cached_json(
+        state.keys.current().jwks_json().to_owned(),
+        "public, max-age=300",
+    )
 }
 
 /// `GET /healthz`: 200 once the database answers.

@@ -50,9 +50,15 @@ pub fn page(status: StatusCode, html: String) -> Response {
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
@@ -67,7 +73,12 @@ pub struct LoginForm<'a> {
 pub fn login(form: &LoginForm<'_>) -> String {
     let error = form
         .error
-        .map(|e| format!("<div class=\"error\" role=\"alert\" id=\"login-error\">{}</div>", escape(e)))
+        .map(|e| {
+            format!(
+                "<div class=\"error\" role=\"alert\" id=\"login-error\">{}</div>",
+                escape(e)
+            )
+        })
         .unwrap_or_default();
     let body = format!(
         "{error}<form method=\"post\" action=\"{action}\" novalidate>\
@@ -80,7 +91,11 @@ pub fn login(form: &LoginForm<'_>) -> String {
         action = escape(form.action),
         request = escape(form.login_request),
         email = escape(form.email.unwrap_or("")),
-        described = if form.error.is_some() { " aria-describedby=\"login-error\"" } else { "" },
+        described = if form.error.is_some() {
+            " aria-describedby=\"login-error\""
+        } else {
+            ""
+        },
     );
     layout(form.environment, "Sign in", &body)
 }
@@ -93,7 +108,10 @@ pub fn error(environment: &str, status: StatusCode, message: &str) -> Response {
 
 /// A page with a title and a paragraph.
 pub fn message(environment: &str, title: &str, text: &str) -> Response {
-    page(StatusCode::OK, layout(environment, title, &format!("<p>{}</p>", escape(text))))
+    page(
+        StatusCode::OK,
+        layout(environment, title, &format!("<p>{}</p>", escape(text))),
+    )
 }
 
 #[cfg(test)]

@@ -48,11 +48,17 @@ impl PasswordHasher {
 
     /// One less than the cores, at least one.
     pub fn default_concurrency() -> usize {
-        std::thread::available_parallelism().map(|n| n.get().saturating_sub(1).max(1)).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get().saturating_sub(1).max(1))
+            .unwrap_or(1)
     }
 
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Closed)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
         tokio::task::spawn_blocking(move || hash_blocking(password.as_bytes()))
             .await
             .map_err(|_| PasswordError::Hash)?
@@ -60,13 +66,25 @@ impl PasswordHasher {
 
     /// Verifies `password` against `hash`, or against the dummy hash when `hash` is `None`
     /// (always false then, in the same time).
-    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Closed)?;
+    pub async fn verify(
+        &self,
+        password: String,
+        hash: Option<String>,
+    ) -> Result<bool, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy.to_string());
-        let ok = tokio::task::spawn_blocking(move || argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok())
-            .await
-            .map_err(|_| PasswordError::Hash)?;
+        let ok = tokio::task::spawn_blocking(move || {
+            argon2()
+                .verify_password(password.as_bytes(), hash.as_str())
+                .is_ok()
+        })
+        .await
+        .map_err(|_| PasswordError::Hash)?;
         Ok(ok && known)
     }
 }
@@ -80,7 +98,11 @@ mod tests {
         let h = PasswordHasher::new(1).unwrap();
         let hash = h.hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(h.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(
+            h.verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!h.verify("wrong horse".into(), Some(hash)).await.unwrap());
         assert!(!h.verify("anything".into(), None).await.unwrap());
     }

@@ -13,21 +13,37 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(oidc::healthz))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/keys", get(oidc::jwks))
-        .route("/oauth/authorize", get(authorize::get).post(authorize::post))
+        .route(
+            "/oauth/authorize",
+            get(authorize::get).post(authorize::post),
+        )
         .route("/login", get(login::get).post(login::post))
         .route("/oauth/token", post(token::token))
         .route("/oauth/revoke", post(revoke::revoke))
         .route("/oauth/introspect", post(introspect::introspect))
         .route("/userinfo", get(userinfo::get).post(userinfo::post))
-        .route("/oidc/logout", get(crate::logout::get).post(crate::logout::post))
+        .route(
+            "/oidc/logout",
+            get(crate::logout::get).post(crate::logout::post),
+        )
         .nest("/api/v1", crate::admin::routes());
     // Endpoints live under the issuer's path (RFC 8414 §3: the issuer may have a path component).
     let prefix = url::Url::parse(&state.settings.issuer)
         .map(|u| u.path().trim_end_matches('/').to_owned())
         .unwrap_or_default();
-    let routes = if prefix.is_empty() { routes } else { Router::new().nest(&prefix, routes) };
+    let routes = if prefix.is_empty() {
+        routes
+    } else {
+        Router::new().nest(&prefix, routes)
+    };
     routes
-        .layer(axum::middleware::from_fn_with_state(crate::cors::Cors::new(&state), crate::cors::middleware))
-        .layer(axum::middleware::from_fn_with_state(body_limit, crate::body_limit::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::cors::Cors::new(&state),
+            crate::cors::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            crate::body_limit::middleware,
+        ))
         .with_state(state)
 }

@@ -34,7 +34,11 @@ pub fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// A `Set-Cookie` value; `max_age = 0` deletes it.
 pub fn set_cookie(state: &AppState, base: &str, value: &str, max_age: i64) -> Option<HeaderValue> {
-    let secure = if state.settings.is_http_issuer() { "" } else { "; Secure" };
+    let secure = if state.settings.is_http_issuer() {
+        ""
+    } else {
+        "; Secure"
+    };
     HeaderValue::from_str(&format!(
         "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
         cookie_name(state, base)
@@ -43,13 +47,21 @@ pub fn set_cookie(state: &AppState, base: &str, value: &str, max_age: i64) -> Op
 }
 
 /// The browser's live session, if its cookie names one.
-pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRecord>, latch_core::store::StoreError> {
-    let Some(value) = read_cookie(headers, &cookie_name(state, SESSION)).and_then(Secret::parse) else {
+pub async fn current(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<SessionRecord>, latch_core::store::StoreError> {
+    let Some(value) = read_cookie(headers, &cookie_name(state, SESSION)).and_then(Secret::parse)
+    else {
         return Ok(None);
     };
     state
         .store
-        .get_active_session(&value.hash(), state.clock.now(), state.settings.session_idle_timeout)
+        .get_active_session(
+            &value.hash(),
+            state.clock.now(),
+            state.settings.session_idle_timeout,
+        )
         .await
 }
 

@@ -58,9 +58,9 @@ impl Settings {
     pub fn new(issuer: &str, listen: &str, database_url: &str) -> Result<Self, SettingsError> {
         Ok(Self {
             issuer: validate_issuer(issuer)?,
-            listen: listen
-                .parse()
-                .map_err(|_| SettingsError::new("LATCH_LISTEN", format!("`{listen}` is not an address:port")))?,
+            listen: listen.parse().map_err(|_| {
+                SettingsError::new("LATCH_LISTEN", format!("`{listen}` is not an address:port"))
+            })?,
             database_url: validate_database_url(database_url)?,
             master_key: None,
             refresh_reuse_window: 10,
@@ -99,12 +99,18 @@ pub fn validate_issuer(issuer: &str) -> Result<String, SettingsError> {
 }
 
 fn validate_database_url(url: &str) -> Result<String, SettingsError> {
-    if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
         Ok(url.to_owned())
     } else {
         Err(SettingsError::new(
             "LATCH_DATABASE_URL",
-            format!("`{}` must start with sqlite:// or postgres://", url.split('@').next_back().unwrap_or("")),
+            format!(
+                "`{}` must start with sqlite:// or postgres://",
+                url.split('@').next_back().unwrap_or("")
+            ),
         ))
     }
 }
@@ -116,8 +122,14 @@ mod tests {
     #[test]
     fn http_issuers_are_refused_except_on_loopback() {
         assert!(validate_issuer("http://auth.example.com").is_err());
-        assert_eq!(validate_issuer("http://127.0.0.1:8080/").unwrap(), "http://127.0.0.1:8080");
-        assert_eq!(validate_issuer("https://auth.example.com/tenant").unwrap(), "https://auth.example.com/tenant");
+        assert_eq!(
+            validate_issuer("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            validate_issuer("https://auth.example.com/tenant").unwrap(),
+            "https://auth.example.com/tenant"
+        );
         assert!(validate_issuer("https://auth.example.com/?x=1").is_err());
         assert!(validate_issuer("not a url").is_err());
     }

@@ -22,7 +22,10 @@ pub enum StartupError {
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
@@ -37,7 +40,8 @@ impl Server {
     /// Everything that can fail at start-up fails here, before the port answers.
     pub async fn prepare(settings: Settings) -> Result<Self, StartupError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let resolve = || keys::resolve_master_key(settings.master_key.as_deref(), &settings.database_url);
+        let resolve =
+            || keys::resolve_master_key(settings.master_key.as_deref(), &settings.database_url);
         // Off SQLite the master key is required: say so before trying to reach the database.
         let early = match latch_store::sqlite_path(&settings.database_url) {
             None => Some(resolve()?),
@@ -55,9 +59,13 @@ impl Server {
         let keys = Arc::new(Keys::new(&records, master, clock.now(), grace)?);
         let applications = Arc::new(Applications::default());
         applications.refresh(store.as_ref(), true).await?;
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| StartupError::Bind { addr: settings.listen.to_string(), source })?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: settings.listen.to_string(),
+                    source,
+                })?;
         let refresh_successor_key = keys.master().derive("latch refresh-token successor v1");
         let state = AppState(Arc::new(Inner {
             discovery: crate::oidc::discovery_document(&settings.issuer),
@@ -82,7 +90,10 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
         let state = self.state;
         keys::spawn_reloader(state.keys.clone(), state.store.clone(), state.clock.clone());
         applications::spawn_refresher(state.applications.clone(), state.store.clone());
@@ -95,10 +106,13 @@ impl Server {
             "latch is ready"
         );
         let app = crate::router::router(state);
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(StartupError::Serve)?;
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(StartupError::Serve)?;
         drop(store);
         tracing::info!("latch stopped");
         Ok(())

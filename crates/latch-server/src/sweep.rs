@@ -23,7 +23,10 @@ pub fn spawn(state: AppState) {
 
 async fn sweep(state: &AppState) {
     let now = state.clock.now();
-    let expired = SessionSelector::Expired { idle_timeout: state.settings.session_idle_timeout, limit: BATCH };
+    let expired = SessionSelector::Expired {
+        idle_timeout: state.settings.session_idle_timeout,
+        limit: BATCH,
+    };
     match state.store.end_sessions(expired, now).await {
         Ok(ended) if !ended.is_empty() => {
             tracing::info!(count = ended.len(), "ended expired sessions");

@@ -48,14 +48,24 @@ impl Locks {
 
     fn retry_after(&self, key: &str, now: UnixTime) -> Option<i64> {
         let map = self.0.lock().ok()?;
-        map.get(key).filter(|until| **until > now).map(|until| until - now)
+        map.get(key)
+            .filter(|until| **until > now)
+            .map(|until| until - now)
     }
 }
 
 /// Seconds until sign-ins for this account from this address open again, if either is locked.
-pub async fn login_locked(store: &dyn Store, email: &str, ip: Option<IpAddr>, now: UnixTime) -> Result<Option<i64>, StoreError> {
+pub async fn login_locked(
+    store: &dyn Store,
+    email: &str,
+    ip: Option<IpAddr>,
+    now: UnixTime,
+) -> Result<Option<i64>, StoreError> {
     let mut wait = None;
-    for key in [Some(account_key(email)), address_key(ip)].into_iter().flatten() {
+    for key in [Some(account_key(email)), address_key(ip)]
+        .into_iter()
+        .flatten()
+    {
         if let Some(s) = store.get_throttle(&key).await? {
             wait = wait.max(s.retry_after(now));
         }
@@ -72,11 +82,14 @@ pub async fn login_failed(
     now: UnixTime,
 ) -> Result<u64, StoreError> {
     let (account_policy, address_policy) = policies;
-    let account = store.record_failure(&account_key(email), now, account_policy).await?;
+    let account = store
+        .record_failure(&account_key(email), now, account_policy)
+        .await?;
     let mut delay = account_policy.delay_ms(account.failures);
     if let Some(key) = address_key(ip) {
         let address = store.record_failure(&key, now, address_policy).await?;
-        delay = delay.max(address_policy.delay_ms(address.failures - address_policy.max_failures / 2));
+        delay =
+            delay.max(address_policy.delay_ms(address.failures - address_policy.max_failures / 2));
     }
     Ok(delay)
 }
@@ -92,7 +105,12 @@ pub async fn unlock_account(store: &dyn Store, email: &str) -> Result<bool, Stor
 }
 
 /// Fast check before client authentication: locks seen by this node.
-pub fn client_locked(locks: &Locks, client_id: &str, ip: Option<IpAddr>, now: UnixTime) -> Option<i64> {
+pub fn client_locked(
+    locks: &Locks,
+    client_id: &str,
+    ip: Option<IpAddr>,
+    now: UnixTime,
+) -> Option<i64> {
     let by_client = locks.retry_after(&client_key(client_id), now);
     let by_address = address_key(ip).and_then(|k| locks.retry_after(&k, now));
     by_client.max(by_address)
@@ -108,7 +126,10 @@ pub async fn client_failed(
     now: UnixTime,
 ) -> Result<Option<i64>, StoreError> {
     let mut wait = None;
-    let keys = [Some((client_key(client_id), policies.0)), address_key(ip).map(|k| (k, policies.1))];
+    let keys = [
+        Some((client_key(client_id), policies.0)),
+        address_key(ip).map(|k| (k, policies.1)),
+    ];
     for (key, policy) in keys.into_iter().flatten() {
         let state = store.record_failure(&key, now, policy).await?;
         locks.remember(&key, &state);

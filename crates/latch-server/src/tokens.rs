@@ -71,7 +71,9 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
     }
     let claims = AccessClaims {
         iss: issuer,
-        sub: grant.user.map_or(grant.app.client_id.as_str(), |u| u.id.as_str()),
+        sub: grant
+            .user
+            .map_or(grant.app.client_id.as_str(), |u| u.id.as_str()),
         aud,
         exp: now + ttl,
         iat: now,
@@ -110,7 +112,11 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
         }
         _ => None,
     };
-    Ok(Minted { access_token, id_token, expires_in: ttl })
+    Ok(Minted {
+        access_token,
+        id_token,
+        expires_in: ttl,
+    })
 }
 
 /// The standard claims `scope` allows (OIDC Core §5.4).
@@ -120,7 +126,11 @@ pub fn user_claims(user: &User, scope: Scope, out: &mut Map<String, Value>) {
         out.insert("email_verified".into(), user.email_verified.into());
     }
     if scope.contains(Scope::PROFILE) {
-        for (name, value) in [("name", &user.name), ("given_name", &user.given_name), ("family_name", &user.family_name)] {
+        for (name, value) in [
+            ("name", &user.name),
+            ("given_name", &user.given_name),
+            ("family_name", &user.family_name),
+        ] {
             if let Some(v) = value {
                 out.insert(name.into(), v.as_str().into());
             }
@@ -164,22 +174,32 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Access
         return Err(invalid("the access token is from another issuer"));
     }
     let now = state.clock.now();
-    let exp = jwt.exp().ok_or_else(|| invalid("the access token has no exp"))?;
+    let exp = jwt
+        .exp()
+        .ok_or_else(|| invalid("the access token has no exp"))?;
     if exp <= now {
         return Err(invalid("the access token has expired"));
     }
     let claims = jwt.into_claims();
     let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
     let jti = text("jti").ok_or_else(|| invalid("the access token has no jti"))?;
-    if state.store.is_access_token_revoked(&jti).await.map_err(|e| {
-        crate::error::internal(&e);
-        OAuthError::server_error()
-    })? {
+    if state
+        .store
+        .is_access_token_revoked(&jti)
+        .await
+        .map_err(|e| {
+            crate::error::internal(&e);
+            OAuthError::server_error()
+        })?
+    {
         return Err(invalid("the access token has been revoked"));
     }
     let aud = match claims.get("aud") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     };
     Ok(AccessToken {
@@ -197,7 +217,13 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Access
 
 /// The bearer token of an `Authorization: Bearer …` header (RFC 6750 §2.1).
 pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }

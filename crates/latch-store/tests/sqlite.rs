@@ -132,12 +132,20 @@ async fn a_migrated_file_is_latch_s_in_wal_mode_and_reopens_with_its_data() {
         .await
         .expect("reopen without migrating");
     assert!(store.is_access_token_revoked("jti").await.expect("read"));
-    assert_eq!(store.schema_version().await.expect("version"), 2, "the latest migration");
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        2,
+        "the latest migration"
+    );
     drop(store);
     let store = latch_store::open_and_migrate(&url(&path))
         .await
         .expect("migrating twice is a no-op");
-    assert_eq!(store.schema_version().await.expect("version"), 2, "the latest migration");
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        2,
+        "the latest migration"
+    );
     drop(store);
 
     let mut conn = sqlx::sqlite::SqliteConnectOptions::new()

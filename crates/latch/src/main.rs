@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "latch", version, about = "Latch: an OpenID Connect / OAuth 2.0 authorization server")]
+#[command(
+    name = "latch",
+    version,
+    about = "Latch: an OpenID Connect / OAuth 2.0 authorization server"
+)]
 struct Cli {
     /// A TOML configuration file; environment variables win over it.
     #[arg(long, global = true, value_name = "FILE")]
@@ -46,7 +50,10 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     config::init_logging(&settings, matches!(cli.command, Command::Serve));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow::Error::new(e)),
     };

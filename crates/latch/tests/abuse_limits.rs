@@ -22,7 +22,10 @@ async fn a_thousand_wrong_passwords_from_many_addresses_never_sign_in_and_the_us
     let client = rp(&server, &web).await;
     let attacker = Browser::new();
     let auth = authorization(&client, &[]);
-    let (page_url, _, html) = attacker.authorize(&auth.url, &web.redirect_uri).await.expect_page();
+    let (page_url, _, html) = attacker
+        .authorize(&auth.url, &web.redirect_uri)
+        .await
+        .expect_page();
     let form = find_login_form(&html).expect("a login form");
     let action = form.action_url(&page_url);
     let login_request = form.get("login_request").unwrap().to_owned();
@@ -33,13 +36,23 @@ async fn a_thousand_wrong_passwords_from_many_addresses_never_sign_in_and_the_us
         let resp = attacker
             .client()
             .post(action.clone())
-            .header("x-forwarded-for", format!("198.51.{}.{}", i / 250, i % 250 + 1))
-            .form(&[("login_request", login_request.as_str()), ("email", EMAIL), ("password", "not the password")])
+            .header(
+                "x-forwarded-for",
+                format!("198.51.{}.{}", i / 250, i % 250 + 1),
+            )
+            .form(&[
+                ("login_request", login_request.as_str()),
+                ("email", EMAIL),
+                ("password", "not the password"),
+            ])
             .send()
             .await
             .unwrap();
         let status = resp.status().as_u16();
-        assert!(!resp.headers().contains_key("location"), "attempt {i} must not sign in");
+        assert!(
+            !resp.headers().contains_key("location"),
+            "attempt {i} must not sign in"
+        );
         if status == 429 {
             refused += 1;
             retry_after_seen |= resp.headers().get("retry-after").is_some();
@@ -48,17 +61,28 @@ async fn a_thousand_wrong_passwords_from_many_addresses_never_sign_in_and_the_us
             slow = slow.max(started.elapsed());
         }
     }
-    assert!(refused > 900, "most attempts are refused while the account is locked: {refused}");
+    assert!(
+        refused > 900,
+        "most attempts are refused while the account is locked: {refused}"
+    );
     assert!(retry_after_seen);
-    assert!(slow >= Duration::from_millis(1000), "failures are slowed before the lock: {slow:?}");
+    assert!(
+        slow >= Duration::from_millis(1000),
+        "failures are slowed before the lock: {slow:?}"
+    );
 
     // Once the lock ends, the real user signs in from their own address.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let ok = latch_testkit::wait_until(Duration::from_secs(40), || async {
         let user = Browser::new();
         let auth = authorization(&client, &[]);
-        let (page_url, _, html) = user.authorize(&auth.url, &web.redirect_uri).await.expect_page();
-        let step = user.submit_login_form(&page_url, &html, EMAIL, PASSWORD, &web.redirect_uri).await;
+        let (page_url, _, html) = user
+            .authorize(&auth.url, &web.redirect_uri)
+            .await
+            .expect_page();
+        let step = user
+            .submit_login_form(&page_url, &html, EMAIL, PASSWORD, &web.redirect_uri)
+            .await;
         matches!(step, latch_testkit::AuthorizeStep::Redirected(_))
     })
     .await;
@@ -67,20 +91,37 @@ async fn a_thousand_wrong_passwords_from_many_addresses_never_sign_in_and_the_us
 
 #[tokio::test]
 async fn repeated_wrong_client_secrets_get_429_with_a_json_body() {
-    let server = server_with(&[("LATCH_LOGIN_MAX_FAILURES", "3"), ("LATCH_LOGIN_LOCK_SECONDS", "30")]).await;
+    let server = server_with(&[
+        ("LATCH_LOGIN_MAX_FAILURES", "3"),
+        ("LATCH_LOGIN_LOCK_SECONDS", "30"),
+    ])
+    .await;
     let web = app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let (s, body, headers) = token(&server, &[("grant_type", "client_credentials")], Some((&web.client_id, "wrong"))).await;
+        let (s, body, headers) = token(
+            &server,
+            &[("grant_type", "client_credentials")],
+            Some((&web.client_id, "wrong")),
+        )
+        .await;
         if s == 429 {
             assert!(headers.contains_key("retry-after"));
-            assert!(body["error"].is_string() && body["error_description"].is_string(), "{body}");
+            assert!(
+                body["error"].is_string() && body["error_description"].is_string(),
+                "{body}"
+            );
         }
         statuses.push(s);
     }
     assert_eq!(&statuses[..2], &[401, 401]);
     assert!(statuses[2..].iter().all(|s| *s == 429), "{statuses:?}");
     // While locked, even the right secret waits (the lock is on the client id).
-    let (s, _, _) = token(&server, &[("grant_type", "client_credentials")], Some((&web.client_id, web.client_secret.as_deref().unwrap()))).await;
+    let (s, _, _) = token(
+        &server,
+        &[("grant_type", "client_credentials")],
+        Some((&web.client_id, web.client_secret.as_deref().unwrap())),
+    )
+    .await;
     assert_eq!(s, 429);
 }

@@ -25,20 +25,39 @@ async fn a_web_app_with_client_secret_basic_gets_verified_tokens() {
         .expect("token exchange");
     let id_token = tokens.id_token().expect("an ID token");
     // The library checks signature (via /keys), iss, aud, exp and nonce.
-    let claims = id_token.claims(&client.id_token_verifier(), &auth.nonce).expect("a valid ID token");
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &auth.nonce)
+        .expect("a valid ID token");
     assert_eq!(claims.email().map(|e| e.as_str()), Some(EMAIL));
     // OIDC Core §3.1.3.6: at_hash binds the access token to the ID token.
-    let expected = openidconnect::AccessTokenHash::from_token(tokens.access_token(), id_token.signing_alg().unwrap(), id_token.signing_key(&client.id_token_verifier()).unwrap()).unwrap();
+    let expected = openidconnect::AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&client.id_token_verifier()).unwrap(),
+    )
+    .unwrap();
     assert_eq!(claims.access_token_hash(), Some(&expected));
-    assert!(tokens.refresh_token().is_none(), "no refresh token without offline_access");
+    assert!(
+        tokens.refresh_token().is_none(),
+        "no refresh token without offline_access"
+    );
     assert_eq!(tokens.expires_in().unwrap().as_secs(), 300);
 
     let (header, at) = jwt_parts(tokens.access_token().secret());
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "RS256");
     assert_eq!(at["iss"], server.issuer());
-    assert!(at["aud"].as_array().unwrap().iter().any(|a| a == web.client_id.as_str()));
-    assert_eq!(at["exp"].as_i64().unwrap() - at["iat"].as_i64().unwrap(), 300);
+    assert!(
+        at["aud"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == web.client_id.as_str())
+    );
+    assert_eq!(
+        at["exp"].as_i64().unwrap() - at["iat"].as_i64().unwrap(),
+        300
+    );
     let (_, id) = jwt_parts(&id_token.to_string());
     assert_eq!(id["sid"], at["sid"]);
     assert!(id["auth_time"].is_i64());
@@ -84,7 +103,10 @@ async fn a_web_app_with_client_secret_post_exchanges_its_code() {
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["pragma"], "no-cache");
     assert_eq!(body["token_type"], "Bearer");
-    assert!(body["refresh_token"].is_string(), "offline_access yields a refresh token");
+    assert!(
+        body["refresh_token"].is_string(),
+        "offline_access yields a refresh token"
+    );
     assert_eq!(body["scope"], "openid offline_access");
 }
 
@@ -93,7 +115,10 @@ async fn a_native_app_with_a_loopback_redirect_may_use_any_port() {
     let server = server().await;
     let native = app(&server, "native", "http://127.0.0.1/callback", &[]).await;
     let port = latch_testkit::free_port();
-    let mut native_on_port = App { redirect_uri: format!("http://127.0.0.1:{port}/callback"), ..native };
+    let mut native_on_port = App {
+        redirect_uri: format!("http://127.0.0.1:{port}/callback"),
+        ..native
+    };
     native_on_port.client_secret = None;
     let client = rp(&server, &native_on_port).await;
     let browser = Browser::new();
@@ -106,7 +131,11 @@ async fn a_native_app_with_a_loopback_redirect_may_use_any_port() {
         .request_async(&latch_testkit::rp::http_client)
         .await
         .expect("public client exchange with PKCE");
-    tokens.id_token().unwrap().claims(&client.id_token_verifier(), &auth.nonce).unwrap();
+    tokens
+        .id_token()
+        .unwrap()
+        .claims(&client.id_token_verifier(), &auth.nonce)
+        .unwrap();
     assert!(tokens.refresh_token().is_some());
 }
 
@@ -125,7 +154,11 @@ async fn a_native_app_with_a_custom_scheme_redirect_signs_in() {
         .request_async(&latch_testkit::rp::http_client)
         .await
         .unwrap();
-    tokens.id_token().unwrap().claims(&client.id_token_verifier(), &auth.nonce).unwrap();
+    tokens
+        .id_token()
+        .unwrap()
+        .claims(&client.id_token_verifier(), &auth.nonce)
+        .unwrap();
 }
 
 #[tokio::test]
@@ -143,7 +176,10 @@ async fn one_password_entry_signs_in_to_three_apps_of_three_types() {
             sign_in_for_code(&server, &browser, &auth, &a.redirect_uri).await
         } else {
             // SSO: the second and third applications get a code at once, with no page.
-            let callback = browser.authorize(&auth.url, &a.redirect_uri).await.expect_redirect();
+            let callback = browser
+                .authorize(&auth.url, &a.redirect_uri)
+                .await
+                .expect_redirect();
             callback_code(&server, &callback, &auth)
         };
         let tokens = client
@@ -153,11 +189,21 @@ async fn one_password_entry_signs_in_to_three_apps_of_three_types() {
             .request_async(&latch_testkit::rp::http_client)
             .await
             .unwrap();
-        let claims = tokens.id_token().unwrap().claims(&client.id_token_verifier(), &auth.nonce).unwrap();
+        let claims = tokens
+            .id_token()
+            .unwrap()
+            .claims(&client.id_token_verifier(), &auth.nonce)
+            .unwrap();
         let (_, raw) = jwt_parts(&tokens.id_token().unwrap().to_string());
-        sids.push((claims.subject().to_string(), raw["sid"].as_str().unwrap().to_owned()));
+        sids.push((
+            claims.subject().to_string(),
+            raw["sid"].as_str().unwrap().to_owned(),
+        ));
     }
-    assert!(sids.windows(2).all(|w| w[0] == w[1]), "same sub and sid in every app: {sids:?}");
+    assert!(
+        sids.windows(2).all(|w| w[0] == w[1]),
+        "same sub and sid in every app: {sids:?}"
+    );
 }
 
 #[tokio::test]
@@ -167,16 +213,23 @@ async fn a_wrong_password_shows_the_form_again_and_issues_nothing() {
     let client = rp(&server, &web).await;
     let browser = Browser::new();
     let auth = authorization(&client, &[]);
-    let (page_url, _, html) = browser.authorize(&auth.url, &web.redirect_uri).await.expect_page();
+    let (page_url, _, html) = browser
+        .authorize(&auth.url, &web.redirect_uri)
+        .await
+        .expect_page();
     for (email, password) in [(EMAIL, "wrong password!"), ("nobody@example.com", PASSWORD)] {
-        let step = browser.submit_login_form(&page_url, &html, email, password, &web.redirect_uri).await;
+        let step = browser
+            .submit_login_form(&page_url, &html, email, password, &web.redirect_uri)
+            .await;
         let (_, status, again) = step.expect_page();
         assert_eq!(status, 200);
         assert!(again.contains("The email or password is incorrect."));
         assert!(again.contains("name=\"password\""));
     }
     // The same browser can still sign in with the right password.
-    let step = browser.submit_login_form(&page_url, &html, EMAIL, PASSWORD, &web.redirect_uri).await;
+    let step = browser
+        .submit_login_form(&page_url, &html, EMAIL, PASSWORD, &web.redirect_uri)
+        .await;
     callback_code(&server, &step.expect_redirect(), &auth);
 }
 
@@ -187,14 +240,22 @@ async fn the_login_page_is_protected_against_framing_caching_and_scripts() {
     let client = rp(&server, &web).await;
     let browser = Browser::new();
     let auth = authorization(&client, &[]);
-    let url = format!("{}&login_hint=%3Cscript%3Ealert(1)%3C%2Fscript%3E", auth.url);
+    let url = format!(
+        "{}&login_hint=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        auth.url
+    );
     let mut resp = browser.get(&url).await;
     while resp.status().is_redirection() {
         let next = resp.headers()["location"].to_str().unwrap().to_owned();
         resp = browser.get(&next).await;
     }
     let h = resp.headers().clone();
-    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["cache-control"], "no-store");
@@ -214,10 +275,19 @@ async fn prompt_login_and_max_age_ask_for_the_password_again() {
     for extra in ["&prompt=login", "&max_age=0"] {
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let url = format!("{}{extra}", authorization(&client, &[]).url);
-        assert!(browser.authorize(&url, &web.redirect_uri).await.is_login_page(), "{extra}");
+        assert!(
+            browser
+                .authorize(&url, &web.redirect_uri)
+                .await
+                .is_login_page(),
+            "{extra}"
+        );
     }
     // Without them, the session answers at once; prompt=none too.
     let url = format!("{}&prompt=none", authorization(&client, &[]).url);
-    let callback = browser.authorize(&url, &web.redirect_uri).await.expect_redirect();
+    let callback = browser
+        .authorize(&url, &web.redirect_uri)
+        .await
+        .expect_redirect();
     assert!(param(&callback, "code").is_some(), "{callback}");
 }

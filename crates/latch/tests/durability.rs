@@ -17,17 +17,26 @@ async fn issue_under_load_then_kill(server: &mut LatchServer, web: &App) -> Vec<
         let auth = authorization(&client, &["offline_access"]);
         let step = browser.authorize(&auth.url, &web.redirect_uri).await;
         let callback = if step.is_login_page() {
-            browser.sign_in(&auth.url, &web.redirect_uri, EMAIL, PASSWORD).await
+            browser
+                .sign_in(&auth.url, &web.redirect_uri, EMAIL, PASSWORD)
+                .await
         } else {
             step.expect_redirect()
         };
-        codes.push((callback_code(server, &callback, &auth).secret().clone(), auth.verifier.secret().clone()));
+        codes.push((
+            callback_code(server, &callback, &auth).secret().clone(),
+            auth.verifier.secret().clone(),
+        ));
     }
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for (code, verifier) in codes {
-        let (url, id, secret, redirect) =
-            (server.url("/oauth/token"), web.client_id.clone(), web.client_secret.clone().unwrap(), web.redirect_uri.clone());
+        let (url, id, secret, redirect) = (
+            server.url("/oauth/token"),
+            web.client_id.clone(),
+            web.client_secret.clone().unwrap(),
+            web.redirect_uri.clone(),
+        );
         let acknowledged = acknowledged.clone();
         tasks.push(tokio::spawn(async move {
             let form = [
@@ -36,7 +45,12 @@ async fn issue_under_load_then_kill(server: &mut LatchServer, web: &App) -> Vec<
                 ("redirect_uri", redirect.as_str()),
                 ("code_verifier", verifier.as_str()),
             ];
-            let sent = latch_testkit::rp::reqwest_client().post(url).basic_auth(id, Some(secret)).form(&form).send().await;
+            let sent = latch_testkit::rp::reqwest_client()
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&form)
+                .send()
+                .await;
             if let Ok(resp) = sent
                 && resp.status() == 200
                 && let Ok(body) = resp.json::<serde_json::Value>().await
@@ -59,11 +73,22 @@ async fn issue_under_load_then_kill(server: &mut LatchServer, web: &App) -> Vec<
 async fn every_acknowledged_token_still_works(mut server: LatchServer) {
     let web = app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
     let acknowledged = issue_under_load_then_kill(&mut server, &web).await;
-    assert!(!acknowledged.is_empty(), "some exchanges were acknowledged before the kill");
+    assert!(
+        !acknowledged.is_empty(),
+        "some exchanges were acknowledged before the kill"
+    );
     server.restart().await;
     for rt in &acknowledged {
-        let (s, body, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", rt)], Some((&web.client_id, web.client_secret.as_deref().unwrap()))).await;
-        assert_eq!(s, 200, "an acknowledged refresh token survived kill -9: {body}");
+        let (s, body, _) = token(
+            &server,
+            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+            Some((&web.client_id, web.client_secret.as_deref().unwrap())),
+        )
+        .await;
+        assert_eq!(
+            s, 200,
+            "an acknowledged refresh token survived kill -9: {body}"
+        );
     }
 }
 
@@ -74,8 +99,15 @@ async fn acknowledged_refresh_tokens_survive_kill_9_on_sqlite() {
 
 #[tokio::test]
 async fn acknowledged_refresh_tokens_survive_kill_9_on_postgres() {
-    let Some(db) = PostgresTestDb::create("durability_kill9") else { return };
-    let server = LatchServer::builder(bin()).database_url(db.url()).start().await;
-    server.cli(&["users", "create", "--email", EMAIL, "--password", PASSWORD]).await;
+    let Some(db) = PostgresTestDb::create("durability_kill9") else {
+        return;
+    };
+    let server = LatchServer::builder(bin())
+        .database_url(db.url())
+        .start()
+        .await;
+    server
+        .cli(&["users", "create", "--email", EMAIL, "--password", PASSWORD])
+        .await;
     every_acknowledged_token_still_works(server).await;
 }

@@ -11,14 +11,23 @@ use serde_json::Value;
 use support::bin;
 
 async fn get_json(url: &str) -> (reqwest::header::HeaderMap, Value) {
-    let resp = latch_testkit::rp::reqwest_client().get(url).send().await.unwrap();
+    let resp = latch_testkit::rp::reqwest_client()
+        .get(url)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200, "{url}");
     let headers = resp.headers().clone();
     (headers, resp.json().await.unwrap())
 }
 
 fn kids(jwks: &Value) -> Vec<String> {
-    let mut k: Vec<String> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect();
+    let mut k: Vec<String> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
     k.sort();
     k
 }
@@ -27,7 +36,12 @@ fn kids(jwks: &Value) -> Vec<String> {
 async fn discovery_describes_every_endpoint_and_capability() {
     let server = LatchServer::start(bin()).await;
     let (headers, d) = get_json(&server.url("/.well-known/openid-configuration")).await;
-    assert!(headers["cache-control"].to_str().unwrap().starts_with("public, max-age="));
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("public, max-age=")
+    );
     let issuer = server.issuer();
     assert_eq!(d["issuer"], issuer);
     for (key, path) in [
@@ -42,14 +56,23 @@ async fn discovery_describes_every_endpoint_and_capability() {
         assert_eq!(d[key], format!("{issuer}{path}"), "{key}");
     }
     assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(d["request_parameter_supported"], false);
     assert_eq!(d["request_uri_parameter_supported"], false);
     assert_eq!(d["backchannel_logout_supported"], true);
     assert_eq!(d["backchannel_logout_session_supported"], true);
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
     for grant in ["authorization_code", "refresh_token", "client_credentials"] {
-        assert!(d["grant_types_supported"].as_array().unwrap().iter().any(|g| g == grant));
+        assert!(
+            d["grant_types_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g == grant)
+        );
     }
     // The openidconnect crate accepts it as a provider.
     latch_testkit::rp::discover(issuer).await;
@@ -59,8 +82,18 @@ async fn discovery_describes_every_endpoint_and_capability() {
 async fn keys_are_published_and_survive_a_restart() {
     let mut server = LatchServer::start(bin()).await;
     let (headers, jwks) = get_json(&server.url("/keys")).await;
-    assert!(headers["cache-control"].to_str().unwrap().starts_with("public"));
-    let algs: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("public")
+    );
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
     for alg in ["RS256", "ES256"] {
         assert!(algs.contains(&alg), "{algs:?}");
     }
@@ -105,9 +138,17 @@ async fn a_rotated_key_is_published_before_it_signs() {
 fn run_serve(env: &[(&str, &str)]) -> std::process::Output {
     let dir = TempDir::new();
     let mut cmd = Command::new(bin());
-    cmd.arg("serve").env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
-    cmd.env("LATCH_DATABASE_URL", format!("sqlite://{}", dir.path().join("x.db").display()));
-    cmd.env("LATCH_LISTEN", format!("127.0.0.1:{}", latch_testkit::free_port()));
+    cmd.arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env(
+        "LATCH_DATABASE_URL",
+        format!("sqlite://{}", dir.path().join("x.db").display()),
+    );
+    cmd.env(
+        "LATCH_LISTEN",
+        format!("127.0.0.1:{}", latch_testkit::free_port()),
+    );
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -117,13 +158,25 @@ fn run_serve(env: &[(&str, &str)]) -> std::process::Output {
 #[test]
 fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
     for (env, setting) in [
-        (vec![("LATCH_ISSUER", "http://auth.example.com")], "LATCH_ISSUER"),
+        (
+            vec![("LATCH_ISSUER", "http://auth.example.com")],
+            "LATCH_ISSUER",
+        ),
         (vec![("LATCH_ISSUER", "not a url")], "LATCH_ISSUER"),
         (vec![("LATCH_LISTEN", "nowhere")], "LATCH_LISTEN"),
-        (vec![("LATCH_DATABASE_URL", "mysql://x")], "LATCH_DATABASE_URL"),
+        (
+            vec![("LATCH_DATABASE_URL", "mysql://x")],
+            "LATCH_DATABASE_URL",
+        ),
         (vec![("LATCH_MASTER_KEY", "c2hvcnQ=")], "LATCH_MASTER_KEY"),
-        (vec![("LATCH_REFRESH_REUSE_WINDOW", "soon")], "LATCH_REFRESH_REUSE_WINDOW"),
-        (vec![("LATCH_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")], "LATCH_MASTER_KEY"),
+        (
+            vec![("LATCH_REFRESH_REUSE_WINDOW", "soon")],
+            "LATCH_REFRESH_REUSE_WINDOW",
+        ),
+        (
+            vec![("LATCH_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")],
+            "LATCH_MASTER_KEY",
+        ),
     ] {
         let out = run_serve(&env);
         assert!(!out.status.success(), "{env:?}");
@@ -141,23 +194,39 @@ fn a_corrupt_or_foreign_database_file_is_refused_and_left_untouched() {
     let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&path, &garbage).unwrap();
     let mut cmd = Command::new(bin());
-    cmd.arg("migrate").env("LATCH_DATABASE_URL", format!("sqlite://{}", path.display()));
+    cmd.arg("migrate")
+        .env("LATCH_DATABASE_URL", format!("sqlite://{}", path.display()));
     let out = cmd.output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("corrupt.db"), "{stderr}");
-    assert_eq!(std::fs::read(&path).unwrap(), garbage, "nothing was overwritten");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        garbage,
+        "nothing was overwritten"
+    );
 }
 
 #[tokio::test]
 async fn two_servers_on_one_postgres_database_publish_the_same_keys() {
-    let Some(db) = PostgresTestDb::create("two_servers_keys") else { return };
+    let Some(db) = PostgresTestDb::create("two_servers_keys") else {
+        return;
+    };
     let key = random_master_key();
-    let start = || LatchServer::builder(bin()).database_url(db.url()).env("LATCH_MASTER_KEY", key.clone()).start();
+    let start = || {
+        LatchServer::builder(bin())
+            .database_url(db.url())
+            .env("LATCH_MASTER_KEY", key.clone())
+            .start()
+    };
     let (a, b) = tokio::join!(start(), start());
     let (_, ka) = get_json(&a.url("/keys")).await;
     let (_, kb) = get_json(&b.url("/keys")).await;
     assert_eq!(kids(&ka), kids(&kb));
-    assert_eq!(ka["keys"].as_array().unwrap().len(), 3, "one key per algorithm, not one per node");
+    assert_eq!(
+        ka["keys"].as_array().unwrap().len(),
+        3,
+        "one key per algorithm, not one per node"
+    );
 }

@@ -22,19 +22,64 @@ impl Rng {
 }
 
 const KEYS: &[&str] = &[
-    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
-    "code_challenge_method", "prompt", "max_age", "login_hint", "request", "request_uri", "grant_type",
-    "code", "code_verifier", "refresh_token", "client_secret", "token", "token_type_hint", "access_token",
-    "login_request", "email", "password",
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "request",
+    "request_uri",
+    "grant_type",
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "client_secret",
+    "token",
+    "token_type_hint",
+    "access_token",
+    "login_request",
+    "email",
+    "password",
 ];
 
 fn values<'a>(client_id: &'a str) -> Vec<&'a str> {
     vec![
-        "", "code", "token", "openid", "openid offline_access email profile", "S256", "plain", "none", "login",
-        "-1", "99999999999999999999", client_id, "http://127.0.0.1:7001/cb", "https://evil.example/cb",
-        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "authorization_code", "refresh_token",
-        "client_credentials", "%00", "\u{0}", "é🙂", "<script>alert(1)</script>", "a.b.c", "eyJhbGciOiJub25lIn0.e30.",
-        "'; DROP TABLE users; --", "%", "%%%", "+", "&&&", "====",
+        "",
+        "code",
+        "token",
+        "openid",
+        "openid offline_access email profile",
+        "S256",
+        "plain",
+        "none",
+        "login",
+        "-1",
+        "99999999999999999999",
+        client_id,
+        "http://127.0.0.1:7001/cb",
+        "https://evil.example/cb",
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "%00",
+        "\u{0}",
+        "é🙂",
+        "<script>alert(1)</script>",
+        "a.b.c",
+        "eyJhbGciOiJub25lIn0.e30.",
+        "'; DROP TABLE users; --",
+        "%",
+        "%%%",
+        "+",
+        "&&&",
+        "====",
     ]
 }
 
@@ -71,17 +116,31 @@ async fn no_endpoint_answers_500_to_random_input() {
         let mut req = if method == "GET" {
             http.get(format!("{}?{q}", server.url(path)))
         } else {
-            http.post(server.url(path)).header("content-type", "application/x-www-form-urlencoded").body(q.clone())
+            http.post(server.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(q.clone())
         };
         if rng.next() % 3 == 0 {
-            req = req.header("authorization", rng.pick(&["Basic !!", "Basic Og==", "Bearer x.y.z", "Bearer", "Digest a"]));
+            req = req.header(
+                "authorization",
+                rng.pick(&[
+                    "Basic !!",
+                    "Basic Og==",
+                    "Bearer x.y.z",
+                    "Bearer",
+                    "Digest a",
+                ]),
+            );
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         assert!(status < 500, "{method} {path}?{q} answered {status}");
         if path.starts_with("/oauth/t") && status >= 400 {
             let body: serde_json::Value = resp.json().await.unwrap();
-            assert!(body["error"].is_string() && body["error_description"].is_string(), "{q}: {body}");
+            assert!(
+                body["error"].is_string() && body["error_description"].is_string(),
+                "{q}: {body}"
+            );
         }
     }
     assert!(!server.logs().contains("panicked"), "{}", server.logs());
@@ -100,7 +159,12 @@ async fn oversized_and_mistyped_bodies_are_refused_cleanly() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 413);
-    let resp = http.post(server.url("/oauth/token")).json(&serde_json::json!({"grant_type": "client_credentials"})).send().await.unwrap();
+    let resp = http
+        .post(server.url("/oauth/token"))
+        .json(&serde_json::json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");

@@ -17,7 +17,8 @@ async fn two_nodes(db: &PostgresTestDb, window: &str) -> (LatchServer, LatchServ
     };
     let a = start().await;
     let b = start().await;
-    a.cli(&["users", "create", "--email", EMAIL, "--password", PASSWORD]).await;
+    a.cli(&["users", "create", "--email", EMAIL, "--password", PASSWORD])
+        .await;
     (a, b)
 }
 
@@ -32,7 +33,9 @@ fn form<'a>(app: &'a App, code: &'a str, verifier: &'a str) -> Vec<(&'a str, &'a
 
 #[tokio::test]
 async fn a_code_issued_by_one_node_is_exchanged_once_across_both() {
-    let Some(db) = PostgresTestDb::create("pg_code_across_nodes") else { return };
+    let Some(db) = PostgresTestDb::create("pg_code_across_nodes") else {
+        return;
+    };
     let (a, b) = two_nodes(&db, "0").await;
     let web = app(&a, "web", "http://127.0.0.1:7001/cb", &[]).await;
     let client = rp(&a, &web).await;
@@ -45,12 +48,24 @@ async fn a_code_issued_by_one_node_is_exchanged_once_across_both() {
     // 50 simultaneous exchanges, alternating nodes: exactly one wins.
     let mut tasks = Vec::new();
     for i in 0..50 {
-        let url = if i % 2 == 0 { a.url("/oauth/token") } else { b.url("/oauth/token") };
-        let body: Vec<(String, String)> =
-            form(&web, &code, &verifier).into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let url = if i % 2 == 0 {
+            a.url("/oauth/token")
+        } else {
+            b.url("/oauth/token")
+        };
+        let body: Vec<(String, String)> = form(&web, &code, &verifier)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         let (id, secret) = (web.client_id.clone(), secret.clone());
         tasks.push(tokio::spawn(async move {
-            let r = latch_testkit::rp::reqwest_client().post(url).basic_auth(id, Some(secret)).form(&body).send().await.unwrap();
+            let r = latch_testkit::rp::reqwest_client()
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&body)
+                .send()
+                .await
+                .unwrap();
             let ok = r.status() == 200;
             let v: serde_json::Value = r.json().await.unwrap();
             ok.then(|| v["refresh_token"].as_str().unwrap().to_owned())
@@ -62,13 +77,23 @@ async fn a_code_issued_by_one_node_is_exchanged_once_across_both() {
     }
     assert_eq!(winners.len(), 1, "exactly one exchange succeeds");
     // The replays revoked the winner's refresh token (RFC 6749 §4.1.2).
-    let (s, body, _) = token(&b, &[("grant_type", "refresh_token"), ("refresh_token", &winners[0])], Some((&web.client_id, &secret))).await;
+    let (s, body, _) = token(
+        &b,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &winners[0]),
+        ],
+        Some((&web.client_id, &secret)),
+    )
+    .await;
     assert_oauth_error(s, &body, 400, "invalid_grant");
 }
 
 #[tokio::test]
 async fn refresh_rotates_once_across_nodes_and_sso_spans_them() {
-    let Some(db) = PostgresTestDb::create("pg_refresh_across_nodes") else { return };
+    let Some(db) = PostgresTestDb::create("pg_refresh_across_nodes") else {
+        return;
+    };
     let (a, b) = two_nodes(&db, "10").await;
     let web = app(&a, "web", "http://127.0.0.1:7001/cb", &[]).await;
     let spa = app(&a, "spa", "http://127.0.0.1:7002/cb", &[]).await;
@@ -81,21 +106,36 @@ async fn refresh_rotates_once_across_nodes_and_sso_spans_them() {
     let spa_auth = authorization(&spa_client, &[]);
     let b_url = spa_auth.url.replace(a.issuer(), b.issuer());
     let step = browser.authorize(&b_url, &spa.redirect_uri).await;
-    assert!(!step.is_login_page(), "SSO across nodes: cookies are per host, so this checks the session store");
+    assert!(
+        !step.is_login_page(),
+        "SSO across nodes: cookies are per host, so this checks the session store"
+    );
 
     let secret = web.client_secret.clone().unwrap();
-    let (s, t, _) = token(&b, &form(&web, code.secret(), auth.verifier.secret()), Some((&web.client_id, &secret))).await;
+    let (s, t, _) = token(
+        &b,
+        &form(&web, code.secret(), auth.verifier.secret()),
+        Some((&web.client_id, &secret)),
+    )
+    .await;
     assert_eq!(s, 200, "{t}");
     let rt = t["refresh_token"].as_str().unwrap().to_owned();
     let mut tasks = Vec::new();
     for i in 0..50 {
-        let url = if i % 2 == 0 { a.url("/oauth/token") } else { b.url("/oauth/token") };
+        let url = if i % 2 == 0 {
+            a.url("/oauth/token")
+        } else {
+            b.url("/oauth/token")
+        };
         let (id, secret, rt) = (web.client_id.clone(), secret.clone(), rt.clone());
         tasks.push(tokio::spawn(async move {
             let r = latch_testkit::rp::reqwest_client()
                 .post(url)
                 .basic_auth(id, Some(secret))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                ])
                 .send()
                 .await
                 .unwrap();
@@ -108,5 +148,9 @@ async fn refresh_rotates_once_across_nodes_and_sso_spans_them() {
     for t in tasks {
         successors.extend(t.await.unwrap());
     }
-    assert_eq!(successors.len(), 1, "one rotation, every retry gets the same successor");
+    assert_eq!(
+        successors.len(),
+        1,
+        "one rotation, every retry gets the same successor"
+    );
 }

@@ -7,12 +7,19 @@ use latch_testkit::{Browser, LatchServer};
 use support::*;
 
 /// Signs in and returns a fresh code for `app` with `scopes`, plus its PKCE verifier.
-async fn code_for(server: &LatchServer, browser: &Browser, app: &App, scopes: &[&str]) -> (String, String) {
+async fn code_for(
+    server: &LatchServer,
+    browser: &Browser,
+    app: &App,
+    scopes: &[&str],
+) -> (String, String) {
     let client = rp(server, app).await;
     let auth = authorization(&client, scopes);
     let step = browser.authorize(&auth.url, &app.redirect_uri).await;
     let callback = if step.is_login_page() {
-        browser.sign_in(&auth.url, &app.redirect_uri, EMAIL, PASSWORD).await
+        browser
+            .sign_in(&auth.url, &app.redirect_uri, EMAIL, PASSWORD)
+            .await
     } else {
         step.expect_redirect()
     };
@@ -31,7 +38,9 @@ fn exchange_form<'a>(app: &'a App, code: &'a str, verifier: &'a str) -> Vec<(&'a
 }
 
 fn basic(app: &App) -> Option<(&str, &str)> {
-    app.client_secret.as_deref().map(|s| (app.client_id.as_str(), s))
+    app.client_secret
+        .as_deref()
+        .map(|s| (app.client_id.as_str(), s))
 }
 
 #[tokio::test]
@@ -48,19 +57,69 @@ async fn authorization_errors_redirect_with_their_codes_or_show_a_page() {
     };
     let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
     let cases = [
-        (format!("response_type=code&scope=openid&code_challenge={challenge}&code_challenge_method=plain"), "invalid_request"),
-        ("response_type=code&scope=openid".to_owned(), "invalid_request"),
-        (format!("response_type=code&scope=openid&code_challenge=short&code_challenge_method=S256"), "invalid_request"),
-        (format!("response_type=token&scope=openid&code_challenge={challenge}&code_challenge_method=S256"), "unsupported_response_type"),
-        (format!("response_type=code&scope=openid%20admin&code_challenge={challenge}&code_challenge_method=S256"), "invalid_scope"),
-        (format!("response_type=code&scope=openid&request=eyJ&code_challenge={challenge}&code_challenge_method=S256"), "request_not_supported"),
-        (format!("response_type=code&scope=openid&request_uri=https%3A%2F%2Fx&code_challenge={challenge}&code_challenge_method=S256"), "request_uri_not_supported"),
-        (format!("response_type=code&scope=openid&prompt=none&code_challenge={challenge}&code_challenge_method=S256"), "login_required"),
-        (format!("response_type=code&scope=openid&scope=email&code_challenge={challenge}&code_challenge_method=S256"), "invalid_request"),
+        (
+            format!(
+                "response_type=code&scope=openid&code_challenge={challenge}&code_challenge_method=plain"
+            ),
+            "invalid_request",
+        ),
+        (
+            "response_type=code&scope=openid".to_owned(),
+            "invalid_request",
+        ),
+        (
+            format!(
+                "response_type=code&scope=openid&code_challenge=short&code_challenge_method=S256"
+            ),
+            "invalid_request",
+        ),
+        (
+            format!(
+                "response_type=token&scope=openid&code_challenge={challenge}&code_challenge_method=S256"
+            ),
+            "unsupported_response_type",
+        ),
+        (
+            format!(
+                "response_type=code&scope=openid%20admin&code_challenge={challenge}&code_challenge_method=S256"
+            ),
+            "invalid_scope",
+        ),
+        (
+            format!(
+                "response_type=code&scope=openid&request=eyJ&code_challenge={challenge}&code_challenge_method=S256"
+            ),
+            "request_not_supported",
+        ),
+        (
+            format!(
+                "response_type=code&scope=openid&request_uri=https%3A%2F%2Fx&code_challenge={challenge}&code_challenge_method=S256"
+            ),
+            "request_uri_not_supported",
+        ),
+        (
+            format!(
+                "response_type=code&scope=openid&prompt=none&code_challenge={challenge}&code_challenge_method=S256"
+            ),
+            "login_required",
+        ),
+        (
+            format!(
+                "response_type=code&scope=openid&scope=email&code_challenge={challenge}&code_challenge_method=S256"
+            ),
+            "invalid_request",
+        ),
     ];
     for (query, code) in cases {
-        let callback = browser.authorize(&base(&query), &spa.redirect_uri).await.expect_redirect();
-        assert_eq!(param(&callback, "error").as_deref(), Some(code), "{query}: {callback}");
+        let callback = browser
+            .authorize(&base(&query), &spa.redirect_uri)
+            .await
+            .expect_redirect();
+        assert_eq!(
+            param(&callback, "error").as_deref(),
+            Some(code),
+            "{query}: {callback}"
+        );
         assert_eq!(param(&callback, "state").as_deref(), Some("s1"));
         assert_eq!(param(&callback, "iss").as_deref(), Some(server.issuer()));
         assert!(param(&callback, "error_description").is_some());
@@ -68,10 +127,20 @@ async fn authorization_errors_redirect_with_their_codes_or_show_a_page() {
     }
     // Never redirected: an unknown client, an unregistered redirect URI.
     for url in [
-        format!("{}/oauth/authorize?client_id=nope&redirect_uri=http%3A%2F%2F127.0.0.1%3A7002%2Fcb&response_type=code", server.issuer()),
-        format!("{}/oauth/authorize?client_id={}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code", server.issuer(), spa.client_id),
+        format!(
+            "{}/oauth/authorize?client_id=nope&redirect_uri=http%3A%2F%2F127.0.0.1%3A7002%2Fcb&response_type=code",
+            server.issuer()
+        ),
+        format!(
+            "{}/oauth/authorize?client_id={}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code",
+            server.issuer(),
+            spa.client_id
+        ),
     ] {
-        let (_, status, html) = browser.authorize(&url, "http://127.0.0.1:7002/cb").await.expect_page();
+        let (_, status, html) = browser
+            .authorize(&url, "http://127.0.0.1:7002/cb")
+            .await
+            .expect_page();
         assert_eq!(status, 400, "{html}");
     }
 }
@@ -86,7 +155,12 @@ async fn token_endpoint_refusals_carry_their_codes_and_issue_nothing() {
 
     // Wrong secret: 401 invalid_client with a Basic challenge.
     let (code, verifier) = code_for(&server, &browser, &web, &[]).await;
-    let (s, b, h) = token(&server, &exchange_form(&web, &code, &verifier), Some((&web.client_id, "wrong"))).await;
+    let (s, b, h) = token(
+        &server,
+        &exchange_form(&web, &code, &verifier),
+        Some((&web.client_id, "wrong")),
+    )
+    .await;
     assert_oauth_error(s, &b, 401, "invalid_client");
     assert!(h["www-authenticate"].to_str().unwrap().starts_with("Basic"));
     // Another client's code, a wrong verifier, a wrong redirect URI: invalid_grant.
@@ -105,11 +179,29 @@ async fn token_endpoint_refusals_carry_their_codes_and_issue_nothing() {
     let (s, b, _) = token(&server, &form, basic(&web)).await;
     assert_oauth_error(s, &b, 400, "invalid_grant");
     // Unsupported grant, missing parameters, public clients and client_credentials.
-    let (s, b, _) = token(&server, &[("grant_type", "password"), ("username", "x")], basic(&web)).await;
+    let (s, b, _) = token(
+        &server,
+        &[("grant_type", "password"), ("username", "x")],
+        basic(&web),
+    )
+    .await;
     assert_oauth_error(s, &b, 400, "unsupported_grant_type");
-    let (s, b, _) = token(&server, &[("grant_type", "authorization_code")], basic(&web)).await;
+    let (s, b, _) = token(
+        &server,
+        &[("grant_type", "authorization_code")],
+        basic(&web),
+    )
+    .await;
     assert_oauth_error(s, &b, 400, "invalid_request");
-    let (s, b, _) = token(&server, &[("grant_type", "client_credentials"), ("client_id", &spa.client_id)], None).await;
+    let (s, b, _) = token(
+        &server,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &spa.client_id),
+        ],
+        None,
+    )
+    .await;
     assert_oauth_error(s, &b, 400, "unauthorized_client");
     let (s, b, _) = token(&server, &[("grant_type", "client_credentials")], None).await;
     assert_oauth_error(s, &b, 401, "invalid_client");
@@ -134,7 +226,12 @@ async fn a_reused_code_fails_and_revokes_what_the_first_use_issued() {
     assert_oauth_error(s, &b, 400, "invalid_grant");
     // RFC 6749 §4.1.2: the refresh token and access token of the first use are revoked.
     let rt = first["refresh_token"].as_str().unwrap();
-    let (s, b, _) = token(&server, &[("grant_type", "refresh_token"), ("refresh_token", rt)], basic(&web)).await;
+    let (s, b, _) = token(
+        &server,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+        basic(&web),
+    )
+    .await;
     assert_oauth_error(s, &b, 400, "invalid_grant");
     let resp = latch_testkit::rp::reqwest_client()
         .get(server.url("/userinfo"))
@@ -174,11 +271,24 @@ async fn fifty_simultaneous_uses_of_one_code_yield_exactly_one_token() {
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 49, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        49,
+        "{statuses:?}"
+    );
 }
 
-async fn refresh(server: &LatchServer, app: &App, rt: &str, extra: &[(&str, &str)]) -> (u16, serde_json::Value) {
+async fn refresh(
+    server: &LatchServer,
+    app: &App,
+    rt: &str,
+    extra: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", rt)];
     if app.client_secret.is_none() {
         form.push(("client_id", &app.client_id));
@@ -220,7 +330,11 @@ async fn refresh_tokens_rotate_allow_a_retry_and_revoke_the_family_on_reuse() {
         let (s, b) = refresh(&server, a, &rt1, &[]).await;
         assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
         let (s, b) = refresh(&server, a, &rt3, &[]).await;
-        assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "family revoked");
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "family revoked"
+        );
     }
     // A refresh token is bound to its client.
     let (code, verifier) = code_for(&server, &browser, &native, &["offline_access"]).await;
@@ -236,7 +350,8 @@ async fn fifty_simultaneous_refreshes_rotate_once() {
         let web = app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
         let browser = Browser::new();
         let (code, verifier) = code_for(&server, &browser, &web, &["offline_access"]).await;
-        let (_, first, _) = token(&server, &exchange_form(&web, &code, &verifier), basic(&web)).await;
+        let (_, first, _) =
+            token(&server, &exchange_form(&web, &code, &verifier), basic(&web)).await;
         let rt = first["refresh_token"].as_str().unwrap().to_owned();
         let mut tasks = Vec::new();
         for _ in 0..50 {
@@ -246,7 +361,10 @@ async fn fifty_simultaneous_refreshes_rotate_once() {
                 let resp = latch_testkit::rp::reqwest_client()
                     .post(url)
                     .basic_auth(id, Some(secret))
-                    .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", rt.as_str()),
+                    ])
                     .send()
                     .await
                     .unwrap();
@@ -265,7 +383,10 @@ async fn fifty_simultaneous_refreshes_rotate_once() {
         }
         // With a reuse window every concurrent retry gets the one successor; without one, exactly
         // one request succeeds (and the others count as reuse).
-        assert!(successors.len() <= 1, "one successor at most: {successors:?}");
+        assert!(
+            successors.len() <= 1,
+            "one successor at most: {successors:?}"
+        );
         if window == "10" {
             assert_eq!(ok, expect_ok, "window {window}");
         } else {
@@ -288,7 +409,13 @@ async fn revocation_and_introspection_follow_rfc_7009_and_7662() {
     assert_eq!(b["client_id"], web.client_id.as_str());
     let (_, b, _) = post_form(&server, "/oauth/introspect", &[("token", rt)], basic(&web)).await;
     assert_eq!(b["active"], true, "{b}");
-    let (_, b, _) = post_form(&server, "/oauth/introspect", &[("token", "garbage")], basic(&web)).await;
+    let (_, b, _) = post_form(
+        &server,
+        "/oauth/introspect",
+        &[("token", "garbage")],
+        basic(&web),
+    )
+    .await;
     assert_eq!(b["active"], false);
     // Revoke both; unknown tokens are fine too (RFC 7009 §2.2).
     for tok in [at, rt, "unknown-token"] {
@@ -296,12 +423,23 @@ async fn revocation_and_introspection_follow_rfc_7009_and_7662() {
         assert_eq!(s, 200);
     }
     for tok in [at, rt] {
-        let (_, b, _) = post_form(&server, "/oauth/introspect", &[("token", tok)], basic(&web)).await;
+        let (_, b, _) =
+            post_form(&server, "/oauth/introspect", &[("token", tok)], basic(&web)).await;
         assert_eq!(b["active"], false, "revoked: {b}");
     }
     let (s, b) = refresh(&server, &web, rt, &[]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
-    let resp = latch_testkit::rp::reqwest_client().get(server.url("/userinfo")).bearer_auth(at).send().await.unwrap();
+    let resp = latch_testkit::rp::reqwest_client()
+        .get(server.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
-    assert!(resp.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
 }

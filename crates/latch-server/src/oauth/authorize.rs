@@ -23,7 +23,11 @@ pub const CODE_TTL: i64 = 60;
 /// A pending sign-in waits this long for the user.
 pub const LOGIN_REQUEST_TTL: i64 = 1800;
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     handle(&state, &headers, &params).await
 }
@@ -31,7 +35,11 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match super::form_params(&headers, &body) {
         Some(params) => handle(&state, &headers, &params).await,
-        None => pages::error(&state.settings.environment_name, StatusCode::BAD_REQUEST, "The request must be a form post."),
+        None => pages::error(
+            &state.settings.environment_name,
+            StatusCode::BAD_REQUEST,
+            "The request must be a form post.",
+        ),
     }
 }
 
@@ -64,35 +72,62 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: &Params) -> Respo
         Ok(response) => response,
         Err(e) => {
             crate::error::internal(&e);
-            pages::error(&state.settings.environment_name, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong; please try again.")
+            pages::error(
+                &state.settings.environment_name,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong; please try again.",
+            )
         }
     }
 }
 
-async fn authorize(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Response, StoreError> {
+async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Response, StoreError> {
     let p = to_params(params);
     let app = match p.client_id.as_deref() {
-        Some(id) => state.applications.by_client_id(state.store.as_ref(), id).await?,
+        Some(id) => {
+            state
+                .applications
+                .by_client_id(state.store.as_ref(), id)
+                .await?
+        }
         None => None,
     };
     let request = match authorize::validate(&p, app.as_deref()) {
         Ok(r) => r,
         Err(AuthorizeError::Page(message)) => {
-            return Ok(pages::error(&state.settings.environment_name, StatusCode::BAD_REQUEST, &message));
+            return Ok(pages::error(
+                &state.settings.environment_name,
+                StatusCode::BAD_REQUEST,
+                &message,
+            ));
         }
-        Err(AuthorizeError::Redirect { redirect_uri, state: st, error }) => {
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            state: st,
+            error,
+        }) => {
             return Ok(error_redirect(state, &redirect_uri, st.as_deref(), &error));
         }
     };
     let Some(app) = app else {
-        return Ok(pages::error(&state.settings.environment_name, StatusCode::BAD_REQUEST, "the application is unknown"));
+        return Ok(pages::error(
+            &state.settings.environment_name,
+            StatusCode::BAD_REQUEST,
+            "the application is unknown",
+        ));
     };
     let now = state.clock.now();
     let session = session::current(state, headers).await?;
     // OIDC Core §3.1.2.1: max_age bounds how long ago the user authenticated.
     let fresh = |s: &SessionRecord| request.max_age.is_none_or(|max| now - s.auth_time <= max);
     match (session, request.prompt) {
-        (Some(s), Prompt::Default | Prompt::None) if fresh(&s) => issue_code(state, &app, &request, &s).await,
+        (Some(s), Prompt::Default | Prompt::None) if fresh(&s) => {
+            issue_code(state, &app, &request, &s).await
+        }
         (_, Prompt::None) => Ok(error_redirect(
             state,
             &request.redirect_uri,
@@ -132,15 +167,22 @@ pub async fn issue_code(
     Ok(redirect_to_client(
         state,
         &request.redirect_uri,
-        &[("code", code.expose_secret()), ("state", request.state.as_deref().unwrap_or(""))],
+        &[
+            ("code", code.expose_secret()),
+            ("state", request.state.as_deref().unwrap_or("")),
+        ],
     ))
 }
 
-async fn start_login(state: &AppState, request: &AuthorizationRequest) -> Result<Response, StoreError> {
+async fn start_login(
+    state: &AppState,
+    request: &AuthorizationRequest,
+) -> Result<Response, StoreError> {
     let now = state.clock.now();
     let binding = Secret::generate();
     let id = Secret::generate();
-    let serialized = serde_json::to_string(request).map_err(|e| StoreError::Other(e.to_string()))?;
+    let serialized =
+        serde_json::to_string(request).map_err(|e| StoreError::Other(e.to_string()))?;
     state
         .store
         .insert_login_request(&LoginRequestRecord {
@@ -151,20 +193,34 @@ async fn start_login(state: &AppState, request: &AuthorizationRequest) -> Result
             expires_at: now + LOGIN_REQUEST_TTL,
         })
         .await?;
-    let mut location = format!("{}/login?login_request={}", state.settings.issuer, id.expose_secret());
+    let mut location = format!(
+        "{}/login?login_request={}",
+        state.settings.issuer,
+        id.expose_secret()
+    );
     if let Some(hint) = &request.login_hint {
         location.push_str("&login_hint=");
         location.extend(url::form_urlencoded::byte_serialize(hint.as_bytes()));
     }
     let mut response = found(&location);
-    if let Some(cookie) = session::set_cookie(state, session::LOGIN, binding.expose_secret(), LOGIN_REQUEST_TTL) {
+    if let Some(cookie) = session::set_cookie(
+        state,
+        session::LOGIN,
+        binding.expose_secret(),
+        LOGIN_REQUEST_TTL,
+    ) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
 }
 
 /// RFC 6749 §4.1.2.1 with RFC 9207's `iss`.
-pub fn error_redirect(state: &AppState, redirect_uri: &str, st: Option<&str>, error: &OAuthError) -> Response {
+pub fn error_redirect(
+    state: &AppState,
+    redirect_uri: &str,
+    st: Option<&str>,
+    error: &OAuthError,
+) -> Response {
     redirect_to_client(
         state,
         redirect_uri,
@@ -179,7 +235,11 @@ pub fn error_redirect(state: &AppState, redirect_uri: &str, st: Option<&str>, er
 /// Appends `pairs` (empty values left out) and `iss` to the redirect URI's query.
 fn redirect_to_client(state: &AppState, redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
     let Ok(mut url) = Url::parse(redirect_uri) else {
-        return pages::error(&state.settings.environment_name, StatusCode::BAD_REQUEST, "invalid redirect_uri");
+        return pages::error(
+            &state.settings.environment_name,
+            StatusCode::BAD_REQUEST,
+            "invalid redirect_uri",
+        );
     };
     {
         let mut q = url.query_pairs_mut();
@@ -196,6 +256,8 @@ pub fn found(location: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, v);
     }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -13,14 +13,24 @@ use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
 use crate::state::AppState;
 
-pub async fn introspect(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn introspect(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match run(&state, ip, &headers, &body).await {
         Ok(v) => no_store(Json(v).into_response()),
         Err(e) => e.into_response(),
     }
 }
 
-async fn run(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: &Bytes) -> Result<Value, OAuthResponse> {
+async fn run(
+    state: &AppState,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Value, OAuthResponse> {
     let (params, app) = super::token::authenticated_client(state, ip, headers, body).await?;
     if !app.application_type.is_confidential() {
         return Err(OAuthError::invalid_client("introspection requires a client secret").into());

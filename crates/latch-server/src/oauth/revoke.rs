@@ -11,21 +11,35 @@ use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
 use crate::state::AppState;
 
-pub async fn revoke(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match run(&state, ip, &headers, &body).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => e.into_response(),
     }
 }
 
-async fn run(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: &Bytes) -> Result<(), OAuthResponse> {
+async fn run(
+    state: &AppState,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(), OAuthResponse> {
     let (params, app) = super::token::authenticated_client(state, ip, headers, body).await?;
     let token = params
         .get("token")?
         .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;
     let hint = params.get("token_type_hint")?;
     if !matches!(hint, None | Some("refresh_token") | Some("access_token")) {
-        return Err(OAuthError::new(ErrorCode::UnsupportedTokenType, "unsupported token_type_hint").into());
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedTokenType,
+            "unsupported token_type_hint",
+        )
+        .into());
     }
     let now = state.clock.now();
     // A JWT has two dots; refresh tokens are opaque.
@@ -33,7 +47,10 @@ async fn run(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: &Bytes) 
         if let Ok(access) = crate::tokens::verify_access_token(state, token).await
             && access.client_id == app.client_id
         {
-            state.store.insert_revoked_access_token(&access.jti, access.exp).await?;
+            state
+                .store
+                .insert_revoked_access_token(&access.jti, access.exp)
+                .await?;
         }
         return Ok(());
     }
@@ -42,7 +59,10 @@ async fn run(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: &Bytes) 
         if let Some(found) = state.store.get_refresh_token(&secret.hash()).await?
             && found.record.client_id == app.client_id
         {
-            state.store.revoke_refresh_family(&found.record.family_id, now).await?;
+            state
+                .store
+                .revoke_refresh_family(&found.record.family_id, now)
+                .await?;
         }
     }
     Ok(())

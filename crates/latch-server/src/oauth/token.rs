@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
-use crate::throttle;
 use crate::state::AppState;
+use crate::throttle;
 use crate::tokens::{Grant, mint};
 
 #[derive(Serialize)]
@@ -35,7 +35,12 @@ struct TokenResponse {
     scope: String,
 }
 
-pub async fn token(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match exchange(&state, ip, &headers, &body).await {
         Ok(r) => no_store(Json(r).into_response()),
         Err(e) => e.into_response(),
@@ -50,15 +55,22 @@ pub async fn authenticated_client(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Params, std::sync::Arc<Application>), OAuthResponse> {
-    let params = super::form_params(headers, body)
-        .ok_or_else(|| OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"))?;
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let params = super::form_params(headers, body).ok_or_else(|| {
+        OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
+    })?;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let credentials = params::client_credentials(authorization, &params)?;
     let now = state.clock.now();
     if let Some(wait) = throttle::client_locked(&state.locks, &credentials.client_id, ip, now) {
         return Err(OAuthResponse::too_many_attempts(wait));
     }
-    match state.applications.authenticate(&state.store, &credentials, now).await {
+    match state
+        .applications
+        .authenticate(&state.store, &credentials, now)
+        .await
+    {
         Ok(app) => Ok((params, app)),
         Err(e) if e.code == ErrorCode::InvalidClient => {
             let locked = throttle::client_failed(
@@ -68,7 +80,8 @@ pub async fn authenticated_client(
                 &credentials.client_id,
                 ip,
                 now,
-            ).await?;
+            )
+            .await?;
             Err(match locked {
                 Some(wait) => OAuthResponse::too_many_attempts(wait),
                 None => e.into(),
@@ -78,13 +91,32 @@ pub async fn authenticated_client(
     }
 }
 
-async fn exchange(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: &Bytes) -> Result<TokenResponse, OAuthResponse> {
+async fn exchange(
+    state: &AppState,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<TokenResponse, OAuthResponse> {
     let (params, app) = authenticated_client(state, ip, headers, body).await?;
     match token::parse_grant(&params)? {
-        TokenGrant::AuthorizationCode { code, redirect_uri, code_verifier } => {
-            authorization_code(state, &app, &code, redirect_uri.as_deref(), code_verifier.as_deref()).await
+        TokenGrant::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            authorization_code(
+                state,
+                &app,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+            )
+            .await
         }
-        TokenGrant::RefreshToken { refresh_token, scope } => refresh(state, &app, &refresh_token, scope).await,
+        TokenGrant::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh(state, &app, &refresh_token, scope).await,
         TokenGrant::ClientCredentials { .. } => client_credentials(state, &app),
     }
 }
@@ -103,14 +135,23 @@ async fn authorization_code(
     code_verifier: Option<&str>,
 ) -> Result<TokenResponse, OAuthResponse> {
     let now = state.clock.now();
-    let hash = Secret::parse(code).ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?.hash();
+    let hash = Secret::parse(code)
+        .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?
+        .hash();
     let record = match state.store.take_authorization_code(&hash, now).await? {
         CodeTake::Taken(record) => record,
-        CodeTake::NotFound => return Err(OAuthError::invalid_grant("the authorization code is invalid").into()),
+        CodeTake::NotFound => {
+            return Err(OAuthError::invalid_grant("the authorization code is invalid").into());
+        }
         CodeTake::Replayed => {
-            state.store.insert_revoked_access_token(&code_jti(&hash), now + MAX_ACCESS_TOKEN_TTL).await?;
+            state
+                .store
+                .insert_revoked_access_token(&code_jti(&hash), now + MAX_ACCESS_TOKEN_TTL)
+                .await?;
             tracing::warn!(client_id = %app.client_id, "authorization code replayed; revoked what it issued");
-            return Err(OAuthError::invalid_grant("the authorization code was already used").into());
+            return Err(
+                OAuthError::invalid_grant("the authorization code was already used").into(),
+            );
         }
     };
     token::check_code(&record, app, redirect_uri, code_verifier, now)?;
@@ -164,7 +205,10 @@ async fn authorization_code(
 /// The successor of a refresh token is derived from it with a server key: a client retrying with
 /// the just-rotated token gets the same successor, and only hashes are ever stored.
 fn successor_of(state: &AppState, presented: &Secret) -> Secret {
-    let mac = latch_jose::hmac_sha256(&state.refresh_successor_key, presented.expose_secret().as_bytes());
+    let mac = latch_jose::hmac_sha256(
+        &state.refresh_successor_key,
+        presented.expose_secret().as_bytes(),
+    );
     Secret::from_derived(URL_SAFE_NO_PAD.encode(mac))
 }
 
@@ -178,7 +222,11 @@ async fn refresh(
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
     let presented = Secret::parse(presented).ok_or_else(invalid)?;
     let hash = presented.hash();
-    let current = state.store.get_refresh_token(&hash).await?.ok_or_else(invalid)?;
+    let current = state
+        .store
+        .get_refresh_token(&hash)
+        .await?
+        .ok_or_else(invalid)?;
     let window = state.settings.refresh_reuse_window;
     let decision = token::refresh_decision(&current, &app.client_id, now, window)?;
     let scope = token::narrowed_scope(&current.record.scope, requested)?;
@@ -193,10 +241,15 @@ async fn refresh(
     let reused = match decision {
         RefreshDecision::Rotate => {
             // Lost a race with a concurrent rotation of the same token: that is a retry too.
-            let rotated = state.store.rotate_refresh_token(&hash, &record, now).await?;
+            let rotated = state
+                .store
+                .rotate_refresh_token(&hash, &record, now)
+                .await?;
             !rotated && window == 0
         }
-        RefreshDecision::Retry => !successor_is_live(state, &current.successor_hash, &successor).await?,
+        RefreshDecision::Retry => {
+            !successor_is_live(state, &current.successor_hash, &successor).await?
+        }
         RefreshDecision::Reuse => true,
     };
     if reused {
@@ -204,7 +257,11 @@ async fn refresh(
         tracing::warn!(client_id = %app.client_id, family = %r.family_id, "refresh token reuse detected; family revoked");
         return Err(OAuthError::invalid_grant("the refresh token was already used").into());
     }
-    let user = state.store.get_user(&r.user_id).await?.ok_or_else(invalid)?;
+    let user = state
+        .store
+        .get_user(&r.user_id)
+        .await?
+        .ok_or_else(invalid)?;
     let grant = Grant {
         app,
         user: Some(&user),
@@ -226,7 +283,11 @@ async fn refresh(
 }
 
 /// A retry is answered only while the successor it would get is itself unused and unrevoked.
-async fn successor_is_live(state: &AppState, recorded: &Option<SecretHash>, successor: &Secret) -> Result<bool, OAuthResponse> {
+async fn successor_is_live(
+    state: &AppState,
+    recorded: &Option<SecretHash>,
+    successor: &Secret,
+) -> Result<bool, OAuthResponse> {
     let hash = successor.hash();
     if !recorded.as_ref().is_some_and(|r| r.matches(&hash)) {
         return Ok(false);

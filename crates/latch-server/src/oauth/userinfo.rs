@@ -20,7 +20,8 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response 
 /// RFC 6750 §2.2: the token may come in a form body instead of the header (never both).
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let from_header = bearer(&headers).map(str::to_owned);
-    let from_body = super::form_params(&headers, &body).and_then(|p| p.get("access_token").ok().flatten().map(str::to_owned));
+    let from_body = super::form_params(&headers, &body)
+        .and_then(|p| p.get("access_token").ok().flatten().map(str::to_owned));
     if from_header.is_some() && from_body.is_some() {
         return challenge(OAuthError::invalid_request("send the access token once"));
     }
@@ -34,7 +35,10 @@ fn challenge(error: OAuthError) -> Response {
 async fn respond(state: &AppState, token: Option<&str>) -> Response {
     let Some(token) = token else {
         // RFC 6750 §3.1: no error code when the request carried no token at all.
-        let mut r = challenge(OAuthError::new(ErrorCode::InvalidToken, "an access token is required"));
+        let mut r = challenge(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "an access token is required",
+        ));
         r.headers_mut().insert(
             axum::http::header::WWW_AUTHENTICATE,
             axum::http::HeaderValue::from_static("Bearer realm=\"latch\""),
@@ -50,7 +54,10 @@ async fn respond(state: &AppState, token: Option<&str>) -> Response {
 async fn claims(state: &AppState, token: &str) -> Result<Map<String, Value>, OAuthError> {
     let access = verify_access_token(state, token).await?;
     if access.is_client_token() || !access.scope.contains(Scope::OPENID) {
-        return Err(OAuthError::new(ErrorCode::InvalidToken, "the access token was not issued for userinfo (scope openid)"));
+        return Err(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the access token was not issued for userinfo (scope openid)",
+        ));
     }
     let user = state
         .store

@@ -298,7 +298,11 @@ pub(crate) async fn given_refresh(
 
 /// Schema version is the latest migration, and ping answers.
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
-    assert_eq!(store.schema_version().await.expect("schema version"), 2, "the latest migration");
+    assert_eq!(
+        store.schema_version().await.expect("schema version"),
+        2,
+        "the latest migration"
+    );
     store.ping().await.expect("ping");
 }
 

@@ -394,12 +394,38 @@ pub async fn case_expired_sessions_are_swept_and_refreshing_keeps_one_alive(stor
     // The busy session's app refreshes 500 s in: that is activity.
     let mut successor = super::refresh(&app, &busy, &token.family_id);
     successor.token_hash = new_hash();
-    assert!(store.rotate_refresh_token(&token.token_hash, &successor, NOW + 500).await.expect("rotate"));
+    assert!(
+        store
+            .rotate_refresh_token(&token.token_hash, &successor, NOW + 500)
+            .await
+            .expect("rotate")
+    );
     let swept = store
-        .end_sessions(SessionSelector::Expired { idle_timeout: 600, limit: 100 }, NOW + 700)
+        .end_sessions(
+            SessionSelector::Expired {
+                idle_timeout: 600,
+                limit: 100,
+            },
+            NOW + 700,
+        )
         .await
         .expect("sweep");
     assert_eq!(swept, vec![idle.sid.clone()], "only the idle session ends");
-    assert_eq!(store.claim_deliveries(NOW + 700, 30, 10).await.expect("claim").len(), 1, "its app is notified");
-    assert!(store.get_refresh_token(&successor.token_hash).await.expect("get").expect("token").session_active);
+    assert_eq!(
+        store
+            .claim_deliveries(NOW + 700, 30, 10)
+            .await
+            .expect("claim")
+            .len(),
+        1,
+        "its app is notified"
+    );
+    assert!(
+        store
+            .get_refresh_token(&successor.token_hash)
+            .await
+            .expect("get")
+            .expect("token")
+            .session_active
+    );
 }

@@ -54,7 +54,10 @@ pub enum SecretsCommand {
     /// List secrets (never their values).
     List { application_id: String },
     /// Revoke a secret.
-    Revoke { application_id: String, secret_id: String },
+    Revoke {
+        application_id: String,
+        secret_id: String,
+    },
 }
 
 pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
@@ -75,7 +78,8 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
         } => {
             let new = NewApplication {
                 name,
-                application_type: ApplicationType::parse(&application_type).ok_or_else(|| anyhow!("unknown --type"))?,
+                application_type: ApplicationType::parse(&application_type)
+                    .ok_or_else(|| anyhow!("unknown --type"))?,
                 management_api_access: management_api,
                 enforce_pkce: None,
                 access_token_ttl_seconds,
@@ -88,12 +92,17 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
                 allowed_origins,
                 id_token_signed_response_alg: signing_alg,
             };
-            let (app, secret) = manage::create_application(store, new, now()).await.map_err(api_error)?;
+            let (app, secret) = manage::create_application(store, new, now())
+                .await
+                .map_err(api_error)?;
             print_json(&ApplicationView::new(&app, secret.as_ref()))
         }
         AppsCommand::List => {
             let mut all = Vec::new();
-            let mut page = PageRequest { limit: 200, after: None };
+            let mut page = PageRequest {
+                limit: 200,
+                after: None,
+            };
             loop {
                 let batch = store.list_applications(&page).await?;
                 all.extend(batch.data.iter().map(|a| ApplicationView::new(a, None)));
@@ -117,7 +126,10 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn find(store: &dyn latch_core::store::Store, id: &str) -> anyhow::Result<latch_core::application::Application> {
+async fn find(
+    store: &dyn latch_core::store::Store,
+    id: &str,
+) -> anyhow::Result<latch_core::application::Application> {
     if let Some(app) = store.get_application(id).await? {
         return Ok(app);
     }
@@ -131,7 +143,9 @@ async fn secrets(store: &dyn latch_core::store::Store, cmd: SecretsCommand) -> a
     match cmd {
         SecretsCommand::Create { application_id } => {
             let app = find(store, &application_id).await?;
-            let (secret, info) = manage::create_client_secret(store, &app, now()).await.map_err(api_error)?;
+            let (secret, info) = manage::create_client_secret(store, &app, now())
+                .await
+                .map_err(api_error)?;
             print_json(&serde_json::json!({
                 "id": info.id,
                 "secret": secret.expose_secret(),
@@ -148,7 +162,10 @@ async fn secrets(store: &dyn latch_core::store::Store, cmd: SecretsCommand) -> a
                 .collect();
             print_json(&list)
         }
-        SecretsCommand::Revoke { application_id, secret_id } => {
+        SecretsCommand::Revoke {
+            application_id,
+            secret_id,
+        } => {
             let app = find(store, &application_id).await?;
             if !store.delete_client_secret(&app.id, &secret_id).await? {
                 return Err(anyhow!("not_found: secret `{secret_id}` not found"));

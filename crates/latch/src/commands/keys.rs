@@ -23,10 +23,20 @@ pub async fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     let store = open(settings).await?;
     match cmd {
         KeysCommand::Rotate { alg } => {
-            let alg = Algorithm::parse(&alg).ok_or_else(|| anyhow!("unknown --alg `{alg}` (RS256, ES256 or EdDSA)"))?;
-            let master = latch_server::resolve_master_key(settings.master_key.as_deref(), &settings.database_url)?;
-            let record =
-                latch_server::rotate_key(store.as_ref(), &master, alg, now(), settings.key_propagation_delay).await?;
+            let alg = Algorithm::parse(&alg)
+                .ok_or_else(|| anyhow!("unknown --alg `{alg}` (RS256, ES256 or EdDSA)"))?;
+            let master = latch_server::resolve_master_key(
+                settings.master_key.as_deref(),
+                &settings.database_url,
+            )?;
+            let record = latch_server::rotate_key(
+                store.as_ref(),
+                &master,
+                alg,
+                now(),
+                settings.key_propagation_delay,
+            )
+            .await?;
             print_json(&serde_json::json!({
                 "kid": record.kid,
                 "alg": record.alg,

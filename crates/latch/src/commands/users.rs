@@ -39,15 +39,34 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
     let store = open(settings).await?;
     let store = store.as_ref();
     match cmd {
-        UsersCommand::Create { email, password, name, given_name, family_name, email_verified } => {
+        UsersCommand::Create {
+            email,
+            password,
+            name,
+            given_name,
+            family_name,
+            email_verified,
+        } => {
             let passwords = PasswordHasher::new(1)?;
-            let new = NewUser { email, password, email_verified, name, given_name, family_name };
-            let user = manage::create_user(store, &passwords, new, now()).await.map_err(api_error)?;
+            let new = NewUser {
+                email,
+                password,
+                email_verified,
+                name,
+                given_name,
+                family_name,
+            };
+            let user = manage::create_user(store, &passwords, new, now())
+                .await
+                .map_err(api_error)?;
             print_json(&UserView::from(&user))
         }
         UsersCommand::List { email } => {
             let mut all = Vec::new();
-            let mut page = PageRequest { limit: 200, after: None };
+            let mut page = PageRequest {
+                limit: 200,
+                after: None,
+            };
             loop {
                 let batch = store.list_users(&page, email.as_deref()).await?;
                 all.extend(batch.data.iter().map(UserView::from));
@@ -59,7 +78,10 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             print_json(&all)
         }
         UsersCommand::Delete { id } => {
-            if !manage::delete_user(store, &id, now()).await.map_err(api_error)? {
+            if !manage::delete_user(store, &id, now())
+                .await
+                .map_err(api_error)?
+            {
                 return Err(anyhow!("not_found: user `{id}` not found"));
             }
             print_json(&serde_json::json!({ "deleted": id }))

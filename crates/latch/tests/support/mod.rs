@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use latch_testkit::{Browser, LatchServer};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce,
-    PkceCodeChallenge, RedirectUrl, Scope,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, Nonce, PkceCodeChallenge, RedirectUrl, Scope,
 };
 use serde_json::Value;
 
@@ -31,7 +31,16 @@ pub async fn server_with(env: &[(&str, &str)]) -> LatchServer {
     }
     let server = builder.start().await;
     server
-        .cli(&["users", "create", "--email", EMAIL, "--password", PASSWORD, "--name", "Ada Lovelace"])
+        .cli(&[
+            "users",
+            "create",
+            "--email",
+            EMAIL,
+            "--password",
+            PASSWORD,
+            "--name",
+            "Ada Lovelace",
+        ])
         .await;
     server
 }
@@ -45,7 +54,16 @@ pub struct App {
 
 /// Registers an application with the CLI.
 pub async fn app(server: &LatchServer, kind: &str, redirect_uri: &str, extra: &[&str]) -> App {
-    let mut args = vec!["apps", "create", "--name", kind, "--type", kind, "--redirect-uri", redirect_uri];
+    let mut args = vec![
+        "apps",
+        "create",
+        "--name",
+        kind,
+        "--type",
+        kind,
+        "--redirect-uri",
+        redirect_uri,
+    ];
     args.extend_from_slice(extra);
     let v = server.cli(&args).await;
     App {
@@ -56,7 +74,14 @@ pub async fn app(server: &LatchServer, kind: &str, redirect_uri: &str, extra: &[
     }
 }
 
-pub type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+pub type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
 
 pub async fn metadata(server: &LatchServer) -> CoreProviderMetadata {
     latch_testkit::rp::discover(server.issuer()).await
@@ -81,33 +106,69 @@ pub struct Authorization {
 
 pub fn authorization(client: &Client, scopes: &[&str]) -> Authorization {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut req = client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+    let mut req = client.authorize_url(
+        CoreAuthenticationFlow::AuthorizationCode,
+        CsrfToken::new_random,
+        Nonce::new_random,
+    );
     for s in scopes {
         req = req.add_scope(Scope::new((*s).to_owned()));
     }
     let (url, state, nonce) = req.set_pkce_challenge(challenge).url();
-    Authorization { url: url.to_string(), state, nonce, verifier }
+    Authorization {
+        url: url.to_string(),
+        state,
+        nonce,
+        verifier,
+    }
 }
 
 /// The value of a query parameter of a callback URL.
 pub fn param(url: &url::Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// Signs in through the hosted page and returns the code, checking `state` and `iss` on the way.
-pub async fn sign_in_for_code(server: &LatchServer, browser: &Browser, auth: &Authorization, redirect_uri: &str) -> AuthorizationCode {
-    let callback = browser.sign_in(&auth.url, redirect_uri, EMAIL, PASSWORD).await;
+pub async fn sign_in_for_code(
+    server: &LatchServer,
+    browser: &Browser,
+    auth: &Authorization,
+    redirect_uri: &str,
+) -> AuthorizationCode {
+    let callback = browser
+        .sign_in(&auth.url, redirect_uri, EMAIL, PASSWORD)
+        .await;
     callback_code(server, &callback, auth)
 }
 
-pub fn callback_code(server: &LatchServer, callback: &url::Url, auth: &Authorization) -> AuthorizationCode {
-    assert_eq!(param(callback, "state").as_deref(), Some(auth.state.secret().as_str()), "state: {callback}");
-    assert_eq!(param(callback, "iss").as_deref(), Some(server.issuer()), "RFC 9207 iss: {callback}");
-    AuthorizationCode::new(param(callback, "code").unwrap_or_else(|| panic!("no code in {callback}")))
+pub fn callback_code(
+    server: &LatchServer,
+    callback: &url::Url,
+    auth: &Authorization,
+) -> AuthorizationCode {
+    assert_eq!(
+        param(callback, "state").as_deref(),
+        Some(auth.state.secret().as_str()),
+        "state: {callback}"
+    );
+    assert_eq!(
+        param(callback, "iss").as_deref(),
+        Some(server.issuer()),
+        "RFC 9207 iss: {callback}"
+    );
+    AuthorizationCode::new(
+        param(callback, "code").unwrap_or_else(|| panic!("no code in {callback}")),
+    )
 }
 
 /// A raw token request: form fields, optional Basic credentials; returns status and JSON body.
-pub async fn token(server: &LatchServer, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value, reqwest::header::HeaderMap) {
+pub async fn token(
+    server: &LatchServer,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
     post_form(server, "/oauth/token", form, basic).await
 }
 
@@ -117,15 +178,24 @@ pub async fn post_form(
     form: &[(&str, &str)],
     basic: Option<(&str, &str)>,
 ) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut req = latch_testkit::rp::reqwest_client().post(server.url(path)).form(form);
+    let mut req = latch_testkit::rp::reqwest_client()
+        .post(server.url(path))
+        .form(form);
     if let Some((id, secret)) = basic {
-        req = req.header("authorization", format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))));
+        req = req.header(
+            "authorization",
+            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        );
     }
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, body, headers)
 }
 
@@ -133,7 +203,10 @@ pub async fn post_form(
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let mut parts = token.split('.');
-    let mut next = || serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap();
+    let mut next = || {
+        serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap())
+            .unwrap()
+    };
     (next(), next())
 }
 
