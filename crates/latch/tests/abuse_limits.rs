@@ -1,6 +1,11 @@
 //! CONTRACT.md "Abuse limits": repeated failed sign-ins for one account or from one address are
 //! slowed and then refused for a while (429 with Retry-After); the real user signs in again once
 //! the lock ends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code panics on failure"
+)]
 
 mod support;
 

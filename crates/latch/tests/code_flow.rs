@@ -1,5 +1,10 @@
 //! The authorization code flow end to end: the real binary, the `openidconnect` crate as the
 //! relying party, and a cookie-keeping browser that fills in the hosted login form.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code panics on failure"
+)]
 
 mod support;
 

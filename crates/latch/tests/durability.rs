@@ -1,5 +1,10 @@
 //! Acknowledged writes survive `kill -9`: every refresh token the server answered with before it
 //! was killed still works after a restart, on SQLite and on PostgreSQL.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code panics on failure"
+)]
 
 mod support;
 
@@ -66,8 +71,7 @@ async fn issue_under_load_then_kill(server: &mut LatchServer, web: &App) -> Vec<
     for t in tasks {
         let _ = t.await;
     }
-    let tokens = acknowledged.lock().unwrap().clone();
-    tokens
+    acknowledged.lock().unwrap().clone()
 }
 
 async fn every_acknowledged_token_still_works(mut server: LatchServer) {

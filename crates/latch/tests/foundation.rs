@@ -1,5 +1,10 @@
 //! The foundation: start-up, configuration errors, discovery, the JWKS, keys across restarts and
 //! rotation, and several servers sharing one PostgreSQL database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code panics on failure"
+)]
 
 mod support;
 

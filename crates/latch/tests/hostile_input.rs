@@ -1,5 +1,10 @@
 //! Hostile and malformed input against the running server: nothing answers 500, nothing panics,
 //! and errors keep their spec shape.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code panics on failure"
+)]
 
 mod support;
 
@@ -48,7 +53,7 @@ const KEYS: &[&str] = &[
     "password",
 ];
 
-fn values<'a>(client_id: &'a str) -> Vec<&'a str> {
+fn values(client_id: &str) -> Vec<&str> {
     vec![
         "",
         "code",
@@ -90,7 +95,7 @@ fn random_query(rng: &mut Rng, vals: &[&str]) -> String {
         pairs.append_pair(rng.pick(KEYS), rng.pick(vals));
     }
     let mut q = pairs.finish();
-    if rng.next() % 5 == 0 {
+    if rng.next().is_multiple_of(5) {
         q.push_str(rng.pick(&["&%", "&=&", "&a=%zz", "&\u{7f}", "&&"]));
     }
     q
@@ -120,7 +125,7 @@ async fn no_endpoint_answers_500_to_random_input() {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(q.clone())
         };
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             req = req.header(
                 "authorization",
                 rng.pick(&[

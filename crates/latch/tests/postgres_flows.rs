@@ -1,5 +1,10 @@
 //! The code flow on PostgreSQL, across two server processes sharing one database: any node may
 //! authorize, exchange or refresh, and single use holds across nodes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code panics on failure"
+)]
 
 mod support;
 

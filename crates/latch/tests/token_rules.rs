@@ -1,5 +1,10 @@
 //! Every refusal of the authorization and token endpoints, with its exact error code, and the
 //! refresh token's rotation, reuse detection and grace window.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code panics on failure"
+)]
 
 mod support;
 
@@ -68,9 +73,8 @@ async fn authorization_errors_redirect_with_their_codes_or_show_a_page() {
             "invalid_request",
         ),
         (
-            format!(
-                "response_type=code&scope=openid&code_challenge=short&code_challenge_method=S256"
-            ),
+            "response_type=code&scope=openid&code_challenge=short&code_challenge_method=S256"
+                .to_owned(),
             "invalid_request",
         ),
         (

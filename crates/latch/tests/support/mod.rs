@@ -1,6 +1,11 @@
 //! Shared steps for the end-to-end tests: a running server, applications and a user made with the
 //! CLI, and token requests as a client sends them.
 #![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code panics on failure"
+)]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
