@@ -165,9 +165,11 @@ impl Worker {
         let recorded = match outcome {
             Ok(()) => {
                 tracing::info!(delivery_id = %d.id, client_id = %d.client_id, sid = %d.sid, "back-channel logout delivered");
+                crate::metrics::global().delivery("delivered");
                 store.mark_delivered(&d.id, now).await
             }
             Err(Failure::Retry(error)) => {
+                crate::metrics::global().delivery("failed");
                 let jitter = i64::from(u16::from_le_bytes(random_bytes::<2>()));
                 let next = next_attempt(d.attempts, d.created_at, now, jitter);
                 match next {
@@ -232,6 +234,7 @@ async fn idle() {
 }
 
 fn abandoned(d: &BackchannelDelivery, error: &str) {
+    crate::metrics::global().delivery("abandoned");
     tracing::warn!(
         delivery_id = %d.id,
         application_id = %d.application_id,

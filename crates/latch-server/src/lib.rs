@@ -18,6 +18,7 @@ mod keys;
 mod login;
 mod logout;
 pub mod manage;
+mod metrics;
 mod oauth;
 mod oidc;
 mod pages;

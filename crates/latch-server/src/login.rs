@@ -175,6 +175,7 @@ async fn sign_in(
     let now = state.clock.now();
     if let Some(wait) = throttle::login_locked(state.store.as_ref(), email, ip, now).await? {
         tracing::info!(outcome = "refused", reason = "locked", "sign-in");
+        crate::metrics::global().login("locked");
         return Ok(locked_page(state, wait));
     }
     let found = state.store.get_user_by_email(email).await?;
@@ -194,6 +195,7 @@ async fn sign_in(
             reason = "wrong email or password",
             "sign-in"
         );
+        crate::metrics::global().login("failure");
         let delay = throttle::login_failed(
             state.store.as_ref(),
             throttle::policies(&state.settings),
@@ -229,6 +231,7 @@ async fn sign_in(
     let (cookie, session) = open_session(state, headers, ip, &user.id).await?;
     state.store.delete_login_request(&record.id).await?;
     tracing::info!(outcome = "success", user_id = %user.id, sid = %session.sid, "sign-in");
+    crate::metrics::global().login("success");
     let mut response = issue_code(state, &app, &request, &session).await?;
     let h = response.headers_mut();
     if let Some(c) = session::set_cookie(

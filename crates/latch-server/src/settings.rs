@@ -31,6 +31,8 @@ pub struct Settings {
     pub account_policy: ThrottlePolicy,
     /// Failed sign-ins per address.
     pub address_policy: ThrottlePolicy,
+    /// Where `/metrics` is served (`None`: not at all).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             account_policy: ThrottlePolicy::ACCOUNT,
             address_policy: ThrottlePolicy::ADDRESS,
+            metrics_listen: None,
         })
     }
 

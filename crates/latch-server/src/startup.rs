@@ -99,6 +99,9 @@ impl Server {
         applications::spawn_refresher(state.applications.clone(), state.store.clone());
         crate::backchannel::spawn(state.clone());
         crate::sweep::spawn(state.clone());
+        if let Some(addr) = state.settings.metrics_listen {
+            crate::metrics::spawn_listener(addr);
+        }
         let store: Arc<dyn Store> = state.store.clone();
         tracing::info!(
             issuer = %state.settings.issuer,

@@ -26,6 +26,7 @@ struct FileConfig {
     log_format: Option<String>,
     log: Option<String>,
     trusted_proxies: Option<String>,
+    metrics_listen: Option<String>,
     login_max_failures: Option<i64>,
     login_lock_seconds: Option<i64>,
 }
@@ -167,6 +168,20 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
         window: 900,
         lock: lock * 5,
         max_lock: (lock * 60).max(3600),
+    };
+    // Metrics on their own, loopback-only address unless told otherwise; `off` disables them.
+    let metrics = string(
+        "LATCH_METRICS_LISTEN",
+        file.metrics_listen,
+        "127.0.0.1:9464",
+    );
+    s.metrics_listen = match metrics.as_str() {
+        "off" | "" => None,
+        addr => Some(addr.parse().map_err(|_| {
+            anyhow!(
+                "invalid setting LATCH_METRICS_LISTEN: `{addr}` is not an address:port (or `off`)"
+            )
+        })?),
     };
     let log_format = string("LATCH_LOG_FORMAT", file.log_format, "human");
     if !matches!(log_format.as_str(), "human" | "json") {

@@ -235,3 +235,47 @@ async fn two_servers_on_one_postgres_database_publish_the_same_keys() {
         "one key per algorithm, not one per node"
     );
 }
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_address_only() {
+    let port = latch_testkit::free_port();
+    let server = LatchServer::builder(bin())
+        .env("LATCH_METRICS_LISTEN", format!("127.0.0.1:{port}"))
+        .start()
+        .await;
+    let web = support::app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
+    let secret = web.client_secret.clone().unwrap();
+    let (s, _, _) = support::token(
+        &server,
+        &[("grant_type", "client_credentials")],
+        Some((&web.client_id, &secret)),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let http = latch_testkit::rp::reqwest_client();
+    let public = http.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404, "not on the public listener");
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let ready = latch_testkit::wait_until(Duration::from_secs(5), || {
+        let url = url.clone();
+        async move { http.get(&url).send().await.is_ok() }
+    })
+    .await;
+    assert!(ready);
+    let text = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"latch_http_requests_total{route="/oauth/token",method="POST",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"latch_tokens_issued_total{grant="client_credentials"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("latch_http_request_duration_seconds_bucket{route=\"/oauth/token\""),
+        "{text}"
+    );
+    assert!(!text.contains(&secret), "no secret in metrics");
+}

@@ -98,7 +98,13 @@ async fn exchange(
     body: &Bytes,
 ) -> Result<TokenResponse, OAuthResponse> {
     let (params, app) = authenticated_client(state, ip, headers, body).await?;
-    match token::parse_grant(&params)? {
+    let grant = token::parse_grant(&params)?;
+    let grant_type = match grant {
+        TokenGrant::AuthorizationCode { .. } => "authorization_code",
+        TokenGrant::RefreshToken { .. } => "refresh_token",
+        TokenGrant::ClientCredentials { .. } => "client_credentials",
+    };
+    let issued = match grant {
         TokenGrant::AuthorizationCode {
             code,
             redirect_uri,
@@ -118,7 +124,9 @@ async fn exchange(
             scope,
         } => refresh(state, &app, &refresh_token, scope).await,
         TokenGrant::ClientCredentials { .. } => client_credentials(state, &app),
-    }
+    }?;
+    crate::metrics::global().token_issued(grant_type);
+    Ok(issued)
 }
 
 /// The access token minted from a code has an id derived from the code, so that a replayed code

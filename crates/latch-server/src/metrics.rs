@@ -1,0 +1,230 @@
+//! Prometheus metrics (text exposition format 0.0.4), served on their own listener
+//! (`LATCH_METRICS_LISTEN`, loopback by default) so they are not public.
+//!
+//! Counters are process-wide: any module records through `metrics::global()`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    tokens: Mutex<BTreeMap<&'static str, u64>>,
+    logins: Mutex<BTreeMap<&'static str, u64>>,
+    deliveries: Mutex<BTreeMap<&'static str, u64>>,
+    internal_errors: AtomicU64,
+}
+
+pub fn global() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::default)
+}
+
+fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
+    if let Ok(mut m) = map.lock() {
+        *m.entry(key).or_insert(0) += 1;
+    }
+}
+
+impl Metrics {
+    /// A token response, by grant type.
+    pub fn token_issued(&self, grant: &'static str) {
+        bump(&self.tokens, grant);
+    }
+
+    /// A password sign-in: `success`, `failure` or `locked`.
+    pub fn login(&self, outcome: &'static str) {
+        bump(&self.logins, outcome);
+    }
+
+    /// A back-channel delivery attempt: `delivered`, `failed` or `abandoned`.
+    pub fn delivery(&self, outcome: &'static str) {
+        bump(&self.deliveries, outcome);
+    }
+
+    pub fn internal_error(&self) {
+        self.internal_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((route.to_owned(), method.to_owned(), status))
+                .or_insert(0) += 1;
+        }
+        if let Ok(mut m) = self.latency.lock() {
+            let h = m.entry(route.to_owned()).or_default();
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                if seconds <= *bound {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += seconds;
+        }
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP latch_http_requests_total HTTP requests by route, method and status.\n# TYPE latch_http_requests_total counter\n");
+        if let Ok(m) = self.requests.lock() {
+            for ((route, method, status), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "latch_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        out.push_str("# HELP latch_http_request_duration_seconds Time to answer, by route.\n# TYPE latch_http_request_duration_seconds histogram\n");
+        if let Ok(m) = self.latency.lock() {
+            for (route, h) in m.iter() {
+                for (bound, n) in BUCKETS.iter().zip(h.counts) {
+                    let _ = writeln!(
+                        out,
+                        "latch_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "latch_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "latch_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "latch_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.count
+                );
+            }
+        }
+        for (name, help, label, map) in [
+            (
+                "latch_tokens_issued_total",
+                "Token responses by grant type.",
+                "grant",
+                &self.tokens,
+            ),
+            (
+                "latch_logins_total",
+                "Password sign-ins by outcome.",
+                "outcome",
+                &self.logins,
+            ),
+            (
+                "latch_backchannel_deliveries_total",
+                "Back-channel logout deliveries by outcome.",
+                "outcome",
+                &self.deliveries,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            if let Ok(m) = map.lock() {
+                for (k, n) in m.iter() {
+                    let _ = writeln!(out, "{name}{{{label}=\"{k}\"}} {n}");
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP latch_internal_errors_total Requests that failed inside Latch (database, signing).\n# TYPE latch_internal_errors_total counter\nlatch_internal_errors_total {}",
+            self.internal_errors.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+/// Records every request's route (the matched pattern, never the raw path), status and latency.
+pub async fn middleware(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    global().request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// Serves `GET /metrics` on `addr` until the process ends; a busy address is logged, not fatal.
+pub fn spawn_listener(addr: std::net::SocketAddr) {
+    tokio::spawn(async move {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "metrics listener not started");
+                return;
+            }
+        };
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(|| async {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    )],
+                    global().render(),
+                )
+            }),
+        );
+        tracing::info!(%addr, "metrics at /metrics");
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "metrics listener stopped");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_lists_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.request("/oauth/token", "POST", 200, 0.002);
+        m.request("/oauth/token", "POST", 200, 0.2);
+        m.token_issued("client_credentials");
+        let text = m.render();
+        assert!(text.contains(
+            "latch_http_requests_total{route=\"/oauth/token\",method=\"POST\",status=\"200\"} 2"
+        ));
+        assert!(text.contains(
+            "latch_http_request_duration_seconds_bucket{route=\"/oauth/token\",le=\"0.0025\"} 1"
+        ));
+        assert!(text.contains(
+            "latch_http_request_duration_seconds_bucket{route=\"/oauth/token\",le=\"0.25\"} 2"
+        ));
+        assert!(text.contains("latch_tokens_issued_total{grant=\"client_credentials\"} 1"));
+    }
+}
