@@ -1,6 +1,7 @@
 //! Applications (what an administrator registers; the protocol sees its `client_id`) and their rules.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::UnixTime;
 use crate::redirect::{self, UriError};
@@ -76,6 +77,9 @@ pub struct Application {
     pub allowed_origins: Vec<String>,
     /// `RS256` (default), `ES256` or `EdDSA`: signs this application's ID and access tokens.
     pub id_token_signed_response_alg: String,
+    /// Namespaced claims added to every ID and access token of this application (see `claims`).
+    #[serde(default)]
+    pub custom_claims: Map<String, Value>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -179,7 +183,8 @@ impl Application {
             "allowed_origins",
             &self.allowed_origins,
             redirect::validate_origin,
-        )
+        )?;
+        crate::claims::validate_custom_claims("custom_claims", &self.custom_claims)
     }
 }
 
@@ -241,6 +246,7 @@ mod tests {
             },
             allowed_origins: vec![],
             id_token_signed_response_alg: "RS256".into(),
+            custom_claims: Map::new(),
             created_at: 0,
             updated_at: 0,
         }
@@ -290,6 +296,16 @@ mod tests {
         let e = a.validate().unwrap_err();
         assert_eq!(e.field, "redirects.post_login[1]");
         assert!(e.reason.contains("https"));
+    }
+
+    #[test]
+    fn custom_claims_need_namespaced_names() {
+        let mut a = app(ApplicationType::Web);
+        a.custom_claims
+            .insert("https://example.com/plan".into(), "gold".into());
+        assert_eq!(a.validate(), Ok(()));
+        a.custom_claims.insert("sub".into(), "x".into());
+        assert_eq!(a.validate().unwrap_err().field, "custom_claims.sub");
     }
 
     #[test]

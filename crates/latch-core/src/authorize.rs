@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::application::Application;
 use crate::redirect::find_redirect_uri;
-use crate::scope::Scope;
+use crate::scope::ScopeSet;
 use crate::{ErrorCode, OAuthError, pkce};
 
 /// The raw parameters, as sent (query or form). Duplicated parameters are reported by the parser.
@@ -24,6 +24,10 @@ pub struct AuthorizeParams {
     pub response_mode: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
+    /// The API identifier the access token is for (Auth0's `audience`).
+    pub audience: Option<String>,
+    /// The organization to sign in to, by id or name.
+    pub organization: Option<String>,
     /// Names of known parameters that appeared more than once (RFC 6749 §3.1).
     pub duplicated: Vec<String>,
 }
@@ -51,6 +55,12 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// The API identifier (checked against the registered APIs by the server).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// The organization asked for, by id or name; after a pick on the hosted page, its id.
+    #[serde(default)]
+    pub organization: Option<String>,
 }
 
 /// Why a request was refused, and where the answer goes.
@@ -152,8 +162,18 @@ pub fn validate(
     if p.state.as_ref().is_some_and(|s| s.len() > MAX_PARAM) {
         return Err(fail(ErrorCode::InvalidRequest, "state is too long"));
     }
-    let scope =
-        Scope::parse(p.scope.as_deref().unwrap_or("")).map_err(|e| fail(e.code, &e.description))?;
+    let scope = ScopeSet::parse(p.scope.as_deref().unwrap_or(""))
+        .map_err(|e| fail(e.code, &e.description))?;
+    let audience = p.audience.clone().filter(|a| !a.is_empty());
+    // API permissions are scopes of an API: without `audience` there is none to grant them.
+    if audience.is_none()
+        && let Some(first) = scope.permissions.first()
+    {
+        return Err(fail(
+            ErrorCode::InvalidScope,
+            &format!("`{first}` is an API permission; name the API with `audience`"),
+        ));
+    }
     let code_challenge = pkce::parse_challenge(
         p.code_challenge.as_deref(),
         p.code_challenge_method.as_deref(),
@@ -183,6 +203,12 @@ pub fn validate(
             "nonce or login_hint is too long",
         ));
     }
+    if too_long(&p.audience) || too_long(&p.organization) {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "audience or organization is too long",
+        ));
+    }
     Ok(AuthorizationRequest {
         client_id: client_id.to_owned(),
         redirect_uri,
@@ -193,6 +219,8 @@ pub fn validate(
         prompt,
         max_age,
         login_hint: p.login_hint.clone().filter(|h| !h.is_empty()),
+        audience,
+        organization: p.organization.clone().filter(|o| !o.is_empty()),
     })
 }
 
@@ -236,6 +264,7 @@ mod tests {
             },
             allowed_origins: vec![],
             id_token_signed_response_alg: "RS256".into(),
+            custom_claims: serde_json::Map::new(),
             created_at: 0,
             updated_at: 0,
         }
@@ -270,6 +299,31 @@ mod tests {
         let r = validate(&params(), Some(&web)).unwrap();
         assert_eq!(r.scope, "openid email");
         assert_eq!(r.prompt, Prompt::Default);
+    }
+
+    #[test]
+    fn permissions_need_an_audience() {
+        let web = app(ApplicationType::Web, &["https://app.example/cb"]);
+        let mut p = params();
+        p.scope = Some("openid read:messages".into());
+        assert_eq!(
+            redirect_code(validate(&p, Some(&web))),
+            ErrorCode::InvalidScope
+        );
+        p.audience = Some("https://api.example.com".into());
+        p.organization = Some("acme".into());
+        let r = validate(&p, Some(&web)).unwrap();
+        assert_eq!(r.scope, "openid read:messages");
+        assert_eq!(r.audience.as_deref(), Some("https://api.example.com"));
+        assert_eq!(r.organization.as_deref(), Some("acme"));
+    }
+
+    #[test]
+    fn a_login_request_stored_before_organizations_still_reads() {
+        let old = r#"{"client_id":"c","redirect_uri":"https://a/cb","scope":"openid","state":null,
+            "nonce":null,"code_challenge":null,"prompt":"Default","max_age":null,"login_hint":null}"#;
+        let r: AuthorizationRequest = serde_json::from_str(old).unwrap();
+        assert_eq!((r.audience, r.organization), (None, None));
     }
 
     #[test]

@@ -8,8 +8,10 @@
 
 pub mod application;
 pub mod authorize;
+pub mod claims;
 pub mod clock;
 pub mod error;
+pub mod organization;
 pub mod params;
 pub mod pkce;
 pub mod redirect;

@@ -1,5 +1,7 @@
-//! Scopes (RFC 6749 §3.3): a space-delimited set. Latch knows `openid profile email offline_access`.
+//! Scopes (RFC 6749 §3.3): a space-delimited set. Latch knows `openid profile email offline_access`
+//! ([`Scope`]), and API permissions such as `read:messages` ([`ScopeSet`]).
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::OAuthError;
@@ -45,6 +47,100 @@ impl Scope {
     }
 }
 
+/// The longest permission accepted (RFC 6749 §3.3 sets no bound; stored and signed, so keep one).
+pub const MAX_PERMISSION_LEN: usize = 280;
+
+/// Whether `token` is an API permission: a scope-token (RFC 6749 §3.3: printable ASCII except
+/// space, `"` and `\`) holding a `:` (`read:messages`, or a URL). The colon keeps permissions
+/// apart from the OIDC scopes and from typos of them, which stay `invalid_scope`.
+pub fn is_permission(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= MAX_PERMISSION_LEN
+        && token.contains(':')
+        && token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// A scope as requested or granted: the OIDC scopes plus API permissions (sorted, each once).
+/// Printed OIDC scopes first, in canonical order, then the permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScopeSet {
+    pub oidc: Scope,
+    pub permissions: BTreeSet<String>,
+}
+
+impl ScopeSet {
+    /// Parses a scope string: known OIDC scopes and permissions ([`is_permission`]); anything
+    /// else is `invalid_scope`. Whether permissions are acceptable is the caller's rule.
+    pub fn parse(s: &str) -> Result<Self, OAuthError> {
+        let mut set = ScopeSet::default();
+        for token in s.split(' ').filter(|t| !t.is_empty()) {
+            match SUPPORTED.iter().position(|k| *k == token) {
+                Some(bit) => set.oidc.0 |= 1 << bit,
+                None if is_permission(token) => {
+                    set.permissions.insert(token.to_owned());
+                }
+                None => {
+                    return Err(OAuthError::invalid_scope(format!(
+                        "unknown scope `{}`",
+                        truncate(token)
+                    )));
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// Like `parse`, but unknown tokens are dropped instead of refused (reading what Latch wrote).
+    pub fn parse_lenient(s: &str) -> Self {
+        let mut set = ScopeSet::default();
+        for token in s.split(' ').filter(|t| !t.is_empty()) {
+            if let Some(bit) = SUPPORTED.iter().position(|k| *k == token) {
+                set.oidc.0 |= 1 << bit;
+            } else if is_permission(token) {
+                set.permissions.insert(token.to_owned());
+            }
+        }
+        set
+    }
+
+    pub fn contains(&self, scope: Scope) -> bool {
+        self.oidc.contains(scope)
+    }
+}
+
+impl From<Scope> for ScopeSet {
+    fn from(oidc: Scope) -> Self {
+        Self {
+            oidc,
+            permissions: BTreeSet::new(),
+        }
+    }
+}
+
+/// A scope set without permissions is the plain OIDC scope it holds.
+impl PartialEq<Scope> for ScopeSet {
+    fn eq(&self, other: &Scope) -> bool {
+        self.permissions.is_empty() && self.oidc == *other
+    }
+}
+
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.oidc)?;
+        let mut first = self.oidc.is_empty();
+        for p in &self.permissions {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(p)?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
 fn truncate(s: &str) -> &str {
     match s.char_indices().nth(40) {
         Some((i, _)) => &s[..i],
@@ -84,6 +180,23 @@ mod tests {
     fn an_unknown_scope_is_invalid_scope() {
         let e = Scope::parse("openid admin").unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn permissions_hold_a_colon_and_print_after_the_oidc_scopes() {
+        let s = ScopeSet::parse("write:x offline_access read:x openid read:x").unwrap();
+        assert_eq!(s.to_string(), "openid offline_access read:x write:x");
+        assert_eq!(ScopeSet::parse("read:x").unwrap().to_string(), "read:x");
+        assert_eq!(
+            ScopeSet::parse("openid admin").unwrap_err().code,
+            crate::ErrorCode::InvalidScope
+        );
+        assert!(is_permission("https://api.example.com/read"));
+        assert!(!is_permission("read\\x:y") && !is_permission("\"a:b\""));
+        assert_eq!(
+            ScopeSet::parse_lenient("openid bogus read:x").to_string(),
+            "openid read:x"
+        );
     }
 
     #[test]

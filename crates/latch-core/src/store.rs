@@ -12,6 +12,9 @@ use crate::secret::SecretHash;
 use crate::throttle::{ThrottlePolicy, ThrottleState};
 use crate::user::User;
 
+mod organizations;
+pub use organizations::OrganizationStore;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness or state rule refused the write (duplicate email, third secret…).
@@ -100,6 +103,10 @@ pub struct AuthorizationCodeRecord {
     pub auth_time: UnixTime,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
+    /// The organization the user signed in to (`organization=`, or picked), by id.
+    pub organization_id: Option<String>,
+    /// The API identifier `audience=` named.
+    pub audience: Option<String>,
 }
 
 /// The outcome of taking a code.
@@ -125,10 +132,14 @@ pub struct RefreshTokenRecord {
     pub client_id: String,
     pub user_id: String,
     pub sid: String,
+    /// The scope as requested at authorize: what is granted is worked out again at each use, so
+    /// role changes show in the next refresh.
     pub scope: String,
     pub auth_time: UnixTime,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
+    pub organization_id: Option<String>,
+    pub audience: Option<String>,
 }
 
 /// A refresh token together with its rotation state, as the token endpoint's rules need it.
@@ -365,7 +376,13 @@ pub trait ThrottleStore: Send + Sync {
 /// Everything Latch stores.
 #[async_trait]
 pub trait Store:
-    KeyStore + ApplicationStore + UserStore + SessionStore + OutboxStore + ThrottleStore
+    KeyStore
+    + ApplicationStore
+    + UserStore
+    + SessionStore
+    + OutboxStore
+    + ThrottleStore
+    + OrganizationStore
 {
     /// The schema version applied (the latest migration).
     async fn schema_version(&self) -> StoreResult<i64>;

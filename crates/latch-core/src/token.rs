@@ -2,7 +2,7 @@
 
 use crate::application::Application;
 use crate::params::Params;
-use crate::scope::Scope;
+use crate::scope::ScopeSet;
 use crate::store::{AuthorizationCodeRecord, RefreshTokenState};
 use crate::{ErrorCode, OAuthError, UnixTime, pkce};
 
@@ -16,7 +16,7 @@ pub enum TokenGrant {
     },
     RefreshToken {
         refresh_token: String,
-        scope: Option<Scope>,
+        scope: Option<ScopeSet>,
     },
     ClientCredentials {
         scope: Option<String>,
@@ -38,7 +38,7 @@ pub fn parse_grant(params: &Params) -> Result<TokenGrant, OAuthError> {
         }),
         Some("refresh_token") => Ok(TokenGrant::RefreshToken {
             refresh_token: required("refresh_token")?,
-            scope: params.get("scope")?.map(Scope::parse).transpose()?,
+            scope: params.get("scope")?.map(ScopeSet::parse).transpose()?,
         }),
         Some("client_credentials") => Ok(TokenGrant::ClientCredentials {
             scope: params.get("scope")?.map(str::to_owned),
@@ -130,20 +130,41 @@ pub fn refresh_decision(
 }
 
 /// The scope of the new access token: the requested one if it narrows the grant (never widens).
-pub fn narrowed_scope(granted: &str, requested: Option<Scope>) -> Result<Scope, OAuthError> {
-    let granted = Scope::parse(granted)?;
-    match requested {
-        None => Ok(granted),
-        Some(r) if r.is_subset_of(granted) => Ok(r),
-        Some(_) => Err(OAuthError::invalid_scope(
+///
+/// `granted` is the scope as requested at authorize. A request that names no permissions keeps
+/// the grant's (as at authorize, naming none means "whatever the roles grant"); one that names
+/// some must stay within those the grant named, if it named any.
+pub fn narrowed_scope(
+    granted: &str,
+    requested: Option<impl Into<ScopeSet>>,
+) -> Result<ScopeSet, OAuthError> {
+    let granted = ScopeSet::parse_lenient(granted);
+    let Some(requested) = requested.map(Into::into) else {
+        return Ok(granted);
+    };
+    let exceeds = !requested.oidc.is_subset_of(granted.oidc)
+        || (!granted.permissions.is_empty()
+            && !requested.permissions.is_subset(&granted.permissions));
+    if exceeds {
+        return Err(OAuthError::invalid_scope(
             "the requested scope exceeds the granted scope",
-        )),
+        ));
     }
+    let permissions = if requested.permissions.is_empty() {
+        granted.permissions
+    } else {
+        requested.permissions
+    };
+    Ok(ScopeSet {
+        oidc: requested.oidc,
+        permissions,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scope::Scope;
     use crate::secret::SecretHash;
     use crate::store::RefreshTokenRecord;
 
@@ -160,6 +181,8 @@ mod tests {
                 auth_time: 0,
                 created_at: 0,
                 expires_at: 1000,
+                organization_id: None,
+                audience: None,
             },
             rotated_at,
             successor_hash: None,
@@ -214,6 +237,26 @@ mod tests {
         );
         assert_eq!(
             narrowed_scope(g, Some(Scope::EMAIL)).unwrap_err().code,
+            ErrorCode::InvalidScope
+        );
+    }
+
+    #[test]
+    fn permissions_narrow_within_those_the_grant_named() {
+        let p = |s: &str| Some(ScopeSet::parse(s).unwrap());
+        let all = "openid offline_access";
+        assert_eq!(
+            narrowed_scope(all, p("openid read:x")).unwrap().to_string(),
+            "openid read:x"
+        );
+        let named = "openid read:x write:x";
+        assert_eq!(
+            narrowed_scope(named, p("openid")).unwrap().to_string(),
+            "openid read:x write:x",
+            "naming none keeps the grant's"
+        );
+        assert_eq!(
+            narrowed_scope(named, p("read:y")).unwrap_err().code,
             ErrorCode::InvalidScope
         );
     }

@@ -14,7 +14,7 @@ use latch_core::{Secret, SecretHash};
 use std::net::IpAddr;
 
 use crate::client_ip::ClientIp;
-use crate::oauth::authorize::issue_code;
+use crate::oauth::organization::complete;
 use crate::pages::{self, LoginForm};
 use crate::session;
 use crate::state::AppState;
@@ -78,7 +78,7 @@ pub async fn post(
 }
 
 /// CONTRACT.md "Abuse limits": 429 with `Retry-After`, as a page.
-fn locked_page(state: &AppState, wait: i64) -> Response {
+pub(crate) fn locked_page(state: &AppState, wait: i64) -> Response {
     let mut response = pages::error(
         &state.settings.environment_name,
         StatusCode::TOO_MANY_REQUESTS,
@@ -160,23 +160,81 @@ async fn sign_in(
     let Some(record) = pending(state, headers, id).await? else {
         return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
     };
+    let user = match check_credentials(state, email, password, ip).await? {
+        Credentials::Valid(user) => user,
+        Credentials::Wrong => {
+            let status = StatusCode::OK;
+            return Ok(form(
+                state,
+                status,
+                id,
+                Some(email),
+                Some(WRONG_CREDENTIALS),
+            ));
+        }
+        Credentials::Locked(wait) => return Ok(locked_page(state, wait)),
+    };
+    let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&record.request) else {
+        return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
+    };
+    let Some(app) = state
+        .applications
+        .by_client_id(state.store.as_ref(), &request.client_id)
+        .await?
+    else {
+        return Ok(pages::error(
+            env,
+            StatusCode::BAD_REQUEST,
+            "The application no longer exists.",
+        ));
+    };
+    let (cookie, session) = open_session(state, headers, ip, &user.id).await?;
+    state.store.delete_login_request(&record.id).await?;
+    tracing::info!(outcome = "success", user_id = %user.id, sid = %session.sid, "sign-in");
+    crate::metrics::global().login("success");
+    let mut response = complete(state, &app, &request, &session, &cookie.hash()).await?;
+    let h = response.headers_mut();
+    if let Some(c) = session::set_cookie(
+        state,
+        session::SESSION,
+        cookie.expose_secret(),
+        state.settings.session_absolute_timeout,
+    ) {
+        h.append(header::SET_COOKIE, c);
+    }
+    if let Some(c) = session::set_cookie(state, session::LOGIN, "", 0) {
+        h.append(header::SET_COOKIE, c);
+    }
+    Ok(response)
+}
+
+/// The outcome of checking an email and password.
+pub(crate) enum Credentials {
+    Valid(latch_core::user::User),
+    Wrong,
+    /// Refused by the abuse limits for this many seconds.
+    Locked(i64),
+}
+
+/// Checks a password under the abuse limits (CONTRACT.md): a locked account or address is refused
+/// before any check, a failure is counted and slowed, a success clears the account's count.
+pub(crate) async fn check_credentials(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    ip: Option<IpAddr>,
+) -> Result<Credentials, StoreError> {
     if email.is_empty()
         || password.is_empty()
         || password.len() > latch_core::user::MAX_PASSWORD_BYTES
     {
-        return Ok(form(
-            state,
-            StatusCode::OK,
-            id,
-            Some(email),
-            Some(WRONG_CREDENTIALS),
-        ));
+        return Ok(Credentials::Wrong);
     }
     let now = state.clock.now();
     if let Some(wait) = throttle::login_locked(state.store.as_ref(), email, ip, now).await? {
         tracing::info!(outcome = "refused", reason = "locked", "sign-in");
         crate::metrics::global().login("locked");
-        return Ok(locked_page(state, wait));
+        return Ok(Credentials::Locked(wait));
     }
     let found = state.store.get_user_by_email(email).await?;
     let (user, hash) = match found {
@@ -205,50 +263,14 @@ async fn sign_in(
         )
         .await?;
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
-        return Ok(form(
-            state,
-            StatusCode::OK,
-            id,
-            Some(email),
-            Some(WRONG_CREDENTIALS),
-        ));
+        return Ok(Credentials::Wrong);
     };
     throttle::login_succeeded(state.store.as_ref(), email).await?;
-    let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&record.request) else {
-        return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
-    };
-    let Some(app) = state
-        .applications
-        .by_client_id(state.store.as_ref(), &request.client_id)
-        .await?
-    else {
-        return Ok(pages::error(
-            env,
-            StatusCode::BAD_REQUEST,
-            "The application no longer exists.",
-        ));
-    };
-    let (cookie, session) = open_session(state, headers, ip, &user.id).await?;
-    state.store.delete_login_request(&record.id).await?;
-    tracing::info!(outcome = "success", user_id = %user.id, sid = %session.sid, "sign-in");
-    crate::metrics::global().login("success");
-    let mut response = issue_code(state, &app, &request, &session).await?;
-    let h = response.headers_mut();
-    if let Some(c) = session::set_cookie(
-        state,
-        session::SESSION,
-        cookie.expose_secret(),
-        state.settings.session_absolute_timeout,
-    ) {
-        h.append(header::SET_COOKIE, c);
-    }
-    if let Some(c) = session::set_cookie(state, session::LOGIN, "", 0) {
-        h.append(header::SET_COOKIE, c);
-    }
-    Ok(response)
+    Ok(Credentials::Valid(user))
 }
 
-async fn open_session(
+/// Opens a browser session for `user_id`; returns its cookie value (sent once) and its record.
+pub(crate) async fn open_session(
     state: &AppState,
     headers: &HeaderMap,
     ip: Option<IpAddr>,

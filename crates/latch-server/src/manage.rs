@@ -37,6 +37,9 @@ pub struct NewApplication {
     pub allowed_origins: Vec<String>,
     #[serde(default)]
     pub id_token_signed_response_alg: Option<String>,
+    /// Namespaced claims for every token of the application (names are `http(s)://` URLs).
+    #[serde(default)]
+    pub custom_claims: Option<Map<String, Value>>,
 }
 
 pub fn rfc3339(t: UnixTime) -> String {
@@ -60,6 +63,7 @@ pub struct ApplicationView {
     pub redirects: Redirects,
     pub allowed_origins: Vec<String>,
     pub id_token_signed_response_alg: String,
+    pub custom_claims: Map<String, Value>,
     pub created_at: String,
     pub updated_at: String,
     /// Only in the creation response of a web application: shown this once.
@@ -80,6 +84,7 @@ impl ApplicationView {
             redirects: app.redirects.clone(),
             allowed_origins: app.allowed_origins.clone(),
             id_token_signed_response_alg: app.id_token_signed_response_alg.clone(),
+            custom_claims: app.custom_claims.clone(),
             created_at: rfc3339(app.created_at),
             updated_at: rfc3339(app.updated_at),
             client_secret: client_secret.map(|s| s.expose_secret().to_owned()),
@@ -121,6 +126,7 @@ fn build_application(new: NewApplication, identity: Identity, now: UnixTime) -> 
         id_token_signed_response_alg: new
             .id_token_signed_response_alg
             .unwrap_or_else(|| "RS256".to_owned()),
+        custom_claims: new.custom_claims.unwrap_or_default(),
         created_at: identity.created_at,
         updated_at: now,
     }
@@ -315,7 +321,11 @@ pub fn parse_json<T: DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
 /// Splits a merge patch against the current resource's JSON form: read-only members may be
 /// repeated unchanged (a client sending back what it read) but not changed. Returns the patched
 /// editable fields.
-fn patched(current: &impl Serialize, patch: &Value, read_only: &[&str]) -> Result<Value, ApiError> {
+pub(crate) fn patched(
+    current: &impl Serialize,
+    patch: &Value,
+    read_only: &[&str],
+) -> Result<Value, ApiError> {
     let Value::Object(mut patch) = patch.clone() else {
         return Err(ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,

@@ -28,7 +28,8 @@ input:focus{outline:3px solid #8fb3ff;border-color:#3466d6}button{width:100%;mar
 .error{padding:.75rem;border-radius:8px;background:#fdecec;color:#8a1c1c;margin-bottom:.5rem}.brand{color:#5b6472;font-size:.9rem;margin-bottom:.25rem}\
 @media (max-width:480px){main{margin:0;border-radius:0;min-height:100vh;box-shadow:none;padding:1.5rem}}";
 
-fn layout(environment: &str, title: &str, body: &str) -> String {
+/// A whole page: `body` is trusted HTML (escape what goes into it).
+pub fn layout(environment: &str, title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

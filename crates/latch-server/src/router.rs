@@ -3,9 +3,9 @@
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::oauth::{authorize, introspect, revoke, token, userinfo};
+use crate::oauth::{authorize, introspect, organization, revoke, token, userinfo};
 use crate::state::AppState;
-use crate::{login, oidc};
+use crate::{invitation, login, oidc};
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
@@ -18,6 +18,11 @@ pub fn router(state: AppState) -> Router {
             get(authorize::get).post(authorize::post),
         )
         .route("/login", get(login::get).post(login::post))
+        .route("/login/organization", post(organization::pick))
+        .route(
+            "/invitations/accept",
+            get(invitation::get).post(invitation::post),
+        )
         .route("/oauth/token", post(token::token))
         .route("/oauth/revoke", post(revoke::revoke))
         .route("/oauth/introspect", post(introspect::introspect))

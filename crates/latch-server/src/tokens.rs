@@ -1,13 +1,14 @@
 //! Minting and checking Latch's JWTs: access tokens (RFC 9068), ID tokens (OIDC Core §2).
 
 use latch_core::application::Application;
-use latch_core::scope::Scope;
+use latch_core::scope::{Scope, ScopeSet};
 use latch_core::user::User;
 use latch_core::{OAuthError, UnixTime};
 use latch_jose::{Algorithm, at_hash};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::grants::Access;
 use crate::state::AppState;
 
 /// Who an access token is for.
@@ -17,7 +18,8 @@ pub struct Grant<'a> {
     pub user: Option<&'a User>,
     pub sid: Option<&'a str>,
     pub auth_time: Option<UnixTime>,
-    pub scope: Scope,
+    /// The organization, API, roles, permissions and granted scope.
+    pub access: &'a Access,
     pub nonce: Option<&'a str>,
     /// The token id; derived from the code for code exchanges (so a replayed code can revoke it).
     pub jti: String,
@@ -37,6 +39,17 @@ struct AccessClaims<'a> {
     auth_time: Option<UnixTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roles: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permissions: Option<&'a [String]>,
+    /// Namespaced custom claims (validated so they cannot collide with the fields above).
+    #[serde(flatten)]
+    custom: Map<String, Value>,
 }
 
 /// The audience the management API accepts in `client_credentials` access tokens.
@@ -64,24 +77,39 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
     })?;
     let issuer = state.settings.issuer.as_str();
     let ttl = grant.app.access_token_ttl();
+    let access = grant.access;
+    let api = access.api.as_ref();
+    // The API's lifetime overrides the application's for tokens of that API.
+    let access_ttl = api.and_then(|a| a.access_token_ttl_seconds).unwrap_or(ttl);
     let management = management_audience(issuer);
     let mut aud = vec![grant.app.client_id.as_str()];
+    if let Some(api) = api {
+        aud.insert(0, api.identifier.as_str());
+    }
     if grant.user.is_none() && grant.app.management_api_access {
         aud.push(&management);
     }
+    let org = access.organization.as_ref();
+    let mut custom = grant.app.custom_claims.clone();
+    custom.extend(api.map(|a| a.custom_claims.clone()).unwrap_or_default());
     let claims = AccessClaims {
         iss: issuer,
         sub: grant
             .user
             .map_or(grant.app.client_id.as_str(), |u| u.id.as_str()),
         aud,
-        exp: now + ttl,
+        exp: now + access_ttl,
         iat: now,
         jti: &grant.jti,
         client_id: &grant.app.client_id,
-        scope: grant.scope.to_string(),
+        scope: access.scope.to_string(),
         auth_time: grant.auth_time,
         sid: grant.sid,
+        org_id: org.map(|o| o.id.as_str()),
+        org_name: org.map(|o| o.name.as_str()),
+        roles: org.map(|_| access.roles.as_slice()),
+        permissions: api.map(|_| access.permissions.as_slice()),
+        custom,
     };
     let sign_error = |e: latch_jose::JoseError| {
         tracing::error!(error = %e, "signing failed");
@@ -89,7 +117,7 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
     };
     let access_token = key.sign_jwt(Some("at+jwt"), &claims).map_err(sign_error)?;
     let id_token = match grant.user {
-        Some(user) if grant.scope.contains(Scope::OPENID) => {
+        Some(user) if access.scope.contains(Scope::OPENID) => {
             let mut c = Map::new();
             c.insert("iss".into(), issuer.into());
             c.insert("sub".into(), user.id.as_str().into());
@@ -107,7 +135,13 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
                 c.insert("nonce".into(), nonce.into());
             }
             c.insert("at_hash".into(), at_hash(alg, &access_token).into());
-            user_claims(user, grant.scope, &mut c);
+            if let Some(o) = org {
+                c.insert("org_id".into(), o.id.as_str().into());
+                c.insert("org_name".into(), o.name.as_str().into());
+                c.insert("roles".into(), access.roles.clone().into());
+            }
+            user_claims(user, access.scope.oidc, &mut c);
+            c.extend(grant.app.custom_claims.clone());
             Some(key.sign_jwt(Some("JWT"), &c).map_err(sign_error)?)
         }
         _ => None,
@@ -115,7 +149,7 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
     Ok(Minted {
         access_token,
         id_token,
-        expires_in: ttl,
+        expires_in: access_ttl,
     })
 }
 
@@ -142,7 +176,8 @@ pub fn user_claims(user: &User, scope: Scope, out: &mut Map<String, Value>) {
 pub struct AccessToken {
     pub sub: String,
     pub client_id: String,
-    pub scope: Scope,
+    /// OIDC scopes and API permissions (a token for an API carries both).
+    pub scope: ScopeSet,
     pub aud: Vec<String>,
     pub jti: String,
     pub exp: UnixTime,
@@ -205,7 +240,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Access
     Ok(AccessToken {
         sub: text("sub").ok_or_else(|| invalid("the access token has no sub"))?,
         client_id: text("client_id").ok_or_else(|| invalid("the access token has no client_id"))?,
-        scope: Scope::parse(&text("scope").unwrap_or_default()).unwrap_or_default(),
+        scope: ScopeSet::parse_lenient(&text("scope").unwrap_or_default()),
         aud,
         jti,
         exp,

@@ -20,6 +20,8 @@ const MAX_CONNECTIONS: u32 = 16;
 
 pub(crate) struct PostgresStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL handles concurrent writers itself.
+    writer: PgPool,
 }
 
 crate::sql::impl_store!(
@@ -138,5 +140,8 @@ async fn finish(pool: PgPool, place: &str, migrate: bool) -> Result<Arc<dyn Stor
         };
         schema::check_applied(&applied, &MIGRATOR, place)?;
     }
-    Ok(Arc::new(PostgresStore { pool }))
+    Ok(Arc::new(PostgresStore {
+        writer: pool.clone(),
+        pool,
+    }))
 }

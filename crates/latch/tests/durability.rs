@@ -65,8 +65,13 @@ async fn issue_under_load_then_kill(server: &mut LatchServer, web: &App) -> Vec<
             }
         }));
     }
-    // Kill while exchanges are in flight.
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // Kill as soon as the first answers arrive, with the other exchanges still in flight.
+    let started = latch_testkit::wait_until(std::time::Duration::from_secs(20), || {
+        let acknowledged = acknowledged.clone();
+        async move { !acknowledged.lock().unwrap().is_empty() }
+    })
+    .await;
+    assert!(started, "the server answered no exchange");
     server.kill9().await;
     for t in tasks {
         let _ = t.await;

@@ -1,16 +1,23 @@
 //! The management API under `/api/v1` (CONTRACT.md "Management API"): applications, client
-//! secrets, users and their sessions, as JSON, authorized by a `client_credentials` access token of
-//! a web application with `management_api_access`.
+//! secrets, users and their sessions, organizations with their members and invitations, roles and
+//! API resources, as JSON, authorized by a `client_credentials` access token of a web application
+//! with `management_api_access`.
 //!
 //! Every route is one row of [`endpoints`]: the router and the OpenAPI document are both built from
 //! that table, so neither can drift from the other. Creation and update rules live in
 //! `crate::manage` (shared with the CLI); handlers here extract, call, and map.
 
+mod apis;
 mod applications;
 mod auth;
+mod invitations;
 mod json;
+mod members;
 mod openapi;
+mod org_schemas;
+mod organizations;
 mod pagination;
+mod roles;
 mod schemas;
 mod secrets;
 mod sessions;
@@ -145,7 +152,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         "/applications/{id}/secrets",
     );
     let (users, user, sessions) = ("/users", "/users/{id}", "/users/{id}/sessions");
-    vec![
+    let mut routes = vec![
         endpoint(Get, "/openapi.json", openapi::get, Doc::new("getOpenApi", "This OpenAPI 3.1 document", Body(200, "OpenApi")).public()),
         endpoint(Post, apps, applications::create, Doc::new("createApplication", "Register an application; a web application's answer carries its first client_secret, shown this once", Body(201, "ApplicationCreated")).body("NewApplication")),
         endpoint(Get, apps, applications::list, Doc::new("listApplications", "List applications", List("Application"))),
@@ -164,6 +171,46 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(Delete, sessions, sessions::end_all, Doc::new("endUserSessions", "End all of a user's sessions", NoContent)),
         endpoint(Delete, "/users/{id}/sessions/{sid}", sessions::end_one, Doc::new("endUserSession", "End one of a user's sessions", NoContent)),
         endpoint(Delete, "/users/{id}/lock", users::unlock, Doc::new("unlockUser", "Lift the lock that repeated failed sign-ins put on the user's account", NoContent)),
+    ];
+    routes.extend(organization_endpoints());
+    routes
+}
+
+/// Organizations, members, invitations, roles and API resources.
+fn organization_endpoints() -> Vec<Endpoint> {
+    use Success::{Body, List, NoContent};
+    use Verb::{Delete, Get, Patch, Post};
+    let (orgs, org) = ("/organizations", "/organizations/{id}");
+    let (members, member) = (
+        "/organizations/{id}/members",
+        "/organizations/{id}/members/{user_id}",
+    );
+    let invitations = "/organizations/{id}/invitations";
+    let (roles, role, apis, api) = ("/roles", "/roles/{id}", "/apis", "/apis/{id}");
+    vec![
+        endpoint(Post, orgs, organizations::create, Doc::new("createOrganization", "Create an organization", Body(201, "Organization")).body("NewOrganization").conflict("the name is taken (name_taken)")),
+        endpoint(Get, orgs, organizations::list, Doc::new("listOrganizations", "List organizations", List("Organization"))),
+        endpoint(Get, org, organizations::show, Doc::new("getOrganization", "Read an organization", Body(200, "Organization"))),
+        endpoint(Patch, org, organizations::update, Doc::new("updateOrganization", "Change an organization with a JSON merge patch (RFC 7396)", Body(200, "Organization")).body("OrganizationPatch").conflict("the name is taken (name_taken)")),
+        endpoint(Delete, org, organizations::delete, Doc::new("deleteOrganization", "Delete an organization with its memberships and invitations; refresh tokens issued for it stop working", NoContent)),
+        endpoint(Post, members, members::add, Doc::new("addMember", "Make a user a member, with roles (by name)", Body(201, "Member")).body("NewMember").conflict("the user is a member already (already_member)")),
+        endpoint(Get, members, members::list, Doc::new("listMembers", "List an organization's members, by user id", List("Member"))),
+        endpoint(Get, member, members::show, Doc::new("getMember", "Read a membership", Body(200, "Member"))),
+        endpoint(Patch, member, members::update, Doc::new("updateMember", "Replace a member's roles (JSON merge patch); shows at their next token refresh", Body(200, "Member")).body("MemberPatch")),
+        endpoint(Delete, member, members::remove, Doc::new("removeMember", "Remove a member; their refresh tokens for the organization stop working", NoContent)),
+        endpoint(Post, invitations, invitations::create, Doc::new("createInvitation", "Invite an email address; the link (shown this once) works once, for that email, until it expires", Body(201, "InvitationCreated")).body("NewInvitation")),
+        endpoint(Get, invitations, invitations::list, Doc::new("listInvitations", "List an organization's invitations, without their links", List("Invitation"))),
+        endpoint(Delete, "/organizations/{id}/invitations/{invitation_id}", invitations::delete, Doc::new("revokeInvitation", "Revoke an invitation", NoContent)),
+        endpoint(Post, roles, roles::create, Doc::new("createRole", "Create a role", Body(201, "Role")).body("NewRole").conflict("the name is taken (name_taken)")),
+        endpoint(Get, roles, roles::list, Doc::new("listRoles", "List roles", List("Role"))),
+        endpoint(Get, role, roles::show, Doc::new("getRole", "Read a role", Body(200, "Role"))),
+        endpoint(Patch, role, roles::update, Doc::new("updateRole", "Change a role with a JSON merge patch (RFC 7396)", Body(200, "Role")).body("RolePatch").conflict("the name is taken (name_taken)")),
+        endpoint(Delete, role, roles::delete, Doc::new("deleteRole", "Delete a role; members and invitations lose it", NoContent)),
+        endpoint(Post, apis, apis::create, Doc::new("createApi", "Register an API resource (an audience)", Body(201, "Api")).body("NewApi").conflict("the identifier is taken (identifier_taken)")),
+        endpoint(Get, apis, apis::list, Doc::new("listApis", "List API resources", List("Api"))),
+        endpoint(Get, api, apis::show, Doc::new("getApi", "Read an API resource", Body(200, "Api"))),
+        endpoint(Patch, api, apis::update, Doc::new("updateApi", "Change an API resource with a JSON merge patch (RFC 7396); the identifier stays", Body(200, "Api")).body("ApiPatch")),
+        endpoint(Delete, api, apis::delete, Doc::new("deleteApi", "Delete an API resource; refresh tokens issued for it stop working", NoContent)),
     ]
 }
 

@@ -26,7 +26,8 @@ pub fn document(issuer: &str) -> Value {
         "info": {
             "title": "Latch management API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Applications, client secrets, users and sessions. Errors are \
+            "description": "Applications, client secrets, users and sessions, organizations with \
+                their members and invitations, roles and API resources. Errors are \
                 {\"error\": CODE, \"error_description\": TEXT}. Lists are {\"data\": [...], \
                 \"next_cursor\": STRING|null} and take ?limit= and ?after=.",
         },

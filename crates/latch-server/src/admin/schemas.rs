@@ -5,20 +5,20 @@ use serde_json::{Value, json};
 
 use latch_core::application::{MAX_ACCESS_TOKEN_TTL, MIN_ACCESS_TOKEN_TTL, SIGNING_ALGORITHMS};
 
-fn object<S: AsRef<str>>(required: &[S], properties: Value) -> Value {
+pub(crate) fn object<S: AsRef<str>>(required: &[S], properties: Value) -> Value {
     let required: Vec<&str> = required.iter().map(AsRef::as_ref).collect();
     json!({"type": "object", "required": required, "properties": properties, "additionalProperties": false})
 }
 
-fn text() -> Value {
+pub(crate) fn text() -> Value {
     json!({"type": "string"})
 }
 
-fn nullable_text() -> Value {
+pub(crate) fn nullable_text() -> Value {
     json!({"type": ["string", "null"]})
 }
 
-fn time(nullable: bool) -> Value {
+pub(crate) fn time(nullable: bool) -> Value {
     let kind = if nullable {
         json!(["string", "null"])
     } else {
@@ -41,6 +41,7 @@ fn application_fields(read_only: bool) -> Value {
         "redirects": {"$ref": "#/components/schemas/Redirects"},
         "allowed_origins": {"type": "array", "items": text()},
         "id_token_signed_response_alg": {"type": "string", "enum": SIGNING_ALGORITHMS},
+        "custom_claims": custom_claims(),
     });
     if read_only {
         p["id"] = text();
@@ -49,6 +50,12 @@ fn application_fields(read_only: bool) -> Value {
         p["updated_at"] = time(false);
     }
     p
+}
+
+/// Namespaced claims copied into tokens; `null` (in a patch) removes one, or all.
+pub(crate) fn custom_claims() -> Value {
+    json!({"type": ["object", "null"], "propertyNames": {"pattern": "^https?://"},
+        "description": "claims added to tokens; names must be http(s) URLs (namespaced, as Auth0 requires); registered claim names are refused (422)"})
 }
 
 fn user_fields(read_only: bool) -> Value {
@@ -66,7 +73,7 @@ fn user_fields(read_only: bool) -> Value {
     p
 }
 
-fn keys_of(properties: &Value) -> Vec<String> {
+pub(crate) fn keys_of(properties: &Value) -> Vec<String> {
     properties
         .as_object()
         .map(|m| m.keys().cloned().collect())
@@ -90,7 +97,7 @@ pub fn schemas() -> Value {
     user_patch["password"]["description"] = json!("sets a new password");
     let user = user_fields(true);
     let all_user = keys_of(&user);
-    json!({
+    let mut all = json!({
         "Error": object(&["error", "error_description"], json!({"error": text(), "error_description": text()})),
         "OpenApi": {"type": "object", "description": "this document"},
         "Redirects": object::<&str>(&[], json!({
@@ -115,11 +122,15 @@ pub fn schemas() -> Value {
             "applications": {"type": "array", "items": text(), "description": "client_ids"},
             "user_agent": nullable_text(), "ip": nullable_text(),
         })),
-    })
+    });
+    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), super::org_schemas::schemas()) {
+        all.extend(more);
+    }
+    all
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeSet;
 
     use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
@@ -136,7 +147,7 @@ mod tests {
         ApplicationView, NewApplication, NewUser, SecretView, UserFields, UserView,
     };
 
-    fn properties(name: &str) -> BTreeSet<String> {
+    pub(crate) fn properties(name: &str) -> BTreeSet<String> {
         schemas()[name]["properties"]
             .as_object()
             .unwrap()
@@ -145,7 +156,7 @@ mod tests {
             .collect()
     }
 
-    fn keys(value: &impl Serialize) -> BTreeSet<String> {
+    pub(crate) fn keys(value: &impl Serialize) -> BTreeSet<String> {
         serde_json::to_value(value)
             .unwrap()
             .as_object()
@@ -156,7 +167,7 @@ mod tests {
     }
 
     /// The fields a `deny_unknown_fields` type accepts, read from serde's "expected one of" message.
-    fn accepted<T: DeserializeOwned>() -> BTreeSet<String> {
+    pub(crate) fn accepted<T: DeserializeOwned>() -> BTreeSet<String> {
         let err = serde_json::from_value::<T>(json!({"\u{1}probe": 0}))
             .err()
             .unwrap()
@@ -182,6 +193,7 @@ mod tests {
             redirects: Redirects::default(),
             allowed_origins: vec![],
             id_token_signed_response_alg: "RS256".into(),
+            custom_claims: serde_json::Map::new(),
             created_at: 0,
             updated_at: 0,
         }

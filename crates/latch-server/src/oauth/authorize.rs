@@ -14,6 +14,7 @@ use latch_core::store::{AuthorizationCodeRecord, LoginRequestRecord, SessionReco
 use latch_core::{ErrorCode, OAuthError, Secret};
 use url::Url;
 
+use super::organization;
 use crate::pages;
 use crate::session;
 use crate::state::AppState;
@@ -61,6 +62,8 @@ fn to_params(p: &Params) -> AuthorizeParams {
         response_mode: get("response_mode"),
         request: get("request"),
         request_uri: get("request_uri"),
+        audience: get("audience"),
+        organization: get("organization"),
         duplicated: Vec::new(),
     };
     a.duplicated = d;
@@ -120,15 +123,23 @@ async fn authorize(
             "the application is unknown",
         ));
     };
+    if let Some(audience) = &request.audience
+        && state.store.get_api_by_identifier(audience).await?.is_none()
+    {
+        let error = OAuthError::invalid_request("`audience` names no registered API");
+        let st = request.state.as_deref();
+        return Ok(error_redirect(state, &request.redirect_uri, st, &error));
+    }
     let now = state.clock.now();
     let session = session::current(state, headers).await?;
+    let cookie = organization::session_cookie_hash(state, headers);
     // OIDC Core §3.1.2.1: max_age bounds how long ago the user authenticated.
     let fresh = |s: &SessionRecord| request.max_age.is_none_or(|max| now - s.auth_time <= max);
-    match (session, request.prompt) {
-        (Some(s), Prompt::Default | Prompt::None) if fresh(&s) => {
-            issue_code(state, &app, &request, &s).await
+    match (session, cookie, request.prompt) {
+        (Some(s), Some(cookie), Prompt::Default | Prompt::None) if fresh(&s) => {
+            organization::complete(state, &app, &request, &s, &cookie).await
         }
-        (_, Prompt::None) => Ok(error_redirect(
+        (_, _, Prompt::None) => Ok(error_redirect(
             state,
             &request.redirect_uri,
             request.state.as_deref(),
@@ -138,12 +149,14 @@ async fn authorize(
     }
 }
 
-/// Issues a code for `request` from `session` and redirects to the client.
+/// Issues a code for `request` from `session` (signed in to `organization_id`, if any) and
+/// redirects to the client.
 pub async fn issue_code(
     state: &AppState,
     app: &Arc<Application>,
     request: &AuthorizationRequest,
     session: &SessionRecord,
+    organization_id: Option<&str>,
 ) -> Result<Response, StoreError> {
     let now = state.clock.now();
     let code = Secret::generate();
@@ -162,6 +175,8 @@ pub async fn issue_code(
             auth_time: session.auth_time,
             created_at: now,
             expires_at: now + CODE_TTL,
+            organization_id: organization_id.map(str::to_owned),
+            audience: request.audience.clone(),
         })
         .await?;
     Ok(redirect_to_client(

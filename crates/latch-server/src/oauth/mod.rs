@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod introspect;
+pub mod organization;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latch_core::application::{Application, MAX_ACCESS_TOKEN_TTL};
 use latch_core::params::{self, Params};
-use latch_core::scope::Scope;
+use latch_core::scope::{Scope, ScopeSet};
 use latch_core::secret::random_id;
 use latch_core::store::{CodeTake, RefreshTokenRecord};
 use latch_core::token::{self, RefreshDecision, TokenGrant};
@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
+use crate::grants::{self, Access, GrantTarget};
 use crate::state::AppState;
 use crate::throttle;
 use crate::tokens::{Grant, mint};
@@ -168,18 +169,23 @@ async fn authorization_code(
         .get_user(&record.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-    let scope = Scope::parse(&record.scope)?;
+    let target = GrantTarget {
+        user_id: &user.id,
+        organization_id: record.organization_id.as_deref(),
+        audience: record.audience.as_deref(),
+    };
+    let access = grants::resolve(state, &target, &ScopeSet::parse(&record.scope)?).await?;
     let grant = Grant {
         app,
         user: Some(&user),
         sid: Some(&record.sid),
         auth_time: Some(record.auth_time),
-        scope,
+        access: &access,
         nonce: record.nonce.as_deref(),
         jti: code_jti(&hash),
     };
     let minted = mint(state, &grant, now)?;
-    let refresh_token = if scope.contains(Scope::OFFLINE_ACCESS) {
+    let refresh_token = if access.scope.contains(Scope::OFFLINE_ACCESS) {
         let token = Secret::generate();
         state
             .store
@@ -194,6 +200,8 @@ async fn authorization_code(
                 auth_time: record.auth_time,
                 created_at: now,
                 expires_at: now + state.settings.refresh_token_ttl,
+                organization_id: record.organization_id.clone(),
+                audience: record.audience.clone(),
             })
             .await?;
         Some(token.expose_secret().to_owned())
@@ -206,7 +214,7 @@ async fn authorization_code(
         expires_in: minted.expires_in,
         refresh_token,
         id_token: minted.id_token,
-        scope: scope.to_string(),
+        scope: access.scope.to_string(),
     })
 }
 
@@ -224,7 +232,7 @@ async fn refresh(
     state: &AppState,
     app: &Application,
     presented: &str,
-    requested: Option<Scope>,
+    requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthResponse> {
     let now = state.clock.now();
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
@@ -270,12 +278,19 @@ async fn refresh(
         .get_user(&r.user_id)
         .await?
         .ok_or_else(invalid)?;
+    // Roles and membership are read now: a change shows in this refresh (RBAC as in Auth0).
+    let target = GrantTarget {
+        user_id: &user.id,
+        organization_id: r.organization_id.as_deref(),
+        audience: r.audience.as_deref(),
+    };
+    let access = grants::resolve(state, &target, &scope).await?;
     let grant = Grant {
         app,
         user: Some(&user),
         sid: Some(&r.sid),
         auth_time: Some(r.auth_time),
-        scope,
+        access: &access,
         nonce: None,
         jti: random_id(),
     };
@@ -286,7 +301,7 @@ async fn refresh(
         expires_in: minted.expires_in,
         refresh_token: Some(successor.expose_secret().to_owned()),
         id_token: minted.id_token,
-        scope: scope.to_string(),
+        scope: access.scope.to_string(),
     })
 }
 
@@ -314,12 +329,13 @@ fn client_credentials(state: &AppState, app: &Application) -> Result<TokenRespon
         .into());
     }
     let now: UnixTime = state.clock.now();
+    let access = Access::default();
     let grant = Grant {
         app,
         user: None,
         sid: None,
         auth_time: None,
-        scope: Scope::default(),
+        access: &access,
         nonce: None,
         jti: random_id(),
     };

@@ -70,6 +70,6 @@ async fn claims(state: &AppState, token: &str) -> Result<Map<String, Value>, OAu
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidToken, "the user no longer exists"))?;
     let mut out = Map::new();
     out.insert("sub".into(), user.id.as_str().into());
-    user_claims(&user, access.scope, &mut out);
+    user_claims(&user, access.scope.oidc, &mut out);
     Ok(out)
 }

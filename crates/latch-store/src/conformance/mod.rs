@@ -13,7 +13,10 @@
 
 mod applications;
 mod codes;
+mod invitations;
 mod keys;
+mod memberships;
+mod organizations;
 mod outbox;
 mod sessions;
 mod throttle;
@@ -31,7 +34,10 @@ use latch_core::{Secret, SecretHash, UnixTime};
 
 pub use applications::*;
 pub use codes::*;
+pub use invitations::*;
 pub use keys::*;
+pub use memberships::*;
+pub use organizations::*;
 pub use outbox::*;
 pub use sessions::*;
 pub use throttle::*;
@@ -118,14 +124,20 @@ macro_rules! conformance_tests {
             case_deliveries_are_leased_and_retried,
             case_purge_deletes_only_what_expired,
             case_throttles_count_lock_and_clear,
-            case_expired_sessions_are_swept_and_refreshing_keeps_one_alive
+            case_expired_sessions_are_swept_and_refreshing_keeps_one_alive,
+            case_organizations_round_trip_and_names_are_unique,
+            case_roles_and_apis_round_trip,
+            case_memberships_carry_roles_and_page_by_user,
+            case_removals_revoke_the_refresh_tokens_issued_for_them,
+            case_an_invitation_is_accepted_once_by_its_email_before_it_expires
         );
         $crate::conformance_tests!(@arc $open;
             case_concurrent_secrets_stop_at_two,
             case_concurrent_takes_of_a_code_have_one_winner,
             case_concurrent_rotations_have_one_winner,
             case_concurrent_claims_never_share_a_delivery,
-            case_concurrent_failures_are_all_counted
+            case_concurrent_failures_are_all_counted,
+            case_concurrent_acceptances_have_one_winner
         );
     };
 }
@@ -167,6 +179,13 @@ pub(crate) fn application(backchannel: Option<&str>) -> Application {
             "https://b.example.com".to_owned(),
         ],
         id_token_signed_response_alg: "RS256".to_owned(),
+        custom_claims: backchannel
+            .map(|_| {
+                let claims =
+                    serde_json::json!({"https://example.com/plan": {"tier": "gold", "seats": 3}});
+                claims.as_object().cloned().unwrap_or_default()
+            })
+            .unwrap_or_default(),
         created_at: NOW,
         updated_at: NOW,
     }
@@ -246,6 +265,8 @@ pub(crate) fn code(app: &Application, session: &SessionRecord) -> AuthorizationC
         auth_time: NOW,
         created_at: NOW,
         expires_at: NOW + 60,
+        organization_id: Some("org_0001".to_owned()),
+        audience: Some("https://api.example.com".to_owned()),
     }
 }
 
@@ -279,6 +300,8 @@ pub(crate) fn refresh(
         auth_time: NOW,
         created_at: NOW,
         expires_at: NOW + 86_400,
+        organization_id: Some("org_0001".to_owned()),
+        audience: Some("https://api.example.com".to_owned()),
     }
 }
 
@@ -300,7 +323,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        2,
+        3,
         "the latest migration"
     );
     store.ping().await.expect("ping");

@@ -59,7 +59,7 @@ macro_rules! impl_application_store {
                 ::sqlx::query(concat!(
                     "INSERT INTO applications (",
                     $crate::sql::application_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
                 ))
                 .bind(&app.id)
                 .bind(&app.client_id)
@@ -76,6 +76,7 @@ macro_rules! impl_application_store {
                 .bind(&app.id_token_signed_response_alg)
                 .bind(app.created_at)
                 .bind(app.updated_at)
+                .bind($crate::sql::json_object(&app.custom_claims))
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::unique_err("application"))?;
@@ -154,8 +155,8 @@ macro_rules! impl_application_store {
                      management_api_access = $5, enforce_pkce = $6, access_token_ttl_seconds = $7, \
                      post_login_redirect_uris = $8, initiate_login_uri = $9, \
                      post_logout_redirect_uris = $10, backchannel_logout_uri = $11, \
-                     allowed_origins = $12, id_token_signed_response_alg = $13, updated_at = $14 \
-                     WHERE id = $1",
+                     allowed_origins = $12, id_token_signed_response_alg = $13, updated_at = $14, \
+                     custom_claims = $15 WHERE id = $1",
                 )
                 .bind(&app.id)
                 .bind(&app.client_id)
@@ -171,6 +172,7 @@ macro_rules! impl_application_store {
                 .bind($crate::sql::json_list(&app.allowed_origins))
                 .bind(&app.id_token_signed_response_alg)
                 .bind(app.updated_at)
+                .bind($crate::sql::json_object(&app.custom_claims))
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::unique_err("application"))?;
@@ -293,7 +295,7 @@ macro_rules! impl_application_store {
                 .bind(secret_id)
                 .bind(now)
                 .bind($crate::sql::TOUCH_INTERVAL)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::db_err)?;
                 Ok(())

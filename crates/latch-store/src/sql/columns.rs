@@ -11,7 +11,7 @@ macro_rules! application_columns {
         "id, client_id, name, application_type, management_api_access, enforce_pkce, \
          access_token_ttl_seconds, post_login_redirect_uris, initiate_login_uri, \
          post_logout_redirect_uris, backchannel_logout_uri, allowed_origins, \
-         id_token_signed_response_alg, created_at, updated_at"
+         id_token_signed_response_alg, created_at, updated_at, custom_claims"
     };
 }
 macro_rules! client_secret_columns {
@@ -37,13 +37,13 @@ macro_rules! login_request_columns {
 macro_rules! code_columns {
     () => {
         "code_hash, application_id, client_id, user_id, sid, redirect_uri, scope, nonce, \
-         code_challenge, auth_time, created_at, expires_at"
+         code_challenge, auth_time, created_at, expires_at, organization_id, audience"
     };
 }
 macro_rules! refresh_columns {
     () => {
         "token_hash, family_id, application_id, client_id, user_id, sid, scope, auth_time, \
-         created_at, expires_at"
+         created_at, expires_at, organization_id, audience"
     };
 }
 macro_rules! delivery_columns {

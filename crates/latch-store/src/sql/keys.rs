@@ -23,7 +23,7 @@ macro_rules! impl_key_store {
                 .bind(&key.private_key_encrypted)
                 .bind(key.created_at)
                 .bind(key.activate_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("signing key id"))?;
                 Ok(done.rows_affected() == 1)
@@ -59,7 +59,7 @@ macro_rules! impl_key_store {
                 )
                 .bind(alg)
                 .bind(before)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::db_err)?;
                 Ok(done.rows_affected())

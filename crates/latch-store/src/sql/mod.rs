@@ -7,8 +7,13 @@
 
 mod applications;
 mod columns;
+mod invitations;
 mod keys;
+mod memberships;
+mod org_rows;
+mod organizations;
 mod outbox;
+mod roles;
 mod rows;
 mod sessions;
 mod throttle;
@@ -17,8 +22,13 @@ mod users;
 
 pub(crate) use applications::impl_application_store;
 pub(crate) use columns::*;
+pub(crate) use invitations::impl_invitation_methods;
 pub(crate) use keys::impl_key_store;
+pub(crate) use memberships::impl_membership_methods;
+pub(crate) use org_rows::*;
+pub(crate) use organizations::impl_organization_store;
 pub(crate) use outbox::impl_outbox_store;
+pub(crate) use roles::impl_role_methods;
 pub(crate) use rows::*;
 pub(crate) use sessions::impl_session_store;
 pub(crate) use throttle::impl_throttle_store;
@@ -114,7 +124,7 @@ macro_rules! impl_store {
             async fn begin(
                 &self,
             ) -> ::latch_core::store::StoreResult<::sqlx::Transaction<'static, $db>> {
-                self.pool
+                self.writer
                     .begin_with($begin)
                     .await
                     .map_err($crate::sql::db_err)
@@ -128,6 +138,10 @@ macro_rules! impl_store {
         $crate::sql::impl_token_methods!($ty, $db);
         $crate::sql::impl_outbox_store!($ty, $db, $lock);
         $crate::sql::impl_throttle_store!($ty, $db);
+        $crate::sql::impl_organization_store!($ty, $db);
+        $crate::sql::impl_membership_methods!($ty, $db);
+        $crate::sql::impl_role_methods!($ty, $db);
+        $crate::sql::impl_invitation_methods!($ty, $db);
 
         #[::async_trait::async_trait]
         impl ::latch_core::store::Store for $ty {
@@ -143,7 +157,7 @@ macro_rules! impl_store {
 
             async fn ping(&self) -> ::latch_core::store::StoreResult<()> {
                 ::sqlx::query("SELECT 1")
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err($crate::sql::db_err)?;
                 Ok(())

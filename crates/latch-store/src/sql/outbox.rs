@@ -29,7 +29,7 @@ macro_rules! impl_outbox_store {
                 .bind(now)
                 .bind(lease)
                 .bind(limit.clamp(1, 1_000))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.writer)
                 .await
                 .map_err($crate::sql::db_err)?;
                 rows.sort_by(|a, b| a.due_order().cmp(&b.due_order()));
@@ -48,7 +48,7 @@ macro_rules! impl_outbox_store {
                 )
                 .bind(id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::db_err)?;
                 Ok(())
@@ -74,7 +74,7 @@ macro_rules! impl_outbox_store {
                 .bind(error)
                 .bind(next_attempt_at)
                 .bind(abandoned_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::db_err)?;
                 Ok(())

@@ -46,6 +46,23 @@ fn parse_list(text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt("application", e))
 }
 
+/// JSON objects (custom claims, metadata) are kept as JSON text too.
+pub(crate) fn json_object(map: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(map.clone()).to_string()
+}
+
+pub(crate) fn parse_object(
+    what: &str,
+    text: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+/// A JSON list of strings of a `what` row.
+pub(crate) fn parse_strings(what: &str, text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct ApplicationRow {
     id: String,
@@ -63,6 +80,7 @@ pub(crate) struct ApplicationRow {
     id_token_signed_response_alg: String,
     created_at: i64,
     updated_at: i64,
+    custom_claims: String,
 }
 
 impl TryFrom<ApplicationRow> for Application {
@@ -87,6 +105,7 @@ impl TryFrom<ApplicationRow> for Application {
             },
             allowed_origins: parse_list(&r.allowed_origins)?,
             id_token_signed_response_alg: r.id_token_signed_response_alg,
+            custom_claims: parse_object("application", &r.custom_claims)?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -228,6 +247,8 @@ pub(crate) struct CodeRow {
     auth_time: i64,
     created_at: i64,
     expires_at: i64,
+    organization_id: Option<String>,
+    audience: Option<String>,
 }
 
 impl From<CodeRow> for AuthorizationCodeRecord {
@@ -245,6 +266,8 @@ impl From<CodeRow> for AuthorizationCodeRecord {
             auth_time: r.auth_time,
             created_at: r.created_at,
             expires_at: r.expires_at,
+            organization_id: r.organization_id,
+            audience: r.audience,
         }
     }
 }
@@ -261,6 +284,8 @@ pub(crate) struct RefreshRow {
     auth_time: i64,
     created_at: i64,
     expires_at: i64,
+    organization_id: Option<String>,
+    audience: Option<String>,
 }
 
 impl From<RefreshRow> for RefreshTokenRecord {
@@ -276,6 +301,8 @@ impl From<RefreshRow> for RefreshTokenRecord {
             auth_time: r.auth_time,
             created_at: r.created_at,
             expires_at: r.expires_at,
+            organization_id: r.organization_id,
+            audience: r.audience,
         }
     }
 }

@@ -70,7 +70,7 @@ macro_rules! impl_session_store {
                 .bind(&request.request)
                 .bind(request.created_at)
                 .bind(request.expires_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("login request"))?;
                 Ok(())
@@ -96,7 +96,7 @@ macro_rules! impl_session_store {
             async fn delete_login_request(&self, id: &str) -> ::latch_core::store::StoreResult<()> {
                 ::sqlx::query("DELETE FROM login_requests WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err($crate::sql::db_err)?;
                 Ok(())
@@ -122,7 +122,7 @@ macro_rules! impl_session_store {
                 .bind(&session.user_agent)
                 .bind(&session.ip)
                 .bind(token_hash.as_str())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("session"))?;
                 Ok(())
@@ -155,7 +155,7 @@ macro_rules! impl_session_store {
                     ::sqlx::query("UPDATE sessions SET last_active_at = $2 WHERE sid = $1 AND last_active_at < $2")
                         .bind(row.sid())
                         .bind(now)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await
                         .map_err($crate::sql::db_err)?;
                 }
@@ -264,7 +264,7 @@ macro_rules! impl_session_store {
                 family_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<u64> {
-                let mut conn = self.pool.acquire().await.map_err($crate::sql::db_err)?;
+                let mut conn = self.writer.acquire().await.map_err($crate::sql::db_err)?;
                 Self::revoke_family_on(&mut *conn, family_id, now).await
             }
 
@@ -280,7 +280,7 @@ macro_rules! impl_session_store {
                 )
                 .bind(jti)
                 .bind(expires_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::db_err)?;
                 Ok(())

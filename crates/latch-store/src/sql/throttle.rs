@@ -70,7 +70,7 @@ macro_rules! impl_throttle_store {
             async fn clear_throttle(&self, key: &str) -> ::latch_core::store::StoreResult<bool> {
                 let done = ::sqlx::query("DELETE FROM throttles WHERE key = $1")
                     .bind(key)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err($crate::sql::db_err)?;
                 Ok(done.rows_affected() > 0)

@@ -15,7 +15,7 @@ macro_rules! impl_token_methods {
                 ::sqlx::query(concat!(
                     "INSERT INTO authorization_codes (",
                     $crate::sql::code_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
                 ))
                 .bind(code.code_hash.as_str())
                 .bind(&code.application_id)
@@ -29,6 +29,8 @@ macro_rules! impl_token_methods {
                 .bind(code.auth_time)
                 .bind(code.created_at)
                 .bind(code.expires_at)
+                .bind(&code.organization_id)
+                .bind(&code.audience)
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::unique_err("authorization code"))?;
@@ -105,7 +107,7 @@ macro_rules! impl_token_methods {
                 ::sqlx::query(concat!(
                     "INSERT INTO refresh_tokens (",
                     $crate::sql::refresh_columns!(),
-                    ", revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                    ", revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                 ))
                 .bind(token.token_hash.as_str())
                 .bind(&token.family_id)
@@ -117,6 +119,8 @@ macro_rules! impl_token_methods {
                 .bind(token.auth_time)
                 .bind(token.created_at)
                 .bind(token.expires_at)
+                .bind(&token.organization_id)
+                .bind(&token.audience)
                 .bind(replayed_at.flatten())
                 .execute(&mut *tx)
                 .await
@@ -132,7 +136,8 @@ macro_rules! impl_token_methods {
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshTokenState>> {
                 let row: Option<$crate::sql::RefreshStateRow> = ::sqlx::query_as(
                     "SELECT r.token_hash, r.family_id, r.application_id, r.client_id, r.user_id, r.sid, \
-                     r.scope, r.auth_time, r.created_at, r.expires_at, r.rotated_at, r.successor_hash, \
+                     r.scope, r.auth_time, r.created_at, r.expires_at, r.organization_id, r.audience, \
+                     r.rotated_at, r.successor_hash, \
                      r.revoked_at, (s.sid IS NOT NULL AND s.ended_at IS NULL) AS session_active \
                      FROM refresh_tokens r LEFT JOIN sessions s ON s.sid = r.sid WHERE r.token_hash = $1",
                 )
@@ -167,8 +172,9 @@ macro_rules! impl_token_methods {
                 ::sqlx::query(concat!(
                     "INSERT INTO refresh_tokens (",
                     $crate::sql::refresh_columns!(),
-                    ", revoked_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, p.revoked_at \
-                     FROM refresh_tokens p WHERE p.token_hash = $11 ON CONFLICT (token_hash) DO NOTHING"
+                    ", revoked_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                     p.revoked_at FROM refresh_tokens p WHERE p.token_hash = $13 \
+                     ON CONFLICT (token_hash) DO NOTHING"
                 ))
                 .bind(successor.token_hash.as_str())
                 .bind(&successor.family_id)
@@ -180,6 +186,8 @@ macro_rules! impl_token_methods {
                 .bind(successor.auth_time)
                 .bind(successor.created_at)
                 .bind(successor.expires_at)
+                .bind(&successor.organization_id)
+                .bind(&successor.audience)
                 .bind(presented.as_str())
                 .execute(&mut *tx)
                 .await
@@ -240,7 +248,7 @@ macro_rules! impl_token_methods {
                 ] {
                     let done = ::sqlx::query(sql)
                         .bind(cutoff)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await
                         .map_err($crate::sql::db_err)?;
                     total += done.rows_affected();

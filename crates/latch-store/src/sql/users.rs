@@ -25,7 +25,7 @@ macro_rules! impl_user_store {
                 .bind(&user.family_name)
                 .bind(password_hash)
                 .bind(user.created_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("email"))?;
                 Ok(())
@@ -101,7 +101,7 @@ macro_rules! impl_user_store {
                 .bind(&user.given_name)
                 .bind(&user.family_name)
                 .bind(password_hash)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("email"))?;
                 Ok(done.rows_affected() == 1)
@@ -112,7 +112,7 @@ macro_rules! impl_user_store {
             async fn delete_user(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
                 let done = ::sqlx::query("DELETE FROM users WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err($crate::sql::db_err)?;
                 Ok(done.rows_affected() == 1)

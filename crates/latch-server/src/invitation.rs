@@ -1,0 +1,288 @@
+//! The hosted invitation pages. `GET /invitations/accept?token=…` shows where the user is invited
+//! and a form; `POST /invitations/accept` signs the invited user in (or up, when no account has
+//! that email), makes them a member with the invitation's roles and opens a session. The link
+//! works once, for its email, until it expires.
+
+use std::net::IpAddr;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use latch_core::Secret;
+use latch_core::organization::{Invitation, Organization};
+use latch_core::params::Params;
+use latch_core::store::StoreError;
+use latch_core::user::{User, normalize_email};
+
+use crate::client_ip::ClientIp;
+use crate::login::{Credentials, check_credentials, locked_page, open_session};
+use crate::manage::{self, NewUser};
+use crate::pages::{self, escape};
+use crate::session;
+use crate::state::AppState;
+
+const INVALID: &str = "This invitation link is invalid, was used already, or has expired.";
+/// Double-submit cookie: the form must be posted from a page this browser loaded (login CSRF).
+const BINDING: &str = "latch_invitation";
+const BINDING_TTL: i64 = 1800;
+
+/// What the form posted.
+struct Acceptance<'a> {
+    token: &'a str,
+    binding: &'a str,
+    email: &'a str,
+    password: &'a str,
+}
+
+pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    let token = params.get("token").ok().flatten().unwrap_or("");
+    match pending(&state, token).await {
+        Ok(Some((invitation, org))) => {
+            let binding = Secret::generate();
+            let page = Form {
+                token,
+                binding: binding.expose_secret(),
+                org: &org,
+                email: &invitation.email,
+                error: None,
+            };
+            let mut response = form(&state, StatusCode::OK, &page);
+            let cookie = session::set_cookie(&state, BINDING, binding.expose_secret(), BINDING_TTL);
+            if let Some(c) = cookie {
+                response.headers_mut().append(header::SET_COOKIE, c);
+            }
+            response
+        }
+        Ok(None) => invalid(&state),
+        Err(e) => failure(&state, &e),
+    }
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = crate::oauth::form_params(&headers, &body).unwrap_or_default();
+    let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
+    let acceptance = Acceptance {
+        token: field("token"),
+        binding: field("binding"),
+        email: field("email"),
+        password: field("password"),
+    };
+    match accept(&state, &headers, ip, &acceptance).await {
+        Ok(response) => response,
+        Err(e) => failure(&state, &e),
+    }
+}
+
+/// The invitation of `token` and its organization, if it is unaccepted and unexpired.
+async fn pending(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(Invitation, Organization)>, StoreError> {
+    let Some(token) = Secret::parse(token) else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let invitation = state.store.get_invitation_by_token(&token.hash()).await?;
+    let Some(invitation) = invitation.filter(|i| i.accepted_at.is_none() && i.expires_at > now)
+    else {
+        return Ok(None);
+    };
+    let org = state
+        .store
+        .get_organization(&invitation.organization_id)
+        .await?;
+    Ok(org.map(|org| (invitation, org)))
+}
+
+async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    a: &Acceptance<'_>,
+) -> Result<Response, StoreError> {
+    let Some((invitation, org)) = bound_invitation(state, headers, a).await? else {
+        return Ok(invalid(state));
+    };
+    let again = |status, error: &str| {
+        let page = Form {
+            token: a.token,
+            binding: a.binding,
+            org: &org,
+            email: a.email,
+            error: Some(error),
+        };
+        Ok(form(state, status, &page))
+    };
+    if normalize_email(a.email) != normalize_email(&invitation.email) {
+        return again(
+            StatusCode::FORBIDDEN,
+            "This invitation is for another email address.",
+        );
+    }
+    let user = match invited_user(state, ip, a).await? {
+        Ok(user) => user,
+        Err(Refusal::Retry(reason)) => return again(StatusCode::OK, &reason),
+        Err(Refusal::Locked(wait)) => return Ok(locked_page(state, wait)),
+    };
+    let now = state.clock.now();
+    let hash = invitation.token_hash;
+    // The take: single use, for this email, unexpired (checked again, atomically).
+    if state
+        .store
+        .accept_invitation(&hash, a.email, &user.id, now)
+        .await?
+        .is_none()
+    {
+        return Ok(invalid(state));
+    }
+    tracing::info!(user_id = %user.id, organization_id = %org.id, "invitation accepted");
+    welcome(state, headers, ip, &user.id, &org).await
+}
+
+/// The pending invitation of the posted token, if the form came from a page of this browser.
+async fn bound_invitation(
+    state: &AppState,
+    headers: &HeaderMap,
+    a: &Acceptance<'_>,
+) -> Result<Option<(Invitation, Organization)>, StoreError> {
+    let cookie = session::read_cookie(headers, &session::cookie_name(state, BINDING));
+    let bound = cookie
+        .and_then(Secret::parse)
+        .zip(Secret::parse(a.binding))
+        .is_some_and(|(cookie, posted)| cookie.hash().matches(&posted.hash()));
+    if !bound {
+        return Ok(None);
+    }
+    pending(state, a.token).await
+}
+
+enum Refusal {
+    /// Show the form again with this reason.
+    Retry(String),
+    Locked(i64),
+}
+
+/// The account of the invited email, signed in with its password, or created with it.
+async fn invited_user(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    a: &Acceptance<'_>,
+) -> Result<Result<User, Refusal>, StoreError> {
+    if state.store.get_user_by_email(a.email).await?.is_none() {
+        return Ok(sign_up(state, a).await.map_err(Refusal::Retry));
+    }
+    Ok(
+        match check_credentials(state, a.email, a.password, ip).await? {
+            Credentials::Valid(user) => Ok(user),
+            Credentials::Wrong => Err(Refusal::Retry("The password is incorrect.".to_owned())),
+            Credentials::Locked(wait) => Err(Refusal::Locked(wait)),
+        },
+    )
+}
+
+/// Opens the member's session and says where they now belong.
+async fn welcome(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    user_id: &str,
+    org: &Organization,
+) -> Result<Response, StoreError> {
+    let (cookie, _) = open_session(state, headers, ip, user_id).await?;
+    let label = org.display_name.as_deref().unwrap_or(&org.name);
+    let text = format!("You are now a member of {label}. You can return to the application.");
+    let env = &state.settings.environment_name;
+    let mut response = pages::message(env, "Invitation accepted", &text);
+    let ttl = state.settings.session_absolute_timeout;
+    let cookies = [
+        session::set_cookie(state, session::SESSION, cookie.expose_secret(), ttl),
+        session::set_cookie(state, BINDING, "", 0),
+    ];
+    for c in cookies.into_iter().flatten() {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(response)
+}
+
+/// Creates the invited user with the password chosen; the reason of a refusal is shown.
+async fn sign_up(state: &AppState, a: &Acceptance<'_>) -> Result<User, String> {
+    let new = NewUser {
+        email: a.email.trim().to_owned(),
+        password: a.password.to_owned(),
+        email_verified: false,
+        name: None,
+        given_name: None,
+        family_name: None,
+    };
+    manage::create_user(
+        state.store.as_ref(),
+        &state.passwords,
+        new,
+        state.clock.now(),
+    )
+    .await
+    .map_err(|e| e.description)
+}
+
+struct Form<'a> {
+    token: &'a str,
+    binding: &'a str,
+    org: &'a Organization,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
+fn form(state: &AppState, status: StatusCode, f: &Form<'_>) -> Response {
+    let error = f
+        .error
+        .map(|e| format!("<div class=\"error\" role=\"alert\">{}</div>", escape(e)))
+        .unwrap_or_default();
+    let label = f.org.display_name.as_deref().unwrap_or(&f.org.name);
+    let body = format!(
+        "<p>You are invited to join <strong>{org}</strong>. Sign in with the invited email address, \
+or choose a password to create your account.</p>{error}\
+<form method=\"post\" action=\"{action}\" novalidate>\
+<input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"binding\" value=\"{binding}\">\
+<label for=\"email\">Email</label>\
+<input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{email}\">\
+<label for=\"password\">Password</label>\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
+<button type=\"submit\">Accept the invitation</button></form>",
+        org = escape(label),
+        action = escape(&format!("{}/invitations/accept", state.settings.issuer)),
+        token = escape(f.token),
+        binding = escape(f.binding),
+        email = escape(f.email),
+    );
+    let html = pages::layout(
+        &state.settings.environment_name,
+        &format!("Join {label}"),
+        &body,
+    );
+    pages::page(status, html)
+}
+
+fn invalid(state: &AppState) -> Response {
+    pages::error(
+        &state.settings.environment_name,
+        StatusCode::BAD_REQUEST,
+        INVALID,
+    )
+}
+
+fn failure(state: &AppState, e: &StoreError) -> Response {
+    crate::error::internal(e);
+    let env = &state.settings.environment_name;
+    pages::error(
+        env,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong; please try again.",
+    )
+}

@@ -1,0 +1,124 @@
+//! Administration of API resources (`/api/v1/apis`): what `audience=` at authorize names, the
+//! permissions its tokens may carry, their lifetime, offline access and custom claims.
+
+use latch_core::UnixTime;
+use latch_core::application::FieldError;
+use latch_core::organization::ApiResource;
+use latch_core::store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::manage::{parse_json, patched, rfc3339};
+use crate::tokens::management_audience;
+
+/// `POST /api/v1/apis`; after a merge patch, also the editable fields of one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApi {
+    pub identifier: String,
+    pub name: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(default)]
+    pub access_token_ttl_seconds: Option<i64>,
+    /// Auth0's "Allow Offline Access"; off unless set.
+    #[serde(default)]
+    pub allow_offline_access: bool,
+    #[serde(default)]
+    pub custom_claims: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiView {
+    pub id: String,
+    pub identifier: String,
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub access_token_ttl_seconds: Option<i64>,
+    pub allow_offline_access: bool,
+    pub custom_claims: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&ApiResource> for ApiView {
+    fn from(a: &ApiResource) -> Self {
+        Self {
+            id: a.id.clone(),
+            identifier: a.identifier.clone(),
+            name: a.name.clone(),
+            permissions: a.permissions.clone(),
+            access_token_ttl_seconds: a.access_token_ttl_seconds,
+            allow_offline_access: a.allow_offline_access,
+            custom_claims: a.custom_claims.clone(),
+            created_at: rfc3339(a.created_at),
+            updated_at: rfc3339(a.updated_at),
+        }
+    }
+}
+
+fn api_from(new: NewApi, id: String, created_at: UnixTime, now: UnixTime) -> ApiResource {
+    ApiResource {
+        id,
+        identifier: new.identifier,
+        name: new.name,
+        permissions: new.permissions,
+        access_token_ttl_seconds: new.access_token_ttl_seconds,
+        allow_offline_access: new.allow_offline_access,
+        custom_claims: new.custom_claims.unwrap_or_default(),
+        created_at,
+        updated_at: now,
+    }
+}
+
+pub async fn create_api(
+    store: &dyn Store,
+    issuer: &str,
+    new: NewApi,
+    now: UnixTime,
+) -> Result<ApiResource, ApiError> {
+    let api = api_from(new, uuid::Uuid::now_v7().to_string(), now, now);
+    api.validate()?;
+    // The management API's audience is Latch's own: no user token may ever carry it.
+    if api.identifier == management_audience(issuer) {
+        return Err(FieldError::new("identifier", "is the management API's own audience").into());
+    }
+    match store.insert_api(&api).await {
+        Ok(()) => Ok(api),
+        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
+            "identifier_taken",
+            "an API with this identifier exists",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// RFC 7396 merge patch; the identifier may be repeated but never changed (tokens name the API
+/// by it).
+pub async fn update_api(
+    store: &dyn Store,
+    current: &ApiResource,
+    patch: &Value,
+    now: UnixTime,
+) -> Result<ApiResource, ApiError> {
+    let mut fields = patched(
+        &ApiView::from(current),
+        patch,
+        &["id", "identifier", "created_at", "updated_at"],
+    )?;
+    if let Value::Object(map) = &mut fields {
+        map.insert("identifier".into(), current.identifier.clone().into());
+    }
+    let api = api_from(
+        parse_json(&fields)?,
+        current.id.clone(),
+        current.created_at,
+        now,
+    );
+    api.validate()?;
+    if !store.update_api(&api).await? {
+        return Err(ApiError::not_found("API"));
+    }
+    Ok(api)
+}

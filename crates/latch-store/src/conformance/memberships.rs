@@ -1,0 +1,220 @@
+//! Cases: memberships, and what removing members, organizations and APIs revokes.
+
+use latch_core::organization::Membership;
+use latch_core::store::Store;
+
+use super::organizations::{api, given_organization, given_role, is_conflict, walk};
+use super::{NOW, given_application, given_user, new_id, refresh, session_record_without_row};
+
+/// A member's roles read back sorted by name, per member across pages; replacing, losing a
+/// deleted role and the user's deletion all show.
+pub async fn case_memberships_carry_roles_and_page_by_user(store: &dyn Store) {
+    let org = given_organization(store, "acme").await;
+    let other = given_organization(store, "globex").await;
+    let writer = given_role(store, "writer", &["write:x"]).await;
+    let reader = given_role(store, "reader", &["read:x"]).await;
+    let mut users = Vec::new();
+    for i in 0..3 {
+        let user = given_user(store).await;
+        let roles = match i {
+            0 => vec![writer.clone(), reader.clone()],
+            1 => vec![reader.clone()],
+            _ => vec![],
+        };
+        let m = Membership {
+            organization_id: org.id.clone(),
+            user_id: user.id.clone(),
+            roles,
+            created_at: NOW,
+        };
+        store
+            .insert_membership(&m)
+            .await
+            .expect("insert membership");
+        users.push(user);
+    }
+    let first = &users[0].id;
+    let m = store
+        .get_membership(&org.id, first)
+        .await
+        .expect("get")
+        .expect("member");
+    assert_eq!(m.role_names(), ["reader", "writer"], "sorted by name");
+    assert_eq!(m.roles[0], reader, "with their permissions");
+    assert_eq!(
+        store.get_membership(&other.id, first).await.expect("get"),
+        None
+    );
+    let again = Membership {
+        organization_id: org.id.clone(),
+        user_id: first.clone(),
+        roles: vec![],
+        created_at: NOW,
+    };
+    assert!(is_conflict(store.insert_membership(&again).await));
+
+    let org_id = org.id.clone();
+    let (members, sizes) = walk(2, |p| {
+        let id = org_id.clone();
+        async move { store.list_memberships(&id, &p).await }
+    })
+    .await;
+    assert_eq!(sizes, [2, 1]);
+    let mut expected: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(
+        members
+            .iter()
+            .map(|m| m.user_id.as_str())
+            .collect::<Vec<_>>(),
+        expected
+    );
+    for m in &members {
+        let want = store
+            .get_membership(&org.id, &m.user_id)
+            .await
+            .expect("get")
+            .expect("member");
+        assert_eq!(m, &want, "each member keeps their own roles in a list");
+    }
+
+    let joined = Membership {
+        organization_id: other.id.clone(),
+        user_id: first.clone(),
+        roles: vec![],
+        created_at: NOW,
+    };
+    store
+        .insert_membership(&joined)
+        .await
+        .expect("join another");
+    let orgs = store
+        .list_user_organizations(first, 10)
+        .await
+        .expect("user orgs");
+    assert_eq!(
+        orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        ["acme", "globex"]
+    );
+    assert_eq!(
+        store
+            .list_user_organizations(first, 1)
+            .await
+            .expect("limited")
+            .len(),
+        1
+    );
+
+    assert!(
+        store
+            .update_membership_roles(&org.id, first, std::slice::from_ref(&writer.id))
+            .await
+            .expect("update")
+    );
+    let m = store
+        .get_membership(&org.id, first)
+        .await
+        .expect("get")
+        .expect("member");
+    assert_eq!(m.role_names(), ["writer"]);
+    assert!(
+        !store
+            .update_membership_roles(&org.id, &new_id(), &[])
+            .await
+            .expect("update unknown")
+    );
+    assert!(store.delete_role(&writer.id).await.expect("delete role"));
+    let m = store
+        .get_membership(&org.id, first)
+        .await
+        .expect("get")
+        .expect("member");
+    assert!(m.roles.is_empty(), "a deleted role is lost by its members");
+
+    assert!(store.delete_user(first).await.expect("delete user"));
+    assert_eq!(
+        store.get_membership(&org.id, first).await.expect("get"),
+        None
+    );
+    assert!(
+        store
+            .list_user_organizations(first, 10)
+            .await
+            .expect("user orgs")
+            .is_empty()
+    );
+}
+
+/// Removing a member, deleting an organization or deleting an API revokes exactly the refresh
+/// tokens issued for it.
+pub async fn case_removals_revoke_the_refresh_tokens_issued_for_them(store: &dyn Store) {
+    let app = given_application(store, None).await;
+    let org = given_organization(store, "acme").await;
+    let user = given_user(store).await;
+    let session = session_record_without_row(&user.id);
+    let m = Membership {
+        organization_id: org.id.clone(),
+        user_id: user.id.clone(),
+        roles: vec![],
+        created_at: NOW,
+    };
+    store
+        .insert_membership(&m)
+        .await
+        .expect("insert membership");
+    let issue = |org_id: Option<&str>, audience: Option<&str>| {
+        let mut r = refresh(&app, &session, &new_id());
+        r.organization_id = org_id.map(str::to_owned);
+        r.audience = audience.map(str::to_owned);
+        async move {
+            store.insert_refresh_token(&r).await.expect("insert");
+            r.token_hash
+        }
+    };
+    let in_org = issue(Some(&org.id), None).await;
+    let elsewhere = issue(Some("org_other"), None).await;
+    let plain = issue(None, None).await;
+    let revoked = |hash: latch_core::SecretHash| async move {
+        let s = store
+            .get_refresh_token(&hash)
+            .await
+            .expect("get")
+            .expect("token");
+        s.revoked_at.is_some()
+    };
+    assert!(
+        !store
+            .delete_membership(&org.id, &new_id(), NOW)
+            .await
+            .expect("not a member")
+    );
+    assert!(
+        store
+            .delete_membership(&org.id, &user.id, NOW + 1)
+            .await
+            .expect("remove")
+    );
+    assert_eq!(
+        store.get_membership(&org.id, &user.id).await.expect("get"),
+        None
+    );
+    assert!(revoked(in_org).await);
+    assert!(!revoked(elsewhere.clone()).await && !revoked(plain.clone()).await);
+
+    let other = given_organization(store, "other").await;
+    let for_other = issue(Some(&other.id), None).await;
+    assert!(
+        store
+            .delete_organization(&other.id, NOW)
+            .await
+            .expect("delete org")
+    );
+    assert!(revoked(for_other).await);
+
+    let a = api("https://api.example.com");
+    store.insert_api(&a).await.expect("insert api");
+    let for_api = issue(None, Some(&a.identifier)).await;
+    assert!(store.delete_api(&a.id, NOW).await.expect("delete api"));
+    assert!(revoked(for_api).await);
+    assert!(!revoked(plain).await && !revoked(elsewhere).await);
+}

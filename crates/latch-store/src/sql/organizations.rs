@@ -1,0 +1,282 @@
+//! `OrganizationStore`: organizations here; memberships (`memberships`), roles and APIs (`roles`)
+//! and invitations (`invitations`) are inherent methods the trait delegates to, kept apart for size.
+
+/// Implements `OrganizationStore` for `$ty` (see `impl_store!`); needs `impl_membership_methods!`,
+/// `impl_role_methods!` and `impl_invitation_methods!` too.
+macro_rules! impl_organization_store {
+    ($ty:ident, $db:ty) => {
+        impl $ty {
+            async fn organization_where(
+                &self,
+                column_is: &'static str,
+                value: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Organization>> {
+                let sql = match column_is {
+                    "id" => concat!("SELECT ", $crate::sql::organization_columns!(), " FROM organizations WHERE id = $1"),
+                    _ => concat!("SELECT ", $crate::sql::organization_columns!(), " FROM organizations WHERE name = $1"),
+                };
+                let row: Option<$crate::sql::OrganizationRow> = ::sqlx::query_as(sql)
+                    .bind(value)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                row.map(TryInto::try_into).transpose()
+            }
+        }
+
+        #[::async_trait::async_trait]
+        impl ::latch_core::store::OrganizationStore for $ty {
+            async fn insert_organization(
+                &self,
+                o: &::latch_core::organization::Organization,
+            ) -> ::latch_core::store::StoreResult<()> {
+                ::sqlx::query(concat!(
+                    "INSERT INTO organizations (",
+                    $crate::sql::organization_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6)"
+                ))
+                .bind(&o.id)
+                .bind(&o.name)
+                .bind(&o.display_name)
+                .bind($crate::sql::metadata_json(&o.metadata))
+                .bind(o.created_at)
+                .bind(o.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::sql::unique_err("organization name"))?;
+                Ok(())
+            }
+
+            async fn get_organization(
+                &self,
+                id: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Organization>> {
+                self.organization_where("id", id).await
+            }
+
+            async fn get_organization_by_name(
+                &self,
+                name: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Organization>> {
+                self.organization_where("name", name).await
+            }
+
+            async fn list_organizations(
+                &self,
+                page: &::latch_core::store::PageRequest,
+            ) -> ::latch_core::store::StoreResult<
+                ::latch_core::store::Page<::latch_core::organization::Organization>,
+            > {
+                let limit = $crate::sql::page_limit(page);
+                let rows: Vec<$crate::sql::OrganizationRow> = ::sqlx::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::organization_columns!(),
+                    " FROM organizations WHERE id > $1 ORDER BY id LIMIT $2"
+                ))
+                .bind($crate::sql::page_after(page))
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                let orgs = rows
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Result<Vec<::latch_core::organization::Organization>, _>>()?;
+                Ok($crate::sql::paginate(orgs, limit, |o| o.id.as_str()))
+            }
+
+            async fn update_organization(
+                &self,
+                o: &::latch_core::organization::Organization,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let done = ::sqlx::query(
+                    "UPDATE organizations SET name = $2, display_name = $3, metadata = $4, \
+                     updated_at = $5 WHERE id = $1",
+                )
+                .bind(&o.id)
+                .bind(&o.name)
+                .bind(&o.display_name)
+                .bind($crate::sql::metadata_json(&o.metadata))
+                .bind(o.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::sql::unique_err("organization name"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// Memberships and invitations cascade with the row.
+            async fn delete_organization(
+                &self,
+                id: &str,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                ::sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = $2 WHERE organization_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::sql::db_err)?;
+                let done = ::sqlx::query("DELETE FROM organizations WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(true)
+            }
+
+            async fn insert_role(&self, role: &::latch_core::organization::Role) -> ::latch_core::store::StoreResult<()> {
+                self.insert_role_impl(role).await
+            }
+
+            async fn get_role(&self, id: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Role>> {
+                self.role_where("id", id).await
+            }
+
+            async fn get_role_by_name(&self, name: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Role>> {
+                self.role_where("name", name).await
+            }
+
+            async fn list_roles(
+                &self,
+                page: &::latch_core::store::PageRequest,
+            ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::organization::Role>> {
+                self.list_roles_impl(page).await
+            }
+
+            async fn update_role(&self, role: &::latch_core::organization::Role) -> ::latch_core::store::StoreResult<bool> {
+                self.update_role_impl(role).await
+            }
+
+            async fn delete_role(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
+                self.delete_role_impl(id).await
+            }
+
+            async fn insert_membership(
+                &self,
+                m: &::latch_core::organization::Membership,
+            ) -> ::latch_core::store::StoreResult<()> {
+                self.insert_membership_impl(m).await
+            }
+
+            async fn get_membership(
+                &self,
+                organization_id: &str,
+                user_id: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Membership>> {
+                self.get_membership_impl(organization_id, user_id).await
+            }
+
+            async fn list_memberships(
+                &self,
+                organization_id: &str,
+                page: &::latch_core::store::PageRequest,
+            ) -> ::latch_core::store::StoreResult<
+                ::latch_core::store::Page<::latch_core::organization::Membership>,
+            > {
+                self.list_memberships_impl(organization_id, page).await
+            }
+
+            async fn list_user_organizations(
+                &self,
+                user_id: &str,
+                limit: u32,
+            ) -> ::latch_core::store::StoreResult<Vec<::latch_core::organization::Organization>> {
+                self.list_user_organizations_impl(user_id, limit).await
+            }
+
+            async fn update_membership_roles(
+                &self,
+                organization_id: &str,
+                user_id: &str,
+                role_ids: &[String],
+            ) -> ::latch_core::store::StoreResult<bool> {
+                self.update_membership_roles_impl(organization_id, user_id, role_ids).await
+            }
+
+            async fn delete_membership(
+                &self,
+                organization_id: &str,
+                user_id: &str,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                self.delete_membership_impl(organization_id, user_id, now).await
+            }
+
+            async fn insert_invitation(
+                &self,
+                invitation: &::latch_core::organization::Invitation,
+            ) -> ::latch_core::store::StoreResult<()> {
+                self.insert_invitation_impl(invitation).await
+            }
+
+            async fn get_invitation_by_token(
+                &self,
+                token_hash: &::latch_core::SecretHash,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Invitation>> {
+                self.get_invitation_impl(token_hash).await
+            }
+
+            async fn list_invitations(
+                &self,
+                organization_id: &str,
+                page: &::latch_core::store::PageRequest,
+            ) -> ::latch_core::store::StoreResult<
+                ::latch_core::store::Page<::latch_core::organization::Invitation>,
+            > {
+                self.list_invitations_impl(organization_id, page).await
+            }
+
+            async fn delete_invitation(&self, organization_id: &str, id: &str) -> ::latch_core::store::StoreResult<bool> {
+                self.delete_invitation_impl(organization_id, id).await
+            }
+
+            async fn accept_invitation(
+                &self,
+                token_hash: &::latch_core::SecretHash,
+                email: &str,
+                user_id: &str,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Invitation>> {
+                self.accept_invitation_impl(token_hash, email, user_id, now).await
+            }
+
+            async fn insert_api(&self, api: &::latch_core::organization::ApiResource) -> ::latch_core::store::StoreResult<()> {
+                self.insert_api_impl(api).await
+            }
+
+            async fn get_api(&self, id: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::ApiResource>> {
+                self.api_where("id", id).await
+            }
+
+            async fn get_api_by_identifier(
+                &self,
+                identifier: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::ApiResource>> {
+                self.api_where("identifier", identifier).await
+            }
+
+            async fn list_apis(
+                &self,
+                page: &::latch_core::store::PageRequest,
+            ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::organization::ApiResource>> {
+                self.list_apis_impl(page).await
+            }
+
+            async fn update_api(&self, api: &::latch_core::organization::ApiResource) -> ::latch_core::store::StoreResult<bool> {
+                self.update_api_impl(api).await
+            }
+
+            async fn delete_api(&self, id: &str, now: ::latch_core::UnixTime) -> ::latch_core::store::StoreResult<bool> {
+                self.delete_api_impl(id, now).await
+            }
+        }
+    };
+}
+pub(crate) use impl_organization_store;
