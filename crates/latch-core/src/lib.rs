@@ -7,6 +7,7 @@
 //! This crate must not depend on any other Latch crate, on HTTP frameworks or on databases.
 
 pub mod application;
+pub mod audit;
 pub mod authorize;
 pub mod claims;
 pub mod clock;

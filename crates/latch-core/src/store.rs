@@ -12,7 +12,9 @@ use crate::secret::SecretHash;
 use crate::throttle::{ThrottlePolicy, ThrottleState};
 use crate::user::User;
 
+mod audit;
 mod organizations;
+pub use audit::AuditStore;
 pub use organizations::OrganizationStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -383,6 +385,7 @@ pub trait Store:
     + OutboxStore
     + ThrottleStore
     + OrganizationStore
+    + AuditStore
 {
     /// The schema version applied (the latest migration).
     async fn schema_version(&self) -> StoreResult<i64>;

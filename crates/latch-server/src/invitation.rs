@@ -16,7 +16,7 @@ use latch_core::store::StoreError;
 use latch_core::user::{User, normalize_email};
 
 use crate::client_ip::ClientIp;
-use crate::login::{Credentials, check_credentials, locked_page, open_session};
+use crate::login::{Credentials, Signer, check_credentials, locked_page, open_session};
 use crate::manage::{self, NewUser};
 use crate::pages::{self, escape};
 use crate::session;
@@ -195,7 +195,11 @@ async fn welcome(
     user_id: &str,
     org: &Organization,
 ) -> Result<Response, StoreError> {
-    let (cookie, _) = open_session(state, headers, ip, user_id).await?;
+    let signer = Signer {
+        user_id,
+        client_id: None,
+    };
+    let (cookie, _) = open_session(state, headers, ip, signer).await?;
     let label = org.display_name.as_deref().unwrap_or(&org.name);
     let text = format!("You are now a member of {label}. You can return to the application.");
     let env = &state.settings.environment_name;

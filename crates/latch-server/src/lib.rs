@@ -9,6 +9,7 @@
 
 mod admin;
 mod applications;
+pub mod audit;
 mod backchannel;
 mod body_limit;
 pub mod client_ip;

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use latch_core::audit::ActorType;
 use latch_core::authorize::AuthorizationRequest;
 use latch_core::params::Params;
 use latch_core::secret::random_id;
@@ -13,6 +14,7 @@ use latch_core::{Secret, SecretHash};
 
 use std::net::IpAddr;
 
+use crate::audit::Event;
 use crate::client_ip::ClientIp;
 use crate::oauth::organization::complete;
 use crate::pages::{self, LoginForm};
@@ -188,7 +190,11 @@ async fn sign_in(
             "The application no longer exists.",
         ));
     };
-    let (cookie, session) = open_session(state, headers, ip, &user.id).await?;
+    let signer = Signer {
+        user_id: &user.id,
+        client_id: Some(&request.client_id),
+    };
+    let (cookie, session) = open_session(state, headers, ip, signer).await?;
     state.store.delete_login_request(&record.id).await?;
     tracing::info!(outcome = "success", user_id = %user.id, sid = %session.sid, "sign-in");
     crate::metrics::global().login("success");
@@ -234,6 +240,8 @@ pub(crate) async fn check_credentials(
     if let Some(wait) = throttle::login_locked(state.store.as_ref(), email, ip, now).await? {
         tracing::info!(outcome = "refused", reason = "locked", "sign-in");
         crate::metrics::global().login("locked");
+        let event = Event::new("login.failure").ip(ip).failure("locked");
+        state.audit.record(event, now);
         return Ok(Credentials::Locked(wait));
     }
     let found = state.store.get_user_by_email(email).await?;
@@ -247,6 +255,7 @@ pub(crate) async fn check_credentials(
         .verify(password.to_owned(), hash)
         .await
         .map_err(|e| StoreError::Other(e.to_string()))?;
+    let known = user.as_ref().map(|u| u.id.clone());
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!(
             outcome = "failure",
@@ -254,6 +263,18 @@ pub(crate) async fn check_credentials(
             "sign-in"
         );
         crate::metrics::global().login("failure");
+        let reason = if known.is_some() {
+            "wrong_password"
+        } else {
+            "unknown_email"
+        };
+        let user_id = known.as_deref();
+        let event = Event::new("login.failure")
+            .actor(ActorType::User, user_id)
+            .user(user_id)
+            .ip(ip)
+            .failure(reason);
+        state.audit.record(event, now);
         let delay = throttle::login_failed(
             state.store.as_ref(),
             throttle::policies(&state.settings),
@@ -269,13 +290,21 @@ pub(crate) async fn check_credentials(
     Ok(Credentials::Valid(user))
 }
 
-/// Opens a browser session for `user_id`; returns its cookie value (sent once) and its record.
+/// Who signed in, and for which application (if any).
+pub(crate) struct Signer<'a> {
+    pub user_id: &'a str,
+    pub client_id: Option<&'a str>,
+}
+
+/// Opens a browser session for a user who just signed in (audited as `login.success`); returns its
+/// cookie value (sent once) and its record.
 pub(crate) async fn open_session(
     state: &AppState,
     headers: &HeaderMap,
     ip: Option<IpAddr>,
-    user_id: &str,
+    signer: Signer<'_>,
 ) -> Result<(Secret, SessionRecord), StoreError> {
+    let user_id = signer.user_id;
     let now = state.clock.now();
     let cookie = Secret::generate();
     let text = |name: header::HeaderName| {
@@ -297,5 +326,12 @@ pub(crate) async fn open_session(
     };
     let hash: SecretHash = cookie.hash();
     state.store.insert_session(&hash, &session).await?;
+    let event = Event::new("login.success")
+        .actor(ActorType::User, Some(user_id))
+        .user(Some(user_id))
+        .client(signer.client_id)
+        .session(Some(&session.sid))
+        .ip(ip);
+    state.audit.record(event, now);
     Ok((cookie, session))
 }

@@ -18,11 +18,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latch_core::audit::ActorType;
 use latch_core::params::Params;
 use latch_core::store::{SessionRecord, SessionSelector, StoreError};
 use latch_core::{Secret, UnixTime};
 use url::Url;
 
+use crate::audit::Event;
+use crate::client_ip::ClientIp;
 use crate::oauth::authorize::found;
 use crate::state::AppState;
 use crate::{backchannel, pages, session};
@@ -67,22 +70,34 @@ struct LogoutRequest {
 
 pub async fn get(
     State(state): State<AppState>,
+    ip: ClientIp,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    respond(&state, &headers, &params, false).await
+    respond(&state, ip, &headers, &params, false).await
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match crate::oauth::form_params(&headers, &body) {
-        Some(params) => respond(&state, &headers, &params, true).await,
+        Some(params) => respond(&state, ip, &headers, &params, true).await,
         None => refuse(&state, "The request must be a form post."),
     }
 }
 
-async fn respond(state: &AppState, headers: &HeaderMap, params: &Params, posted: bool) -> Response {
-    match logout(state, headers, params, posted).await {
+async fn respond(
+    state: &AppState,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    params: &Params,
+    posted: bool,
+) -> Response {
+    match logout(state, ip, headers, params, posted).await {
         Ok(response) => response,
         Err(e) => {
             crate::error::internal(&e);
@@ -98,6 +113,7 @@ async fn respond(state: &AppState, headers: &HeaderMap, params: &Params, posted:
 
 async fn logout(
     state: &AppState,
+    ClientIp(ip): ClientIp,
     headers: &HeaderMap,
     params: &Params,
     posted: bool,
@@ -123,15 +139,14 @@ async fn logout(
         // OP session with the RP and/or currently logged in End-User".
         return Ok(confirmation(state, headers, &request));
     }
-    state
+    let now = state.clock.now();
+    let ended = state
         .store
-        .end_sessions(
-            SessionSelector::One { sid: &session.sid },
-            state.clock.now(),
-        )
+        .end_sessions(SessionSelector::One { sid: &session.sid }, now)
         .await?;
     backchannel::wake();
     tracing::info!(sid = %session.sid, user_id = %session.user_id, "signed out");
+    audit_logout(state, &request, &session, ip, &ended);
     Ok(signed_out(state, &request))
 }
 
@@ -214,6 +229,31 @@ async fn validate(
         hint,
         redirect,
     }))
+}
+
+/// Audits a sign-out: `logout`, and `session.ended` (reason `logout`) for the session it ended.
+fn audit_logout(
+    state: &AppState,
+    request: &LogoutRequest,
+    session: &SessionRecord,
+    ip: Option<std::net::IpAddr>,
+    ended: &[String],
+) {
+    let hinted = request.hint.as_ref().and_then(|h| h.client_id.as_deref());
+    let client_id = request.params.client_id.as_deref().or(hinted);
+    let user = Some(session.user_id.as_str());
+    let base = |kind| {
+        Event::new(kind)
+            .actor(ActorType::User, user)
+            .user(user)
+            .client(client_id)
+            .ip(ip)
+    };
+    let now = state.clock.now();
+    let logout = base("logout").session(Some(&session.sid));
+    state.audit.record(logout, now);
+    let ended_event = base("session.ended").because("logout");
+    state.audit.record_sessions(ended_event, ended, now);
 }
 
 /// RP-Initiated Logout 1.0 §2: "the OP MUST validate that it was the issuer of the ID Token". The

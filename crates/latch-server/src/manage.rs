@@ -265,13 +265,18 @@ pub async fn create_user(
     }
 }
 
-/// Ends the user's sessions (notifying the applications) and deletes the user.
-pub async fn delete_user(store: &dyn Store, id: &str, now: UnixTime) -> Result<bool, ApiError> {
-    store
+/// Ends the user's sessions (notifying the applications) and deletes the user; returns the sids
+/// ended, or `None` when there was no such user.
+pub async fn delete_user(
+    store: &dyn Store,
+    id: &str,
+    now: UnixTime,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let ended = store
         .end_sessions(SessionSelector::AllOfUser { user_id: id }, now)
         .await?;
     crate::backchannel::wake();
-    Ok(store.delete_user(id).await?)
+    Ok(store.delete_user(id).await?.then_some(ended))
 }
 
 /// A client secret as listed: never its value.

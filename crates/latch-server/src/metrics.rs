@@ -33,6 +33,7 @@ pub struct Metrics {
     logins: Mutex<BTreeMap<&'static str, u64>>,
     deliveries: Mutex<BTreeMap<&'static str, u64>>,
     internal_errors: AtomicU64,
+    audit_dropped: AtomicU64,
 }
 
 pub fn global() -> &'static Metrics {
@@ -60,6 +61,11 @@ impl Metrics {
     /// A back-channel delivery attempt: `delivered`, `failed` or `abandoned`.
     pub fn delivery(&self, outcome: &'static str) {
         bump(&self.deliveries, outcome);
+    }
+
+    /// Audit events that could not be stored (queue full, or the store refused a batch).
+    pub fn audit_dropped(&self, count: u64) {
+        self.audit_dropped.fetch_add(count, Ordering::Relaxed);
     }
 
     pub fn internal_error(&self) {
@@ -152,6 +158,11 @@ impl Metrics {
             out,
             "# HELP latch_internal_errors_total Requests that failed inside Latch (database, signing).\n# TYPE latch_internal_errors_total counter\nlatch_internal_errors_total {}",
             self.internal_errors.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP latch_audit_events_dropped_total Audit events logged but not stored (queue full or store error).\n# TYPE latch_audit_events_dropped_total counter\nlatch_audit_events_dropped_total {}",
+            self.audit_dropped.load(Ordering::Relaxed)
         );
         out
     }

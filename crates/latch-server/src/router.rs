@@ -31,7 +31,7 @@ pub fn router(state: AppState) -> Router {
             "/oidc/logout",
             get(crate::logout::get).post(crate::logout::post),
         )
-        .nest("/api/v1", crate::admin::routes())
+        .nest("/api/v1", crate::admin::audited_routes(&state))
         .route_layer(axum::middleware::from_fn(crate::metrics::middleware));
     // Endpoints live under the issuer's path (RFC 8414 §3: the issuer may have a path component).
     let prefix = url::Url::parse(&state.settings.issuer)

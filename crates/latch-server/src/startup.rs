@@ -71,6 +71,7 @@ impl Server {
             discovery: crate::oidc::discovery_document(&settings.issuer),
             passwords: PasswordHasher::new(PasswordHasher::default_concurrency())?,
             locks: Default::default(),
+            audit: Default::default(),
             settings,
             store,
             clock,
@@ -99,6 +100,8 @@ impl Server {
         applications::spawn_refresher(state.applications.clone(), state.store.clone());
         crate::backchannel::spawn(state.clone());
         crate::sweep::spawn(state.clone());
+        let audit_writer = state.audit.spawn(state.store.clone());
+        let audit_state = state.clone();
         if let Some(addr) = state.settings.metrics_listen {
             crate::metrics::spawn_listener(addr);
         }
@@ -116,6 +119,8 @@ impl Server {
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(StartupError::Serve)?;
+        audit_state.audit.flush(audit_writer).await;
+        drop(audit_state);
         drop(store);
         tracing::info!("latch stopped");
         Ok(())

@@ -23,6 +23,8 @@ pub struct Inner {
     pub(crate) passwords: PasswordHasher,
     /// Abuse-limit locks this node has seen (see `throttle`).
     pub(crate) locks: crate::throttle::Locks,
+    /// The audit log's recorder (see `audit`).
+    pub(crate) audit: crate::audit::Audit,
     /// Pre-rendered discovery document.
     pub(crate) discovery: String,
     /// Key for deriving a refresh token's successor from the token itself (see `oauth::refresh`).

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use latch_core::store::SessionSelector;
 
+use crate::audit::Event;
 use crate::state::AppState;
 
 const EVERY: Duration = Duration::from_secs(60);
@@ -31,6 +32,8 @@ async fn sweep(state: &AppState) {
         Ok(ended) if !ended.is_empty() => {
             tracing::info!(count = ended.len(), "ended expired sessions");
             crate::backchannel::wake();
+            let event = Event::new("session.ended").because("expired");
+            state.audit.record_sessions(event, &ended, now);
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not end expired sessions"),

@@ -23,6 +23,9 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let admin = authorize(parts, state).await?;
+        if let Some(caller) = parts.extensions.get::<super::audit::Caller>() {
+            caller.set(&admin.client_id);
+        }
         tracing::info!(client_id = %admin.client_id, method = %parts.method, path = %parts.uri.path(), "management API call");
         Ok(admin)
     }

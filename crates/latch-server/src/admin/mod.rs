@@ -9,6 +9,7 @@
 
 mod apis;
 mod applications;
+mod audit;
 mod auth;
 mod invitations;
 mod json;
@@ -171,6 +172,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(Delete, sessions, sessions::end_all, Doc::new("endUserSessions", "End all of a user's sessions", NoContent)),
         endpoint(Delete, "/users/{id}/sessions/{sid}", sessions::end_one, Doc::new("endUserSession", "End one of a user's sessions", NoContent)),
         endpoint(Delete, "/users/{id}/lock", users::unlock, Doc::new("unlockUser", "Lift the lock that repeated failed sign-ins put on the user's account", NoContent)),
+        endpoint(Get, "/audit-events", audit::list, Doc::new("listAuditEvents", "List audit events, oldest first; `since`/`until` take RFC 3339 or unix seconds (inclusive)", List("AuditEvent")).filters(&["user_id", "client_id", "type", "since", "until"])),
     ];
     routes.extend(organization_endpoints());
     routes
@@ -222,6 +224,14 @@ pub fn routes() -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(unknown_endpoint)
         .layer(axum::middleware::map_response(not_cached))
+}
+
+/// `routes`, with every successful change recorded in the audit log.
+pub fn audited_routes(state: &AppState) -> Router<AppState> {
+    routes().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        audit::record_changes,
+    ))
 }
 
 async fn unknown_endpoint() -> ApiError {

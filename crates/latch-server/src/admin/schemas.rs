@@ -123,8 +123,10 @@ pub fn schemas() -> Value {
             "user_agent": nullable_text(), "ip": nullable_text(),
         })),
     });
-    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), super::org_schemas::schemas()) {
-        all.extend(more);
+    for extra in [super::org_schemas::schemas(), super::audit::schemas()] {
+        if let (Some(all), Value::Object(more)) = (all.as_object_mut(), extra) {
+            all.extend(more);
+        }
     }
     all
 }

@@ -3,12 +3,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use latch_core::audit::ActorType;
 use serde::Serialize;
 
 use super::applications::{find, refresh_cache};
 use super::auth::Admin;
 use super::json::PathParams;
 use super::pagination::{List, ListQuery, page_of};
+use crate::audit::Event;
 use crate::error::ApiError;
 use crate::manage::{self, SecretView, rfc3339};
 use crate::state::AppState;
@@ -22,7 +24,7 @@ pub struct ClientSecretCreated {
 }
 
 pub async fn create(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> Result<(StatusCode, Json<ClientSecretCreated>), ApiError> {
@@ -30,6 +32,8 @@ pub async fn create(
     let (secret, info) =
         manage::create_client_secret(state.store.as_ref(), &app, state.clock.now()).await?;
     refresh_cache(&state).await;
+    let event = secret_event("secret.created", &admin, &app.client_id, &info.id);
+    state.audit.record(event, state.clock.now());
     let created = ClientSecretCreated {
         id: info.id,
         secret: secret.expose_secret().to_owned(),
@@ -52,7 +56,7 @@ pub async fn list(
 
 /// Revokes one secret; the application's other secret keeps working.
 pub async fn delete(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     PathParams((id, secret_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -65,5 +69,15 @@ pub async fn delete(
         return Err(ApiError::not_found("client secret"));
     }
     refresh_cache(&state).await;
+    let event = secret_event("secret.revoked", &admin, &app.client_id, &secret_id);
+    state.audit.record(event, state.clock.now());
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A secret event: the secret's id, never its value or hash.
+fn secret_event(kind: &'static str, admin: &Admin, client_id: &str, secret_id: &str) -> Event {
+    Event::new(kind)
+        .actor(ActorType::Admin, Some(&admin.client_id))
+        .client(Some(client_id))
+        .detail("secret_id", secret_id)
 }

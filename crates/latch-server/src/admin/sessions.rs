@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use latch_core::audit::ActorType;
 use latch_core::store::{SessionRecord, SessionSelector};
 use serde::Serialize;
 
@@ -11,6 +12,7 @@ use super::auth::Admin;
 use super::json::PathParams;
 use super::pagination::{List, ListQuery, page_of};
 use super::users::find;
+use crate::audit::Event;
 use crate::error::ApiError;
 use crate::manage::rfc3339;
 use crate::state::AppState;
@@ -56,23 +58,24 @@ pub async fn list(
 }
 
 pub async fn end_all(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = find(&state, &id).await?;
     let selector = SessionSelector::AllOfUser { user_id: &user.id };
-    state
-        .store
-        .end_sessions(selector, state.clock.now())
-        .await?;
+    let now = state.clock.now();
+    let ended = state.store.end_sessions(selector, now).await?;
     crate::backchannel::wake();
+    state
+        .audit
+        .record_sessions(ended_by(&admin, &user.id), &ended, now);
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Ends one session, which must be this user's.
 pub async fn end_one(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     PathParams((id, sid)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -81,14 +84,22 @@ pub async fn end_one(
         user_id: &user.id,
         sid: &sid,
     };
-    if state
-        .store
-        .end_sessions(selector, state.clock.now())
-        .await?
-        .is_empty()
-    {
+    let now = state.clock.now();
+    let ended = state.store.end_sessions(selector, now).await?;
+    if ended.is_empty() {
         return Err(ApiError::not_found("session"));
     }
     crate::backchannel::wake();
+    state
+        .audit
+        .record_sessions(ended_by(&admin, &user.id), &ended, now);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A `session.ended` by an administrator (the sid is added per session).
+fn ended_by(admin: &Admin, user_id: &str) -> Event {
+    Event::new("session.ended")
+        .actor(ActorType::Admin, Some(&admin.client_id))
+        .user(Some(user_id))
+        .because("admin")
 }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use latch_core::audit::ActorType;
 use latch_core::user::User;
 use serde::Deserialize;
 use serde_json::Value;
@@ -10,6 +11,7 @@ use serde_json::Value;
 use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
 use super::pagination::{List, ListQuery};
+use crate::audit::Event;
 use crate::error::ApiError;
 use crate::manage::{self, NewUser, UserView};
 use crate::state::AppState;
@@ -69,14 +71,20 @@ pub async fn update(
 
 /// Ends the user's sessions (notifying the applications), then deletes the user.
 pub async fn delete(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, &id).await?;
-    if !manage::delete_user(state.store.as_ref(), &id, state.clock.now()).await? {
+    let now = state.clock.now();
+    let Some(ended) = manage::delete_user(state.store.as_ref(), &id, now).await? else {
         return Err(ApiError::not_found("user"));
-    }
+    };
+    let event = Event::new("session.ended")
+        .actor(ActorType::Admin, Some(&admin.client_id))
+        .user(Some(&id))
+        .because("user_deleted");
+    state.audit.record_sessions(event, &ended, now);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latch_core::application::{Application, MAX_ACCESS_TOKEN_TTL};
+use latch_core::audit::ActorType;
 use latch_core::params::{self, Params};
 use latch_core::scope::{Scope, ScopeSet};
 use latch_core::secret::random_id;
@@ -16,6 +17,7 @@ use latch_core::token::{self, RefreshDecision, TokenGrant};
 use latch_core::{ErrorCode, OAuthError, Secret, SecretHash, UnixTime};
 use serde::Serialize;
 
+use crate::audit::Event;
 use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
 use crate::grants::{self, Access, GrantTarget};
@@ -34,6 +36,9 @@ struct TokenResponse {
     id_token: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     scope: String,
+    /// For the audit log only.
+    #[serde(skip)]
+    user_id: Option<String>,
 }
 
 pub async fn token(
@@ -127,6 +132,13 @@ async fn exchange(
         TokenGrant::ClientCredentials { .. } => client_credentials(state, &app),
     }?;
     crate::metrics::global().token_issued(grant_type);
+    let event = Event::new("token.issued")
+        .actor(ActorType::Client, Some(&app.client_id))
+        .client(Some(&app.client_id))
+        .user(issued.user_id.as_deref())
+        .ip(ip.0)
+        .detail("grant", grant_type);
+    state.audit.record(event, state.clock.now());
     Ok(issued)
 }
 
@@ -158,6 +170,12 @@ async fn authorization_code(
                 .insert_revoked_access_token(&code_jti(&hash), now + MAX_ACCESS_TOKEN_TTL)
                 .await?;
             tracing::warn!(client_id = %app.client_id, "authorization code replayed; revoked what it issued");
+            let event = Event::new("token.reuse_detected")
+                .actor(ActorType::Client, Some(&app.client_id))
+                .client(Some(&app.client_id))
+                .failure("code_replayed")
+                .detail("grant", "authorization_code");
+            state.audit.record(event, now);
             return Err(
                 OAuthError::invalid_grant("the authorization code was already used").into(),
             );
@@ -215,6 +233,7 @@ async fn authorization_code(
         refresh_token,
         id_token: minted.id_token,
         scope: access.scope.to_string(),
+        user_id: Some(user.id.clone()),
     })
 }
 
@@ -271,6 +290,13 @@ async fn refresh(
     if reused {
         state.store.revoke_refresh_family(&r.family_id, now).await?;
         tracing::warn!(client_id = %app.client_id, family = %r.family_id, "refresh token reuse detected; family revoked");
+        let event = Event::new("token.reuse_detected")
+            .actor(ActorType::Client, Some(&app.client_id))
+            .client(Some(&app.client_id))
+            .user(Some(&r.user_id))
+            .failure("refresh_token_reused")
+            .detail("grant", "refresh_token");
+        state.audit.record(event, now);
         return Err(OAuthError::invalid_grant("the refresh token was already used").into());
     }
     let user = state
@@ -302,6 +328,7 @@ async fn refresh(
         refresh_token: Some(successor.expose_secret().to_owned()),
         id_token: minted.id_token,
         scope: access.scope.to_string(),
+        user_id: Some(user.id.clone()),
     })
 }
 
@@ -347,5 +374,6 @@ fn client_credentials(state: &AppState, app: &Application) -> Result<TokenRespon
         refresh_token: None,
         id_token: None,
         scope: String::new(),
+        user_id: None,
     })
 }

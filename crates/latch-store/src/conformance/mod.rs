@@ -12,6 +12,7 @@
 )]
 
 mod applications;
+mod audit;
 mod codes;
 mod invitations;
 mod keys;
@@ -33,6 +34,7 @@ use latch_core::user::User;
 use latch_core::{Secret, SecretHash, UnixTime};
 
 pub use applications::*;
+pub use audit::*;
 pub use codes::*;
 pub use invitations::*;
 pub use keys::*;
@@ -129,7 +131,8 @@ macro_rules! conformance_tests {
             case_roles_and_apis_round_trip,
             case_memberships_carry_roles_and_page_by_user,
             case_removals_revoke_the_refresh_tokens_issued_for_them,
-            case_an_invitation_is_accepted_once_by_its_email_before_it_expires
+            case_an_invitation_is_accepted_once_by_its_email_before_it_expires,
+            case_audit_events_are_filtered_and_paged
         );
         $crate::conformance_tests!(@arc $open;
             case_concurrent_secrets_stop_at_two,
@@ -323,7 +326,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        3,
+        4,
         "the latest migration"
     );
     store.ping().await.expect("ping");

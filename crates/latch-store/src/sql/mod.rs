@@ -6,6 +6,7 @@
 //! accept, and explicit column lists (see `rows`).
 
 mod applications;
+mod audit;
 mod columns;
 mod invitations;
 mod keys;
@@ -21,6 +22,7 @@ mod tokens;
 mod users;
 
 pub(crate) use applications::impl_application_store;
+pub(crate) use audit::{AuditRow, impl_audit_store};
 pub(crate) use columns::*;
 pub(crate) use invitations::impl_invitation_methods;
 pub(crate) use keys::impl_key_store;
@@ -142,6 +144,7 @@ macro_rules! impl_store {
         $crate::sql::impl_membership_methods!($ty, $db);
         $crate::sql::impl_role_methods!($ty, $db);
         $crate::sql::impl_invitation_methods!($ty, $db);
+        $crate::sql::impl_audit_store!($ty, $db);
 
         #[::async_trait::async_trait]
         impl ::latch_core::store::Store for $ty {

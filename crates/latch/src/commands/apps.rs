@@ -3,8 +3,10 @@
 use anyhow::anyhow;
 use clap::Subcommand;
 use latch_core::application::{ApplicationType, Redirects};
+use latch_core::audit::ActorType;
 use latch_core::store::PageRequest;
 use latch_server::Settings;
+use latch_server::audit::{self, Event};
 use latch_server::manage::{self, ApplicationView, NewApplication};
 
 use super::{api_error, now, open, print_json};
@@ -147,6 +149,7 @@ async fn secrets(store: &dyn latch_core::store::Store, cmd: SecretsCommand) -> a
             let (secret, info) = manage::create_client_secret(store, &app, now())
                 .await
                 .map_err(api_error)?;
+            audit_secret(store, "secret.created", &app.client_id, &info.id).await?;
             print_json(&serde_json::json!({
                 "id": info.id,
                 "secret": secret.expose_secret(),
@@ -171,7 +174,24 @@ async fn secrets(store: &dyn latch_core::store::Store, cmd: SecretsCommand) -> a
             if !store.delete_client_secret(&app.id, &secret_id).await? {
                 return Err(anyhow!("not_found: secret `{secret_id}` not found"));
             }
+            audit_secret(store, "secret.revoked", &app.client_id, &secret_id).await?;
             print_json(&serde_json::json!({ "revoked": secret_id }))
         }
     }
+}
+
+/// Records a secret event made from the command line (`details.via: "cli"`).
+async fn audit_secret(
+    store: &dyn latch_core::store::Store,
+    kind: &'static str,
+    client_id: &str,
+    secret_id: &str,
+) -> anyhow::Result<()> {
+    let event = Event::new(kind)
+        .actor(ActorType::Admin, None)
+        .client(Some(client_id))
+        .detail("secret_id", secret_id)
+        .detail("via", "cli");
+    audit::store_now(store, event, now()).await?;
+    Ok(())
 }

@@ -78,9 +78,10 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             print_json(&all)
         }
         UsersCommand::Delete { id } => {
-            if !manage::delete_user(store, &id, now())
+            if manage::delete_user(store, &id, now())
                 .await
                 .map_err(api_error)?
+                .is_none()
             {
                 return Err(anyhow!("not_found: user `{id}` not found"));
             }

@@ -1,0 +1,113 @@
+//! `AuditStore`: the audit log, inserted in batches and listed with optional filters.
+
+/// A row of `audit_events`, as `sqlx` reads it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    id: String,
+    kind: String,
+    at: i64,
+    actor_type: String,
+    actor_id: Option<String>,
+    user_id: Option<String>,
+    client_id: Option<String>,
+    session_id: Option<String>,
+    ip: Option<String>,
+    success: bool,
+    reason: Option<String>,
+    details: String,
+}
+
+impl From<AuditRow> for latch_core::audit::AuditEvent {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind,
+            at: r.at,
+            actor_type: latch_core::audit::ActorType::parse(&r.actor_type),
+            actor_id: r.actor_id,
+            user_id: r.user_id,
+            client_id: r.client_id,
+            session_id: r.session_id,
+            ip: r.ip,
+            success: r.success,
+            reason: r.reason,
+            details: r.details,
+        }
+    }
+}
+
+/// Implements `AuditStore` for `$ty` (see `impl_store!`).
+macro_rules! impl_audit_store {
+    ($ty:ident, $db:ty) => {
+        #[::async_trait::async_trait]
+        impl ::latch_core::store::AuditStore for $ty {
+            async fn insert_audit_events(
+                &self,
+                events: &[::latch_core::audit::AuditEvent],
+            ) -> ::latch_core::store::StoreResult<()> {
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.begin().await?;
+                for e in events {
+                    ::sqlx::query(
+                        "INSERT INTO audit_events (id, kind, at, actor_type, actor_id, user_id, \
+                         client_id, session_id, ip, success, reason, details) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    )
+                    .bind(&e.id)
+                    .bind(&e.kind)
+                    .bind(e.at)
+                    .bind(e.actor_type.as_str())
+                    .bind(&e.actor_id)
+                    .bind(&e.user_id)
+                    .bind(&e.client_id)
+                    .bind(&e.session_id)
+                    .bind(&e.ip)
+                    .bind(e.success)
+                    .bind(&e.reason)
+                    .bind(&e.details)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                }
+                tx.commit().await.map_err($crate::sql::db_err)
+            }
+
+            async fn list_audit_events(
+                &self,
+                filter: &::latch_core::audit::AuditFilter,
+                page: &::latch_core::store::PageRequest,
+            ) -> ::latch_core::store::StoreResult<
+                ::latch_core::store::Page<::latch_core::audit::AuditEvent>,
+            > {
+                let limit = $crate::sql::page_limit(page);
+                let rows: Vec<$crate::sql::AuditRow> = ::sqlx::query_as(
+                    "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, session_id, \
+                     ip, success, reason, details FROM audit_events WHERE id > $1 \
+                     AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $3) \
+                     AND ($4 IS NULL OR kind = $4) AND ($5 IS NULL OR at >= $5) \
+                     AND ($6 IS NULL OR at <= $6) ORDER BY id LIMIT $7",
+                )
+                .bind($crate::sql::page_after(page))
+                .bind(&filter.user_id)
+                .bind(&filter.client_id)
+                .bind(&filter.kind)
+                .bind(filter.since)
+                .bind(filter.until)
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                let events = rows.into_iter().map(Into::into).collect();
+                Ok($crate::sql::paginate(
+                    events,
+                    limit,
+                    |e: &::latch_core::audit::AuditEvent| e.id.as_str(),
+                ))
+            }
+        }
+    };
+}
+
+pub(crate) use impl_audit_store;
