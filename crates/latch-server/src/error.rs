@@ -41,6 +41,18 @@ impl OAuthResponse {
         }
     }
 
+    /// The client's request rate is over its limit.
+    pub fn rate_limited(retry_after: i64) -> Self {
+        Self {
+            error: OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "too many requests for this client; slow down",
+            ),
+            challenge: "Basic",
+            retry_after: Some(retry_after.max(1)),
+        }
+    }
+
     pub fn too_many_attempts(retry_after: i64) -> Self {
         Self {
             error: OAuthError::new(

@@ -28,6 +28,7 @@ mod oauth;
 mod oidc;
 mod pages;
 pub mod password;
+mod rate_limit;
 mod router;
 mod session;
 pub mod settings;

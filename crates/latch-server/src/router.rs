@@ -51,5 +51,9 @@ pub fn router(state: AppState) -> Router {
             body_limit,
             crate::body_limit::middleware,
         ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.settings.request_timeout,
+        ))
         .with_state(state)
 }

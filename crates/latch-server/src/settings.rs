@@ -33,6 +33,10 @@ pub struct Settings {
     pub address_policy: ThrottlePolicy,
     /// Where `/metrics` is served (`None`: not at all).
     pub metrics_listen: Option<SocketAddr>,
+    /// Token requests per second per client and node (0: no limit).
+    pub token_rate_limit: u32,
+    /// A request taking longer is answered 408.
+    pub request_timeout: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +80,8 @@ impl Settings {
             account_policy: ThrottlePolicy::ACCOUNT,
             address_policy: ThrottlePolicy::ADDRESS,
             metrics_listen: None,
+            token_rate_limit: 0,
+            request_timeout: std::time::Duration::from_secs(30),
         })
     }
 

@@ -71,6 +71,7 @@ impl Server {
             discovery: crate::oidc::discovery_document(&settings.issuer),
             passwords: PasswordHasher::new(PasswordHasher::default_concurrency())?,
             locks: Default::default(),
+            token_rate: crate::rate_limit::RateLimiter::new(settings.token_rate_limit),
             audit: Default::default(),
             settings,
             store,

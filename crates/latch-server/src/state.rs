@@ -23,6 +23,7 @@ pub struct Inner {
     pub(crate) passwords: PasswordHasher,
     /// Abuse-limit locks this node has seen (see `throttle`).
     pub(crate) locks: crate::throttle::Locks,
+    pub(crate) token_rate: crate::rate_limit::RateLimiter,
     /// The audit log's recorder (see `audit`).
     pub(crate) audit: crate::audit::Audit,
     /// Pre-rendered discovery document.

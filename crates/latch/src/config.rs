@@ -183,6 +183,9 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
             )
         })?),
     };
+    s.token_rate_limit = seconds("LATCH_TOKEN_RATE_LIMIT", None, 0, 0, 1_000_000)? as u32;
+    s.request_timeout =
+        std::time::Duration::from_secs(seconds("LATCH_REQUEST_TIMEOUT", None, 30, 1, 3600)? as u64);
     let log_format = string("LATCH_LOG_FORMAT", file.log_format, "human");
     if !matches!(log_format.as_str(), "human" | "json") {
         return Err(anyhow!(

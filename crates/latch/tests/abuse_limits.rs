@@ -130,3 +130,39 @@ async fn repeated_wrong_client_secrets_get_429_with_a_json_body() {
     .await;
     assert_eq!(s, 429);
 }
+
+#[tokio::test]
+async fn a_client_over_its_token_rate_limit_gets_429_and_others_do_not() {
+    let server = server_with(&[("LATCH_TOKEN_RATE_LIMIT", "5")]).await;
+    let busy = app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
+    let calm = app(&server, "web", "http://127.0.0.1:7002/cb", &[]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let (s, body, headers) = token(
+            &server,
+            &[("grant_type", "client_credentials")],
+            Some((&busy.client_id, busy.client_secret.as_deref().unwrap())),
+        )
+        .await;
+        if s == 429 {
+            assert!(headers.contains_key("retry-after"));
+            assert!(body["error"].is_string(), "{body}");
+        }
+        statuses.push(s);
+    }
+    assert!(
+        statuses.iter().filter(|s| **s == 200).count() >= 10,
+        "the burst passes: {statuses:?}"
+    );
+    assert!(
+        statuses.contains(&429),
+        "then the limit applies: {statuses:?}"
+    );
+    let (s, _, _) = token(
+        &server,
+        &[("grant_type", "client_credentials")],
+        Some((&calm.client_id, calm.client_secret.as_deref().unwrap())),
+    )
+    .await;
+    assert_eq!(s, 200, "another client is not limited");
+}

@@ -11,6 +11,7 @@ mod apis;
 mod applications;
 mod audit;
 mod auth;
+mod deliveries;
 mod invitations;
 mod json;
 mod members;
@@ -162,6 +163,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(Delete, app, applications::delete, Doc::new("deleteApplication", "Delete an application and revoke what was issued to it", NoContent)),
         endpoint(Post, secrets, secrets::create, Doc::new("createClientSecret", "Create a client secret (web applications only), shown this once", Body(201, "ClientSecretCreated")).conflict("two secrets are active already (too_many_secrets)")),
         endpoint(Get, secrets, secrets::list, Doc::new("listClientSecrets", "List the active client secrets, without their values", List("ClientSecret"))),
+        endpoint(Get, "/applications/{id}/backchannel-deliveries", deliveries::list, Doc::new("listBackchannelDeliveries", "List the back-channel logout notifications sent to an application: pending, delivered and abandoned", List("BackchannelDelivery"))),
         endpoint(Delete, "/applications/{id}/secrets/{secret_id}", secrets::delete, Doc::new("revokeClientSecret", "Revoke a client secret", NoContent)),
         endpoint(Post, users, users::create, Doc::new("createUser", "Create a user", Body(201, "User")).body("NewUser").conflict("the email is taken (email_taken)")),
         endpoint(Get, users, users::list, Doc::new("listUsers", "List users, or find one by email", List("User")).filters(&["email"])),

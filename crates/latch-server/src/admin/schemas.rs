@@ -123,7 +123,11 @@ pub fn schemas() -> Value {
             "user_agent": nullable_text(), "ip": nullable_text(),
         })),
     });
-    for extra in [super::org_schemas::schemas(), super::audit::schemas()] {
+    for extra in [
+        super::org_schemas::schemas(),
+        super::audit::schemas(),
+        super::deliveries::schemas(),
+    ] {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), extra) {
             all.extend(more);
         }

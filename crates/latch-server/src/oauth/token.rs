@@ -69,6 +69,9 @@ pub async fn authenticated_client(
         .and_then(|v| v.to_str().ok());
     let credentials = params::client_credentials(authorization, &params)?;
     let now = state.clock.now();
+    if let Some(wait) = state.token_rate.check(&credentials.client_id) {
+        return Err(OAuthResponse::rate_limited(wait));
+    }
     if let Some(wait) = throttle::client_locked(&state.locks, &credentials.client_id, ip, now) {
         return Err(OAuthResponse::too_many_attempts(wait));
     }

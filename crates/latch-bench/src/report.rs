@@ -1,0 +1,262 @@
+//! `--report FILE`: turns a run's JSON lines (workload lines, signature ceilings, and the script's
+//! `{"metric", "value"}` lines) into Markdown tables, each figure against issue 8's target.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// A throughput target.
+enum Throughput {
+    /// A share of the signature ceiling divided by the signatures per operation.
+    OfCeiling(f64),
+    AtLeast(f64),
+}
+
+const P99_LIMIT_MS: f64 = 15.0;
+
+/// Signatures per operation: one access token, or an access token and an ID token.
+fn signatures(workload: &str) -> Option<f64> {
+    match workload {
+        "client_credentials" | "mixed_token" => Some(1.0),
+        "sso_code_flow" | "refresh" => Some(2.0),
+        _ => None,
+    }
+}
+
+fn throughput_target(workload: &str, alg: &str) -> Option<Throughput> {
+    match (workload, alg) {
+        ("client_credentials", "RS256") => Some(Throughput::OfCeiling(0.85)),
+        ("sso_code_flow" | "refresh", "RS256") => Some(Throughput::OfCeiling(0.80)),
+        ("client_credentials", "ES256") => Some(Throughput::AtLeast(15_000.0)),
+        ("sso_code_flow" | "refresh", "ES256") => Some(Throughput::AtLeast(4_000.0)),
+        ("jwks" | "discovery", _) => Some(Throughput::AtLeast(40_000.0)),
+        _ => None,
+    }
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or(0.0)
+}
+
+fn ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn pct(v: &Value, key: &str) -> String {
+    v[key]
+        .as_f64()
+        .map_or_else(|| "—".to_owned(), |x| format!("{x:.0} %"))
+}
+
+/// The "of ceiling", "target" and "met" cells of one workload line.
+fn judge(line: &Value, ceilings: &HashMap<String, f64>) -> [String; 3] {
+    let (workload, alg) = (
+        line["workload"].as_str().unwrap_or(""),
+        line["alg"].as_str().unwrap_or(""),
+    );
+    let ops = num(line, "ops_per_s");
+    let share = match (signatures(workload), ceilings.get(alg)) {
+        (Some(sigs), Some(ceiling)) if *ceiling > 0.0 => Some(ops * sigs / ceiling),
+        _ => None,
+    };
+    let of_ceiling = match (workload, share) {
+        ("mixed_token", _) | (_, None) => "—".to_owned(),
+        (_, Some(s)) => format!("{:.0} %", s * 100.0),
+    };
+    let mut targets = Vec::new();
+    let mut missed = Vec::new();
+    match throughput_target(workload, alg) {
+        Some(Throughput::OfCeiling(f)) => {
+            let half = if signatures(workload) == Some(2.0) {
+                "half the ceiling"
+            } else {
+                "the ceiling"
+            };
+            targets.push(format!("≥ {:.0} % of {half}", f * 100.0));
+            if share.is_none_or(|s| s < f) {
+                missed.push("throughput");
+            }
+        }
+        Some(Throughput::AtLeast(n)) => {
+            targets.push(format!("≥ {n:.0} ops/s"));
+            if ops < n {
+                missed.push("throughput");
+            }
+        }
+        None => {}
+    }
+    if signatures(workload).is_some() {
+        targets.push(format!("p99 ≤ {P99_LIMIT_MS:.0} ms"));
+        if num(line, "p99_ms") > P99_LIMIT_MS {
+            missed.push("p99");
+        }
+    }
+    if targets.is_empty() {
+        return [of_ceiling, "— (reported apart)".to_owned(), "—".to_owned()];
+    }
+    if num(line, "errors") > 0.0 {
+        missed.push("errors");
+    }
+    let met = if missed.is_empty() {
+        "yes".to_owned()
+    } else {
+        format!("**no** ({})", missed.join(", "))
+    };
+    [of_ceiling, targets.join("; "), met]
+}
+
+fn yes_no(ok: bool) -> &'static str {
+    if ok { "yes" } else { "**no**" }
+}
+
+/// The Markdown report of a run's JSON lines.
+pub fn render(jsonl: &str) -> String {
+    let lines: Vec<Value> = jsonl
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let metric = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["metric"] == name)
+            .map(|l| l["value"].clone())
+    };
+    let ceilings: HashMap<String, f64> = lines
+        .iter()
+        .filter(|l| l["workload"] == "signature_ceiling")
+        .filter_map(|l| Some((l["alg"].as_str()?.to_owned(), num(l, "ops_per_s"))))
+        .collect();
+    let mut out = String::new();
+    if let Some(db) = metric("database").and_then(|v| v.as_str().map(str::to_owned)) {
+        let _ = writeln!(out, "Database: {db}.\n");
+    }
+    out.push_str("### Signature ceiling (aws-lc-rs, one core, one thread)\n\n| alg | signatures/s | half (two-signature flows) |\n| --- | ---: | ---: |\n");
+    let mut algs: Vec<_> = ceilings.iter().collect();
+    algs.sort_by(|a, b| a.0.cmp(b.0));
+    for (alg, ops) in algs {
+        let _ = writeln!(out, "| {alg} | {ops:.0} | {:.0} |", ops / 2.0);
+    }
+    out.push_str(
+        "\n### Workloads\n\n| workload | alg | clients | ops/s | p50 ms | p90 ms | p99 ms | errors | server CPU | driver CPU | other CPU | server peak RSS | of signature ceiling | target | met |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
+    );
+    for l in lines
+        .iter()
+        .filter(|l| l["ops_per_s"].is_number() && l["workload"] != "signature_ceiling")
+    {
+        let [of_ceiling, target, met] = judge(l, &ceilings);
+        let mut workload = l["workload"].as_str().unwrap_or("").to_owned();
+        if let Some(rate) = l["target_rate_per_s"].as_u64() {
+            let _ = write!(workload, " (at {rate}/s)");
+        }
+        let _ = writeln!(
+            out,
+            "| {workload} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {of_ceiling} | {target} | {met} |",
+            l["alg"].as_str().unwrap_or(""),
+            l["concurrency"],
+            num(l, "ops_per_s"),
+            ms(num(l, "p50_ms")),
+            ms(num(l, "p90_ms")),
+            ms(num(l, "p99_ms")),
+            l["errors"],
+            pct(l, "server_cpu_pct"),
+            pct(l, "driver_cpu_pct"),
+            pct(l, "other_cpu_pct"),
+            l["server_hwm_kb"]
+                .as_f64()
+                .map_or_else(|| "—".to_owned(), |kb| format!("{:.0} MB", kb / 1024.0)),
+        );
+    }
+    out.push_str("\n### Server\n\n| figure | value | target | met |\n| --- | ---: | --- | --- |\n");
+    let figure =
+        |out: &mut String, label: &str, key: &str, unit: &str, scale: f64, limit: Option<f64>| {
+            let Some(v) = metric(key).and_then(|v| v.as_f64()) else {
+                return;
+            };
+            let v = v / scale;
+            let (target, met) = match limit {
+                Some(l) => (format!("≤ {l:.0} {unit}"), yes_no(v <= l)),
+                None => ("—".to_owned(), "—"),
+            };
+            let _ = writeln!(out, "| {label} | {v:.1} {unit} | {target} | {met} |");
+        };
+    figure(
+        &mut out,
+        "start-up to ready, fresh database",
+        "startup_fresh_ms",
+        "ms",
+        1.0,
+        None,
+    );
+    figure(
+        &mut out,
+        "start-up to ready, existing database",
+        "startup_existing_ms",
+        "ms",
+        1.0,
+        Some(50.0),
+    );
+    figure(
+        &mut out,
+        "idle resident memory (VmRSS after start)",
+        "idle_rss_kb",
+        "MB",
+        1024.0,
+        Some(15.0),
+    );
+    figure(
+        &mut out,
+        "peak resident memory (VmHWM after the run)",
+        "peak_rss_kb",
+        "MB",
+        1024.0,
+        Some(60.0),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_figures_are_judged_against_the_matching_ceiling() {
+        let run = r#"{"workload":"signature_ceiling","alg":"RS256","ops_per_s":1000.0}
+{"workload":"client_credentials","alg":"RS256","concurrency":32,"ops_per_s":900.0,"p50_ms":1.0,"p90_ms":2.0,"p99_ms":3.0,"errors":0}
+{"workload":"refresh","alg":"RS256","concurrency":32,"ops_per_s":300.0,"p50_ms":1.0,"p90_ms":2.0,"p99_ms":30.0,"errors":0}
+{"workload":"login","alg":"RS256","concurrency":32,"ops_per_s":40.0,"p50_ms":1.0,"p90_ms":2.0,"p99_ms":900.0,"errors":0}
+{"metric":"startup_existing_ms","value":12.5}
+{"metric":"peak_rss_kb","value":102400}"#;
+        let md = render(run);
+        assert!(
+            md.contains("| client_credentials | RS256 | 32 | 900 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 90 % | ≥ 85 % of the ceiling; p99 ≤ 15 ms | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| 60 % | ≥ 80 % of half the ceiling; p99 ≤ 15 ms | **no** (throughput, p99) |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("— (reported apart)"), "{md}");
+        assert!(
+            md.contains("| start-up to ready, existing database | 12.5 ms | ≤ 50 ms | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| peak resident memory (VmHWM after the run) | 100.0 MB | ≤ 60 MB | **no** |"
+            ),
+            "{md}"
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! `GET /api/v1/applications/{id}/backchannel-deliveries`: the back-channel logout notifications
+//! sent to an application — pending, delivered, failing and abandoned — so failures are visible.
+
+use axum::Json;
+use axum::extract::State;
+use latch_core::store::BackchannelDelivery;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::applications::find;
+use super::auth::Admin;
+use super::json::PathParams;
+use super::pagination::{List, ListQuery};
+use crate::error::ApiError;
+use crate::manage::rfc3339;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    pub id: String,
+    pub url: String,
+    pub sid: String,
+    /// `pending`, `delivered` or `abandoned`.
+    pub status: &'static str,
+    pub attempts: i64,
+    pub created_at: String,
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub abandoned_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl From<&BackchannelDelivery> for DeliveryView {
+    fn from(d: &BackchannelDelivery) -> Self {
+        let status = match (d.delivered_at, d.abandoned_at) {
+            (Some(_), _) => "delivered",
+            (None, Some(_)) => "abandoned",
+            (None, None) => "pending",
+        };
+        Self {
+            id: d.id.clone(),
+            url: d.url.clone(),
+            sid: d.sid.clone(),
+            status,
+            attempts: d.attempts,
+            created_at: rfc3339(d.created_at),
+            next_attempt_at: (status == "pending").then(|| rfc3339(d.next_attempt_at)),
+            delivered_at: d.delivered_at.map(rfc3339),
+            abandoned_at: d.abandoned_at.map(rfc3339),
+            last_error: d.last_error.clone(),
+        }
+    }
+}
+
+pub async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    query: ListQuery,
+) -> Result<Json<List<DeliveryView>>, ApiError> {
+    let app = find(&state, &id).await?;
+    let page = state.store.list_deliveries(&app.id, &query.page).await?;
+    Ok(Json(List::from_page(page, |d| DeliveryView::from(d))))
+}
+
+pub fn schemas() -> Value {
+    let text = json!({"type": "string"});
+    let nullable = json!({"type": ["string", "null"]});
+    json!({
+        "BackchannelDelivery": {
+            "type": "object",
+            "required": ["id", "url", "sid", "status", "attempts", "created_at"],
+            "properties": {
+                "id": text, "url": text, "sid": text,
+                "status": {"type": "string", "enum": ["pending", "delivered", "abandoned"]},
+                "attempts": {"type": "integer"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "next_attempt_at": nullable, "delivered_at": nullable, "abandoned_at": nullable,
+                "last_error": nullable,
+            },
+        }
+    })
+}
