@@ -174,3 +174,132 @@ async fn oversized_and_mistyped_bodies_are_refused_cleanly() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
 }
+
+const JSON_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "management_api_access",
+    "enforce_pkce",
+    "access_token_ttl_seconds",
+    "redirects",
+    "post_login",
+    "post_logout",
+    "initiate_login",
+    "backchannel_logout",
+    "allowed_origins",
+    "id_token_signed_response_alg",
+    "custom_claims",
+    "email",
+    "password",
+    "email_verified",
+    "given_name",
+    "family_name",
+    "display_name",
+    "roles",
+    "permissions",
+    "identifier",
+    "allow_offline_access",
+    "id",
+    "client_id",
+    "created_at",
+    "https://example.com/claim",
+    "iss",
+];
+
+fn random_json(rng: &mut Rng, depth: u32) -> serde_json::Value {
+    use serde_json::{Value, json};
+    match rng.next() % if depth > 2 { 6 } else { 8 } {
+        0 => Value::Null,
+        1 => json!(rng.next().is_multiple_of(2)),
+        2 => json!((rng.next() % 200_000) as i64 - 100_000),
+        3 => json!(rng.pick(&[
+            "web",
+            "spa",
+            "native",
+            "",
+            "https://app.example.com/cb",
+            "http://evil.example/x#f",
+            "ada@example.com",
+            "correct horse battery",
+            "read:x",
+            "é🙂\u{0}",
+            "RS256",
+            "none"
+        ])),
+        4 => json!(f64::from((rng.next() % 1000) as u32) / 7.0),
+        5 => json!("x".repeat((rng.next() % 300) as usize)),
+        6 => Value::Array(
+            (0..rng.next() % 4)
+                .map(|_| random_json(rng, depth + 1))
+                .collect(),
+        ),
+        _ => {
+            let mut map = serde_json::Map::new();
+            for _ in 0..rng.next() % 6 {
+                map.insert(rng.pick(JSON_KEYS).to_owned(), random_json(rng, depth + 1));
+            }
+            Value::Object(map)
+        }
+    }
+}
+
+#[tokio::test]
+async fn management_json_never_gets_a_500() {
+    let server = server().await;
+    let admin = app(
+        &server,
+        "web",
+        "http://127.0.0.1:7009/cb",
+        &["--management-api"],
+    )
+    .await;
+    let web = app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
+    let (_, t, _) = token(
+        &server,
+        &[("grant_type", "client_credentials")],
+        Some((&admin.client_id, admin.client_secret.as_deref().unwrap())),
+    )
+    .await;
+    let bearer = t["access_token"].as_str().unwrap().to_owned();
+    let http = latch_testkit::rp::reqwest_client();
+    let users: serde_json::Value = http
+        .get(server.url("/api/v1/users"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_id = users["data"][0]["id"].as_str().unwrap().to_owned();
+    let targets = [
+        ("POST", "/api/v1/applications".to_owned()),
+        ("PATCH", format!("/api/v1/applications/{}", web.id)),
+        ("POST", "/api/v1/users".to_owned()),
+        ("PATCH", format!("/api/v1/users/{user_id}")),
+        ("POST", "/api/v1/organizations".to_owned()),
+        ("POST", "/api/v1/roles".to_owned()),
+        ("POST", "/api/v1/apis".to_owned()),
+    ];
+    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    for i in 0..300 {
+        let (method, path) = &targets[i % targets.len()];
+        let body = random_json(&mut rng, 0);
+        let req = if *method == "POST" {
+            http.post(server.url(path))
+        } else {
+            http.patch(server.url(path))
+        };
+        let resp = req.bearer_auth(&bearer).json(&body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        assert!(status < 500, "{method} {path} {body} answered {status}");
+        if status >= 400 {
+            let err: serde_json::Value = resp.json().await.unwrap();
+            assert!(
+                err["error"].is_string() && err["error_description"].is_string(),
+                "{body}: {err}"
+            );
+        }
+    }
+    assert!(!server.logs().contains("panicked"));
+}
