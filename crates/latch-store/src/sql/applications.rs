@@ -125,22 +125,7 @@ macro_rules! impl_application_store {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::application::Application>,
             > {
-                let limit = $crate::sql::page_limit(page);
-                let rows: Vec<$crate::sql::ApplicationRow> = ::sqlx::query_as(concat!(
-                    "SELECT ",
-                    $crate::sql::application_columns!(),
-                    " FROM applications WHERE id > $1 ORDER BY id LIMIT $2"
-                ))
-                .bind($crate::sql::page_after(page))
-                .bind(limit + 1)
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::sql::db_err)?;
-                let apps = rows
-                    .into_iter()
-                    .map(TryInto::try_into)
-                    .collect::<Result<Vec<::latch_core::application::Application>, _>>()?;
-                Ok($crate::sql::paginate(apps, limit, |a| a.id.as_str()))
+                $crate::sql::list_page!(self, page, $crate::sql::ApplicationRow, application_columns, "applications")
             }
 
             /// Replaces every field but `id` and `created_at`; `false` if there is no such application.

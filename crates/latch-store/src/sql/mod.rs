@@ -119,6 +119,32 @@ pub(crate) fn new_id() -> String {
 ///   transaction that reads before it writes cannot fail to upgrade its lock);
 /// - `claim_lock`: the row-locking suffix of the outbox claim's sub-select (PostgreSQL
 ///   `FOR UPDATE SKIP LOCKED`; empty on SQLite, whose single writer needs none).
+/// One page of a table in id order (ids are UUIDv7, so creation order), after the cursor:
+/// `list_page!(self, page, RowType, columns_macro, "table")`. Rows convert with `TryInto`.
+macro_rules! list_page {
+    ($self:ident, $page:expr, $row:ty, $columns:ident, $table:literal) => {{
+        let limit = $crate::sql::page_limit($page);
+        let rows: Vec<$row> = ::sqlx::query_as(concat!(
+            "SELECT ",
+            $crate::sql::$columns!(),
+            " FROM ",
+            $table,
+            " WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind($crate::sql::page_after($page))
+        .bind(limit + 1)
+        .fetch_all(&$self.pool)
+        .await
+        .map_err($crate::sql::db_err)?;
+        let items = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok($crate::sql::paginate(items, limit, |item| item.id.as_str()))
+    }};
+}
+pub(crate) use list_page;
+
 macro_rules! impl_store {
     ($ty:ident, $db:ty, begin = $begin:literal, claim_lock = $lock:literal) => {
         impl $ty {

@@ -67,22 +67,7 @@ macro_rules! impl_organization_store {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::organization::Organization>,
             > {
-                let limit = $crate::sql::page_limit(page);
-                let rows: Vec<$crate::sql::OrganizationRow> = ::sqlx::query_as(concat!(
-                    "SELECT ",
-                    $crate::sql::organization_columns!(),
-                    " FROM organizations WHERE id > $1 ORDER BY id LIMIT $2"
-                ))
-                .bind($crate::sql::page_after(page))
-                .bind(limit + 1)
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::sql::db_err)?;
-                let orgs = rows
-                    .into_iter()
-                    .map(TryInto::try_into)
-                    .collect::<Result<Vec<::latch_core::organization::Organization>, _>>()?;
-                Ok($crate::sql::paginate(orgs, limit, |o| o.id.as_str()))
+                $crate::sql::list_page!(self, page, $crate::sql::OrganizationRow, organization_columns, "organizations")
             }
 
             async fn update_organization(

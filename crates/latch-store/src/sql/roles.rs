@@ -47,22 +47,7 @@ macro_rules! impl_role_methods {
                 &self,
                 page: &::latch_core::store::PageRequest,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::organization::Role>> {
-                let limit = $crate::sql::page_limit(page);
-                let rows: Vec<$crate::sql::RoleRow> = ::sqlx::query_as(concat!(
-                    "SELECT ",
-                    $crate::sql::role_columns!(),
-                    " FROM roles WHERE id > $1 ORDER BY id LIMIT $2"
-                ))
-                .bind($crate::sql::page_after(page))
-                .bind(limit + 1)
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::sql::db_err)?;
-                let roles = rows
-                    .into_iter()
-                    .map(TryInto::try_into)
-                    .collect::<Result<Vec<::latch_core::organization::Role>, _>>()?;
-                Ok($crate::sql::paginate(roles, limit, |r| r.id.as_str()))
+                $crate::sql::list_page!(self, page, $crate::sql::RoleRow, role_columns, "roles")
             }
 
             async fn update_role_impl(
@@ -140,22 +125,7 @@ macro_rules! impl_role_methods {
                 &self,
                 page: &::latch_core::store::PageRequest,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::organization::ApiResource>> {
-                let limit = $crate::sql::page_limit(page);
-                let rows: Vec<$crate::sql::ApiRow> = ::sqlx::query_as(concat!(
-                    "SELECT ",
-                    $crate::sql::api_columns!(),
-                    " FROM apis WHERE id > $1 ORDER BY id LIMIT $2"
-                ))
-                .bind($crate::sql::page_after(page))
-                .bind(limit + 1)
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::sql::db_err)?;
-                let apis = rows
-                    .into_iter()
-                    .map(TryInto::try_into)
-                    .collect::<Result<Vec<::latch_core::organization::ApiResource>, _>>()?;
-                Ok($crate::sql::paginate(apis, limit, |a| a.id.as_str()))
+                $crate::sql::list_page!(self, page, $crate::sql::ApiRow, api_columns, "apis")
             }
 
             /// The identifier is immutable (tokens and refresh tokens name the API by it).
