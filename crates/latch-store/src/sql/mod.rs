@@ -113,12 +113,6 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Implements every store trait for `$ty`, a struct with a `pool: sqlx::Pool<$db>` field.
-///
-/// - `begin`: the statement that opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so a
-///   transaction that reads before it writes cannot fail to upgrade its lock);
-/// - `claim_lock`: the row-locking suffix of the outbox claim's sub-select (PostgreSQL
-///   `FOR UPDATE SKIP LOCKED`; empty on SQLite, whose single writer needs none).
 /// One page of a table in id order (ids are UUIDv7, so creation order), after the cursor:
 /// `list_page!(self, page, RowType, columns_macro, "table")`. Rows convert with `TryInto`.
 macro_rules! list_page {
@@ -145,6 +139,13 @@ macro_rules! list_page {
 }
 pub(crate) use list_page;
 
+/// Implements every store trait for `$ty`, a struct with `pool` (reads) and `writer` (writes)
+/// fields of type `sqlx::Pool<$db>`.
+///
+/// - `begin`: the statement that opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so a
+///   transaction that reads before it writes cannot fail to upgrade its lock);
+/// - `claim_lock`: the row-locking suffix of the outbox claim's sub-select (PostgreSQL
+///   `FOR UPDATE SKIP LOCKED`; empty on SQLite, whose single writer needs none).
 macro_rules! impl_store {
     ($ty:ident, $db:ty, begin = $begin:literal, claim_lock = $lock:literal) => {
         impl $ty {
