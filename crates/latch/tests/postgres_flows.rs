@@ -125,34 +125,12 @@ async fn refresh_rotates_once_across_nodes_and_sso_spans_them() {
     .await;
     assert_eq!(s, 200, "{t}");
     let rt = t["refresh_token"].as_str().unwrap().to_owned();
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let url = if i % 2 == 0 {
-            a.url("/oauth/token")
-        } else {
-            b.url("/oauth/token")
-        };
-        let (id, secret, rt) = (web.client_id.clone(), secret.clone(), rt.clone());
-        tasks.push(tokio::spawn(async move {
-            let r = latch_testkit::rp::reqwest_client()
-                .post(url)
-                .basic_auth(id, Some(secret))
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", rt.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap();
-            let ok = r.status() == 200;
-            let v: serde_json::Value = r.json().await.unwrap();
-            ok.then(|| v["refresh_token"].as_str().unwrap().to_owned())
-        }));
-    }
-    let mut successors = std::collections::HashSet::new();
-    for t in tasks {
-        successors.extend(t.await.unwrap());
-    }
+    let urls = [a.url("/oauth/token"), b.url("/oauth/token")];
+    let successors: std::collections::HashSet<String> = refresh_concurrently(&urls, &web, &rt, 50)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     assert_eq!(
         successors.len(),
         1,

@@ -357,34 +357,9 @@ async fn fifty_simultaneous_refreshes_rotate_once() {
         let (_, first, _) =
             token(&server, &exchange_form(&web, &code, &verifier), basic(&web)).await;
         let rt = first["refresh_token"].as_str().unwrap().to_owned();
-        let mut tasks = Vec::new();
-        for _ in 0..50 {
-            let (url, rt) = (server.url("/oauth/token"), rt.clone());
-            let (id, secret) = (web.client_id.clone(), web.client_secret.clone().unwrap());
-            tasks.push(tokio::spawn(async move {
-                let resp = latch_testkit::rp::reqwest_client()
-                    .post(url)
-                    .basic_auth(id, Some(secret))
-                    .form(&[
-                        ("grant_type", "refresh_token"),
-                        ("refresh_token", rt.as_str()),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
-                let ok = resp.status() == 200;
-                let body: serde_json::Value = resp.json().await.unwrap();
-                ok.then(|| body["refresh_token"].as_str().unwrap().to_owned())
-            }));
-        }
-        let mut successors = std::collections::HashSet::new();
-        let mut ok = 0;
-        for t in tasks {
-            if let Some(s) = t.await.unwrap() {
-                ok += 1;
-                successors.insert(s);
-            }
-        }
+        let results = refresh_concurrently(&[server.url("/oauth/token")], &web, &rt, 50).await;
+        let ok = results.iter().flatten().count();
+        let successors: std::collections::HashSet<String> = results.into_iter().flatten().collect();
         // With a reuse window every concurrent retry gets the one successor; without one, exactly
         // one request succeeds (and the others count as reuse).
         assert!(

@@ -221,3 +221,42 @@ pub fn assert_oauth_error(status: u16, body: &Value, expected_status: u16, code:
     assert!(body["error_description"].is_string(), "{body}");
     assert!(body.get("access_token").is_none(), "{body}");
 }
+
+/// Sends `n` refresh requests for `refresh_token` at once, spread over `urls` (token endpoints),
+/// with `app`'s Basic credentials; each result is the new refresh token, or `None` if refused.
+pub async fn refresh_concurrently(
+    urls: &[String],
+    app: &App,
+    refresh_token: &str,
+    n: usize,
+) -> Vec<Option<String>> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let url = urls[i % urls.len()].clone();
+        let (id, secret, rt) = (
+            app.client_id.clone(),
+            app.client_secret.clone().unwrap(),
+            refresh_token.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let resp = latch_testkit::rp::reqwest_client()
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let ok = resp.status() == 200;
+            let body: Value = resp.json().await.unwrap();
+            ok.then(|| body["refresh_token"].as_str().unwrap().to_owned())
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    results
+}
