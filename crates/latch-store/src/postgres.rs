@@ -24,9 +24,16 @@ pub(crate) struct PostgresStore {
     writer: PgPool,
 }
 
+/// The sqlx items the store's method bodies use, by the names `sqlite::driver` gives them.
+mod pg {
+    pub(crate) use sqlx::{query, query_as, query_scalar};
+    pub(crate) type Connection = sqlx::PgConnection;
+    pub(crate) type Transaction = sqlx::Transaction<'static, sqlx::Postgres>;
+}
+
 crate::sql::impl_store!(
     PostgresStore,
-    sqlx::Postgres,
+    pg,
     begin = "BEGIN",
     claim_lock = "FOR UPDATE SKIP LOCKED"
 );
@@ -138,7 +145,8 @@ async fn finish(pool: PgPool, place: &str, migrate: bool) -> Result<Arc<dyn Stor
                 .await
                 .map_err(crate::sql::db_err)?
         };
-        schema::check_applied(&applied, &MIGRATOR, place)?;
+        let known: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+        schema::check_applied(&applied, &known, place)?;
     }
     Ok(Arc::new(PostgresStore {
         writer: pool.clone(),

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use latch_store::conformance::Fixture;
-use sqlx::{ConnectOptions, Connection, Executor};
 
 /// A unique, not yet existing database path in the temp directory.
 fn temp_db(name: &str) -> PathBuf {
@@ -68,13 +67,10 @@ async fn a_corrupt_file_is_refused_and_left_untouched() {
 }
 
 /// Creates a SQLite database of another application (a table, no Latch id) at `path`.
-async fn foreign_database(path: &Path, setup: &'static str) {
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true);
-    let mut conn = options.connect().await.expect("create foreign database");
-    conn.execute(setup).await.expect("set it up");
-    conn.close().await.expect("close");
+fn foreign_database(path: &Path, setup: &'static str) {
+    let conn = rusqlite::Connection::open(path).expect("create foreign database");
+    conn.execute_batch(setup).expect("set it up");
+    conn.close().map_err(|(_, e)| e).expect("close");
 }
 
 #[tokio::test]
@@ -87,7 +83,7 @@ async fn another_applications_database_is_refused_and_left_untouched() {
         ("foreign-id", "PRAGMA application_id = 42"),
     ] {
         let path = temp_db(name);
-        foreign_database(&path, setup).await;
+        foreign_database(&path, setup);
         let before = std::fs::read(&path).expect("read");
         for err in [
             error_of(latch_store::open_and_migrate(&url(&path)).await),
@@ -148,22 +144,16 @@ async fn a_migrated_file_is_latch_s_in_wal_mode_and_reopens_with_its_data() {
     );
     drop(store);
 
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .connect()
-        .await
-        .expect("connect");
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut conn)
-        .await
+    let conn = rusqlite::Connection::open(&path).expect("connect");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("pragma");
     assert_eq!(mode, "wal");
-    let id: i32 = sqlx::query_scalar("PRAGMA application_id")
-        .fetch_one(&mut conn)
-        .await
+    let id: i32 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
         .expect("pragma");
     assert_eq!(id, latch_store::SQLITE_APPLICATION_ID);
-    conn.close().await.expect("close");
+    conn.close().map_err(|(_, e)| e).expect("close");
     remove(&path);
 }
 
@@ -176,26 +166,18 @@ async fn open_refuses_a_schema_behind_or_ahead_of_this_build() {
             .expect("create"),
     );
     let edit = |sql: &'static str| {
-        let path = path.clone();
-        async move {
-            let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&path)
-                .connect()
-                .await
-                .expect("connect");
-            conn.execute(sql).await.expect("edit migrations");
-            conn.close().await.expect("close");
-        }
+        let conn = rusqlite::Connection::open(&path).expect("connect");
+        conn.execute_batch(sql).expect("edit migrations");
+        conn.close().map_err(|(_, e)| e).expect("close");
     };
-    edit("UPDATE _sqlx_migrations SET success = 0").await;
+    edit("UPDATE _sqlx_migrations SET success = 0");
     let err = error_of(latch_store::open(&url(&path)).await);
     assert!(err.contains("run `latch migrate`"), "{err}");
-    edit("UPDATE _sqlx_migrations SET success = 1").await;
+    edit("UPDATE _sqlx_migrations SET success = 1");
     edit(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
           VALUES (9999, 'future', 1, x'00', 0)",
-    )
-    .await;
+    );
     let err = error_of(latch_store::open(&url(&path)).await);
     assert!(err.contains("upgrade Latch"), "{err}");
     remove(&path);

@@ -6,13 +6,13 @@
 
 /// Implements `ApplicationStore` for `$ty` (see `impl_store!`).
 macro_rules! impl_application_store {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         impl $ty {
             /// Bumps the applications change counter inside `tx`.
             async fn bump_applications_version(
-                tx: &mut ::sqlx::Transaction<'static, $db>,
+                tx: &mut $q::Transaction,
             ) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query("UPDATE application_changes SET version = version + 1 WHERE id = 1")
+                $q::query("UPDATE application_changes SET version = version + 1 WHERE id = 1")
                     .execute(&mut **tx)
                     .await
                     .map_err($crate::sql::db_err)?;
@@ -22,12 +22,12 @@ macro_rules! impl_application_store {
             /// Inserts a secret if fewer than two exist for the application (one conditional
             /// statement); `false` when refused.
             async fn insert_secret_if_room(
-                tx: &mut ::sqlx::Transaction<'static, $db>,
+                tx: &mut $q::Transaction,
                 application_id: &str,
                 secret: &::latch_core::application::ClientSecretInfo,
             ) -> ::latch_core::store::StoreResult<bool> {
                 let max = i64::try_from(::latch_core::application::MAX_ACTIVE_SECRETS).unwrap_or(2);
-                let done = ::sqlx::query(
+                let done = $q::query(
                     "INSERT INTO client_secrets (id, application_id, hash, created_at, last_used_at) \
                      SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM applications WHERE id = $2) \
                      AND (SELECT count(*) FROM client_secrets WHERE application_id = $2) < $6",
@@ -56,7 +56,7 @@ macro_rules! impl_application_store {
             ) -> ::latch_core::store::StoreResult<()> {
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
-                ::sqlx::query(concat!(
+                $q::query(concat!(
                     "INSERT INTO applications (",
                     $crate::sql::application_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
@@ -90,7 +90,7 @@ macro_rules! impl_application_store {
                 &self,
                 id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::application::Application>> {
-                let row: Option<$crate::sql::ApplicationRow> = ::sqlx::query_as(concat!(
+                let row: Option<$crate::sql::ApplicationRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::application_columns!(),
                     " FROM applications WHERE id = $1"
@@ -106,7 +106,7 @@ macro_rules! impl_application_store {
                 &self,
                 client_id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::application::Application>> {
-                let row: Option<$crate::sql::ApplicationRow> = ::sqlx::query_as(concat!(
+                let row: Option<$crate::sql::ApplicationRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::application_columns!(),
                     " FROM applications WHERE client_id = $1"
@@ -125,7 +125,7 @@ macro_rules! impl_application_store {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::application::Application>,
             > {
-                $crate::sql::list_page!(self, page, $crate::sql::ApplicationRow, application_columns, "applications")
+                $crate::sql::list_page!($q, self, page, $crate::sql::ApplicationRow, application_columns, "applications")
             }
 
             /// Replaces every field but `id` and `created_at`; `false` if there is no such application.
@@ -135,7 +135,7 @@ macro_rules! impl_application_store {
             ) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
-                let done = ::sqlx::query(
+                let done = $q::query(
                     "UPDATE applications SET client_id = $2, name = $3, application_type = $4, \
                      management_api_access = $5, enforce_pkce = $6, access_token_ttl_seconds = $7, \
                      post_login_redirect_uris = $8, initiate_login_uri = $9, \
@@ -180,9 +180,9 @@ macro_rules! impl_application_store {
                     "DELETE FROM client_secrets WHERE application_id = $1",
                     "DELETE FROM session_applications WHERE application_id = $1",
                 ] {
-                    ::sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err($crate::sql::db_err)?;
+                    $q::query(sql).bind(id).execute(&mut *tx).await.map_err($crate::sql::db_err)?;
                 }
-                let done = ::sqlx::query("DELETE FROM applications WHERE id = $1")
+                let done = $q::query("DELETE FROM applications WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await
@@ -197,7 +197,7 @@ macro_rules! impl_application_store {
             /// Bumped by every application and secret write (not by `touch_client_secret`, whose
             /// `last_used_at` no cache needs).
             async fn applications_version(&self) -> ::latch_core::store::StoreResult<i64> {
-                ::sqlx::query_scalar("SELECT version FROM application_changes WHERE id = 1")
+                $q::query_scalar("SELECT version FROM application_changes WHERE id = 1")
                     .fetch_one(&self.pool)
                     .await
                     .map_err($crate::sql::db_err)
@@ -216,7 +216,7 @@ macro_rules! impl_application_store {
                 if Self::insert_secret_if_room(&mut tx, application_id, secret).await? {
                     return tx.commit().await.map_err($crate::sql::db_err);
                 }
-                let exists: i64 = ::sqlx::query_scalar("SELECT count(*) FROM applications WHERE id = $1")
+                let exists: i64 = $q::query_scalar("SELECT count(*) FROM applications WHERE id = $1")
                     .bind(application_id)
                     .fetch_one(&mut *tx)
                     .await
@@ -233,7 +233,7 @@ macro_rules! impl_application_store {
                 &self,
                 application_id: &str,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::application::ClientSecretInfo>> {
-                let rows: Vec<$crate::sql::ClientSecretRow> = ::sqlx::query_as(concat!(
+                let rows: Vec<$crate::sql::ClientSecretRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::client_secret_columns!(),
                     " FROM client_secrets WHERE application_id = $1 ORDER BY created_at, id"
@@ -253,7 +253,7 @@ macro_rules! impl_application_store {
             ) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
-                let done = ::sqlx::query("DELETE FROM client_secrets WHERE id = $1 AND application_id = $2")
+                let done = $q::query("DELETE FROM client_secrets WHERE id = $1 AND application_id = $2")
                     .bind(secret_id)
                     .bind(application_id)
                     .execute(&mut *tx)
@@ -273,7 +273,7 @@ macro_rules! impl_application_store {
                 secret_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query(
+                $q::query(
                     "UPDATE client_secrets SET last_used_at = $2 \
                      WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - $3)",
                 )

@@ -1,20 +1,21 @@
 //! `AuditStore`: the audit log, inserted in batches and listed with optional filters.
 
-/// A row of `audit_events`, as `sqlx` reads it.
-#[derive(sqlx::FromRow)]
-pub(crate) struct AuditRow {
-    id: String,
-    kind: String,
-    at: i64,
-    actor_type: String,
-    actor_id: Option<String>,
-    user_id: Option<String>,
-    client_id: Option<String>,
-    session_id: Option<String>,
-    ip: Option<String>,
-    success: bool,
-    reason: Option<String>,
-    details: String,
+crate::sql::row_type! {
+    /// A row of `audit_events`.
+    pub(crate) struct AuditRow {
+        id: String,
+        kind: String,
+        at: i64,
+        actor_type: String,
+        actor_id: Option<String>,
+        user_id: Option<String>,
+        client_id: Option<String>,
+        session_id: Option<String>,
+        ip: Option<String>,
+        success: bool,
+        reason: Option<String>,
+        details: String,
+    }
 }
 
 impl From<AuditRow> for latch_core::audit::AuditEvent {
@@ -38,7 +39,7 @@ impl From<AuditRow> for latch_core::audit::AuditEvent {
 
 /// Implements `AuditStore` for `$ty` (see `impl_store!`).
 macro_rules! impl_audit_store {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         #[::async_trait::async_trait]
         impl ::latch_core::store::AuditStore for $ty {
             async fn insert_audit_events(
@@ -50,7 +51,7 @@ macro_rules! impl_audit_store {
                 }
                 let mut tx = self.begin().await?;
                 for e in events {
-                    ::sqlx::query(
+                    $q::query(
                         "INSERT INTO audit_events (id, kind, at, actor_type, actor_id, user_id, \
                          client_id, session_id, ip, success, reason, details) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -82,7 +83,7 @@ macro_rules! impl_audit_store {
                 ::latch_core::store::Page<::latch_core::audit::AuditEvent>,
             > {
                 let limit = $crate::sql::page_limit(page);
-                let rows: Vec<$crate::sql::AuditRow> = ::sqlx::query_as(
+                let rows: Vec<$crate::sql::AuditRow> = $q::query_as(
                     "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, session_id, \
                      ip, success, reason, details FROM audit_events WHERE id > $1 \
                      AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $3) \

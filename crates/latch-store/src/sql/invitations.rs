@@ -3,18 +3,18 @@
 
 /// Implements the invitation methods for `$ty` (see `impl_store!`).
 macro_rules! impl_invitation_methods {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         impl $ty {
             /// Roles of the invitations of `organization_id` whose ids are in `[from, to]`.
             async fn invitation_roles(
-                conn: &mut <$db as ::sqlx::Database>::Connection,
+                conn: &mut $q::Connection,
                 organization_id: &str,
                 from: &str,
                 to: &str,
             ) -> ::latch_core::store::StoreResult<
                 ::std::collections::HashMap<String, Vec<::latch_core::organization::Role>>,
             > {
-                let rows: Vec<$crate::sql::HeldRoleRow> = ::sqlx::query_as(
+                let rows: Vec<$crate::sql::HeldRoleRow> = $q::query_as(
                     "SELECT ir.invitation_id AS holder, r.id, r.name, r.description, r.permissions, \
                      r.created_at, r.updated_at FROM invitation_roles ir \
                      JOIN roles r ON r.id = ir.role_id JOIN invitations i ON i.id = ir.invitation_id \
@@ -36,7 +36,7 @@ macro_rules! impl_invitation_methods {
                 inv: &::latch_core::organization::Invitation,
             ) -> ::latch_core::store::StoreResult<()> {
                 let mut tx = self.begin().await?;
-                ::sqlx::query(concat!(
+                $q::query(concat!(
                     "INSERT INTO invitations (",
                     $crate::sql::invitation_columns!(),
                     ", email_normalized) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -53,7 +53,7 @@ macro_rules! impl_invitation_methods {
                 .await
                 .map_err($crate::sql::unique_err("invitation"))?;
                 for role in &inv.roles {
-                    ::sqlx::query(
+                    $q::query(
                         "INSERT INTO invitation_roles (invitation_id, role_id) SELECT $1, $2 \
                          WHERE EXISTS (SELECT 1 FROM roles WHERE id = $2) ON CONFLICT DO NOTHING",
                     )
@@ -71,7 +71,7 @@ macro_rules! impl_invitation_methods {
                 token_hash: &::latch_core::SecretHash,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Invitation>> {
                 let mut conn = self.pool.acquire().await.map_err($crate::sql::db_err)?;
-                let row: Option<$crate::sql::InvitationRow> = ::sqlx::query_as(concat!(
+                let row: Option<$crate::sql::InvitationRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::invitation_columns!(),
                     " FROM invitations WHERE token_hash = $1"
@@ -96,7 +96,7 @@ macro_rules! impl_invitation_methods {
             > {
                 let limit = $crate::sql::page_limit(page);
                 let mut conn = self.pool.acquire().await.map_err($crate::sql::db_err)?;
-                let rows: Vec<$crate::sql::InvitationRow> = ::sqlx::query_as(concat!(
+                let rows: Vec<$crate::sql::InvitationRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::invitation_columns!(),
                     " FROM invitations WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
@@ -124,10 +124,10 @@ macro_rules! impl_invitation_methods {
                 organization_id: &str,
                 id: &str,
             ) -> ::latch_core::store::StoreResult<bool> {
-                let done = ::sqlx::query("DELETE FROM invitations WHERE id = $1 AND organization_id = $2")
+                let done = $q::query("DELETE FROM invitations WHERE id = $1 AND organization_id = $2")
                     .bind(id)
                     .bind(organization_id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err($crate::sql::db_err)?;
                 Ok(done.rows_affected() == 1)
@@ -143,7 +143,7 @@ macro_rules! impl_invitation_methods {
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Invitation>> {
                 let mut tx = self.begin().await?;
-                let taken: Option<$crate::sql::InvitationRow> = ::sqlx::query_as(concat!(
+                let taken: Option<$crate::sql::InvitationRow> = $q::query_as(concat!(
                     "UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE token_hash = $1 \
                      AND accepted_at IS NULL AND expires_at > $2 AND email_normalized = $4 RETURNING ",
                     $crate::sql::invitation_columns!()
@@ -156,7 +156,7 @@ macro_rules! impl_invitation_methods {
                 .await
                 .map_err($crate::sql::db_err)?;
                 let Some(row) = taken else { return Ok(None) };
-                ::sqlx::query(
+                $q::query(
                     "INSERT INTO memberships (organization_id, user_id, created_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (organization_id, user_id) DO NOTHING",
                 )
@@ -166,7 +166,7 @@ macro_rules! impl_invitation_methods {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::db_err)?;
-                ::sqlx::query(
+                $q::query(
                     "INSERT INTO membership_roles (organization_id, user_id, role_id) \
                      SELECT $1, $2, role_id FROM invitation_roles WHERE invitation_id = $3 \
                      ON CONFLICT DO NOTHING",

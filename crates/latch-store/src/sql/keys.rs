@@ -2,7 +2,7 @@
 
 /// Implements `KeyStore` for `$ty` (see `impl_store!`).
 macro_rules! impl_key_store {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         #[::async_trait::async_trait]
         impl ::latch_core::store::KeyStore for $ty {
             /// `ON CONFLICT (alg, generation) DO NOTHING`: of two nodes generating the same
@@ -11,7 +11,7 @@ macro_rules! impl_key_store {
                 &self,
                 key: &::latch_core::store::SigningKeyRecord,
             ) -> ::latch_core::store::StoreResult<bool> {
-                let done = ::sqlx::query(concat!(
+                let done = $q::query(concat!(
                     "INSERT INTO signing_keys (",
                     $crate::sql::signing_key_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (alg, generation) DO NOTHING"
@@ -33,7 +33,7 @@ macro_rules! impl_key_store {
             async fn list_signing_keys(
                 &self,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::store::SigningKeyRecord>> {
-                let rows: Vec<$crate::sql::SigningKeyRow> = ::sqlx::query_as(concat!(
+                let rows: Vec<$crate::sql::SigningKeyRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::signing_key_columns!(),
                     " FROM signing_keys ORDER BY alg, generation"
@@ -52,7 +52,7 @@ macro_rules! impl_key_store {
                 alg: &str,
                 before: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<u64> {
-                let done = ::sqlx::query(
+                let done = $q::query(
                     "DELETE FROM signing_keys WHERE alg = $1 AND EXISTS (\
                      SELECT 1 FROM signing_keys newer WHERE newer.alg = signing_keys.alg \
                      AND newer.generation > signing_keys.generation AND newer.activate_at < $2)",

@@ -4,7 +4,7 @@
 
 /// Implements the membership methods for `$ty` (see `impl_store!`).
 macro_rules! impl_membership_methods {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         impl $ty {
             /// Roles of the members of `organization_id` whose user ids are in `[from, to]`.
             async fn member_roles(
@@ -15,7 +15,7 @@ macro_rules! impl_membership_methods {
             ) -> ::latch_core::store::StoreResult<
                 ::std::collections::HashMap<String, Vec<::latch_core::organization::Role>>,
             > {
-                let rows: Vec<$crate::sql::HeldRoleRow> = ::sqlx::query_as(
+                let rows: Vec<$crate::sql::HeldRoleRow> = $q::query_as(
                     "SELECT mr.user_id AS holder, r.id, r.name, r.description, r.permissions, \
                      r.created_at, r.updated_at FROM membership_roles mr JOIN roles r ON r.id = mr.role_id \
                      WHERE mr.organization_id = $1 AND mr.user_id >= $2 AND mr.user_id <= $3 \
@@ -32,13 +32,13 @@ macro_rules! impl_membership_methods {
 
             /// Gives the member each role of `role_ids` that still exists (kept once).
             async fn grant_member_roles(
-                tx: &mut ::sqlx::Transaction<'static, $db>,
+                tx: &mut $q::Transaction,
                 organization_id: &str,
                 user_id: &str,
                 role_ids: impl Iterator<Item = &str> + Send,
             ) -> ::latch_core::store::StoreResult<()> {
                 for role_id in role_ids {
-                    ::sqlx::query(
+                    $q::query(
                         "INSERT INTO membership_roles (organization_id, user_id, role_id) \
                          SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM roles WHERE id = $3) \
                          ON CONFLICT DO NOTHING",
@@ -59,7 +59,7 @@ macro_rules! impl_membership_methods {
                 m: &::latch_core::organization::Membership,
             ) -> ::latch_core::store::StoreResult<()> {
                 let mut tx = self.begin().await?;
-                ::sqlx::query("INSERT INTO memberships (organization_id, user_id, created_at) VALUES ($1, $2, $3)")
+                $q::query("INSERT INTO memberships (organization_id, user_id, created_at) VALUES ($1, $2, $3)")
                     .bind(&m.organization_id)
                     .bind(&m.user_id)
                     .bind(m.created_at)
@@ -76,7 +76,7 @@ macro_rules! impl_membership_methods {
                 organization_id: &str,
                 user_id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Membership>> {
-                let row: Option<$crate::sql::MembershipRow> = ::sqlx::query_as(
+                let row: Option<$crate::sql::MembershipRow> = $q::query_as(
                     "SELECT organization_id, user_id, created_at FROM memberships \
                      WHERE organization_id = $1 AND user_id = $2",
                 )
@@ -99,7 +99,7 @@ macro_rules! impl_membership_methods {
                 ::latch_core::store::Page<::latch_core::organization::Membership>,
             > {
                 let limit = $crate::sql::page_limit(page);
-                let rows: Vec<$crate::sql::MembershipRow> = ::sqlx::query_as(
+                let rows: Vec<$crate::sql::MembershipRow> = $q::query_as(
                     "SELECT organization_id, user_id, created_at FROM memberships \
                      WHERE organization_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3",
                 )
@@ -124,7 +124,7 @@ macro_rules! impl_membership_methods {
                 user_id: &str,
                 limit: u32,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::organization::Organization>> {
-                let rows: Vec<$crate::sql::OrganizationRow> = ::sqlx::query_as(
+                let rows: Vec<$crate::sql::OrganizationRow> = $q::query_as(
                     "SELECT o.id, o.name, o.display_name, o.metadata, o.created_at, o.updated_at \
                      FROM organizations o JOIN memberships m ON m.organization_id = o.id \
                      WHERE m.user_id = $1 ORDER BY o.name LIMIT $2",
@@ -145,7 +145,7 @@ macro_rules! impl_membership_methods {
                 role_ids: &[String],
             ) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
-                let found = ::sqlx::query(
+                let found = $q::query(
                     "UPDATE memberships SET created_at = created_at WHERE organization_id = $1 AND user_id = $2",
                 )
                 .bind(organization_id)
@@ -156,7 +156,7 @@ macro_rules! impl_membership_methods {
                 if found.rows_affected() == 0 {
                     return Ok(false);
                 }
-                ::sqlx::query("DELETE FROM membership_roles WHERE organization_id = $1 AND user_id = $2")
+                $q::query("DELETE FROM membership_roles WHERE organization_id = $1 AND user_id = $2")
                     .bind(organization_id)
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -175,7 +175,7 @@ macro_rules! impl_membership_methods {
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
-                let done = ::sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
+                let done = $q::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
                     .bind(organization_id)
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -184,7 +184,7 @@ macro_rules! impl_membership_methods {
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
-                ::sqlx::query(
+                $q::query(
                     "UPDATE refresh_tokens SET revoked_at = $3 WHERE organization_id = $1 \
                      AND user_id = $2 AND revoked_at IS NULL",
                 )

@@ -2,8 +2,8 @@
 //! backend's pool type (`SqliteStore`, `PostgresStore`). Method bodies never branch on the
 //! backend: where the dialects differ, the differing SQL text is a macro argument.
 //!
-//! Every statement uses `$1, $2…` placeholders, which both PostgreSQL and sqlx's SQLite driver
-//! accept, and explicit column lists (see `rows`).
+//! Every statement uses `$1, $2…` placeholders, which PostgreSQL and the SQLite driver
+//! (`sqlite::driver`) both accept, and explicit column lists (see `rows`).
 
 mod applications;
 mod audit;
@@ -46,41 +46,102 @@ pub(crate) const REFRESH_RETENTION: i64 = 86_400;
 /// Upper bound for `last_error` kept on an outbox row.
 pub(crate) const MAX_ERROR_CHARS: usize = 1_000;
 
-/// Maps a database error: unique violations to `Conflict`, unreachable or saturated databases to
-/// `Unavailable`, everything else to `Other`.
-pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Conflict(d.message().to_owned())
+/// Errors of either backend's driver, sorted into the store's classes.
+pub(crate) trait DbError {
+    fn into_store_error(self) -> StoreError;
+}
+
+impl DbError for sqlx::Error {
+    /// Unique violations to `Conflict`, unreachable or saturated databases to `Unavailable`,
+    /// everything else to `Other`.
+    fn into_store_error(self) -> StoreError {
+        match &self {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(self.to_string()),
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(d.message().to_owned())
+            }
+            // PostgreSQL's "cannot serve now" classes.
+            sqlx::Error::Database(d)
+                if d.code()
+                    .is_some_and(|c| c.starts_with("57P") || c == "53300") =>
+            {
+                StoreError::Unavailable(self.to_string())
+            }
+            _ => StoreError::Other(self.to_string()),
         }
-        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => {
-            StoreError::Unavailable(e.to_string())
-        }
-        _ => StoreError::Other(e.to_string()),
     }
 }
 
+impl DbError for rusqlite::Error {
+    /// Unique and primary-key violations to `Conflict`, a database still busy after the
+    /// driver's retries (or out of disk, or unreadable) to `Unavailable`.
+    fn into_store_error(self) -> StoreError {
+        use rusqlite::ffi;
+        match &self {
+            rusqlite::Error::SqliteFailure(e, message) => match e.extended_code {
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    StoreError::Conflict(message.clone().unwrap_or_else(|| e.to_string()))
+                }
+                code => match code & 0xff {
+                    ffi::SQLITE_BUSY
+                    | ffi::SQLITE_LOCKED
+                    | ffi::SQLITE_FULL
+                    | ffi::SQLITE_IOERR
+                    | ffi::SQLITE_CANTOPEN => StoreError::Unavailable(self.to_string()),
+                    _ => StoreError::Other(self.to_string()),
+                },
+            },
+            _ => StoreError::Other(self.to_string()),
+        }
+    }
+}
+
+/// Maps a driver error to the store's (see `DbError`).
+pub(crate) fn db_err<E: DbError>(e: E) -> StoreError {
+    e.into_store_error()
+}
+
 /// Like `db_err`, but a unique violation becomes `Conflict(what)`: a stable reason for callers.
-pub(crate) fn unique_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+pub(crate) fn unique_err<E: DbError>(what: &'static str) -> impl Fn(E) -> StoreError {
     move |e| match db_err(e) {
         StoreError::Conflict(_) => StoreError::Conflict(what.to_owned()),
         other => other,
     }
 }
 
-/// SQLite BUSY/LOCKED (incl. extended codes) and PostgreSQL "cannot serve now" classes.
-fn is_transient(code: Option<&str>) -> bool {
-    match code {
-        Some("5" | "6" | "261" | "517" | "262") => true,
-        Some(c) => c.starts_with("57P") || c == "53300",
-        None => false,
-    }
+/// A private row type, readable by both drivers: `#[derive(sqlx::FromRow)]` for PostgreSQL and
+/// `FromRow` (columns by name) for SQLite. Fields read from the same row into a nested row type
+/// come last, marked `#[flatten]`. Fields are `pub(crate)` (the rows are private to `sql`).
+macro_rules! row_type {
+    (
+        $(#[doc = $doc:literal])*
+        pub(crate) struct $name:ident {
+            $($field:ident : $t:ty,)*
+            $(#[flatten] $nested:ident : $nt:ty,)*
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(::sqlx::FromRow)]
+        pub(crate) struct $name {
+            $(pub(crate) $field: $t,)*
+            $(#[sqlx(flatten)] pub(crate) $nested: $nt,)*
+        }
+
+        impl $crate::sqlite::driver::FromRow for $name {
+            fn from_row(row: &::rusqlite::Row<'_>) -> Result<Self, ::rusqlite::Error> {
+                Ok(Self {
+                    $($field: row.get(stringify!($field))?,)*
+                    $($nested: <$nt as $crate::sqlite::driver::FromRow>::from_row(row)?,)*
+                })
+            }
+        }
+    };
 }
+pub(crate) use row_type;
 
 /// The page size asked for, clamped to 1–200 (the caller clamps too).
 pub(crate) fn page_limit(page: &PageRequest) -> i64 {
@@ -114,11 +175,11 @@ pub(crate) fn new_id() -> String {
 }
 
 /// One page of a table in id order (ids are UUIDv7, so creation order), after the cursor:
-/// `list_page!(self, page, RowType, columns_macro, "table")`. Rows convert with `TryInto`.
+/// `list_page!(q, self, page, RowType, columns_macro, "table")`. Rows convert with `TryInto`.
 macro_rules! list_page {
-    ($self:ident, $page:expr, $row:ty, $columns:ident, $table:literal) => {{
+    ($q:ident, $self:ident, $page:expr, $row:ty, $columns:ident, $table:literal) => {{
         let limit = $crate::sql::page_limit($page);
-        let rows: Vec<$row> = ::sqlx::query_as(concat!(
+        let rows: Vec<$row> = $q::query_as(concat!(
             "SELECT ",
             $crate::sql::$columns!(),
             " FROM ",
@@ -140,19 +201,18 @@ macro_rules! list_page {
 pub(crate) use list_page;
 
 /// Implements every store trait for `$ty`, a struct with `pool` (reads) and `writer` (writes)
-/// fields of type `sqlx::Pool<$db>`.
+/// fields, with `$q` the module of its driver's items (`query`, `query_as`, `query_scalar`,
+/// `Connection`, `Transaction`): `sqlite::driver`, or sqlx's re-exported in `postgres::pg`.
 ///
 /// - `begin`: the statement that opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so a
 ///   transaction that reads before it writes cannot fail to upgrade its lock);
 /// - `claim_lock`: the row-locking suffix of the outbox claim's sub-select (PostgreSQL
 ///   `FOR UPDATE SKIP LOCKED`; empty on SQLite, whose single writer needs none).
 macro_rules! impl_store {
-    ($ty:ident, $db:ty, begin = $begin:literal, claim_lock = $lock:literal) => {
+    ($ty:ident, $q:ident, begin = $begin:literal, claim_lock = $lock:literal) => {
         impl $ty {
             /// Opens a write transaction.
-            async fn begin(
-                &self,
-            ) -> ::latch_core::store::StoreResult<::sqlx::Transaction<'static, $db>> {
+            async fn begin(&self) -> ::latch_core::store::StoreResult<$q::Transaction> {
                 self.writer
                     .begin_with($begin)
                     .await
@@ -160,25 +220,25 @@ macro_rules! impl_store {
             }
         }
 
-        $crate::sql::impl_key_store!($ty, $db);
-        $crate::sql::impl_application_store!($ty, $db);
-        $crate::sql::impl_user_store!($ty, $db);
-        $crate::sql::impl_session_store!($ty, $db);
-        $crate::sql::impl_token_methods!($ty, $db);
-        $crate::sql::impl_outbox_store!($ty, $db, $lock);
-        $crate::sql::impl_throttle_store!($ty, $db);
-        $crate::sql::impl_organization_store!($ty, $db);
-        $crate::sql::impl_membership_methods!($ty, $db);
-        $crate::sql::impl_role_methods!($ty, $db);
-        $crate::sql::impl_invitation_methods!($ty, $db);
-        $crate::sql::impl_audit_store!($ty, $db);
+        $crate::sql::impl_key_store!($ty, $q);
+        $crate::sql::impl_application_store!($ty, $q);
+        $crate::sql::impl_user_store!($ty, $q);
+        $crate::sql::impl_session_store!($ty, $q);
+        $crate::sql::impl_token_methods!($ty, $q);
+        $crate::sql::impl_outbox_store!($ty, $q, $lock);
+        $crate::sql::impl_throttle_store!($ty, $q);
+        $crate::sql::impl_organization_store!($ty, $q);
+        $crate::sql::impl_membership_methods!($ty, $q);
+        $crate::sql::impl_role_methods!($ty, $q);
+        $crate::sql::impl_invitation_methods!($ty, $q);
+        $crate::sql::impl_audit_store!($ty, $q);
 
         #[::async_trait::async_trait]
         impl ::latch_core::store::Store for $ty {
             /// The highest migration applied successfully.
             async fn schema_version(&self) -> ::latch_core::store::StoreResult<i64> {
                 let version: Option<i64> =
-                    ::sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                    $q::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
                         .fetch_one(&self.pool)
                         .await
                         .map_err($crate::sql::db_err)?;
@@ -186,7 +246,7 @@ macro_rules! impl_store {
             }
 
             async fn ping(&self) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query("SELECT 1")
+                $q::query("SELECT 1")
                     .execute(&self.writer)
                     .await
                     .map_err($crate::sql::db_err)?;

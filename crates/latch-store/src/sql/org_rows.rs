@@ -32,14 +32,15 @@ macro_rules! api_columns {
 }
 pub(crate) use {api_columns, invitation_columns, organization_columns, role_columns};
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct OrganizationRow {
-    id: String,
-    name: String,
-    display_name: Option<String>,
-    metadata: String,
-    created_at: i64,
-    updated_at: i64,
+crate::sql::row_type! {
+    pub(crate) struct OrganizationRow {
+        id: String,
+        name: String,
+        display_name: Option<String>,
+        metadata: String,
+        created_at: i64,
+        updated_at: i64,
+    }
 }
 
 impl TryFrom<OrganizationRow> for Organization {
@@ -72,14 +73,15 @@ pub(crate) fn metadata_json(metadata: &BTreeMap<String, String>) -> String {
     .to_string()
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct RoleRow {
-    id: String,
-    name: String,
-    description: Option<String>,
-    permissions: String,
-    created_at: i64,
-    updated_at: i64,
+crate::sql::row_type! {
+    pub(crate) struct RoleRow {
+        id: String,
+        name: String,
+        description: Option<String>,
+        permissions: String,
+        created_at: i64,
+        updated_at: i64,
+    }
 }
 
 impl TryFrom<RoleRow> for Role {
@@ -97,12 +99,12 @@ impl TryFrom<RoleRow> for Role {
     }
 }
 
-/// A role held by a member (`holder` = user id) or an invitation (`holder` = its id).
-#[derive(sqlx::FromRow)]
-pub(crate) struct HeldRoleRow {
-    holder: String,
-    #[sqlx(flatten)]
-    role: RoleRow,
+crate::sql::row_type! {
+    /// A role held by a member (`holder` = user id) or an invitation (`holder` = its id).
+    pub(crate) struct HeldRoleRow {
+        holder: String,
+        #[flatten] role: RoleRow,
+    }
 }
 
 /// Roles by holder, in the order fetched (by name).
@@ -118,11 +120,12 @@ pub(crate) fn roles_by_holder(
     Ok(out)
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct MembershipRow {
-    organization_id: String,
-    user_id: String,
-    created_at: i64,
+crate::sql::row_type! {
+    pub(crate) struct MembershipRow {
+        organization_id: String,
+        user_id: String,
+        created_at: i64,
+    }
 }
 
 impl MembershipRow {
@@ -140,15 +143,16 @@ impl MembershipRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct InvitationRow {
-    id: String,
-    organization_id: String,
-    email: String,
-    token_hash: String,
-    created_at: i64,
-    expires_at: i64,
-    accepted_at: Option<i64>,
+crate::sql::row_type! {
+    pub(crate) struct InvitationRow {
+        id: String,
+        organization_id: String,
+        email: String,
+        token_hash: String,
+        created_at: i64,
+        expires_at: i64,
+        accepted_at: Option<i64>,
+    }
 }
 
 impl InvitationRow {
@@ -174,17 +178,18 @@ impl InvitationRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct ApiRow {
-    id: String,
-    identifier: String,
-    name: String,
-    permissions: String,
-    access_token_ttl_seconds: Option<i64>,
-    allow_offline_access: bool,
-    custom_claims: String,
-    created_at: i64,
-    updated_at: i64,
+crate::sql::row_type! {
+    pub(crate) struct ApiRow {
+        id: String,
+        identifier: String,
+        name: String,
+        permissions: String,
+        access_token_ttl_seconds: Option<i64>,
+        allow_offline_access: bool,
+        custom_claims: String,
+        created_at: i64,
+        updated_at: i64,
+    }
 }
 
 impl TryFrom<ApiRow> for ApiResource {

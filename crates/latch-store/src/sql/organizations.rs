@@ -4,7 +4,7 @@
 /// Implements `OrganizationStore` for `$ty` (see `impl_store!`); needs `impl_membership_methods!`,
 /// `impl_role_methods!` and `impl_invitation_methods!` too.
 macro_rules! impl_organization_store {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         impl $ty {
             async fn organization_where(
                 &self,
@@ -15,7 +15,7 @@ macro_rules! impl_organization_store {
                     "id" => concat!("SELECT ", $crate::sql::organization_columns!(), " FROM organizations WHERE id = $1"),
                     _ => concat!("SELECT ", $crate::sql::organization_columns!(), " FROM organizations WHERE name = $1"),
                 };
-                let row: Option<$crate::sql::OrganizationRow> = ::sqlx::query_as(sql)
+                let row: Option<$crate::sql::OrganizationRow> = $q::query_as(sql)
                     .bind(value)
                     .fetch_optional(&self.pool)
                     .await
@@ -30,7 +30,7 @@ macro_rules! impl_organization_store {
                 &self,
                 o: &::latch_core::organization::Organization,
             ) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query(concat!(
+                $q::query(concat!(
                     "INSERT INTO organizations (",
                     $crate::sql::organization_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6)"
@@ -41,7 +41,7 @@ macro_rules! impl_organization_store {
                 .bind($crate::sql::metadata_json(&o.metadata))
                 .bind(o.created_at)
                 .bind(o.updated_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("organization name"))?;
                 Ok(())
@@ -67,14 +67,14 @@ macro_rules! impl_organization_store {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::organization::Organization>,
             > {
-                $crate::sql::list_page!(self, page, $crate::sql::OrganizationRow, organization_columns, "organizations")
+                $crate::sql::list_page!($q, self, page, $crate::sql::OrganizationRow, organization_columns, "organizations")
             }
 
             async fn update_organization(
                 &self,
                 o: &::latch_core::organization::Organization,
             ) -> ::latch_core::store::StoreResult<bool> {
-                let done = ::sqlx::query(
+                let done = $q::query(
                     "UPDATE organizations SET name = $2, display_name = $3, metadata = $4, \
                      updated_at = $5 WHERE id = $1",
                 )
@@ -83,7 +83,7 @@ macro_rules! impl_organization_store {
                 .bind(&o.display_name)
                 .bind($crate::sql::metadata_json(&o.metadata))
                 .bind(o.updated_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("organization name"))?;
                 Ok(done.rows_affected() == 1)
@@ -96,7 +96,7 @@ macro_rules! impl_organization_store {
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
-                ::sqlx::query(
+                $q::query(
                     "UPDATE refresh_tokens SET revoked_at = $2 WHERE organization_id = $1 AND revoked_at IS NULL",
                 )
                 .bind(id)
@@ -104,7 +104,7 @@ macro_rules! impl_organization_store {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::db_err)?;
-                let done = ::sqlx::query("DELETE FROM organizations WHERE id = $1")
+                let done = $q::query("DELETE FROM organizations WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await

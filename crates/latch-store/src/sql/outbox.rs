@@ -3,7 +3,7 @@
 /// Implements `OutboxStore` for `$ty`; `$lock` is the row-locking suffix of the claim's
 /// sub-select (see `impl_store!`).
 macro_rules! impl_outbox_store {
-    ($ty:ident, $db:ty, $lock:literal) => {
+    ($ty:ident, $q:ident, $lock:literal) => {
         #[::async_trait::async_trait]
         impl ::latch_core::store::OutboxStore for $ty {
             /// Due rows (`next_attempt_at <= now`, neither delivered nor abandoned, not leased)
@@ -16,7 +16,7 @@ macro_rules! impl_outbox_store {
                 lease: i64,
                 limit: i64,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::store::BackchannelDelivery>> {
-                let mut rows: Vec<$crate::sql::DeliveryRow> = ::sqlx::query_as(concat!(
+                let mut rows: Vec<$crate::sql::DeliveryRow> = $q::query_as(concat!(
                     "UPDATE backchannel_deliveries SET locked_until = $1 + $2 WHERE id IN (\
                      SELECT id FROM backchannel_deliveries WHERE delivered_at IS NULL \
                      AND abandoned_at IS NULL AND next_attempt_at <= $1 \
@@ -42,7 +42,7 @@ macro_rules! impl_outbox_store {
                 id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query(
+                $q::query(
                     "UPDATE backchannel_deliveries SET delivered_at = $2, attempts = attempts + 1, \
                      locked_until = NULL WHERE id = $1",
                 )
@@ -65,7 +65,7 @@ macro_rules! impl_outbox_store {
             ) -> ::latch_core::store::StoreResult<()> {
                 let error: String = error.chars().take($crate::sql::MAX_ERROR_CHARS).collect();
                 let abandoned_at = if next_attempt_at.is_none() { Some(now) } else { None };
-                ::sqlx::query(
+                $q::query(
                     "UPDATE backchannel_deliveries SET attempts = attempts + 1, last_error = $2, \
                      next_attempt_at = COALESCE($3, next_attempt_at), abandoned_at = $4, \
                      locked_until = NULL WHERE id = $1",
@@ -89,7 +89,7 @@ macro_rules! impl_outbox_store {
                 ::latch_core::store::Page<::latch_core::store::BackchannelDelivery>,
             > {
                 let limit = $crate::sql::page_limit(page);
-                let rows: Vec<$crate::sql::DeliveryRow> = ::sqlx::query_as(concat!(
+                let rows: Vec<$crate::sql::DeliveryRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::delivery_columns!(),
                     " FROM backchannel_deliveries WHERE application_id = $1 AND id > $2 ORDER BY id LIMIT $3"

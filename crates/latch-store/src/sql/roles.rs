@@ -2,13 +2,13 @@
 
 /// Implements the role and API methods for `$ty` (see `impl_store!`).
 macro_rules! impl_role_methods {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         impl $ty {
             async fn insert_role_impl(
                 &self,
                 r: &::latch_core::organization::Role,
             ) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query(concat!(
+                $q::query(concat!(
                     "INSERT INTO roles (",
                     $crate::sql::role_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6)"
@@ -19,7 +19,7 @@ macro_rules! impl_role_methods {
                 .bind($crate::sql::json_list(&r.permissions))
                 .bind(r.created_at)
                 .bind(r.updated_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("role name"))?;
                 Ok(())
@@ -35,7 +35,7 @@ macro_rules! impl_role_methods {
                     "id" => concat!("SELECT ", $crate::sql::role_columns!(), " FROM roles WHERE id = $1"),
                     _ => concat!("SELECT ", $crate::sql::role_columns!(), " FROM roles WHERE name = $1"),
                 };
-                let row: Option<$crate::sql::RoleRow> = ::sqlx::query_as(sql)
+                let row: Option<$crate::sql::RoleRow> = $q::query_as(sql)
                     .bind(value)
                     .fetch_optional(&self.pool)
                     .await
@@ -47,14 +47,14 @@ macro_rules! impl_role_methods {
                 &self,
                 page: &::latch_core::store::PageRequest,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::organization::Role>> {
-                $crate::sql::list_page!(self, page, $crate::sql::RoleRow, role_columns, "roles")
+                $crate::sql::list_page!($q, self, page, $crate::sql::RoleRow, role_columns, "roles")
             }
 
             async fn update_role_impl(
                 &self,
                 r: &::latch_core::organization::Role,
             ) -> ::latch_core::store::StoreResult<bool> {
-                let done = ::sqlx::query(
+                let done = $q::query(
                     "UPDATE roles SET name = $2, description = $3, permissions = $4, updated_at = $5 \
                      WHERE id = $1",
                 )
@@ -63,7 +63,7 @@ macro_rules! impl_role_methods {
                 .bind(&r.description)
                 .bind($crate::sql::json_list(&r.permissions))
                 .bind(r.updated_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("role name"))?;
                 Ok(done.rows_affected() == 1)
@@ -71,9 +71,9 @@ macro_rules! impl_role_methods {
 
             /// Its assignments to members and invitations cascade.
             async fn delete_role_impl(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
-                let done = ::sqlx::query("DELETE FROM roles WHERE id = $1")
+                let done = $q::query("DELETE FROM roles WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err($crate::sql::db_err)?;
                 Ok(done.rows_affected() == 1)
@@ -83,7 +83,7 @@ macro_rules! impl_role_methods {
                 &self,
                 a: &::latch_core::organization::ApiResource,
             ) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query(concat!(
+                $q::query(concat!(
                     "INSERT INTO apis (",
                     $crate::sql::api_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -97,7 +97,7 @@ macro_rules! impl_role_methods {
                 .bind($crate::sql::json_object(&a.custom_claims))
                 .bind(a.created_at)
                 .bind(a.updated_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("api identifier"))?;
                 Ok(())
@@ -113,7 +113,7 @@ macro_rules! impl_role_methods {
                     "id" => concat!("SELECT ", $crate::sql::api_columns!(), " FROM apis WHERE id = $1"),
                     _ => concat!("SELECT ", $crate::sql::api_columns!(), " FROM apis WHERE identifier = $1"),
                 };
-                let row: Option<$crate::sql::ApiRow> = ::sqlx::query_as(sql)
+                let row: Option<$crate::sql::ApiRow> = $q::query_as(sql)
                     .bind(value)
                     .fetch_optional(&self.pool)
                     .await
@@ -125,7 +125,7 @@ macro_rules! impl_role_methods {
                 &self,
                 page: &::latch_core::store::PageRequest,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::organization::ApiResource>> {
-                $crate::sql::list_page!(self, page, $crate::sql::ApiRow, api_columns, "apis")
+                $crate::sql::list_page!($q, self, page, $crate::sql::ApiRow, api_columns, "apis")
             }
 
             /// The identifier is immutable (tokens and refresh tokens name the API by it).
@@ -133,7 +133,7 @@ macro_rules! impl_role_methods {
                 &self,
                 a: &::latch_core::organization::ApiResource,
             ) -> ::latch_core::store::StoreResult<bool> {
-                let done = ::sqlx::query(
+                let done = $q::query(
                     "UPDATE apis SET name = $2, permissions = $3, access_token_ttl_seconds = $4, \
                      allow_offline_access = $5, custom_claims = $6, updated_at = $7 WHERE id = $1",
                 )
@@ -144,7 +144,7 @@ macro_rules! impl_role_methods {
                 .bind(a.allow_offline_access)
                 .bind($crate::sql::json_object(&a.custom_claims))
                 .bind(a.updated_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::db_err)?;
                 Ok(done.rows_affected() == 1)
@@ -157,7 +157,7 @@ macro_rules! impl_role_methods {
             ) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
                 let identifier: Option<String> =
-                    ::sqlx::query_scalar("DELETE FROM apis WHERE id = $1 RETURNING identifier")
+                    $q::query_scalar("DELETE FROM apis WHERE id = $1 RETURNING identifier")
                         .bind(id)
                         .fetch_optional(&mut *tx)
                         .await
@@ -165,7 +165,7 @@ macro_rules! impl_role_methods {
                 let Some(identifier) = identifier else {
                     return Ok(false);
                 };
-                ::sqlx::query(
+                $q::query(
                     "UPDATE refresh_tokens SET revoked_at = $2 WHERE audience = $1 AND revoked_at IS NULL",
                 )
                 .bind(&identifier)

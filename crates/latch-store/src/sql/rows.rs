@@ -12,15 +12,16 @@ fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("unreadable {what} row: {detail}"))
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct SigningKeyRow {
-    kid: String,
-    alg: String,
-    generation: i64,
-    public_jwk: String,
-    private_key_encrypted: Vec<u8>,
-    created_at: i64,
-    activate_at: i64,
+crate::sql::row_type! {
+    pub(crate) struct SigningKeyRow {
+        kid: String,
+        alg: String,
+        generation: i64,
+        public_jwk: String,
+        private_key_encrypted: Vec<u8>,
+        created_at: i64,
+        activate_at: i64,
+    }
 }
 
 impl From<SigningKeyRow> for SigningKeyRecord {
@@ -63,24 +64,25 @@ pub(crate) fn parse_strings(what: &str, text: &str) -> Result<Vec<String>, Store
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct ApplicationRow {
-    id: String,
-    client_id: String,
-    name: String,
-    application_type: String,
-    management_api_access: bool,
-    enforce_pkce: bool,
-    access_token_ttl_seconds: Option<i64>,
-    post_login_redirect_uris: String,
-    initiate_login_uri: Option<String>,
-    post_logout_redirect_uris: String,
-    backchannel_logout_uri: Option<String>,
-    allowed_origins: String,
-    id_token_signed_response_alg: String,
-    created_at: i64,
-    updated_at: i64,
-    custom_claims: String,
+crate::sql::row_type! {
+    pub(crate) struct ApplicationRow {
+        id: String,
+        client_id: String,
+        name: String,
+        application_type: String,
+        management_api_access: bool,
+        enforce_pkce: bool,
+        access_token_ttl_seconds: Option<i64>,
+        post_login_redirect_uris: String,
+        initiate_login_uri: Option<String>,
+        post_logout_redirect_uris: String,
+        backchannel_logout_uri: Option<String>,
+        allowed_origins: String,
+        id_token_signed_response_alg: String,
+        created_at: i64,
+        updated_at: i64,
+        custom_claims: String,
+    }
 }
 
 impl TryFrom<ApplicationRow> for Application {
@@ -112,12 +114,13 @@ impl TryFrom<ApplicationRow> for Application {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct ClientSecretRow {
-    id: String,
-    hash: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
+crate::sql::row_type! {
+    pub(crate) struct ClientSecretRow {
+        id: String,
+        hash: String,
+        created_at: i64,
+        last_used_at: Option<i64>,
+    }
 }
 
 impl From<ClientSecretRow> for ClientSecretInfo {
@@ -131,15 +134,16 @@ impl From<ClientSecretRow> for ClientSecretInfo {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct UserRow {
-    id: String,
-    email: String,
-    email_verified: bool,
-    name: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    created_at: i64,
+crate::sql::row_type! {
+    pub(crate) struct UserRow {
+        id: String,
+        email: String,
+        email_verified: bool,
+        name: Option<String>,
+        given_name: Option<String>,
+        family_name: Option<String>,
+        created_at: i64,
+    }
 }
 
 impl From<UserRow> for User {
@@ -156,11 +160,11 @@ impl From<UserRow> for User {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct UserWithPasswordRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    password_hash: String,
+crate::sql::row_type! {
+    pub(crate) struct UserWithPasswordRow {
+        password_hash: String,
+        #[flatten] user: UserRow,
+    }
 }
 
 impl From<UserWithPasswordRow> for (User, String) {
@@ -169,16 +173,17 @@ impl From<UserWithPasswordRow> for (User, String) {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct SessionRow {
-    sid: String,
-    user_id: String,
-    auth_time: i64,
-    created_at: i64,
-    last_active_at: i64,
-    expires_at: i64,
-    user_agent: Option<String>,
-    ip: Option<String>,
+crate::sql::row_type! {
+    pub(crate) struct SessionRow {
+        sid: String,
+        user_id: String,
+        auth_time: i64,
+        created_at: i64,
+        last_active_at: i64,
+        expires_at: i64,
+        user_agent: Option<String>,
+        ip: Option<String>,
+    }
 }
 
 impl SessionRow {
@@ -205,20 +210,22 @@ impl SessionRow {
     }
 }
 
-/// One (session, participating application) pair.
-#[derive(sqlx::FromRow)]
-pub(crate) struct SessionApplicationRow {
-    pub(crate) sid: String,
-    pub(crate) client_id: String,
+crate::sql::row_type! {
+    /// One (session, participating application) pair.
+    pub(crate) struct SessionApplicationRow {
+        sid: String,
+        client_id: String,
+    }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct LoginRequestRow {
-    id: String,
-    browser_binding: String,
-    request: String,
-    created_at: i64,
-    expires_at: i64,
+crate::sql::row_type! {
+    pub(crate) struct LoginRequestRow {
+        id: String,
+        browser_binding: String,
+        request: String,
+        created_at: i64,
+        expires_at: i64,
+    }
 }
 
 impl From<LoginRequestRow> for LoginRequestRecord {
@@ -233,22 +240,23 @@ impl From<LoginRequestRow> for LoginRequestRecord {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct CodeRow {
-    code_hash: String,
-    application_id: String,
-    client_id: String,
-    user_id: String,
-    sid: String,
-    redirect_uri: String,
-    scope: String,
-    nonce: Option<String>,
-    code_challenge: Option<String>,
-    auth_time: i64,
-    created_at: i64,
-    expires_at: i64,
-    organization_id: Option<String>,
-    audience: Option<String>,
+crate::sql::row_type! {
+    pub(crate) struct CodeRow {
+        code_hash: String,
+        application_id: String,
+        client_id: String,
+        user_id: String,
+        sid: String,
+        redirect_uri: String,
+        scope: String,
+        nonce: Option<String>,
+        code_challenge: Option<String>,
+        auth_time: i64,
+        created_at: i64,
+        expires_at: i64,
+        organization_id: Option<String>,
+        audience: Option<String>,
+    }
 }
 
 impl From<CodeRow> for AuthorizationCodeRecord {
@@ -272,20 +280,21 @@ impl From<CodeRow> for AuthorizationCodeRecord {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct RefreshRow {
-    token_hash: String,
-    family_id: String,
-    application_id: String,
-    client_id: String,
-    user_id: String,
-    sid: String,
-    scope: String,
-    auth_time: i64,
-    created_at: i64,
-    expires_at: i64,
-    organization_id: Option<String>,
-    audience: Option<String>,
+crate::sql::row_type! {
+    pub(crate) struct RefreshRow {
+        token_hash: String,
+        family_id: String,
+        application_id: String,
+        client_id: String,
+        user_id: String,
+        sid: String,
+        scope: String,
+        auth_time: i64,
+        created_at: i64,
+        expires_at: i64,
+        organization_id: Option<String>,
+        audience: Option<String>,
+    }
 }
 
 impl From<RefreshRow> for RefreshTokenRecord {
@@ -307,14 +316,14 @@ impl From<RefreshRow> for RefreshTokenRecord {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct RefreshStateRow {
-    #[sqlx(flatten)]
-    record: RefreshRow,
-    rotated_at: Option<i64>,
-    successor_hash: Option<String>,
-    revoked_at: Option<i64>,
-    session_active: bool,
+crate::sql::row_type! {
+    pub(crate) struct RefreshStateRow {
+        rotated_at: Option<i64>,
+        successor_hash: Option<String>,
+        revoked_at: Option<i64>,
+        session_active: bool,
+        #[flatten] record: RefreshRow,
+    }
 }
 
 impl From<RefreshStateRow> for RefreshTokenState {
@@ -329,28 +338,30 @@ impl From<RefreshStateRow> for RefreshTokenState {
     }
 }
 
-/// An application to notify about an ended session (input to an outbox row).
-#[derive(sqlx::FromRow)]
-pub(crate) struct LogoutTargetRow {
-    pub(crate) application_id: String,
-    pub(crate) client_id: String,
-    pub(crate) url: String,
+crate::sql::row_type! {
+    /// An application to notify about an ended session (input to an outbox row).
+    pub(crate) struct LogoutTargetRow {
+        application_id: String,
+        client_id: String,
+        url: String,
+    }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct DeliveryRow {
-    id: String,
-    application_id: String,
-    client_id: String,
-    url: String,
-    sid: String,
-    sub: String,
-    attempts: i64,
-    created_at: i64,
-    next_attempt_at: i64,
-    delivered_at: Option<i64>,
-    abandoned_at: Option<i64>,
-    last_error: Option<String>,
+crate::sql::row_type! {
+    pub(crate) struct DeliveryRow {
+        id: String,
+        application_id: String,
+        client_id: String,
+        url: String,
+        sid: String,
+        sub: String,
+        attempts: i64,
+        created_at: i64,
+        next_attempt_at: i64,
+        delivered_at: Option<i64>,
+        abandoned_at: Option<i64>,
+        last_error: Option<String>,
+    }
 }
 
 impl From<DeliveryRow> for BackchannelDelivery {

@@ -3,11 +3,11 @@
 
 /// Implements `SessionStore` for `$ty` (see `impl_store!`); needs `impl_token_methods!` too.
 macro_rules! impl_session_store {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         impl $ty {
             /// The `client_id`s that took part in the session, sorted.
             async fn session_client_ids(&self, sid: &str) -> ::latch_core::store::StoreResult<Vec<String>> {
-                ::sqlx::query_scalar("SELECT client_id FROM session_applications WHERE sid = $1 ORDER BY client_id")
+                $q::query_scalar("SELECT client_id FROM session_applications WHERE sid = $1 ORDER BY client_id")
                     .bind(sid)
                     .fetch_all(&self.pool)
                     .await
@@ -16,32 +16,32 @@ macro_rules! impl_session_store {
 
             /// Ends the selected live sessions inside `tx`; returns `(sid, user_id)` of each.
             async fn end_selected(
-                tx: &mut ::sqlx::Transaction<'static, $db>,
+                tx: &mut $q::Transaction,
                 selector: ::latch_core::store::SessionSelector<'_>,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Vec<(String, String)>> {
                 use ::latch_core::store::SessionSelector;
                 let query = match selector {
-                    SessionSelector::One { sid } => ::sqlx::query_as(
+                    SessionSelector::One { sid } => $q::query_as(
                         "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL \
                          RETURNING sid, user_id",
                     )
                     .bind(now)
                     .bind(sid),
-                    SessionSelector::OneOfUser { user_id, sid } => ::sqlx::query_as(
+                    SessionSelector::OneOfUser { user_id, sid } => $q::query_as(
                         "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND user_id = $3 \
                          AND ended_at IS NULL RETURNING sid, user_id",
                     )
                     .bind(now)
                     .bind(sid)
                     .bind(user_id),
-                    SessionSelector::AllOfUser { user_id } => ::sqlx::query_as(
+                    SessionSelector::AllOfUser { user_id } => $q::query_as(
                         "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL \
                          RETURNING sid, user_id",
                     )
                     .bind(now)
                     .bind(user_id),
-                    SessionSelector::Expired { idle_timeout, limit } => ::sqlx::query_as(
+                    SessionSelector::Expired { idle_timeout, limit } => $q::query_as(
                         "UPDATE sessions SET ended_at = $1 WHERE sid IN (SELECT sid FROM sessions \
                          WHERE ended_at IS NULL AND (expires_at <= $1 OR last_active_at + $2 <= $1) \
                          ORDER BY sid LIMIT $3) RETURNING sid, user_id",
@@ -60,7 +60,7 @@ macro_rules! impl_session_store {
                 &self,
                 request: &::latch_core::store::LoginRequestRecord,
             ) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query(concat!(
+                $q::query(concat!(
                     "INSERT INTO login_requests (",
                     $crate::sql::login_request_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5)"
@@ -81,7 +81,7 @@ macro_rules! impl_session_store {
                 &self,
                 id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::LoginRequestRecord>> {
-                let row: Option<$crate::sql::LoginRequestRow> = ::sqlx::query_as(concat!(
+                let row: Option<$crate::sql::LoginRequestRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::login_request_columns!(),
                     " FROM login_requests WHERE id = $1"
@@ -94,7 +94,7 @@ macro_rules! impl_session_store {
             }
 
             async fn delete_login_request(&self, id: &str) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query("DELETE FROM login_requests WHERE id = $1")
+                $q::query("DELETE FROM login_requests WHERE id = $1")
                     .bind(id)
                     .execute(&self.writer)
                     .await
@@ -108,7 +108,7 @@ macro_rules! impl_session_store {
                 token_hash: &::latch_core::SecretHash,
                 session: &::latch_core::store::SessionRecord,
             ) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query(concat!(
+                $q::query(concat!(
                     "INSERT INTO sessions (",
                     $crate::sql::session_columns!(),
                     ", token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -137,7 +137,7 @@ macro_rules! impl_session_store {
                 now: ::latch_core::UnixTime,
                 idle_timeout: i64,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::SessionRecord>> {
-                let row: Option<$crate::sql::SessionRow> = ::sqlx::query_as(concat!(
+                let row: Option<$crate::sql::SessionRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::session_columns!(),
                     " FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
@@ -152,7 +152,7 @@ macro_rules! impl_session_store {
                 let Some(row) = row else { return Ok(None) };
                 let touch = now - row.last_active_at() > $crate::sql::TOUCH_INTERVAL;
                 if touch {
-                    ::sqlx::query("UPDATE sessions SET last_active_at = $2 WHERE sid = $1 AND last_active_at < $2")
+                    $q::query("UPDATE sessions SET last_active_at = $2 WHERE sid = $1 AND last_active_at < $2")
                         .bind(row.sid())
                         .bind(now)
                         .execute(&self.writer)
@@ -172,7 +172,7 @@ macro_rules! impl_session_store {
                 &self,
                 sid: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::SessionRecord>> {
-                let row: Option<$crate::sql::SessionRow> = ::sqlx::query_as(concat!(
+                let row: Option<$crate::sql::SessionRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::session_columns!(),
                     " FROM sessions WHERE sid = $1 AND ended_at IS NULL"
@@ -192,7 +192,7 @@ macro_rules! impl_session_store {
                 user_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::store::SessionRecord>> {
-                let rows: Vec<$crate::sql::SessionRow> = ::sqlx::query_as(concat!(
+                let rows: Vec<$crate::sql::SessionRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::session_columns!(),
                     " FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 \
@@ -203,7 +203,7 @@ macro_rules! impl_session_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err($crate::sql::db_err)?;
-                let pairs: Vec<$crate::sql::SessionApplicationRow> = ::sqlx::query_as(
+                let pairs: Vec<$crate::sql::SessionApplicationRow> = $q::query_as(
                     "SELECT sa.sid, sa.client_id FROM session_applications sa \
                      JOIN sessions s ON s.sid = sa.sid WHERE s.user_id = $1 ORDER BY sa.client_id",
                 )
@@ -274,7 +274,7 @@ macro_rules! impl_session_store {
                 jti: &str,
                 expires_at: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query(
+                $q::query(
                     "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
                      ON CONFLICT (jti) DO NOTHING",
                 )
@@ -287,7 +287,7 @@ macro_rules! impl_session_store {
             }
 
             async fn is_access_token_revoked(&self, jti: &str) -> ::latch_core::store::StoreResult<bool> {
-                let n: i64 = ::sqlx::query_scalar("SELECT count(*) FROM revoked_access_tokens WHERE jti = $1")
+                let n: i64 = $q::query_scalar("SELECT count(*) FROM revoked_access_tokens WHERE jti = $1")
                     .bind(jti)
                     .fetch_one(&self.pool)
                     .await
@@ -307,13 +307,13 @@ macro_rules! impl_session_store {
                 let mut tx = self.begin().await?;
                 let ended = Self::end_selected(&mut tx, selector, now).await?;
                 for (sid, user_id) in &ended {
-                    ::sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE sid = $1 AND revoked_at IS NULL")
+                    $q::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE sid = $1 AND revoked_at IS NULL")
                         .bind(sid)
                         .bind(now)
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::sql::db_err)?;
-                    let targets: Vec<$crate::sql::LogoutTargetRow> = ::sqlx::query_as(
+                    let targets: Vec<$crate::sql::LogoutTargetRow> = $q::query_as(
                         "SELECT a.id AS application_id, a.client_id, a.backchannel_logout_uri AS url \
                          FROM session_applications sa JOIN applications a ON a.id = sa.application_id \
                          WHERE sa.sid = $1 AND a.backchannel_logout_uri IS NOT NULL ORDER BY a.id",
@@ -323,7 +323,7 @@ macro_rules! impl_session_store {
                     .await
                     .map_err($crate::sql::db_err)?;
                     for target in targets {
-                        ::sqlx::query(
+                        $q::query(
                             "INSERT INTO backchannel_deliveries (id, application_id, client_id, url, sid, sub, \
                              attempts, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
                         )

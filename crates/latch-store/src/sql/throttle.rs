@@ -2,14 +2,14 @@
 
 /// Implements `ThrottleStore` for `$ty` (see `impl_store!`).
 macro_rules! impl_throttle_store {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         #[::async_trait::async_trait]
         impl ::latch_core::store::ThrottleStore for $ty {
             async fn get_throttle(
                 &self,
                 key: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::throttle::ThrottleState>> {
-                let row: Option<(i64, i64, i64, i64)> = ::sqlx::query_as(
+                let row: Option<(i64, i64, i64, i64)> = $q::query_as(
                     "SELECT failures, window_start, locked_until, locks FROM throttles WHERE key = $1",
                 )
                 .bind(key)
@@ -32,7 +32,7 @@ macro_rules! impl_throttle_store {
             ) -> ::latch_core::store::StoreResult<::latch_core::throttle::ThrottleState> {
                 let mut tx = self.begin().await?;
                 // Creating the row first makes the following UPDATE take its lock on PostgreSQL.
-                ::sqlx::query(
+                $q::query(
                     "INSERT INTO throttles (key, failures, window_start, locked_until, locks) \
                      VALUES ($1, 0, $2, 0, 0) ON CONFLICT (key) DO NOTHING",
                 )
@@ -41,7 +41,7 @@ macro_rules! impl_throttle_store {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::db_err)?;
-                let (failures, window_start, locked_until, locks): (i64, i64, i64, i64) = ::sqlx::query_as(
+                let (failures, window_start, locked_until, locks): (i64, i64, i64, i64) = $q::query_as(
                     "UPDATE throttles SET failures = failures WHERE key = $1 \
                      RETURNING failures, window_start, locked_until, locks",
                 )
@@ -51,7 +51,7 @@ macro_rules! impl_throttle_store {
                 .map_err($crate::sql::db_err)?;
                 let next = ::latch_core::throttle::ThrottleState { failures, window_start, locked_until, locks }
                     .after_failure(now, policy);
-                ::sqlx::query(
+                $q::query(
                     "UPDATE throttles SET failures = $2, window_start = $3, locked_until = $4, locks = $5 \
                      WHERE key = $1",
                 )
@@ -68,7 +68,7 @@ macro_rules! impl_throttle_store {
             }
 
             async fn clear_throttle(&self, key: &str) -> ::latch_core::store::StoreResult<bool> {
-                let done = ::sqlx::query("DELETE FROM throttles WHERE key = $1")
+                let done = $q::query("DELETE FROM throttles WHERE key = $1")
                     .bind(key)
                     .execute(&self.writer)
                     .await

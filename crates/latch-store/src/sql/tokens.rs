@@ -3,7 +3,7 @@
 
 /// Implements the code and refresh-token methods for `$ty` (see `impl_store!`).
 macro_rules! impl_token_methods {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         impl $ty {
             /// Inserts the code and records `(sid, application)` as a participation (kept once)
             /// in one transaction.
@@ -12,7 +12,7 @@ macro_rules! impl_token_methods {
                 code: &::latch_core::store::AuthorizationCodeRecord,
             ) -> ::latch_core::store::StoreResult<()> {
                 let mut tx = self.begin().await?;
-                ::sqlx::query(concat!(
+                $q::query(concat!(
                     "INSERT INTO authorization_codes (",
                     $crate::sql::code_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
@@ -34,7 +34,7 @@ macro_rules! impl_token_methods {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::unique_err("authorization code"))?;
-                ::sqlx::query(
+                $q::query(
                     "INSERT INTO session_applications (sid, application_id, client_id) VALUES ($1, $2, $3) \
                      ON CONFLICT (sid, application_id) DO NOTHING",
                 )
@@ -58,7 +58,7 @@ macro_rules! impl_token_methods {
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::CodeTake> {
                 let mut tx = self.begin().await?;
-                let taken: Option<$crate::sql::CodeRow> = ::sqlx::query_as(concat!(
+                let taken: Option<$crate::sql::CodeRow> = $q::query_as(concat!(
                     "UPDATE authorization_codes SET consumed_at = $2 \
                      WHERE code_hash = $1 AND consumed_at IS NULL RETURNING ",
                     $crate::sql::code_columns!()
@@ -72,7 +72,7 @@ macro_rules! impl_token_methods {
                     tx.commit().await.map_err($crate::sql::db_err)?;
                     return Ok(::latch_core::store::CodeTake::Taken(row.into()));
                 }
-                let replayed = ::sqlx::query(
+                let replayed = $q::query(
                     "UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, $2) WHERE code_hash = $1",
                 )
                 .bind(code_hash.as_str())
@@ -96,7 +96,7 @@ macro_rules! impl_token_methods {
                 token: &::latch_core::store::RefreshTokenRecord,
             ) -> ::latch_core::store::StoreResult<()> {
                 let mut tx = self.begin().await?;
-                let replayed_at: Option<Option<i64>> = ::sqlx::query_scalar(
+                let replayed_at: Option<Option<i64>> = $q::query_scalar(
                     "UPDATE authorization_codes SET replayed_at = replayed_at WHERE code_hash = $1 \
                      RETURNING replayed_at",
                 )
@@ -104,7 +104,7 @@ macro_rules! impl_token_methods {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::sql::db_err)?;
-                ::sqlx::query(concat!(
+                $q::query(concat!(
                     "INSERT INTO refresh_tokens (",
                     $crate::sql::refresh_columns!(),
                     ", revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
@@ -134,7 +134,7 @@ macro_rules! impl_token_methods {
                 &self,
                 token_hash: &::latch_core::SecretHash,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshTokenState>> {
-                let row: Option<$crate::sql::RefreshStateRow> = ::sqlx::query_as(
+                let row: Option<$crate::sql::RefreshStateRow> = $q::query_as(
                     "SELECT r.token_hash, r.family_id, r.application_id, r.client_id, r.user_id, r.sid, \
                      r.scope, r.auth_time, r.created_at, r.expires_at, r.organization_id, r.audience, \
                      r.rotated_at, r.successor_hash, \
@@ -159,7 +159,7 @@ macro_rules! impl_token_methods {
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
-                let rotated = ::sqlx::query(
+                let rotated = $q::query(
                     "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3 \
                      WHERE token_hash = $1 AND rotated_at IS NULL",
                 )
@@ -169,7 +169,7 @@ macro_rules! impl_token_methods {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::db_err)?;
-                ::sqlx::query(concat!(
+                $q::query(concat!(
                     "INSERT INTO refresh_tokens (",
                     $crate::sql::refresh_columns!(),
                     ", revoked_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
@@ -194,7 +194,7 @@ macro_rules! impl_token_methods {
                 .map_err($crate::sql::db_err)?;
                 // Using a refresh token is activity in its session (so apps in use keep it from
                 // going idle); written once a minute at most.
-                ::sqlx::query(
+                $q::query(
                     "UPDATE sessions SET last_active_at = $2 WHERE sid = $1 AND ended_at IS NULL \
                      AND last_active_at < $3",
                 )
@@ -212,13 +212,13 @@ macro_rules! impl_token_methods {
             /// PostgreSQL a statement does not see a successor committed by a rotation it waited
             /// for, the next statement does.
             async fn revoke_family_on(
-                conn: &mut <$db as ::sqlx::Database>::Connection,
+                conn: &mut $q::Connection,
                 family_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<u64> {
                 let mut total = 0;
                 for _ in 0..8 {
-                    let done = ::sqlx::query(
+                    let done = $q::query(
                         "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
                     )
                     .bind(family_id)
@@ -246,7 +246,7 @@ macro_rules! impl_token_methods {
                     ("DELETE FROM refresh_tokens WHERE expires_at < $1", now - retention),
                     ("DELETE FROM sessions WHERE ended_at < $1", now - retention),
                 ] {
-                    let done = ::sqlx::query(sql)
+                    let done = $q::query(sql)
                         .bind(cutoff)
                         .execute(&self.writer)
                         .await

@@ -3,7 +3,7 @@
 
 /// Implements `UserStore` for `$ty` (see `impl_store!`).
 macro_rules! impl_user_store {
-    ($ty:ident, $db:ty) => {
+    ($ty:ident, $q:ident) => {
         #[::async_trait::async_trait]
         impl ::latch_core::store::UserStore for $ty {
             /// A taken id or an email already used in any letter case is `Conflict("email")`.
@@ -12,7 +12,7 @@ macro_rules! impl_user_store {
                 user: &::latch_core::user::User,
                 password_hash: &str,
             ) -> ::latch_core::store::StoreResult<()> {
-                ::sqlx::query(
+                $q::query(
                     "INSERT INTO users (id, email, email_normalized, email_verified, name, given_name, \
                      family_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
@@ -32,7 +32,7 @@ macro_rules! impl_user_store {
             }
 
             async fn get_user(&self, id: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::user::User>> {
-                let row: Option<$crate::sql::UserRow> = ::sqlx::query_as(concat!(
+                let row: Option<$crate::sql::UserRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::user_columns!(),
                     " FROM users WHERE id = $1"
@@ -48,7 +48,7 @@ macro_rules! impl_user_store {
                 &self,
                 email: &str,
             ) -> ::latch_core::store::StoreResult<Option<(::latch_core::user::User, String)>> {
-                let row: Option<$crate::sql::UserWithPasswordRow> = ::sqlx::query_as(concat!(
+                let row: Option<$crate::sql::UserWithPasswordRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::user_columns!(),
                     ", password_hash FROM users WHERE email_normalized = $1"
@@ -67,7 +67,7 @@ macro_rules! impl_user_store {
                 email: Option<&str>,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::user::User>> {
                 let limit = $crate::sql::page_limit(page);
-                let rows: Vec<$crate::sql::UserRow> = ::sqlx::query_as(concat!(
+                let rows: Vec<$crate::sql::UserRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::user_columns!(),
                     " FROM users WHERE id > $1 AND ($2 IS NULL OR email_normalized = $2) ORDER BY id LIMIT $3"
@@ -88,7 +88,7 @@ macro_rules! impl_user_store {
                 user: &::latch_core::user::User,
                 password_hash: Option<&str>,
             ) -> ::latch_core::store::StoreResult<bool> {
-                let done = ::sqlx::query(
+                let done = $q::query(
                     "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4, name = $5, \
                      given_name = $6, family_name = $7, password_hash = COALESCE($8, password_hash) \
                      WHERE id = $1",
@@ -110,7 +110,7 @@ macro_rules! impl_user_store {
             /// Deletes the row; sessions (and their participations) cascade. The server ends the
             /// sessions with `end_sessions` first so applications are notified.
             async fn delete_user(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
-                let done = ::sqlx::query("DELETE FROM users WHERE id = $1")
+                let done = $q::query("DELETE FROM users WHERE id = $1")
                     .bind(id)
                     .execute(&self.writer)
                     .await

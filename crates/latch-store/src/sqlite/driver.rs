@@ -1,0 +1,755 @@
+//! A small SQLite driver on rusqlite with the call shape of sqlx (`query(sql).bind(v).execute(&pool)`,
+//! `query_as`, `query_scalar`, `begin_with`, `commit`), so that the store's method bodies in `sql`
+//! are written once for both backends.
+//!
+//! Statements run **on the calling task's thread**, inside the future's first poll: a statement
+//! on a local file costs microseconds, far less than handing it to a connection thread and back
+//! (sqlx's SQLite driver does that for every statement; on one core those thread switches were
+//! most of a token request's cost). Nothing here blocks for long:
+//!
+//! - connections never sleep in SQLite's busy handler (`busy_timeout = 0`); a statement or
+//!   `BEGIN IMMEDIATE` answered `SQLITE_BUSY` (another process holds the write lock, e.g. the CLI)
+//!   is retried after an async sleep (1, 2, 4 … 50 ms, up to `BUSY_TIMEOUT`);
+//! - WAL checkpoints (which write pages back to the database file and fsync it) run on their own
+//!   thread (`checkpoints`), never inside a commit (`wal_autocheckpoint = 0`).
+//!
+//! The writer is one connection behind an async mutex: writes queue in memory instead of
+//! contending for SQLite's lock. Readers are pooled connections (WAL lets them run beside the
+//! writer). Parameters are written `$1, $2…` as in PostgreSQL and bound by number.
+
+use std::borrow::Cow;
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use rusqlite::types::{FromSql, ToSqlOutput, ValueRef};
+use rusqlite::{ErrorCode, OpenFlags, ToSql};
+
+pub(crate) use rusqlite::Error;
+
+/// How long a statement keeps retrying while another process holds the database's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements kept per connection (the store has about 150 distinct statements).
+const STATEMENT_CACHE: usize = 256;
+/// Idle reader connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+/// How often the checkpointer looks for new commits.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(1000);
+/// Commits after which the checkpointer is woken early (bounds the WAL under heavy writing).
+const CHECKPOINT_AFTER_COMMITS: u64 = 2000;
+/// Checkpoint at least this many `CHECKPOINT_EVERY` ticks apart even without counted commits.
+const IDLE_CHECKPOINT_TICKS: u32 = 5;
+/// How long the checkpointer waits for readers of older snapshots before its final step.
+const CHECKPOINT_READER_WAIT: Duration = Duration::from_millis(100);
+
+/// An open connection (rusqlite's, with its statement cache).
+pub(crate) struct Connection(rusqlite::Connection);
+
+impl Connection {
+    fn open(path: &Path, flags: OpenFlags) -> Result<Self, Error> {
+        let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // busy_timeout = 0: SQLITE_BUSY comes back at once and is retried without blocking
+        // the thread (see the module doc).
+        conn.execute_batch("PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON;")?;
+        // The query-planner stability guarantee: plans do not depend on bound values, so a
+        // cached statement is not prepared again whenever its arguments change (STAT4 is on in
+        // the bundled SQLite).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
+        Ok(Self(conn))
+    }
+
+    /// Runs one statement with `args`, calling `on_row` for each row it returns (at most
+    /// `limit`); answers the number of rows it changed.
+    fn run(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        limit: Option<usize>,
+        mut on_row: impl FnMut(&rusqlite::Row<'_>) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        for index in 1..=stmt.parameter_count() {
+            let number = stmt
+                .parameter_name(index)
+                .and_then(|name| name.strip_prefix('$'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    Error::InvalidParameterName(format!("parameter {index} is not $N in {sql}"))
+                })?;
+            let arg = args
+                .get(number.wrapping_sub(1))
+                .ok_or(Error::InvalidParameterCount(number, args.len()))?;
+            stmt.raw_bind_parameter(index, arg)?;
+        }
+        let mut rows = stmt.raw_query();
+        let mut seen = 0;
+        while limit.is_none_or(|l| seen < l) {
+            match rows.next()? {
+                Some(row) => on_row(row)?,
+                None => break,
+            }
+            seen += 1;
+        }
+        drop(rows);
+        Ok(self.0.changes())
+    }
+}
+
+/// Whether a statement failed only because another connection holds a lock: nothing happened,
+/// so it may run again.
+fn is_busy(e: &Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Runs `f` until it is not answered `SQLITE_BUSY` or `BUSY_TIMEOUT` has passed, sleeping
+/// asynchronously in between.
+async fn retry_busy<R>(
+    conn: &mut Connection,
+    mut f: impl FnMut(&Connection) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match f(conn) {
+            Err(e) if is_busy(&e) && start.elapsed() < BUSY_TIMEOUT => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// How connections are opened, and what the checkpointer watches.
+struct Shared {
+    path: PathBuf,
+    flags: OpenFlags,
+    /// Commits so far (writes through `Pool::acquire` are not counted).
+    commits: AtomicU64,
+    /// Set when the writer pool is dropped: the checkpointer stops.
+    stop: AtomicBool,
+    checkpointer: OnceLock<std::thread::Thread>,
+}
+
+impl Shared {
+    fn committed(&self) {
+        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(CHECKPOINT_AFTER_COMMITS)
+            && let Some(thread) = self.checkpointer.get()
+        {
+            thread.unpark();
+        }
+    }
+}
+
+enum Kind {
+    /// The one writer connection.
+    Writer(Arc<tokio::sync::Mutex<Connection>>),
+    /// Idle reader connections; more are opened when all are in use.
+    Readers(Mutex<Vec<Connection>>),
+}
+
+/// A pool of connections to one database file: the writer (one connection) or the readers.
+pub(crate) struct Pool {
+    kind: Kind,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if let Kind::Writer(_) = self.kind {
+            self.shared.stop.store(true, Ordering::Relaxed);
+            if let Some(thread) = self.shared.checkpointer.get() {
+                thread.unpark();
+            }
+        }
+    }
+}
+
+impl Pool {
+    /// The writer of the database at `path` (WAL, `synchronous = NORMAL`), and the thread
+    /// that checkpoints its WAL.
+    pub(crate) fn writer(path: &Path, create: bool) -> Result<Self, Error> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = Connection::open(path, flags)?;
+        let mode: String = conn
+            .0
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::InvalidParameterName(format!(
+                "journal_mode is {mode}, not wal"
+            )));
+        }
+        // NORMAL in WAL mode: a commit is in the WAL (the OS page cache) before it is
+        // acknowledged, so it survives kill -9 of the server; only an OS crash or power loss can
+        // lose the last commits. FULL would fsync every commit.
+        conn.0
+            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
+        let shared = Arc::new(Shared {
+            path: path.to_owned(),
+            flags: flags - OpenFlags::SQLITE_OPEN_CREATE,
+            commits: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            checkpointer: OnceLock::new(),
+        });
+        let writer = Arc::new(tokio::sync::Mutex::new(conn));
+        let thread = std::thread::Builder::new()
+            .name("latch-checkpoint".into())
+            .spawn({
+                let (shared, writer) = (shared.clone(), writer.clone());
+                move || checkpoints(&shared, &writer)
+            });
+        match thread {
+            Ok(handle) => {
+                let _ = shared.checkpointer.set(handle.thread().clone());
+            }
+            // No thread for it: SQLite checkpoints inside commits, as by default.
+            Err(_) => writer
+                .try_lock()
+                .map_err(|_| Error::InvalidQuery)?
+                .0
+                .execute_batch("PRAGMA wal_autocheckpoint = 1000;")?,
+        }
+        Ok(Self {
+            kind: Kind::Writer(writer),
+            shared,
+        })
+    }
+
+    /// Reader connections to the writer's database.
+    pub(crate) fn readers(writer: &Pool) -> Self {
+        Self {
+            kind: Kind::Readers(Mutex::new(Vec::new())),
+            shared: writer.shared.clone(),
+        }
+    }
+
+    fn take_reader(&self, idle: &Mutex<Vec<Connection>>) -> Result<Connection, Error> {
+        let pooled = match idle.lock() {
+            Ok(mut idle) => idle.pop(),
+            Err(poisoned) => poisoned.into_inner().pop(),
+        };
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => {
+                let conn = Connection::open(&self.shared.path, self.shared.flags)?;
+                conn.0.execute_batch("PRAGMA synchronous = NORMAL;")?;
+                Ok(conn)
+            }
+        }
+    }
+
+    fn give_back(idle: &Mutex<Vec<Connection>>, conn: Connection) {
+        let mut idle = match idle.lock() {
+            Ok(idle) => idle,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `f` on a connection of this pool, retrying while the database is busy.
+    async fn with<R>(&self, f: impl FnMut(&Connection) -> Result<R, Error>) -> Result<R, Error> {
+        match &self.kind {
+            Kind::Writer(writer) => {
+                let mut conn = writer.lock().await;
+                let result = retry_busy(&mut conn, f).await;
+                self.shared.committed();
+                result
+            }
+            Kind::Readers(idle) => {
+                let mut conn = ReaderGuard {
+                    conn: Some(self.take_reader(idle)?),
+                    idle,
+                };
+                retry_busy(&mut conn, f).await
+            }
+        }
+    }
+
+    /// Opens a write transaction with `begin` (`BEGIN IMMEDIATE`), waiting for the writer.
+    pub(crate) async fn begin_with(&self, begin: &'static str) -> Result<Transaction, Error> {
+        let Kind::Writer(writer) = &self.kind else {
+            return Err(Error::InvalidQuery);
+        };
+        let mut conn = writer.clone().lock_owned().await;
+        retry_busy(&mut conn, |c| c.0.execute_batch(begin)).await?;
+        Ok(Transaction {
+            conn,
+            open: true,
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// The writer connection, held until the guard drops (statements on it autocommit).
+    pub(crate) async fn acquire(&self) -> Result<PoolConnection<'_>, Error> {
+        match &self.kind {
+            Kind::Writer(writer) => Ok(PoolConnection::Writer(writer.clone().lock_owned().await)),
+            Kind::Readers(idle) => Ok(PoolConnection::Reader(ReaderGuard {
+                conn: Some(self.take_reader(idle)?),
+                idle,
+            })),
+        }
+    }
+}
+
+/// A reader connection, returned to the pool when dropped.
+pub(crate) struct ReaderGuard<'p> {
+    conn: Option<Connection>,
+    idle: &'p Mutex<Vec<Connection>>,
+}
+
+impl Deref for ReaderGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl DerefMut for ReaderGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl Drop for ReaderGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            Pool::give_back(self.idle, conn);
+        }
+    }
+}
+
+/// A connection held from a pool (`Pool::acquire`).
+pub(crate) enum PoolConnection<'p> {
+    Writer(tokio::sync::OwnedMutexGuard<Connection>),
+    Reader(ReaderGuard<'p>),
+}
+
+impl Deref for PoolConnection<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Self::Writer(c) => c,
+            Self::Reader(c) => c,
+        }
+    }
+}
+
+impl DerefMut for PoolConnection<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        match self {
+            Self::Writer(c) => c,
+            Self::Reader(c) => c,
+        }
+    }
+}
+
+/// A write transaction on the writer connection; rolled back when dropped uncommitted.
+pub(crate) struct Transaction {
+    conn: tokio::sync::OwnedMutexGuard<Connection>,
+    open: bool,
+    shared: Arc<Shared>,
+}
+
+impl Transaction {
+    pub(crate) async fn commit(mut self) -> Result<(), Error> {
+        self.open = false;
+        self.conn.0.execute_batch("COMMIT")?;
+        self.shared.committed();
+        Ok(())
+    }
+}
+
+impl Deref for Transaction {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl DerefMut for Transaction {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        // After some errors SQLite has already rolled back; then this fails harmlessly.
+        if self.open && !self.conn.0.is_autocommit() {
+            let _ = self.conn.0.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// The checkpointer's loop: whenever there were commits (at most every `CHECKPOINT_EVERY`, or
+/// sooner after `CHECKPOINT_AFTER_COMMITS`), copies the WAL back into the database file so that
+/// no request waits for that file's fsync, until the writer pool is dropped.
+///
+/// First a PASSIVE checkpoint on its own connection copies the bulk beside running writes. Under
+/// steady writing that never catches up with the end of the WAL, and SQLite starts the WAL over
+/// only once everything in it has been copied: so the rest is copied on the writer connection
+/// itself, held like any writer (requests wait for it in the async queue), which lets the next
+/// write start the WAL from the beginning again instead of growing it without bound.
+fn checkpoints(shared: &Shared, writer: &tokio::sync::Mutex<Connection>) {
+    let mut done = 0;
+    let mut idle_ticks = 0;
+    let mut own = None;
+    loop {
+        std::thread::park_timeout(CHECKPOINT_EVERY);
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let commits = shared.commits.load(Ordering::Relaxed);
+        idle_ticks += 1;
+        if commits == done && idle_ticks < IDLE_CHECKPOINT_TICKS {
+            continue;
+        }
+        idle_ticks = 0;
+        if own.is_none() {
+            own = Connection::open(&shared.path, shared.flags).ok();
+        }
+        if let Some(c) = &own {
+            // PASSIVE never waits for anyone; BUSY only means another checkpoint runs.
+            if let Err(e) =
+                c.0.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                && !is_busy(&e)
+            {
+                tracing::warn!(error = %e, "SQLite checkpoint failed");
+            }
+        }
+        let conn = writer.blocking_lock();
+        let restart = conn.0.busy_timeout(CHECKPOINT_READER_WAIT).and_then(|()| {
+            conn.0
+                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+        });
+        if let Err(e) = conn.0.busy_timeout(Duration::ZERO) {
+            tracing::warn!(error = %e, "SQLite writer: cannot reset busy_timeout");
+        }
+        drop(conn);
+        match restart {
+            Ok(()) => done = commits,
+            Err(e) if is_busy(&e) => {}
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
+        }
+    }
+}
+
+/// A value bound to a `$N` parameter.
+pub(crate) enum Arg<'q> {
+    Null,
+    Int(i64),
+    Text(Cow<'q, str>),
+    Blob(Cow<'q, [u8]>),
+}
+
+impl ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Arg::Null => ValueRef::Null,
+            Arg::Int(i) => ValueRef::Integer(*i),
+            Arg::Text(s) => ValueRef::Text(s.as_bytes()),
+            Arg::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// Values that `bind` accepts.
+pub(crate) trait Encode<'q> {
+    fn encode(self) -> Arg<'q>;
+}
+
+impl<'q> Encode<'q> for &'q str {
+    fn encode(self) -> Arg<'q> {
+        Arg::Text(Cow::Borrowed(self))
+    }
+}
+impl<'q> Encode<'q> for &'q String {
+    fn encode(self) -> Arg<'q> {
+        Arg::Text(Cow::Borrowed(self))
+    }
+}
+impl<'q> Encode<'q> for String {
+    fn encode(self) -> Arg<'q> {
+        Arg::Text(Cow::Owned(self))
+    }
+}
+impl<'q> Encode<'q> for &'q [u8] {
+    fn encode(self) -> Arg<'q> {
+        Arg::Blob(Cow::Borrowed(self))
+    }
+}
+impl<'q> Encode<'q> for &'q Vec<u8> {
+    fn encode(self) -> Arg<'q> {
+        Arg::Blob(Cow::Borrowed(self))
+    }
+}
+impl<'q> Encode<'q> for Vec<u8> {
+    fn encode(self) -> Arg<'q> {
+        Arg::Blob(Cow::Owned(self))
+    }
+}
+impl<'q> Encode<'q> for i64 {
+    fn encode(self) -> Arg<'q> {
+        Arg::Int(self)
+    }
+}
+impl<'q> Encode<'q> for &'q i64 {
+    fn encode(self) -> Arg<'q> {
+        Arg::Int(*self)
+    }
+}
+impl<'q> Encode<'q> for bool {
+    fn encode(self) -> Arg<'q> {
+        Arg::Int(i64::from(self))
+    }
+}
+impl<'q, T: Encode<'q>> Encode<'q> for Option<T> {
+    fn encode(self) -> Arg<'q> {
+        self.map_or(Arg::Null, Encode::encode)
+    }
+}
+impl<'q, T> Encode<'q> for &'q Option<T>
+where
+    &'q T: Encode<'q>,
+{
+    fn encode(self) -> Arg<'q> {
+        self.as_ref().map_or(Arg::Null, Encode::encode)
+    }
+}
+
+/// A row type read by column name (see `sql::row_type!`) or a tuple read by position.
+pub(crate) trait FromRow: Sized {
+    fn from_row(row: &rusqlite::Row<'_>) -> Result<Self, Error>;
+}
+
+macro_rules! tuple_from_row {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: FromSql),+> FromRow for ($($t,)+) {
+            fn from_row(row: &rusqlite::Row<'_>) -> Result<Self, Error> {
+                Ok(($(row.get::<_, $t>($i)?,)+))
+            }
+        }
+    };
+}
+tuple_from_row!(A 0);
+tuple_from_row!(A 0, B 1);
+tuple_from_row!(A 0, B 1, C 2);
+tuple_from_row!(A 0, B 1, C 2, D 3);
+
+/// Where a statement runs: a pool (a connection is taken for it) or a held connection.
+pub(crate) enum Target<'e> {
+    Pool(&'e Pool),
+    Conn(&'e mut Connection),
+}
+
+/// What `execute` and the `fetch_*` methods accept: `&pool`, `&mut *tx`, `&mut *conn`.
+pub(crate) trait Executor<'e>: Send {
+    fn target(self) -> Target<'e>;
+}
+
+impl<'e> Executor<'e> for &'e Pool {
+    fn target(self) -> Target<'e> {
+        Target::Pool(self)
+    }
+}
+
+impl<'e> Executor<'e> for &'e mut Connection {
+    fn target(self) -> Target<'e> {
+        Target::Conn(self)
+    }
+}
+
+impl Target<'_> {
+    async fn run<R>(self, f: impl FnMut(&Connection) -> Result<R, Error>) -> Result<R, Error> {
+        match self {
+            Target::Pool(pool) => pool.with(f).await,
+            // Inside a transaction SQLite does not answer BUSY (the lock is held); outside one,
+            // a statement answered BUSY did nothing and is retried.
+            Target::Conn(conn) => retry_busy(conn, f).await,
+        }
+    }
+}
+
+/// The outcome of `execute`.
+pub(crate) struct QueryResult(u64);
+
+impl QueryResult {
+    pub(crate) fn rows_affected(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A statement and its arguments (`query`).
+pub(crate) struct Query<'q> {
+    sql: &'static str,
+    args: Vec<Arg<'q>>,
+}
+
+pub(crate) fn query<'q>(sql: &'static str) -> Query<'q> {
+    Query {
+        sql,
+        args: Vec::new(),
+    }
+}
+
+impl<'q> Query<'q> {
+    pub(crate) fn bind(mut self, value: impl Encode<'q>) -> Self {
+        self.args.push(value.encode());
+        self
+    }
+
+    pub(crate) async fn execute<'e>(
+        self,
+        executor: impl Executor<'e> + 'e,
+    ) -> Result<QueryResult, Error>
+    where
+        'q: 'e,
+    {
+        let Query { sql, args } = self;
+        executor
+            .target()
+            .run(|c| c.run(sql, &args, None, |_| Ok(())))
+            .await
+            .map(QueryResult)
+    }
+
+    async fn fetch<'e, O: Send + 'e>(
+        self,
+        executor: impl Executor<'e> + 'e,
+        limit: Option<usize>,
+        read: fn(&rusqlite::Row<'_>) -> Result<O, Error>,
+    ) -> Result<Vec<O>, Error>
+    where
+        'q: 'e,
+    {
+        let Query { sql, args } = self;
+        executor
+            .target()
+            .run(|c| {
+                let mut out = Vec::new();
+                c.run(sql, &args, limit, |row| {
+                    out.push(read(row)?);
+                    Ok(())
+                })?;
+                Ok(out)
+            })
+            .await
+    }
+}
+
+/// `query_as`: rows read into `O`.
+pub(crate) struct QueryAs<'q, O> {
+    query: Query<'q>,
+    _row: std::marker::PhantomData<fn() -> O>,
+}
+
+pub(crate) fn query_as<'q, O: FromRow>(sql: &'static str) -> QueryAs<'q, O> {
+    QueryAs {
+        query: query(sql),
+        _row: std::marker::PhantomData,
+    }
+}
+
+/// `query_scalar`: the first column of each row, as `O`.
+pub(crate) struct QueryScalar<'q, O> {
+    query: Query<'q>,
+    _value: std::marker::PhantomData<fn() -> O>,
+}
+
+pub(crate) fn query_scalar<'q, O: FromSql>(sql: &'static str) -> QueryScalar<'q, O> {
+    QueryScalar {
+        query: query(sql),
+        _value: std::marker::PhantomData,
+    }
+}
+
+fn first<O>(rows: Vec<O>) -> Result<O, Error> {
+    rows.into_iter().next().ok_or(Error::QueryReturnedNoRows)
+}
+
+/// The fetch methods of `QueryAs` and `QueryScalar`, which differ only in how a row is read.
+macro_rules! fetch_methods {
+    ($name:ident, $bound:path, $read:expr) => {
+        impl<'q, O: $bound + Send> $name<'q, O> {
+            pub(crate) fn bind(mut self, value: impl Encode<'q>) -> Self {
+                self.query = self.query.bind(value);
+                self
+            }
+
+            pub(crate) async fn fetch_all<'e>(
+                self,
+                executor: impl Executor<'e> + 'e,
+            ) -> Result<Vec<O>, Error>
+            where
+                'q: 'e,
+                O: 'e,
+            {
+                self.query.fetch(executor, None, $read).await
+            }
+
+            pub(crate) async fn fetch_optional<'e>(
+                self,
+                executor: impl Executor<'e> + 'e,
+            ) -> Result<Option<O>, Error>
+            where
+                'q: 'e,
+                O: 'e,
+            {
+                let rows = self.query.fetch(executor, Some(1), $read).await?;
+                Ok(rows.into_iter().next())
+            }
+
+            pub(crate) async fn fetch_one<'e>(
+                self,
+                executor: impl Executor<'e> + 'e,
+            ) -> Result<O, Error>
+            where
+                'q: 'e,
+                O: 'e,
+            {
+                first(self.query.fetch(executor, Some(1), $read).await?)
+            }
+        }
+    };
+}
+fetch_methods!(QueryAs, FromRow, O::from_row);
+fetch_methods!(QueryScalar, FromSql, |row| row.get(0));
+
+/// Opens a connection for a one-off look at a file (read-only, or creating it), without the
+/// pool's settings.
+pub(crate) fn open_plain(path: &Path, read_only: bool) -> Result<rusqlite::Connection, Error> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    rusqlite::Connection::open_with_flags(path, flags)
+}
+
+impl Connection {
+    /// Runs several statements without arguments (migrations).
+    pub(crate) fn execute_batch(&self, sql: &str) -> Result<(), Error> {
+        self.0.execute_batch(sql)
+    }
+}

@@ -1,0 +1,184 @@
+//! The SQLite migrations (`migrations/sqlite`), applied in order, each in one transaction with its
+//! bookkeeping row. The bookkeeping table is sqlx's `_sqlx_migrations`, with the same rows sqlx
+//! writes (SHA-384 checksum of the file), so databases made by earlier Latch builds open as they
+//! are and stay readable by them.
+
+use latch_core::store::StoreError;
+
+use super::driver::{self, Pool};
+
+/// One embedded migration: `migrations/sqlite/{file}.sql`.
+struct Migration {
+    version: i64,
+    file: &'static str,
+    sql: &'static str,
+}
+
+impl Migration {
+    /// What sqlx records as the description: the file name after the number, `_` as spaces.
+    fn description(&self) -> String {
+        let name = self.file.split_once('_').map_or(self.file, |(_, n)| n);
+        name.replace('_', " ")
+    }
+}
+
+macro_rules! migration {
+    ($version:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            file: $file,
+            sql: include_str!(concat!("../../migrations/sqlite/", $file, ".sql")),
+        }
+    };
+}
+
+/// Every file of `migrations/sqlite`, in order (a unit test checks that none is missing).
+static MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_init"),
+    migration!(2, "0002_throttles"),
+    migration!(3, "0003_organizations"),
+    migration!(4, "0004_audit"),
+];
+
+/// The versions this build knows.
+pub(crate) fn known_versions() -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
+fn checksum(sql: &str) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA384, sql.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+fn failed(place: &str) -> impl Fn(driver::Error) -> StoreError + '_ {
+    move |e| match crate::sql::db_err(e) {
+        StoreError::Unavailable(m) => {
+            StoreError::Unavailable(format!("{place}: migration failed: {m}"))
+        }
+        other => StoreError::Other(format!("{place}: migration failed: {other}")),
+    }
+}
+
+/// Applies the migrations the database lacks. Refuses a database with a migration this build does
+/// not know, one that failed half-way, or one whose file has changed since it was applied.
+pub(crate) async fn run(writer: &Pool, place: &str) -> Result<(), StoreError> {
+    driver::query(
+        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+            version BIGINT PRIMARY KEY,
+            description TEXT NOT NULL,
+            installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+            success BOOLEAN NOT NULL,
+            checksum BLOB NOT NULL,
+            execution_time BIGINT NOT NULL
+        )",
+    )
+    .execute(writer)
+    .await
+    .map_err(failed(place))?;
+    let applied: Vec<(i64, bool, Vec<u8>)> = driver::query_as(
+        "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version",
+    )
+    .fetch_all(writer)
+    .await
+    .map_err(failed(place))?;
+    for (version, success, sum) in &applied {
+        let Some(known) = MIGRATIONS.iter().find(|m| m.version == *version) else {
+            return Err(newer(place, *version));
+        };
+        if !success {
+            return Err(StoreError::Other(format!(
+                "{place}: migration {version} failed part-way before; restore a backup"
+            )));
+        }
+        if *sum != checksum(known.sql) {
+            return Err(StoreError::Other(format!(
+                "{place}: migration {version} was applied from a different file than this build's"
+            )));
+        }
+    }
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| !applied.iter().any(|(v, _, _)| *v == m.version))
+    {
+        let start = std::time::Instant::now();
+        let mut tx = writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(failed(place))?;
+        tx.execute_batch(m.sql).map_err(failed(place))?;
+        driver::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, $2, TRUE, $3, $4)",
+        )
+        .bind(m.version)
+        .bind(m.description())
+        .bind(checksum(m.sql))
+        .bind(i64::try_from(start.elapsed().as_nanos()).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(failed(place))?;
+        tx.commit().await.map_err(failed(place))?;
+    }
+    Ok(())
+}
+
+/// Requires exactly this build's migrations to have been applied.
+pub(crate) async fn check(writer: &Pool, place: &str) -> Result<(), StoreError> {
+    let applied: Vec<i64> =
+        driver::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(writer)
+            .await
+            .map_err(crate::sql::db_err)?;
+    crate::schema::check_applied(&applied, &known_versions(), place)
+}
+
+fn newer(place: &str, version: i64) -> StoreError {
+    let latest = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+    StoreError::Other(format!(
+        "{place}: the database has schema migration {version}, newer than this Latch knows \
+         (latest {latest}); upgrade Latch"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let embedded: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{}.sql", m.file))
+            .collect();
+        assert_eq!(files, embedded);
+        for m in MIGRATIONS {
+            assert!(
+                m.file.starts_with(&format!("{:04}_", m.version)),
+                "{}",
+                m.file
+            );
+        }
+    }
+
+    #[test]
+    fn checksums_are_sqlx_s_sha384_of_the_file() {
+        // sqlx records SHA-384 of the SQL text; a database migrated by earlier builds has these.
+        let sum = checksum("");
+        assert_eq!(sum.len(), 48);
+        assert_eq!(
+            sum[..4],
+            [0x38, 0xb0, 0x60, 0xa7],
+            "SHA-384 of the empty string"
+        );
+    }
+}
