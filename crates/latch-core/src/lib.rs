@@ -11,6 +11,7 @@ pub mod audit;
 pub mod authorize;
 pub mod claims;
 pub mod clock;
+pub mod code;
 pub mod error;
 pub mod organization;
 pub mod params;

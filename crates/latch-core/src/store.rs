@@ -90,10 +90,10 @@ pub struct LoginRequestRecord {
     pub expires_at: UnixTime,
 }
 
-/// What an authorization code stands for (RFC 6749 §4.1.2).
+/// What an authorization code stands for (RFC 6749 §4.1.2), sealed into the code itself
+/// (see `code`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationCodeRecord {
-    pub code_hash: SecretHash,
     pub application_id: String,
     pub client_id: String,
     pub user_id: String,
@@ -111,17 +111,38 @@ pub struct AuthorizationCodeRecord {
     pub audience: Option<String>,
 }
 
-/// The outcome of taking a code.
-// Returned once per token request: boxing the record would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodeTake {
-    /// First use: the code is now consumed and returned.
-    Taken(AuthorizationCodeRecord),
-    /// The code exists but was used before: a replay (RFC 6749 §4.1.2). The refresh tokens issued
-    /// from its first use have been revoked.
+/// The single use of an authorization code, for `SessionStore::redeem_authorization_code`.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRedemption<'a> {
+    /// SHA-256 of the code as presented.
+    pub code_hash: &'a SecretHash,
+    /// The code's own expiry: its record of use is kept until then.
+    pub expires_at: UnixTime,
+    /// What the redemption grants; `None` when the token request failed its checks, which still
+    /// uses the code up.
+    pub grant: Option<CodeGrant<'a>>,
+}
+
+/// What a successful redemption records, in the same transaction as the code's use.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeGrant<'a> {
+    /// The session the code came from, which must still be live.
+    pub sid: &'a str,
+    /// The refresh token issued with the code's tokens (`offline_access`), if any; its
+    /// `family_id` is the code's hash.
+    pub refresh_token: Option<&'a RefreshTokenRecord>,
+}
+
+/// How a redemption ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redemption {
+    /// First use: recorded, with the grant's refresh token.
+    Redeemed,
+    /// Used before: a replay (RFC 6749 §4.1.2). The refresh tokens issued from its first use
+    /// have been revoked.
     Replayed,
-    NotFound,
+    /// The grant's session has ended: nothing was written.
+    SessionEnded,
 }
 
 /// A refresh token's grant: who, for which application, from which session.
@@ -266,15 +287,22 @@ pub trait SessionStore: Send + Sync {
         now: UnixTime,
     ) -> StoreResult<Vec<SessionRecord>>;
 
-    /// Inserts the code and records that `client_id` took part in the session, in one transaction.
-    async fn insert_authorization_code(&self, code: &AuthorizationCodeRecord) -> StoreResult<()>;
-    /// Consumes a code (single use, RFC 6749 §4.1.2); a second take revokes the refresh tokens the
-    /// first issued (their `family_id` is the code's hash).
-    async fn take_authorization_code(
+    /// Records that an application took part in a session (it was issued a code from it), once.
+    async fn add_session_application(
         &self,
-        code_hash: &SecretHash,
+        sid: &str,
+        application_id: &str,
+        client_id: &str,
+    ) -> StoreResult<()>;
+    /// Uses a code up (single use, RFC 6749 §4.1.2), in one transaction with its grant's refresh
+    /// token, if its session is still live. A
+    /// second redemption revokes the refresh tokens the first issued (their `family_id` is the
+    /// code's hash). Concurrent redemptions of one code: exactly one `Redeemed`.
+    async fn redeem_authorization_code(
+        &self,
+        redemption: &CodeRedemption<'_>,
         now: UnixTime,
-    ) -> StoreResult<CodeTake>;
+    ) -> StoreResult<Redemption>;
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// A refresh token in whatever state it is (rotated, revoked, expired), or `None` if unknown.

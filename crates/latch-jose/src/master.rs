@@ -83,6 +83,12 @@ impl MasterKey {
         hmac_sha256(&self.0, label.as_bytes())
     }
 
+    /// A key of its own for one purpose, for `encrypt`/`decrypt`: the master key itself never
+    /// seals anything but signing keys.
+    pub fn sub_key(&self, label: &str) -> MasterKey {
+        MasterKey(self.derive(label))
+    }
+
     fn aead_key(&self) -> LessSafeKey {
         match UnboundKey::new(&AES_256_GCM, &self.0) {
             Ok(key) => LessSafeKey::new(key),
@@ -133,6 +139,17 @@ mod tests {
         // URL-safe alphabet is not standard base64.
         let url_safe = base64::engine::general_purpose::URL_SAFE.encode([0xfbu8; 32]);
         assert!(MasterKey::from_base64(&url_safe).is_err());
+    }
+
+    #[test]
+    fn a_sub_key_seals_apart_from_the_master_key() {
+        let key = MasterKey::generate();
+        let sub = key.sub_key("codes");
+        assert_eq!(sub.0, key.derive("codes"));
+        let sealed = sub.encrypt(b"content", b"aad");
+        assert_eq!(sub.decrypt(&sealed, b"aad").unwrap(), b"content");
+        assert!(key.decrypt(&sealed, b"aad").is_err());
+        assert!(key.sub_key("other").decrypt(&sealed, b"aad").is_err());
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl Server {
                     source,
                 })?;
         let refresh_successor_key = keys.master().derive("latch refresh-token successor v1");
+        let code_key = keys.master().sub_key("latch authorization code v1");
         let state = AppState(Arc::new(Inner {
             discovery: crate::oidc::discovery_document(&settings.issuer),
             passwords: PasswordHasher::new(PasswordHasher::default_concurrency())?,
@@ -79,6 +80,7 @@ impl Server {
             keys,
             applications,
             refresh_successor_key,
+            code_key,
         }));
         Ok(Self { state, listener })
     }

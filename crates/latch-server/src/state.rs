@@ -30,6 +30,8 @@ pub struct Inner {
     pub(crate) discovery: String,
     /// Key for deriving a refresh token's successor from the token itself (see `oauth::refresh`).
     pub(crate) refresh_successor_key: [u8; 32],
+    /// Seals authorization codes (see `oauth::code`).
+    pub(crate) code_key: latch_jose::MasterKey,
 }
 
 impl std::ops::Deref for AppState {

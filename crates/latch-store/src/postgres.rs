@@ -35,7 +35,8 @@ crate::sql::impl_store!(
     PostgresStore,
     pg,
     begin = "BEGIN",
-    claim_lock = "FOR UPDATE SKIP LOCKED"
+    claim_lock = "FOR UPDATE SKIP LOCKED",
+    row_lock = "FOR UPDATE"
 );
 
 /// Opens the database; with `migrate`, applies pending migrations, otherwise requires an

@@ -130,7 +130,7 @@ async fn a_migrated_file_is_latch_s_in_wal_mode_and_reopens_with_its_data() {
     assert!(store.is_access_token_revoked("jti").await.expect("read"));
     assert_eq!(
         store.schema_version().await.expect("version"),
-        4,
+        5,
         "the latest migration"
     );
     drop(store);
@@ -139,7 +139,7 @@ async fn a_migrated_file_is_latch_s_in_wal_mode_and_reopens_with_its_data() {
         .expect("migrating twice is a no-op");
     assert_eq!(
         store.schema_version().await.expect("version"),
-        4,
+        5,
         "the latest migration"
     );
     drop(store);

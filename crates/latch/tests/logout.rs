@@ -287,6 +287,49 @@ async fn after_logout_the_refresh_tokens_fail_and_authorize_asks_for_the_passwor
     );
 }
 
+/// Codes carry their session: one issued before the logout and exchanged after it is refused,
+/// and issues no refresh token that the logout would have missed.
+#[tokio::test]
+async fn a_code_issued_before_logout_is_refused_after_it() {
+    let server = server().await;
+    let (web, browser, signed) = signed_in_with_refresh_token(&server).await;
+    let auth = authorization(&rp(&server, &web).await, &["offline_access"]);
+    let callback = browser
+        .authorize(&auth.url, &web.redirect_uri)
+        .await
+        .expect_redirect();
+    let code = callback_code(&server, &callback, &auth);
+
+    let hint = signed.id_token.to_string();
+    let (_, status, _) = browser
+        .authorize(
+            &logout_url(&server, &[("id_token_hint", &hint)]),
+            SIGNED_OUT_URI,
+        )
+        .await
+        .expect_page();
+    assert_eq!(status, 200);
+
+    let secret = web.client_secret.clone().unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.secret().as_str()),
+        ("redirect_uri", web.redirect_uri.as_str()),
+        ("code_verifier", auth.verifier.secret().as_str()),
+    ];
+    for _ in 0..2 {
+        let (status, body, _) = token(&server, &form, Some((&web.client_id, &secret))).await;
+        assert_oauth_error(status, &body, 400, "invalid_grant");
+        assert!(body.get("refresh_token").is_none(), "{body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains("session")),
+            "{body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_receiver_that_fails_three_times_gets_the_notification_with_growing_delays() {
     let server = server().await;

@@ -217,6 +217,32 @@ async fn token_endpoint_refusals_carry_their_codes_and_issue_nothing() {
     assert_oauth_error(s, &b, 400, "invalid_grant");
 }
 
+/// Codes are sealed: an altered or made-up code is refused without using up the real one.
+#[tokio::test]
+async fn an_altered_code_is_refused_and_the_real_one_still_works() {
+    let server = server().await;
+    let web = app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
+    let browser = Browser::new();
+    let (code, verifier) = code_for(&server, &browser, &web, &[]).await;
+    let mut altered: Vec<char> = code.chars().collect();
+    let middle = altered.len() / 2;
+    altered[middle] = if altered[middle] == 'A' { 'B' } else { 'A' };
+    let altered: String = altered.into_iter().collect();
+    let truncated = &code[..code.len() - 1];
+    let made_up = "A".repeat(code.len());
+    for bad in [altered.as_str(), truncated, made_up.as_str(), "", "%%%"] {
+        let (s, b, _) = token(&server, &exchange_form(&web, bad, &verifier), basic(&web)).await;
+        let expected = if bad.is_empty() {
+            "invalid_request"
+        } else {
+            "invalid_grant"
+        };
+        assert_oauth_error(s, &b, 400, expected);
+    }
+    let (s, b, _) = token(&server, &exchange_form(&web, &code, &verifier), basic(&web)).await;
+    assert_eq!(s, 200, "{b}");
+}
+
 #[tokio::test]
 async fn a_reused_code_fails_and_revokes_what_the_first_use_issued() {
     let server = server().await;

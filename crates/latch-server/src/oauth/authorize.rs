@@ -159,11 +159,18 @@ pub async fn issue_code(
     organization_id: Option<&str>,
 ) -> Result<Response, StoreError> {
     let now = state.clock.now();
-    let code = Secret::generate();
-    state
-        .store
-        .insert_authorization_code(&AuthorizationCodeRecord {
-            code_hash: code.hash(),
+    // The session's apps are notified when it ends (back-channel logout): written the first time
+    // only, so that signing in to an app again writes nothing.
+    if !session.applications.contains(&app.client_id) {
+        state
+            .store
+            .add_session_application(&session.sid, &app.id, &app.client_id)
+            .await?;
+    }
+    // Sealed, not stored: the token endpoint records its single use (see `code`).
+    let code = super::code::seal(
+        state,
+        &AuthorizationCodeRecord {
             application_id: app.id.clone(),
             client_id: app.client_id.clone(),
             user_id: session.user_id.clone(),
@@ -177,13 +184,13 @@ pub async fn issue_code(
             expires_at: now + CODE_TTL,
             organization_id: organization_id.map(str::to_owned),
             audience: request.audience.clone(),
-        })
-        .await?;
+        },
+    );
     Ok(redirect_to_client(
         state,
         &request.redirect_uri,
         &[
-            ("code", code.expose_secret()),
+            ("code", code.as_str()),
             ("state", request.state.as_deref().unwrap_or("")),
         ],
     ))

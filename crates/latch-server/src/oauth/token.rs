@@ -12,8 +12,11 @@ use latch_core::audit::ActorType;
 use latch_core::params::{self, Params};
 use latch_core::scope::{Scope, ScopeSet};
 use latch_core::secret::random_id;
-use latch_core::store::{CodeTake, RefreshTokenRecord};
+use latch_core::store::{
+    AuthorizationCodeRecord, CodeGrant, CodeRedemption, Redemption, RefreshTokenRecord,
+};
 use latch_core::token::{self, RefreshDecision, TokenGrant};
+use latch_core::user::User;
 use latch_core::{ErrorCode, OAuthError, Secret, SecretHash, UnixTime};
 use serde::Serialize;
 
@@ -159,15 +162,49 @@ async fn authorization_code(
     code_verifier: Option<&str>,
 ) -> Result<TokenResponse, OAuthResponse> {
     let now = state.clock.now();
-    let hash = Secret::parse(code)
-        .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?
-        .hash();
-    let record = match state.store.take_authorization_code(&hash, now).await? {
-        CodeTake::Taken(record) => record,
-        CodeTake::NotFound => {
-            return Err(OAuthError::invalid_grant("the authorization code is invalid").into());
+    let invalid = || OAuthError::invalid_grant("the authorization code is invalid");
+    let record = super::code::open(state, code).ok_or_else(invalid)?;
+    if record.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the authorization code has expired").into());
+    }
+    let hash = SecretHash::of(code.as_bytes());
+    // Any presentation of a live code uses it up, also one that fails the checks below (a stolen
+    // code tried without its verifier); a second one revokes what the first issued.
+    let issued = match token::check_code(&record, app, redirect_uri, code_verifier, now) {
+        Ok(()) => prepare_code_grant(state, app, &record, &hash, now).await,
+        Err(e) => Err(e.into()),
+    };
+    // A failure of ours (the store unreachable) leaves the code for a retry.
+    let issued = match issued {
+        Err(e)
+            if matches!(
+                e.error.code,
+                ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+            ) =>
+        {
+            return Err(e);
         }
-        CodeTake::Replayed => {
+        other => other,
+    };
+    let grant = issued.as_ref().ok().map(|p| CodeGrant {
+        sid: &record.sid,
+        refresh_token: p.refresh.as_ref().map(|(_, r)| r),
+    });
+    let redemption = CodeRedemption {
+        code_hash: &hash,
+        expires_at: record.expires_at,
+        grant,
+    };
+    match state
+        .store
+        .redeem_authorization_code(&redemption, now)
+        .await?
+    {
+        Redemption::Redeemed => {}
+        Redemption::SessionEnded => {
+            return Err(OAuthError::invalid_grant("the session of this code has ended").into());
+        }
+        Redemption::Replayed => {
             state
                 .store
                 .insert_revoked_access_token(&code_jti(&hash), now + MAX_ACCESS_TOKEN_TTL)
@@ -183,8 +220,48 @@ async fn authorization_code(
                 OAuthError::invalid_grant("the authorization code was already used").into(),
             );
         }
+    }
+    let CodeTokens {
+        user,
+        access,
+        refresh,
+    } = issued?;
+    let grant = Grant {
+        app,
+        user: Some(&user),
+        sid: Some(&record.sid),
+        auth_time: Some(record.auth_time),
+        access: &access,
+        nonce: record.nonce.as_deref(),
+        jti: code_jti(&hash),
     };
-    token::check_code(&record, app, redirect_uri, code_verifier, now)?;
+    let minted = mint(state, &grant, now)?;
+    Ok(TokenResponse {
+        access_token: minted.access_token,
+        token_type: "Bearer",
+        expires_in: minted.expires_in,
+        refresh_token: refresh.map(|(token, _)| token.expose_secret().to_owned()),
+        id_token: minted.id_token,
+        scope: access.scope.to_string(),
+        user_id: Some(user.id.clone()),
+    })
+}
+
+/// What a code's checked redemption issues, worked out before its single use is recorded.
+struct CodeTokens {
+    user: User,
+    access: Access,
+    /// The refresh token and its record (`offline_access`); its family is the code.
+    refresh: Option<(Secret, RefreshTokenRecord)>,
+}
+
+async fn prepare_code_grant(
+    state: &AppState,
+    app: &Application,
+    record: &AuthorizationCodeRecord,
+    hash: &SecretHash,
+    now: UnixTime,
+) -> Result<CodeTokens, OAuthResponse> {
     let user = state
         .store
         .get_user(&record.user_id)
@@ -196,47 +273,28 @@ async fn authorization_code(
         audience: record.audience.as_deref(),
     };
     let access = grants::resolve(state, &target, &ScopeSet::parse(&record.scope)?).await?;
-    let grant = Grant {
-        app,
-        user: Some(&user),
-        sid: Some(&record.sid),
-        auth_time: Some(record.auth_time),
-        access: &access,
-        nonce: record.nonce.as_deref(),
-        jti: code_jti(&hash),
-    };
-    let minted = mint(state, &grant, now)?;
-    let refresh_token = if access.scope.contains(Scope::OFFLINE_ACCESS) {
+    let refresh = access.scope.contains(Scope::OFFLINE_ACCESS).then(|| {
         let token = Secret::generate();
-        state
-            .store
-            .insert_refresh_token(&RefreshTokenRecord {
-                token_hash: token.hash(),
-                family_id: hash.as_str().to_owned(),
-                application_id: app.id.clone(),
-                client_id: app.client_id.clone(),
-                user_id: user.id.clone(),
-                sid: record.sid.clone(),
-                scope: record.scope.clone(),
-                auth_time: record.auth_time,
-                created_at: now,
-                expires_at: now + state.settings.refresh_token_ttl,
-                organization_id: record.organization_id.clone(),
-                audience: record.audience.clone(),
-            })
-            .await?;
-        Some(token.expose_secret().to_owned())
-    } else {
-        None
-    };
-    Ok(TokenResponse {
-        access_token: minted.access_token,
-        token_type: "Bearer",
-        expires_in: minted.expires_in,
-        refresh_token,
-        id_token: minted.id_token,
-        scope: access.scope.to_string(),
-        user_id: Some(user.id.clone()),
+        let stored = RefreshTokenRecord {
+            token_hash: token.hash(),
+            family_id: hash.as_str().to_owned(),
+            application_id: app.id.clone(),
+            client_id: app.client_id.clone(),
+            user_id: user.id.clone(),
+            sid: record.sid.clone(),
+            scope: record.scope.clone(),
+            auth_time: record.auth_time,
+            created_at: now,
+            expires_at: now + state.settings.refresh_token_ttl,
+            organization_id: record.organization_id.clone(),
+            audience: record.audience.clone(),
+        };
+        (token, stored)
+    });
+    Ok(CodeTokens {
+        user,
+        access,
+        refresh,
     })
 }
 

@@ -1,146 +1,200 @@
-//! Cases: authorization codes.
+//! Cases: authorization codes' single use. Codes are sealed by the server and never stored; the
+//! store records their use, with what the first use grants.
 
 use std::sync::Arc;
 
-use latch_core::store::{CodeTake, Store};
+use latch_core::store::{Redemption, SessionSelector, Store};
 
 use super::{
-    NOW, code, given_application, given_code, given_refresh, given_session, given_user, new_hash,
-    new_id,
+    NOW, given_application, given_session, given_user, grant, new_hash, new_id, redeem, refresh,
 };
 
-/// First take returns the code (even expired: the caller checks); the second is a replay.
-pub async fn case_a_code_is_taken_once_then_replayed(store: &dyn Store) {
+/// The first redemption inserts the refresh token; a second is a replay and revokes that token. A redemption without a grant (a request that
+/// failed its checks) still uses the code up.
+pub async fn case_a_code_is_redeemed_once_then_replayed(store: &dyn Store) {
     let app = given_application(store, None).await;
     let user = given_user(store).await;
     let (_, session) = given_session(store, &user.id).await;
-    let mut expired = code(&app, &session);
-    expired.nonce = None;
-    expired.code_challenge = Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned());
-    expired.expires_at = NOW - 1;
-    store
-        .insert_authorization_code(&expired)
-        .await
-        .expect("insert");
-    let fresh = given_code(store, &app, &session).await;
-
-    let take = store
-        .take_authorization_code(&fresh.code_hash, NOW)
-        .await
-        .expect("take");
-    assert_eq!(
-        take,
-        CodeTake::Taken(fresh.clone()),
-        "every field round-trips"
-    );
-    let again = store
-        .take_authorization_code(&fresh.code_hash, NOW + 1)
-        .await
-        .expect("take");
-    assert_eq!(again, CodeTake::Replayed);
-    let take = store
-        .take_authorization_code(&expired.code_hash, NOW)
-        .await
-        .expect("take");
-    assert_eq!(
-        take,
-        CodeTake::Taken(expired),
-        "expiry is the caller's check"
-    );
-    let unknown = store
-        .take_authorization_code(&new_hash(), NOW)
-        .await
-        .expect("take");
-    assert_eq!(unknown, CodeTake::NotFound);
-}
-
-/// A replay revokes the tokens issued from the code's first use, including one inserted after
-/// the replay (the first exchange finishing late); other families are untouched.
-pub async fn case_a_replayed_code_revokes_its_family(store: &dyn Store) {
-    let app = given_application(store, None).await;
-    let user = given_user(store).await;
-    let (_, session) = given_session(store, &user.id).await;
-    let c = given_code(store, &app, &session).await;
-    let late = given_code(store, &app, &session).await;
-    assert!(matches!(
+    let hash = new_hash();
+    let token = refresh(&app, &session, hash.as_str());
+    let first = redeem(store, &hash, NOW + 60, Some(grant(&session, Some(&token)))).await;
+    assert_eq!(first, Redemption::Redeemed);
+    for _ in 0..2 {
         store
-            .take_authorization_code(&c.code_hash, NOW)
+            .add_session_application(&session.sid, &app.id, &app.client_id)
             .await
-            .expect("take"),
-        CodeTake::Taken(_)
-    ));
-    assert!(matches!(
-        store
-            .take_authorization_code(&late.code_hash, NOW)
-            .await
-            .expect("take"),
-        CodeTake::Taken(_)
-    ));
-    let issued = given_refresh(store, &app, &session, c.code_hash.as_str()).await;
-    let bystander = given_refresh(store, &app, &session, &new_id()).await;
-
-    assert_eq!(
-        store
-            .take_authorization_code(&c.code_hash, NOW + 3)
-            .await
-            .expect("take"),
-        CodeTake::Replayed
-    );
+            .expect("participation");
+    }
+    let live = store
+        .get_session(&session.sid)
+        .await
+        .expect("get")
+        .expect("session");
+    assert_eq!(live.applications, vec![app.client_id.clone()], "kept once");
     let state = store
-        .get_refresh_token(&issued.token_hash)
+        .get_refresh_token(&token.token_hash)
+        .await
+        .expect("get")
+        .expect("the refresh token was inserted with the code's use");
+    assert_eq!(state.record, token);
+    assert_eq!(state.revoked_at, None);
+
+    let again = store
+        .redeem_authorization_code(
+            &latch_core::store::CodeRedemption {
+                code_hash: &hash,
+                expires_at: NOW + 60,
+                grant: Some(grant(&session, None)),
+            },
+            NOW + 1,
+        )
+        .await
+        .expect("redeem");
+    assert_eq!(again, Redemption::Replayed);
+    let state = store
+        .get_refresh_token(&token.token_hash)
         .await
         .expect("get")
         .expect("token");
-    assert_eq!(state.revoked_at, Some(NOW + 3));
+    assert_eq!(state.revoked_at, Some(NOW + 1), "the replay revoked it");
+
+    let burnt = new_hash();
+    assert_eq!(
+        redeem(store, &burnt, NOW + 60, None).await,
+        Redemption::Redeemed
+    );
+    assert_eq!(
+        redeem(store, &burnt, NOW + 60, Some(grant(&session, None))).await,
+        Redemption::Replayed,
+        "a failed request used the code up"
+    );
+}
+
+/// A replay revokes the tokens descended from the code's first use and nothing else.
+pub async fn case_a_replayed_code_revokes_its_family_only(store: &dyn Store) {
+    let app = given_application(store, None).await;
+    let user = given_user(store).await;
+    let (_, session) = given_session(store, &user.id).await;
+    let hash = new_hash();
+    let first = refresh(&app, &session, hash.as_str());
+    let g = Some(grant(&session, Some(&first)));
+    assert_eq!(
+        redeem(store, &hash, NOW + 60, g).await,
+        Redemption::Redeemed
+    );
+    // The token's successor (same family), and a token of another family.
+    let successor = refresh(&app, &session, hash.as_str());
+    store
+        .insert_refresh_token(&successor)
+        .await
+        .expect("insert");
+    let bystander = refresh(&app, &session, &new_id());
+    store
+        .insert_refresh_token(&bystander)
+        .await
+        .expect("insert");
+
+    assert_eq!(
+        redeem(store, &hash, NOW + 60, None).await,
+        Redemption::Replayed
+    );
+    for t in [&first, &successor] {
+        let state = store
+            .get_refresh_token(&t.token_hash)
+            .await
+            .expect("get")
+            .expect("token");
+        assert_eq!(state.revoked_at, Some(NOW));
+    }
     let other = store
         .get_refresh_token(&bystander.token_hash)
         .await
         .expect("get")
         .expect("token");
     assert_eq!(other.revoked_at, None);
+}
 
+/// A code whose session has ended redeems to nothing: no refresh token, and the code is not
+/// used up.
+pub async fn case_a_code_of_an_ended_session_records_nothing(store: &dyn Store) {
+    let app = given_application(store, None).await;
+    let user = given_user(store).await;
+    let (_, session) = given_session(store, &user.id).await;
+    store
+        .end_sessions(SessionSelector::One { sid: &session.sid }, NOW)
+        .await
+        .expect("end");
+    let hash = new_hash();
+    let token = refresh(&app, &session, hash.as_str());
+    for _ in 0..2 {
+        let got = redeem(store, &hash, NOW + 60, Some(grant(&session, Some(&token)))).await;
+        assert_eq!(got, Redemption::SessionEnded);
+    }
     assert_eq!(
         store
-            .take_authorization_code(&late.code_hash, NOW + 4)
+            .get_refresh_token(&token.token_hash)
             .await
-            .expect("take"),
-        CodeTake::Replayed
+            .expect("get"),
+        None
     );
-    let after = given_refresh(store, &app, &session, late.code_hash.as_str()).await;
-    let state = store
-        .get_refresh_token(&after.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
+    let unknown = super::session_record_without_row(&user.id);
+    let got = redeem(store, &new_hash(), NOW + 60, Some(grant(&unknown, None))).await;
     assert_eq!(
-        state.revoked_at,
-        Some(NOW + 4),
-        "a token issued from a replayed code is born revoked"
+        got,
+        Redemption::SessionEnded,
+        "a session that never existed"
     );
 }
 
-/// Fifty concurrent takes of one code: exactly one `Taken`, every other a `Replayed`.
-pub async fn case_concurrent_takes_of_a_code_have_one_winner(store: Arc<dyn Store>) {
+/// Fifty concurrent redemptions of one code, each with its own refresh token: exactly one
+/// `Redeemed`, every other a `Replayed`; only the winner's token exists, revoked by the replays.
+pub async fn case_concurrent_redemptions_of_a_code_have_one_winner(store: Arc<dyn Store>) {
     let app = given_application(&*store, None).await;
     let user = given_user(&*store).await;
     let (_, session) = given_session(&*store, &user.id).await;
-    let c = given_code(&*store, &app, &session).await;
+    let hash = new_hash();
     let tasks: Vec<_> = (0..50)
         .map(|_| {
-            let (store, hash) = (Arc::clone(&store), c.code_hash.clone());
-            tokio::spawn(async move { store.take_authorization_code(&hash, NOW).await })
+            let (store, hash, app, session) = (
+                Arc::clone(&store),
+                hash.clone(),
+                app.clone(),
+                session.clone(),
+            );
+            tokio::spawn(async move {
+                let token = refresh(&app, &session, hash.as_str());
+                let got = redeem(
+                    &*store,
+                    &hash,
+                    NOW + 60,
+                    Some(grant(&session, Some(&token))),
+                )
+                .await;
+                (got, token)
+            })
         })
         .collect();
-    let (mut taken, mut replayed) = (0, 0);
+    let (mut winners, mut replayed) = (Vec::new(), 0);
     for task in tasks {
-        match task.await.expect("task").expect("take") {
-            CodeTake::Taken(record) => {
-                assert_eq!(record, c);
-                taken += 1;
+        let (got, token) = task.await.expect("task");
+        match got {
+            Redemption::Redeemed => winners.push(token),
+            Redemption::Replayed => {
+                let state = store
+                    .get_refresh_token(&token.token_hash)
+                    .await
+                    .expect("get");
+                assert_eq!(state, None, "a replay inserted its refresh token");
+                replayed += 1;
             }
-            CodeTake::Replayed => replayed += 1,
-            CodeTake::NotFound => panic!("a stored code was not found"),
+            Redemption::SessionEnded => panic!("the session is live"),
         }
     }
-    assert_eq!((taken, replayed), (1, 49));
+    assert_eq!((winners.len(), replayed), (1, 49));
+    let state = store
+        .get_refresh_token(&winners[0].token_hash)
+        .await
+        .expect("get")
+        .expect("the winner's token");
+    assert_eq!(state.revoked_at, Some(NOW), "revoked by the replays");
 }

@@ -29,7 +29,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
-use latch_core::store::{AuthorizationCodeRecord, RefreshTokenRecord, SessionRecord, Store};
+use latch_core::store::{
+    CodeGrant, CodeRedemption, Redemption, RefreshTokenRecord, SessionRecord, Store,
+};
 use latch_core::user::User;
 use latch_core::{Secret, SecretHash, UnixTime};
 
@@ -116,8 +118,9 @@ macro_rules! conformance_tests {
             case_sessions_expire_when_idle_or_old,
             case_session_activity_is_written_once_a_minute,
             case_user_sessions_are_listed_with_their_applications,
-            case_a_code_is_taken_once_then_replayed,
-            case_a_replayed_code_revokes_its_family,
+            case_a_code_is_redeemed_once_then_replayed,
+            case_a_replayed_code_revokes_its_family_only,
+            case_a_code_of_an_ended_session_records_nothing,
             case_refresh_tokens_rotate_once,
             case_a_family_is_revoked_whole,
             case_revoked_access_tokens_are_remembered,
@@ -136,7 +139,7 @@ macro_rules! conformance_tests {
         );
         $crate::conformance_tests!(@arc $open;
             case_concurrent_secrets_stop_at_two,
-            case_concurrent_takes_of_a_code_have_one_winner,
+            case_concurrent_redemptions_of_a_code_have_one_winner,
             case_concurrent_rotations_have_one_winner,
             case_concurrent_claims_never_share_a_delivery,
             case_concurrent_failures_are_all_counted,
@@ -254,37 +257,52 @@ pub(crate) async fn given_session(store: &dyn Store, user_id: &str) -> (SecretHa
     (hash, session)
 }
 
-pub(crate) fn code(app: &Application, session: &SessionRecord) -> AuthorizationCodeRecord {
-    AuthorizationCodeRecord {
-        code_hash: new_hash(),
-        application_id: app.id.clone(),
-        client_id: app.client_id.clone(),
-        user_id: session.user_id.clone(),
-        sid: session.sid.clone(),
-        redirect_uri: "https://app.example.com/cb".to_owned(),
-        scope: "openid email".to_owned(),
-        nonce: Some("n-0S6_WzA2Mj".to_owned()),
-        code_challenge: None,
-        auth_time: NOW,
-        created_at: NOW,
-        expires_at: NOW + 60,
-        organization_id: Some("org_0001".to_owned()),
-        audience: Some("https://api.example.com".to_owned()),
+/// Redeems the code `hash` (expiring at `expires_at`) at `NOW`, with `grant` if given.
+pub(crate) async fn redeem(
+    store: &dyn Store,
+    hash: &SecretHash,
+    expires_at: UnixTime,
+    grant: Option<CodeGrant<'_>>,
+) -> Redemption {
+    store
+        .redeem_authorization_code(
+            &CodeRedemption {
+                code_hash: hash,
+                expires_at,
+                grant,
+            },
+            NOW,
+        )
+        .await
+        .expect("redeem code")
+}
+
+/// The grant of a code in `session`, with `refresh_token` if given.
+pub(crate) fn grant<'a>(
+    session: &'a SessionRecord,
+    refresh_token: Option<&'a RefreshTokenRecord>,
+) -> CodeGrant<'a> {
+    CodeGrant {
+        sid: &session.sid,
+        refresh_token,
     }
 }
 
-/// Inserts a code (which records the application in the session) and returns it.
+/// What issuing and redeeming a code of `app` in `session` store: the application's part in the
+/// session and the code's use. Returns the code's hash.
 pub(crate) async fn given_code(
     store: &dyn Store,
     app: &Application,
     session: &SessionRecord,
-) -> AuthorizationCodeRecord {
-    let c = code(app, session);
+) -> SecretHash {
     store
-        .insert_authorization_code(&c)
+        .add_session_application(&session.sid, &app.id, &app.client_id)
         .await
-        .expect("insert code");
-    c
+        .expect("record participation");
+    let hash = new_hash();
+    let got = redeem(store, &hash, NOW + 60, Some(grant(session, None))).await;
+    assert_eq!(got, Redemption::Redeemed);
+    hash
 }
 
 pub(crate) fn refresh(
@@ -326,7 +344,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        4,
+        5,
         "the latest migration"
     );
     store.ping().await.expect("ping");

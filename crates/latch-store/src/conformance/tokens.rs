@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
-use latch_core::store::{CodeTake, LoginRequestRecord, RefreshTokenState, SessionSelector, Store};
+use latch_core::store::{
+    LoginRequestRecord, Redemption, RefreshTokenState, SessionSelector, Store,
+};
 
 use super::{
-    NOW, code, given_application, given_code, given_refresh, given_session, given_user, new_hash,
-    new_id, refresh,
+    NOW, given_application, given_code, given_refresh, given_session, given_user, new_hash, new_id,
+    redeem, refresh,
 };
 
 /// A token reads back with its state; rotation marks it, stores the successor, and happens once.
@@ -225,17 +227,17 @@ pub async fn case_revoked_access_tokens_are_remembered(store: &dyn Store) {
     assert!(!store.is_access_token_revoked("jti-2").await.expect("check"));
 }
 
-/// Expired codes, login requests and jtis go; refresh tokens a day after expiry; nothing live.
+/// Uses of expired codes, expired login requests and jtis go; refresh tokens a day after
+/// expiry; nothing live.
 pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
     let app = given_application(store, None).await;
     let user = given_user(store).await;
     let (cookie, session) = given_session(store, &user.id).await;
-    let mut old_code = code(&app, &session);
-    old_code.expires_at = NOW - 1;
-    store
-        .insert_authorization_code(&old_code)
-        .await
-        .expect("insert");
+    let old_code = new_hash();
+    assert_eq!(
+        redeem(store, &old_code, NOW - 1, None).await,
+        Redemption::Redeemed
+    );
     let live_code = given_code(store, &app, &session).await;
     let login = |expires_at| LoginRequestRecord {
         id: new_id(),
@@ -276,19 +278,15 @@ pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
 
     assert_eq!(store.purge_expired(NOW).await.expect("purge"), 4);
     assert_eq!(
-        store
-            .take_authorization_code(&old_code.code_hash, NOW)
-            .await
-            .expect("take"),
-        CodeTake::NotFound
+        redeem(store, &old_code, NOW - 1, None).await,
+        Redemption::Redeemed,
+        "the use of the expired code was forgotten (the server refuses expired codes first)"
     );
-    assert!(matches!(
-        store
-            .take_authorization_code(&live_code.code_hash, NOW)
-            .await
-            .expect("take"),
-        CodeTake::Taken(_)
-    ));
+    assert_eq!(
+        redeem(store, &live_code, NOW + 60, None).await,
+        Redemption::Replayed,
+        "the use of the live code is kept"
+    );
     assert_eq!(
         store.get_login_request(&old_login.id).await.expect("get"),
         None
@@ -339,7 +337,7 @@ pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
         .expect("end");
     assert_eq!(
         store.purge_expired(NOW + 1).await.expect("purge again"),
-        0,
-        "a just-ended session stays a day"
+        1,
+        "only the expired code's use recorded again above goes: a just-ended session stays a day"
     );
 }

@@ -170,13 +170,13 @@ macro_rules! impl_application_store {
 
             /// In one transaction: deletes the application's refresh tokens (the trait passes no
             /// time to stamp `revoked_at` with, and a token of a deleted application can never be
-            /// used again), its codes, secrets and session participations, then the application.
+            /// used again; its sealed codes fail client authentication), its secrets and session
+            /// participations, then the application.
             async fn delete_application(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
                 for sql in [
                     "DELETE FROM refresh_tokens WHERE application_id = $1",
-                    "DELETE FROM authorization_codes WHERE application_id = $1",
                     "DELETE FROM client_secrets WHERE application_id = $1",
                     "DELETE FROM session_applications WHERE application_id = $1",
                 ] {

@@ -34,12 +34,6 @@ macro_rules! login_request_columns {
         "id, browser_binding, request, created_at, expires_at"
     };
 }
-macro_rules! code_columns {
-    () => {
-        "code_hash, application_id, client_id, user_id, sid, redirect_uri, scope, nonce, \
-         code_challenge, auth_time, created_at, expires_at, organization_id, audience"
-    };
-}
 macro_rules! refresh_columns {
     () => {
         "token_hash, family_id, application_id, client_id, user_id, sid, scope, auth_time, \
@@ -53,6 +47,6 @@ macro_rules! delivery_columns {
     };
 }
 pub(crate) use {
-    application_columns, client_secret_columns, code_columns, delivery_columns,
-    login_request_columns, refresh_columns, session_columns, signing_key_columns, user_columns,
+    application_columns, client_secret_columns, delivery_columns, login_request_columns,
+    refresh_columns, session_columns, signing_key_columns, user_columns,
 };

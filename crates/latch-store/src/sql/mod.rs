@@ -207,9 +207,17 @@ pub(crate) use list_page;
 /// - `begin`: the statement that opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so a
 ///   transaction that reads before it writes cannot fail to upgrade its lock);
 /// - `claim_lock`: the row-locking suffix of the outbox claim's sub-select (PostgreSQL
-///   `FOR UPDATE SKIP LOCKED`; empty on SQLite, whose single writer needs none).
+///   `FOR UPDATE SKIP LOCKED`; empty on SQLite, whose single writer needs none);
+/// - `row_lock`: the suffix that locks the rows a `SELECT` in a transaction read (PostgreSQL
+///   `FOR UPDATE`; empty on SQLite).
 macro_rules! impl_store {
-    ($ty:ident, $q:ident, begin = $begin:literal, claim_lock = $lock:literal) => {
+    (
+        $ty:ident,
+        $q:ident,
+        begin = $begin:literal,
+        claim_lock = $lock:literal,
+        row_lock = $row_lock:literal
+    ) => {
         impl $ty {
             /// Opens a write transaction.
             async fn begin(&self) -> ::latch_core::store::StoreResult<$q::Transaction> {
@@ -224,7 +232,7 @@ macro_rules! impl_store {
         $crate::sql::impl_application_store!($ty, $q);
         $crate::sql::impl_user_store!($ty, $q);
         $crate::sql::impl_session_store!($ty, $q);
-        $crate::sql::impl_token_methods!($ty, $q);
+        $crate::sql::impl_token_methods!($ty, $q, $row_lock);
         $crate::sql::impl_outbox_store!($ty, $q, $lock);
         $crate::sql::impl_throttle_store!($ty, $q);
         $crate::sql::impl_organization_store!($ty, $q);

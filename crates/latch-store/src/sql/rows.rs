@@ -2,8 +2,8 @@
 
 use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
 use latch_core::store::{
-    AuthorizationCodeRecord, BackchannelDelivery, LoginRequestRecord, RefreshTokenRecord,
-    RefreshTokenState, SessionRecord, SigningKeyRecord, StoreError,
+    BackchannelDelivery, LoginRequestRecord, RefreshTokenRecord, RefreshTokenState, SessionRecord,
+    SigningKeyRecord, StoreError,
 };
 use latch_core::user::User;
 use latch_core::{SecretHash, UnixTime};
@@ -236,46 +236,6 @@ impl From<LoginRequestRow> for LoginRequestRecord {
             request: r.request,
             created_at: r.created_at,
             expires_at: r.expires_at,
-        }
-    }
-}
-
-crate::sql::row_type! {
-    pub(crate) struct CodeRow {
-        code_hash: String,
-        application_id: String,
-        client_id: String,
-        user_id: String,
-        sid: String,
-        redirect_uri: String,
-        scope: String,
-        nonce: Option<String>,
-        code_challenge: Option<String>,
-        auth_time: i64,
-        created_at: i64,
-        expires_at: i64,
-        organization_id: Option<String>,
-        audience: Option<String>,
-    }
-}
-
-impl From<CodeRow> for AuthorizationCodeRecord {
-    fn from(r: CodeRow) -> Self {
-        Self {
-            code_hash: SecretHash::from_stored(r.code_hash),
-            application_id: r.application_id,
-            client_id: r.client_id,
-            user_id: r.user_id,
-            sid: r.sid,
-            redirect_uri: r.redirect_uri,
-            scope: r.scope,
-            nonce: r.nonce,
-            code_challenge: r.code_challenge,
-            auth_time: r.auth_time,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-            organization_id: r.organization_id,
-            audience: r.audience,
         }
     }
 }

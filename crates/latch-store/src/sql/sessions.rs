@@ -221,19 +221,21 @@ macro_rules! impl_session_store {
                     .collect())
             }
 
-            async fn insert_authorization_code(
+            async fn add_session_application(
                 &self,
-                code: &::latch_core::store::AuthorizationCodeRecord,
+                sid: &str,
+                application_id: &str,
+                client_id: &str,
             ) -> ::latch_core::store::StoreResult<()> {
-                self.insert_code_impl(code).await
+                self.add_participation_impl(sid, application_id, client_id).await
             }
 
-            async fn take_authorization_code(
+            async fn redeem_authorization_code(
                 &self,
-                code_hash: &::latch_core::SecretHash,
+                redemption: &::latch_core::store::CodeRedemption<'_>,
                 now: ::latch_core::UnixTime,
-            ) -> ::latch_core::store::StoreResult<::latch_core::store::CodeTake> {
-                self.take_code_impl(code_hash, now).await
+            ) -> ::latch_core::store::StoreResult<::latch_core::store::Redemption> {
+                self.redeem_code_impl(redemption, now).await
             }
 
             async fn insert_refresh_token(

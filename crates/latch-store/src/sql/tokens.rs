@@ -1,113 +1,94 @@
-//! Authorization codes, refresh tokens and the purge: the single-use and rotation rules.
+//! Authorization codes' single use, refresh tokens and the purge: the single-use and rotation
+//! rules.
 //! Emitted as inherent methods that `impl_session_store!` delegates to.
 
 /// Implements the code and refresh-token methods for `$ty` (see `impl_store!`).
 macro_rules! impl_token_methods {
-    ($ty:ident, $q:ident) => {
+    ($ty:ident, $q:ident, $row_lock:literal) => {
         impl $ty {
-            /// Inserts the code and records `(sid, application)` as a participation (kept once)
-            /// in one transaction.
-            async fn insert_code_impl(
+            /// One transaction (see `SessionStore::redeem_authorization_code`): with a grant, the
+            /// session is read first (locked with `$row_lock` on PostgreSQL, so that ending it
+            /// waits for this refresh token and then revokes it too); then the
+            /// code's use is recorded unless it already was — the unique key makes exactly one of
+            /// concurrent redemptions the first.
+            async fn redeem_code_impl(
                 &self,
-                code: &::latch_core::store::AuthorizationCodeRecord,
-            ) -> ::latch_core::store::StoreResult<()> {
+                r: &::latch_core::store::CodeRedemption<'_>,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<::latch_core::store::Redemption> {
+                use ::latch_core::store::Redemption;
                 let mut tx = self.begin().await?;
-                $q::query(concat!(
-                    "INSERT INTO authorization_codes (",
-                    $crate::sql::code_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-                ))
-                .bind(code.code_hash.as_str())
-                .bind(&code.application_id)
-                .bind(&code.client_id)
-                .bind(&code.user_id)
-                .bind(&code.sid)
-                .bind(&code.redirect_uri)
-                .bind(&code.scope)
-                .bind(&code.nonce)
-                .bind(&code.code_challenge)
-                .bind(code.auth_time)
-                .bind(code.created_at)
-                .bind(code.expires_at)
-                .bind(&code.organization_id)
-                .bind(&code.audience)
+                if let Some(grant) = &r.grant {
+                    let live: Option<String> = $q::query_scalar(concat!(
+                        "SELECT sid FROM sessions WHERE sid = $1 AND ended_at IS NULL ",
+                        $row_lock
+                    ))
+                    .bind(grant.sid)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                    if live.is_none() {
+                        return Ok(Redemption::SessionEnded);
+                    }
+                }
+                let first = $q::query(
+                    "INSERT INTO redeemed_codes (expires_at, code_hash) VALUES ($1, $2) \
+                     ON CONFLICT (expires_at, code_hash) DO NOTHING",
+                )
+                .bind(r.expires_at)
+                .bind(r.code_hash.as_str())
                 .execute(&mut *tx)
                 .await
-                .map_err($crate::sql::unique_err("authorization code"))?;
+                .map_err($crate::sql::db_err)?;
+                if first.rows_affected() == 0 {
+                    $q::query(
+                        "UPDATE redeemed_codes SET replayed_at = COALESCE(replayed_at, $3) \
+                         WHERE expires_at = $1 AND code_hash = $2",
+                    )
+                    .bind(r.expires_at)
+                    .bind(r.code_hash.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                    Self::revoke_family_on(&mut *tx, r.code_hash.as_str(), now).await?;
+                    tx.commit().await.map_err($crate::sql::db_err)?;
+                    return Ok(Redemption::Replayed);
+                }
+                if let Some(token) = r.grant.as_ref().and_then(|g| g.refresh_token) {
+                    Self::insert_refresh_on(&mut *tx, token).await?;
+                }
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(Redemption::Redeemed)
+            }
+
+            async fn add_participation_impl(
+                &self,
+                sid: &str,
+                application_id: &str,
+                client_id: &str,
+            ) -> ::latch_core::store::StoreResult<()> {
                 $q::query(
                     "INSERT INTO session_applications (sid, application_id, client_id) VALUES ($1, $2, $3) \
                      ON CONFLICT (sid, application_id) DO NOTHING",
                 )
-                .bind(&code.sid)
-                .bind(&code.application_id)
-                .bind(&code.client_id)
-                .execute(&mut *tx)
+                .bind(sid)
+                .bind(application_id)
+                .bind(client_id)
+                .execute(&self.writer)
                 .await
                 .map_err($crate::sql::db_err)?;
-                tx.commit().await.map_err($crate::sql::db_err)
+                Ok(())
             }
 
-            /// Single use (RFC 6749 §4.1.2): `UPDATE … WHERE consumed_at IS NULL RETURNING`, so of
-            /// concurrent takes exactly one gets the row. A take of a consumed code marks it
-            /// replayed and revokes the refresh tokens issued from it (`family_id` = code hash)
-            /// before answering `Replayed`. Expiry is not checked here: the caller checks
-            /// `expires_at` of what is returned.
-            async fn take_code_impl(
-                &self,
-                code_hash: &::latch_core::SecretHash,
-                now: ::latch_core::UnixTime,
-            ) -> ::latch_core::store::StoreResult<::latch_core::store::CodeTake> {
-                let mut tx = self.begin().await?;
-                let taken: Option<$crate::sql::CodeRow> = $q::query_as(concat!(
-                    "UPDATE authorization_codes SET consumed_at = $2 \
-                     WHERE code_hash = $1 AND consumed_at IS NULL RETURNING ",
-                    $crate::sql::code_columns!()
-                ))
-                .bind(code_hash.as_str())
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err($crate::sql::db_err)?;
-                if let Some(row) = taken {
-                    tx.commit().await.map_err($crate::sql::db_err)?;
-                    return Ok(::latch_core::store::CodeTake::Taken(row.into()));
-                }
-                let replayed = $q::query(
-                    "UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, $2) WHERE code_hash = $1",
-                )
-                .bind(code_hash.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::sql::db_err)?;
-                if replayed.rows_affected() == 0 {
-                    return Ok(::latch_core::store::CodeTake::NotFound);
-                }
-                Self::revoke_family_on(&mut *tx, code_hash.as_str(), now).await?;
-                tx.commit().await.map_err($crate::sql::db_err)?;
-                Ok(::latch_core::store::CodeTake::Replayed)
-            }
-
-            /// Inserts a token. If its family is a code that was replayed meanwhile, the token is
-            /// born revoked: the code row is locked first, so this and a concurrent replay cannot
-            /// miss each other.
-            async fn insert_refresh_impl(
-                &self,
+            async fn insert_refresh_on(
+                conn: &mut $q::Connection,
                 token: &::latch_core::store::RefreshTokenRecord,
             ) -> ::latch_core::store::StoreResult<()> {
-                let mut tx = self.begin().await?;
-                let replayed_at: Option<Option<i64>> = $q::query_scalar(
-                    "UPDATE authorization_codes SET replayed_at = replayed_at WHERE code_hash = $1 \
-                     RETURNING replayed_at",
-                )
-                .bind(&token.family_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err($crate::sql::db_err)?;
                 $q::query(concat!(
                     "INSERT INTO refresh_tokens (",
                     $crate::sql::refresh_columns!(),
-                    ", revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                 ))
                 .bind(token.token_hash.as_str())
                 .bind(&token.family_id)
@@ -121,11 +102,18 @@ macro_rules! impl_token_methods {
                 .bind(token.expires_at)
                 .bind(&token.organization_id)
                 .bind(&token.audience)
-                .bind(replayed_at.flatten())
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await
                 .map_err($crate::sql::unique_err("refresh token"))?;
-                tx.commit().await.map_err($crate::sql::db_err)
+                Ok(())
+            }
+
+            async fn insert_refresh_impl(
+                &self,
+                token: &::latch_core::store::RefreshTokenRecord,
+            ) -> ::latch_core::store::StoreResult<()> {
+                let mut conn = self.writer.acquire().await.map_err($crate::sql::db_err)?;
+                Self::insert_refresh_on(&mut *conn, token).await
             }
 
             /// The token in any state, with whether its session is still live (the session row
@@ -240,7 +228,7 @@ macro_rules! impl_token_methods {
                 let retention = $crate::sql::REFRESH_RETENTION;
                 let mut total = 0;
                 for (sql, cutoff) in [
-                    ("DELETE FROM authorization_codes WHERE expires_at < $1", now),
+                    ("DELETE FROM redeemed_codes WHERE expires_at < $1", now),
                     ("DELETE FROM login_requests WHERE expires_at < $1", now),
                     ("DELETE FROM revoked_access_tokens WHERE expires_at < $1", now),
                     ("DELETE FROM refresh_tokens WHERE expires_at < $1", now - retention),

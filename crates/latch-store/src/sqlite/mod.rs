@@ -28,7 +28,8 @@ crate::sql::impl_store!(
     SqliteStore,
     driver,
     begin = "BEGIN IMMEDIATE",
-    claim_lock = ""
+    claim_lock = "",
+    row_lock = ""
 );
 
 /// What is at the path before we open it.
