@@ -17,6 +17,7 @@ pub mod organization;
 pub mod params;
 pub mod pkce;
 pub mod redirect;
+pub mod refresh;
 pub mod scope;
 pub mod secret;
 pub mod store;

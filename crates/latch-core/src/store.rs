@@ -128,15 +128,15 @@ pub struct CodeRedemption<'a> {
 pub struct CodeGrant<'a> {
     /// The session the code came from, which must still be live.
     pub sid: &'a str,
-    /// The refresh token issued with the code's tokens (`offline_access`), if any; its
+    /// The refresh grant issued with the code's tokens (`offline_access`), if any; its
     /// `family_id` is the code's hash.
-    pub refresh_token: Option<&'a RefreshTokenRecord>,
+    pub refresh_token: Option<&'a RefreshGrant>,
 }
 
 /// How a redemption ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Redemption {
-    /// First use: recorded, with the grant's refresh token.
+    /// First use: recorded, with the refresh grant.
     Redeemed,
     /// Used before: a replay (RFC 6749 §4.1.2). The refresh tokens issued from its first use
     /// have been revoked.
@@ -145,11 +145,13 @@ pub enum Redemption {
     SessionEnded,
 }
 
-/// A refresh token's grant: who, for which application, from which session.
+/// A refresh token's grant: who, for which application, from which session. One row per
+/// authorization however often its token rotates; the token names the grant and its generation
+/// (see `refresh`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshTokenRecord {
-    pub token_hash: SecretHash,
-    /// Every token descended from one authorization shares this id.
+pub struct RefreshGrant {
+    /// 64 hex digits: the family's bytes in the token. For a grant from a code, the code's hash
+    /// (so that a replayed code revokes it).
     pub family_id: String,
     pub application_id: String,
     pub client_id: String,
@@ -160,21 +162,32 @@ pub struct RefreshTokenRecord {
     pub scope: String,
     pub auth_time: UnixTime,
     pub created_at: UnixTime,
+    /// When the live token expires; every rotation moves it (a sliding lifetime).
     pub expires_at: UnixTime,
     pub organization_id: Option<String>,
     pub audience: Option<String>,
 }
 
-/// A refresh token together with its rotation state, as the token endpoint's rules need it.
+/// A grant with its rotation state, as the token endpoint's rules need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshTokenState {
-    pub record: RefreshTokenRecord,
+pub struct RefreshGrantState {
+    pub grant: RefreshGrant,
+    /// The live token's generation: 0 when issued, one more with each rotation.
+    pub generation: i64,
+    /// When the generation last moved.
     pub rotated_at: Option<UnixTime>,
-    /// Hash of the token that replaced this one.
-    pub successor_hash: Option<SecretHash>,
     pub revoked_at: Option<UnixTime>,
-    /// False once the browser session the token is bound to has ended.
+    /// False once the browser session the grant is bound to has ended.
     pub session_active: bool,
+}
+
+/// How a presented refresh token finds its grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantKey<'a> {
+    /// A token of this build (see `refresh`), by its family id.
+    Family(&'a str),
+    /// A random token issued before grants (schema 5), by its hash: it counts as generation 0.
+    Legacy(&'a SecretHash),
 }
 
 /// A back-channel logout notification waiting to be delivered.
@@ -294,8 +307,8 @@ pub trait SessionStore: Send + Sync {
         application_id: &str,
         client_id: &str,
     ) -> StoreResult<()>;
-    /// Uses a code up (single use, RFC 6749 §4.1.2), in one transaction with its grant's refresh
-    /// token, if its session is still live. A
+    /// Uses a code up (single use, RFC 6749 §4.1.2), in one transaction with its refresh grant,
+    /// if its session is still live. A
     /// second redemption revokes the refresh tokens the first issued (their `family_id` is the
     /// code's hash). Concurrent redemptions of one code: exactly one `Redeemed`.
     async fn redeem_authorization_code(
@@ -304,22 +317,22 @@ pub trait SessionStore: Send + Sync {
         now: UnixTime,
     ) -> StoreResult<Redemption>;
 
-    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
-    /// A refresh token in whatever state it is (rotated, revoked, expired), or `None` if unknown.
-    async fn get_refresh_token(
+    /// Stores a grant at generation 0 (its family id must be new).
+    async fn insert_refresh_grant(&self, grant: &RefreshGrant) -> StoreResult<()>;
+    /// A grant in whatever state it is (revoked, expired, its session ended), or `None`.
+    async fn get_refresh_grant(&self, key: GrantKey<'_>) -> StoreResult<Option<RefreshGrantState>>;
+    /// Moves the grant's live token from `generation` to the next one, expiring at `expires_at`,
+    /// unless it moved already or the grant is revoked: `true` if this call moved it (of
+    /// concurrent calls, exactly one). Using the token is also activity in its session.
+    async fn rotate_refresh_grant(
         &self,
-        token_hash: &SecretHash,
-    ) -> StoreResult<Option<RefreshTokenState>>;
-    /// In one transaction: marks `presented` rotated (unless it already is) with `successor` as its
-    /// successor, and inserts `successor` (unless it exists: successors are derived from the presented
-    /// token, so concurrent rotations agree on it). `true` if this call did the rotation.
-    async fn rotate_refresh_token(
-        &self,
-        presented: &SecretHash,
-        successor: &RefreshTokenRecord,
+        family_id: &str,
+        generation: i64,
+        expires_at: UnixTime,
         now: UnixTime,
     ) -> StoreResult<bool>;
-    /// Revokes every token of a family (reuse detected, or RFC 7009 revocation).
+    /// Revokes a grant, and so every token of its family (reuse detected, a replayed code, or
+    /// RFC 7009 revocation); `1` if it was live.
     async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> StoreResult<u64>;
 
     /// RFC 7009 for access tokens: remembered by `jti` until they expire.

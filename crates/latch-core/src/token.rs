@@ -3,7 +3,7 @@
 use crate::application::Application;
 use crate::params::Params;
 use crate::scope::ScopeSet;
-use crate::store::{AuthorizationCodeRecord, RefreshTokenState};
+use crate::store::{AuthorizationCodeRecord, RefreshGrantState};
 use crate::{ErrorCode, OAuthError, UnixTime, pkce};
 
 /// A grant request, parsed once.
@@ -92,24 +92,26 @@ pub fn check_code(
 /// What to do with a presented refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshDecision {
-    /// Live: rotate it.
+    /// The live token: rotate it.
     Rotate,
-    /// Rotated moments ago (a lost response): answer with its successor again.
+    /// The one rotated moments ago whose successor is still live (a lost response): answer with
+    /// that successor again.
     Retry,
-    /// Rotated longer ago than the reuse window: revoke the family (RFC 6819 §5.2.2.3).
+    /// An older one: revoke the grant (RFC 6819 §5.2.2.3).
     Reuse,
 }
 
-/// RFC 6749 §6 plus rotation with a reuse window.
+/// RFC 6749 §6 plus rotation with a reuse window, for a token of `generation` of the grant.
 pub fn refresh_decision(
-    state: &RefreshTokenState,
+    state: &RefreshGrantState,
+    generation: i64,
     client_id: &str,
     now: UnixTime,
     reuse_window: i64,
 ) -> Result<RefreshDecision, OAuthError> {
-    let record = &state.record;
+    let grant = &state.grant;
     // RFC 6749 §6: the refresh token is bound to the client it was issued to.
-    if record.client_id != client_id {
+    if grant.client_id != client_id {
         return Err(OAuthError::invalid_grant(
             "the refresh token was issued to another client",
         ));
@@ -119,13 +121,16 @@ pub fn refresh_decision(
             "the refresh token has been revoked",
         ));
     }
-    if record.expires_at <= now {
+    if grant.expires_at <= now {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
-    match state.rotated_at {
-        None => Ok(RefreshDecision::Rotate),
-        Some(at) if now - at < reuse_window => Ok(RefreshDecision::Retry),
-        Some(_) => Ok(RefreshDecision::Reuse),
+    let just_rotated = state.rotated_at.is_some_and(|at| now - at < reuse_window);
+    match state.generation - generation {
+        0 => Ok(RefreshDecision::Rotate),
+        1 if just_rotated => Ok(RefreshDecision::Retry),
+        n if n > 0 => Ok(RefreshDecision::Reuse),
+        // Ahead of the grant: only a store rolled back past it could show this.
+        _ => Err(OAuthError::invalid_grant("the refresh token is invalid")),
     }
 }
 
@@ -165,13 +170,11 @@ pub fn narrowed_scope(
 mod tests {
     use super::*;
     use crate::scope::Scope;
-    use crate::secret::SecretHash;
-    use crate::store::RefreshTokenRecord;
+    use crate::store::RefreshGrant;
 
-    fn state(rotated_at: Option<i64>) -> RefreshTokenState {
-        RefreshTokenState {
-            record: RefreshTokenRecord {
-                token_hash: SecretHash::of(b"t"),
+    fn state(generation: i64, rotated_at: Option<i64>) -> RefreshGrantState {
+        RefreshGrantState {
+            grant: RefreshGrant {
                 family_id: "f".into(),
                 application_id: "a".into(),
                 client_id: "c".into(),
@@ -184,48 +187,50 @@ mod tests {
                 organization_id: None,
                 audience: None,
             },
+            generation,
             rotated_at,
-            successor_hash: None,
             revoked_at: None,
             session_active: true,
         }
     }
 
     #[test]
-    fn a_live_token_rotates_and_a_rotated_one_is_retried_then_reused() {
+    fn the_live_token_rotates_the_one_before_is_retried_then_reused() {
+        let d = |s: &RefreshGrantState, g, window| refresh_decision(s, g, "c", 100, window);
+        assert_eq!(d(&state(0, None), 0, 10), Ok(RefreshDecision::Rotate));
+        assert_eq!(d(&state(3, Some(95)), 3, 10), Ok(RefreshDecision::Rotate));
+        assert_eq!(d(&state(3, Some(95)), 2, 10), Ok(RefreshDecision::Retry));
         assert_eq!(
-            refresh_decision(&state(None), "c", 100, 10),
-            Ok(RefreshDecision::Rotate)
+            d(&state(3, Some(95)), 1, 10),
+            Ok(RefreshDecision::Reuse),
+            "its successor was rotated too"
         );
+        assert_eq!(d(&state(3, Some(90)), 2, 10), Ok(RefreshDecision::Reuse));
+        assert_eq!(d(&state(3, Some(100)), 2, 0), Ok(RefreshDecision::Reuse));
         assert_eq!(
-            refresh_decision(&state(Some(95)), "c", 100, 10),
-            Ok(RefreshDecision::Retry)
-        );
-        assert_eq!(
-            refresh_decision(&state(Some(90)), "c", 100, 10),
-            Ok(RefreshDecision::Reuse)
-        );
-        assert_eq!(
-            refresh_decision(&state(Some(100)), "c", 100, 0),
-            Ok(RefreshDecision::Reuse)
+            d(&state(3, Some(95)), 4, 10).unwrap_err().code,
+            ErrorCode::InvalidGrant
         );
     }
 
     #[test]
     fn a_refresh_token_is_bound_to_its_client_and_session() {
         assert_eq!(
-            refresh_decision(&state(None), "other", 100, 10)
+            refresh_decision(&state(0, None), 0, "other", 100, 10)
                 .unwrap_err()
                 .code,
             ErrorCode::InvalidGrant
         );
-        let mut ended = state(None);
+        let mut ended = state(0, None);
         ended.session_active = false;
         assert_eq!(
-            refresh_decision(&ended, "c", 100, 10).unwrap_err().code,
+            refresh_decision(&ended, 0, "c", 100, 10).unwrap_err().code,
             ErrorCode::InvalidGrant
         );
-        assert!(refresh_decision(&state(None), "c", 1000, 10).is_err());
+        let mut revoked = state(0, None);
+        revoked.revoked_at = Some(50);
+        assert!(refresh_decision(&revoked, 0, "c", 100, 10).is_err());
+        assert!(refresh_decision(&state(0, None), 0, "c", 1000, 10).is_err());
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl Server {
                     addr: settings.listen.to_string(),
                     source,
                 })?;
-        let refresh_successor_key = keys.master().derive("latch refresh-token successor v1");
+        let refresh_token_key = keys.master().derive("latch refresh token v1");
         let code_key = keys.master().sub_key("latch authorization code v1");
         let state = AppState(Arc::new(Inner {
             discovery: crate::oidc::discovery_document(&settings.issuer),
@@ -79,7 +79,7 @@ impl Server {
             clock,
             keys,
             applications,
-            refresh_successor_key,
+            refresh_token_key,
             code_key,
         }));
         Ok(Self { state, listener })

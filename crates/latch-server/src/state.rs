@@ -28,8 +28,8 @@ pub struct Inner {
     pub(crate) audit: crate::audit::Audit,
     /// Pre-rendered discovery document.
     pub(crate) discovery: String,
-    /// Key for deriving a refresh token's successor from the token itself (see `oauth::refresh`).
-    pub(crate) refresh_successor_key: [u8; 32],
+    /// Key of the refresh tokens' tags (see `latch_core::refresh`).
+    pub(crate) refresh_token_key: [u8; 32],
     /// Seals authorization codes (see `oauth::code`).
     pub(crate) code_key: latch_jose::MasterKey,
 }

@@ -85,3 +85,120 @@ async fn open_refuses_an_unmigrated_schema() {
         Ok(_) => panic!("opened an unmigrated schema"),
     }
 }
+
+/// Upgrading from schema 4 keeps signed-in apps signed in (the same as on SQLite): each
+/// family's live token becomes its grant's generation 0; rotated and revoked ones are dropped.
+#[tokio::test]
+async fn live_refresh_tokens_of_schema_4_become_grants() {
+    use latch_core::SecretHash;
+    use latch_core::store::GrantKey;
+
+    let url = test_url();
+    let schema = format!("latch_test_{}", uuid::Uuid::now_v7().simple());
+    let Ok(mut conn) = sqlx::PgConnection::connect(&url).await else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "PostgreSQL is unreachable"
+        );
+        skip(&format!("cannot reach {url}"));
+        return;
+    };
+    let run = |sql: String| sqlx::AssertSqlSafe(sql);
+    conn.execute(run(format!(
+        "CREATE SCHEMA {schema}; SET search_path TO {schema}"
+    )))
+    .await
+    .expect("schema");
+    conn.execute(
+        "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+         installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL, \
+         checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL)",
+    )
+    .await
+    .expect("bookkeeping table");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+    for (version, file) in [
+        (1_i64, "0001_init"),
+        (2, "0002_throttles"),
+        (3, "0003_organizations"),
+        (4, "0004_audit"),
+    ] {
+        let sql = std::fs::read_to_string(format!("{dir}/{file}.sql")).expect("read migration");
+        conn.execute(run(sql.clone()))
+            .await
+            .expect("apply migration");
+        let sum = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA384, sql.as_bytes());
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, $2, TRUE, $3, 0)",
+        )
+        .bind(version)
+        .bind(file)
+        .bind(sum.as_ref())
+        .execute(&mut conn)
+        .await
+        .expect("record migration");
+    }
+    let family = SecretHash::of(b"a code");
+    let (live, rotated, revoked) = (
+        SecretHash::of(b"live"),
+        SecretHash::of(b"rotated"),
+        SecretHash::of(b"revoked"),
+    );
+    let other = SecretHash::of(b"other");
+    for (hash, family, rotated_at, revoked_at) in [
+        (&live, family.as_str(), None, None),
+        (&rotated, family.as_str(), Some(5_i64), None),
+        (&revoked, other.as_str(), None, Some(6_i64)),
+    ] {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, application_id, client_id, user_id, \
+             sid, scope, auth_time, created_at, expires_at, rotated_at, revoked_at, organization_id) \
+             VALUES ($1, $2, 'app', 'client', 'user', 'sid', 'openid offline_access', 1, 2, 9999, \
+             $3, $4, 'org_1')",
+        )
+        .bind(hash.as_str())
+        .bind(family)
+        .bind(rotated_at)
+        .bind(revoked_at)
+        .execute(&mut conn)
+        .await
+        .expect("insert token");
+    }
+
+    let store = latch_store::open_postgres_in_schema(&url, &schema)
+        .await
+        .expect("upgrade");
+    assert_eq!(store.schema_version().await.expect("version"), 5);
+    let state = store
+        .get_refresh_grant(GrantKey::Legacy(&live))
+        .await
+        .expect("get")
+        .expect("the live token's grant");
+    assert_eq!(
+        (state.generation, state.grant.family_id.as_str()),
+        (0, family.as_str())
+    );
+    assert_eq!(state.grant.organization_id.as_deref(), Some("org_1"));
+    for gone in [&rotated, &revoked] {
+        assert_eq!(
+            store
+                .get_refresh_grant(GrantKey::Legacy(gone))
+                .await
+                .expect("get"),
+            None
+        );
+    }
+    assert!(
+        store
+            .rotate_refresh_grant(family.as_str(), 0, 10_000, 7)
+            .await
+            .expect("rotate")
+    );
+    drop(store);
+    conn.execute(run(format!("DROP SCHEMA {schema} CASCADE")))
+        .await
+        .expect("drop schema");
+    conn.close().await.ok();
+}

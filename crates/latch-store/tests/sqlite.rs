@@ -182,3 +182,98 @@ async fn open_refuses_a_schema_behind_or_ahead_of_this_build() {
     assert!(err.contains("upgrade Latch"), "{err}");
     remove(&path);
 }
+
+/// Upgrading from schema 4 (a refresh token row per rotation) keeps signed-in apps signed in:
+/// each family's live token becomes its grant's generation 0, found by the old token's hash;
+/// rotated and revoked tokens are not carried over.
+#[tokio::test]
+async fn live_refresh_tokens_of_schema_4_become_grants() {
+    use latch_core::SecretHash;
+    use latch_core::store::GrantKey;
+
+    let path = temp_db("upgrade");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+    let conn = rusqlite::Connection::open(&path).expect("create");
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, \
+         description TEXT NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+         success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
+    )
+    .expect("bookkeeping table");
+    for (version, file) in [
+        (1, "0001_init"),
+        (2, "0002_throttles"),
+        (3, "0003_organizations"),
+        (4, "0004_audit"),
+    ] {
+        let sql = std::fs::read_to_string(format!("{dir}/{file}.sql")).expect("read migration");
+        conn.execute_batch(&format!("BEGIN; {sql}; COMMIT;"))
+            .expect("apply migration");
+        let sum = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA384, sql.as_bytes());
+        conn.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (?1, ?2, 1, ?3, 0)",
+            rusqlite::params![version, file, sum.as_ref()],
+        )
+        .expect("record migration");
+    }
+    let family = SecretHash::of(b"a code");
+    let (live, rotated, revoked) = (
+        SecretHash::of(b"live"),
+        SecretHash::of(b"rotated"),
+        SecretHash::of(b"revoked"),
+    );
+    for (hash, family, rotated_at, revoked_at) in [
+        (&live, family.as_str(), None, None),
+        (&rotated, family.as_str(), Some(5), None),
+        (&revoked, SecretHash::of(b"other").as_str(), None, Some(6)),
+    ] {
+        conn.execute(
+            "INSERT INTO refresh_tokens (token_hash, family_id, application_id, client_id, user_id, \
+             sid, scope, auth_time, created_at, expires_at, rotated_at, revoked_at, organization_id) \
+             VALUES (?1, ?2, 'app', 'client', 'user', 'sid', 'openid offline_access', 1, 2, 9999, \
+             ?3, ?4, 'org_1')",
+            rusqlite::params![hash.as_str(), family, rotated_at, revoked_at],
+        )
+        .expect("insert token");
+    }
+    conn.close().map_err(|(_, e)| e).expect("close");
+
+    let store = latch_store::open_and_migrate(&url(&path))
+        .await
+        .expect("upgrade");
+    assert_eq!(store.schema_version().await.expect("version"), 5);
+    let state = store
+        .get_refresh_grant(GrantKey::Legacy(&live))
+        .await
+        .expect("get")
+        .expect("the live token's grant");
+    assert_eq!(state.generation, 0);
+    assert_eq!(state.grant.family_id, family.as_str());
+    assert_eq!(
+        (
+            state.grant.client_id.as_str(),
+            state.grant.scope.as_str(),
+            state.grant.expires_at,
+            state.grant.organization_id.as_deref()
+        ),
+        ("client", "openid offline_access", 9999, Some("org_1"))
+    );
+    for gone in [&rotated, &revoked] {
+        assert_eq!(
+            store
+                .get_refresh_grant(GrantKey::Legacy(gone))
+                .await
+                .expect("get"),
+            None
+        );
+    }
+    assert!(
+        store
+            .rotate_refresh_grant(family.as_str(), 0, 10_000, 7)
+            .await
+            .expect("rotate")
+    );
+    drop(store);
+    remove(&path);
+}

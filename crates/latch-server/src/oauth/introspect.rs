@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use latch_core::{OAuthError, Secret};
+use latch_core::OAuthError;
 use serde_json::{Value, json};
 
 use crate::client_ip::ClientIp;
@@ -63,28 +63,26 @@ async fn run(
         }
         return Ok(out);
     }
-    let Some(secret) = Secret::parse(token) else {
-        return Ok(inactive);
-    };
     let now = state.clock.now();
-    match state.store.get_refresh_token(&secret.hash()).await? {
-        Some(s)
-            if s.record.client_id == app.client_id
-                && s.rotated_at.is_none()
+    match super::token::presented_grant(state, token).await? {
+        // Only the live generation is active (RFC 7662 §2.2): a rotated token is not.
+        Some((s, generation))
+            if s.grant.client_id == app.client_id
+                && generation == s.generation
                 && s.revoked_at.is_none()
                 && s.session_active
-                && s.record.expires_at > now =>
+                && s.grant.expires_at > now =>
         {
             Ok(json!({
                 "active": true,
                 "token_type": "refresh_token",
-                "scope": s.record.scope,
-                "client_id": s.record.client_id,
-                "sub": s.record.user_id,
+                "scope": s.grant.scope,
+                "client_id": s.grant.client_id,
+                "sub": s.grant.user_id,
                 "iss": state.settings.issuer,
-                "exp": s.record.expires_at,
-                "iat": s.record.created_at,
-                "sid": s.record.sid,
+                "exp": s.grant.expires_at,
+                "iat": s.rotated_at.unwrap_or(s.grant.created_at),
+                "sid": s.grant.sid,
             }))
         }
         _ => Ok(inactive),

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use latch_core::{ErrorCode, OAuthError, Secret};
+use latch_core::{ErrorCode, OAuthError};
 
 use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
@@ -54,16 +54,15 @@ async fn run(
         }
         return Ok(());
     }
-    if let Some(secret) = Secret::parse(token) {
-        // §2.1: only the client the token was issued to may revoke it.
-        if let Some(found) = state.store.get_refresh_token(&secret.hash()).await?
-            && found.record.client_id == app.client_id
-        {
-            state
-                .store
-                .revoke_refresh_family(&found.record.family_id, now)
-                .await?;
-        }
+    // §2.1: only the client the token was issued to may revoke it. §2.1 also allows revoking the
+    // whole grant: any generation's token revokes it.
+    if let Some((found, _)) = super::token::presented_grant(state, token).await?
+        && found.grant.client_id == app.client_id
+    {
+        state
+            .store
+            .revoke_refresh_family(&found.grant.family_id, now)
+            .await?;
     }
     Ok(())
 }

@@ -5,15 +5,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latch_core::application::{Application, MAX_ACCESS_TOKEN_TTL};
 use latch_core::audit::ActorType;
 use latch_core::params::{self, Params};
+use latch_core::refresh::RefreshHandle;
 use latch_core::scope::{Scope, ScopeSet};
 use latch_core::secret::random_id;
 use latch_core::store::{
-    AuthorizationCodeRecord, CodeGrant, CodeRedemption, Redemption, RefreshTokenRecord,
+    AuthorizationCodeRecord, CodeGrant, CodeRedemption, GrantKey, Redemption, RefreshGrant,
+    RefreshGrantState, StoreError,
 };
 use latch_core::token::{self, RefreshDecision, TokenGrant};
 use latch_core::user::User;
@@ -251,8 +251,8 @@ async fn authorization_code(
 struct CodeTokens {
     user: User,
     access: Access,
-    /// The refresh token and its record (`offline_access`); its family is the code.
-    refresh: Option<(Secret, RefreshTokenRecord)>,
+    /// The refresh token and its grant (`offline_access`); its family is the code.
+    refresh: Option<(Secret, RefreshGrant)>,
 }
 
 async fn prepare_code_grant(
@@ -273,10 +273,8 @@ async fn prepare_code_grant(
         audience: record.audience.as_deref(),
     };
     let access = grants::resolve(state, &target, &ScopeSet::parse(&record.scope)?).await?;
-    let refresh = access.scope.contains(Scope::OFFLINE_ACCESS).then(|| {
-        let token = Secret::generate();
-        let stored = RefreshTokenRecord {
-            token_hash: token.hash(),
+    let refresh = if access.scope.contains(Scope::OFFLINE_ACCESS) {
+        let grant = RefreshGrant {
             family_id: hash.as_str().to_owned(),
             application_id: app.id.clone(),
             client_id: app.client_id.clone(),
@@ -289,8 +287,10 @@ async fn prepare_code_grant(
             organization_id: record.organization_id.clone(),
             audience: record.audience.clone(),
         };
-        (token, stored)
-    });
+        Some((refresh_token_of(state, &grant.family_id, 0)?, grant))
+    } else {
+        None
+    };
     Ok(CodeTokens {
         user,
         access,
@@ -298,14 +298,40 @@ async fn prepare_code_grant(
     })
 }
 
-/// The successor of a refresh token is derived from it with a server key: a client retrying with
-/// the just-rotated token gets the same successor, and only hashes are ever stored.
-fn successor_of(state: &AppState, presented: &Secret) -> Secret {
-    let mac = latch_jose::hmac_sha256(
-        &state.refresh_successor_key,
-        presented.expose_secret().as_bytes(),
-    );
-    Secret::from_derived(URL_SAFE_NO_PAD.encode(mac))
+/// The grant a presented refresh token names, with the token's generation: a token of this
+/// build names both (`latch_core::refresh`); a random one from before grants is found by its
+/// hash, as generation 0. `None` for anything else.
+pub(crate) async fn presented_grant(
+    state: &AppState,
+    presented: &str,
+) -> Result<Option<(RefreshGrantState, i64)>, StoreError> {
+    if let Some(handle) = RefreshHandle::parse(presented, &state.refresh_token_key) {
+        let family = handle.family_id();
+        let found = state
+            .store
+            .get_refresh_grant(GrantKey::Family(&family))
+            .await?;
+        return Ok(found.map(|s| (s, i64::from(handle.generation))));
+    }
+    let Some(legacy) = Secret::parse(presented) else {
+        return Ok(None);
+    };
+    let found = state
+        .store
+        .get_refresh_grant(GrantKey::Legacy(&legacy.hash()))
+        .await?;
+    Ok(found.map(|s| (s, 0)))
+}
+
+/// The token of `generation` of the grant.
+fn refresh_token_of(
+    state: &AppState,
+    family_id: &str,
+    generation: i64,
+) -> Result<Secret, OAuthResponse> {
+    RefreshHandle::of(family_id, generation)
+        .map(|h| h.token(&state.refresh_token_key))
+        .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid").into())
 }
 
 async fn refresh(
@@ -316,67 +342,61 @@ async fn refresh(
 ) -> Result<TokenResponse, OAuthResponse> {
     let now = state.clock.now();
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
-    let presented = Secret::parse(presented).ok_or_else(invalid)?;
-    let hash = presented.hash();
-    let current = state
-        .store
-        .get_refresh_token(&hash)
+    let (current, generation) = presented_grant(state, presented)
         .await?
         .ok_or_else(invalid)?;
     let window = state.settings.refresh_reuse_window;
-    let decision = token::refresh_decision(&current, &app.client_id, now, window)?;
-    let scope = token::narrowed_scope(&current.record.scope, requested)?;
-    let successor = successor_of(state, &presented);
-    let r = &current.record;
-    let record = RefreshTokenRecord {
-        token_hash: successor.hash(),
-        created_at: now,
-        expires_at: now + state.settings.refresh_token_ttl,
-        ..r.clone()
-    };
+    let decision = token::refresh_decision(&current, generation, &app.client_id, now, window)?;
+    let scope = token::narrowed_scope(&current.grant.scope, requested)?;
+    let g = &current.grant;
     let reused = match decision {
         RefreshDecision::Rotate => {
-            // Lost a race with a concurrent rotation of the same token: that is a retry too.
             let rotated = state
                 .store
-                .rotate_refresh_token(&hash, &record, now)
+                .rotate_refresh_grant(
+                    &g.family_id,
+                    generation,
+                    now + state.settings.refresh_token_ttl,
+                    now,
+                )
                 .await?;
+            // Lost a race with a concurrent rotation of the same token: that is a retry too,
+            // answered with the same successor (there is only one per generation).
             !rotated && window == 0
         }
-        RefreshDecision::Retry => {
-            !successor_is_live(state, &current.successor_hash, &successor).await?
-        }
+        RefreshDecision::Retry => false,
         RefreshDecision::Reuse => true,
     };
     if reused {
-        state.store.revoke_refresh_family(&r.family_id, now).await?;
-        tracing::warn!(client_id = %app.client_id, family = %r.family_id, "refresh token reuse detected; family revoked");
+        state.store.revoke_refresh_family(&g.family_id, now).await?;
+        tracing::warn!(client_id = %app.client_id, family = %g.family_id, "refresh token reuse detected; family revoked");
         let event = Event::new("token.reuse_detected")
             .actor(ActorType::Client, Some(&app.client_id))
             .client(Some(&app.client_id))
-            .user(Some(&r.user_id))
+            .user(Some(&g.user_id))
             .failure("refresh_token_reused")
             .detail("grant", "refresh_token");
         state.audit.record(event, now);
         return Err(OAuthError::invalid_grant("the refresh token was already used").into());
     }
+    let successor = refresh_token_of(state, &g.family_id, generation + 1)?;
     let user = state
         .store
-        .get_user(&r.user_id)
+        .get_user(&g.user_id)
         .await?
         .ok_or_else(invalid)?;
     // Roles and membership are read now: a change shows in this refresh (RBAC as in Auth0).
     let target = GrantTarget {
         user_id: &user.id,
-        organization_id: r.organization_id.as_deref(),
-        audience: r.audience.as_deref(),
+        organization_id: g.organization_id.as_deref(),
+        audience: g.audience.as_deref(),
     };
     let access = grants::resolve(state, &target, &scope).await?;
     let grant = Grant {
         app,
         user: Some(&user),
-        sid: Some(&r.sid),
-        auth_time: Some(r.auth_time),
+        sid: Some(&g.sid),
+        auth_time: Some(g.auth_time),
         access: &access,
         nonce: None,
         jti: random_id(),
@@ -391,20 +411,6 @@ async fn refresh(
         scope: access.scope.to_string(),
         user_id: Some(user.id.clone()),
     })
-}
-
-/// A retry is answered only while the successor it would get is itself unused and unrevoked.
-async fn successor_is_live(
-    state: &AppState,
-    recorded: &Option<SecretHash>,
-    successor: &Secret,
-) -> Result<bool, OAuthResponse> {
-    let hash = successor.hash();
-    if !recorded.as_ref().is_some_and(|r| r.matches(&hash)) {
-        return Ok(false);
-    }
-    let live = state.store.get_refresh_token(&hash).await?;
-    Ok(live.is_some_and(|s| s.rotated_at.is_none() && s.revoked_at.is_none() && s.session_active))
 }
 
 /// RFC 6749 §4.4: confidential clients only; the token is about the client itself.

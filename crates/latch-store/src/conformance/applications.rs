@@ -6,7 +6,7 @@ use latch_core::store::{PageRequest, Store, StoreError};
 
 use super::{
     NOW, application, given_application, given_code, given_refresh, given_session, given_user,
-    new_id, secret,
+    grant_state, new_hash, new_id, secret,
 };
 
 /// Every field, lists and nulls included, reads back as written; updates replace them.
@@ -263,7 +263,7 @@ pub async fn case_delete_application_revokes_what_was_issued(store: &dyn Store) 
     let (cookie, session) = given_session(store, &user.id).await;
     given_code(store, &app, &session).await;
     given_code(store, &other, &session).await;
-    let token = given_refresh(store, &app, &session, &new_id()).await;
+    let token = given_refresh(store, &app, &session, new_hash().as_str()).await;
     let other_token = given_refresh(store, &other, &session, &new_id()).await;
 
     assert!(store.delete_application(&app.id).await.expect("delete"));
@@ -275,10 +275,7 @@ pub async fn case_delete_application_revokes_what_was_issued(store: &dyn Store) 
             .expect("list")
             .is_empty()
     );
-    let state = store
-        .get_refresh_token(&token.token_hash)
-        .await
-        .expect("get token");
+    let state = grant_state(store, &token).await;
     assert!(
         state.is_none_or(|s| s.revoked_at.is_some()),
         "the application's refresh token still works"
@@ -290,11 +287,7 @@ pub async fn case_delete_application_revokes_what_was_issued(store: &dyn Store) 
         .expect("live");
     assert_eq!(live.applications, vec![other.client_id.clone()]);
 
-    let other_state = store
-        .get_refresh_token(&other_token.token_hash)
-        .await
-        .expect("get")
-        .expect("kept");
+    let other_state = grant_state(store, &other_token).await.expect("kept");
     assert_eq!(other_state.revoked_at, None);
     assert!(
         !store

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use latch_core::store::{Redemption, SessionSelector, Store};
 
 use super::{
-    NOW, given_application, given_session, given_user, grant, new_hash, new_id, redeem, refresh,
+    NOW, given_application, given_session, given_user, grant, grant_state, new_hash, redeem,
+    refresh,
 };
 
 /// The first redemption inserts the refresh token; a second is a replay and revokes that token. A redemption without a grant (a request that
@@ -31,12 +32,10 @@ pub async fn case_a_code_is_redeemed_once_then_replayed(store: &dyn Store) {
         .expect("get")
         .expect("session");
     assert_eq!(live.applications, vec![app.client_id.clone()], "kept once");
-    let state = store
-        .get_refresh_token(&token.token_hash)
+    let state = grant_state(store, &token)
         .await
-        .expect("get")
         .expect("the refresh token was inserted with the code's use");
-    assert_eq!(state.record, token);
+    assert_eq!(state.grant, token);
     assert_eq!(state.revoked_at, None);
 
     let again = store
@@ -51,11 +50,7 @@ pub async fn case_a_code_is_redeemed_once_then_replayed(store: &dyn Store) {
         .await
         .expect("redeem");
     assert_eq!(again, Redemption::Replayed);
-    let state = store
-        .get_refresh_token(&token.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
+    let state = grant_state(store, &token).await.expect("token");
     assert_eq!(state.revoked_at, Some(NOW + 1), "the replay revoked it");
 
     let burnt = new_hash();
@@ -70,7 +65,8 @@ pub async fn case_a_code_is_redeemed_once_then_replayed(store: &dyn Store) {
     );
 }
 
-/// A replay revokes the tokens descended from the code's first use and nothing else.
+/// A replay revokes the grant of the code's first use (whatever its generation) and nothing
+/// else.
 pub async fn case_a_replayed_code_revokes_its_family_only(store: &dyn Store) {
     let app = given_application(store, None).await;
     let user = given_user(store).await;
@@ -82,15 +78,16 @@ pub async fn case_a_replayed_code_revokes_its_family_only(store: &dyn Store) {
         redeem(store, &hash, NOW + 60, g).await,
         Redemption::Redeemed
     );
-    // The token's successor (same family), and a token of another family.
-    let successor = refresh(&app, &session, hash.as_str());
+    // The grant rotated on, and a grant of another family.
+    assert!(
+        store
+            .rotate_refresh_grant(&first.family_id, 0, NOW + 100, NOW)
+            .await
+            .expect("rotate")
+    );
+    let bystander = refresh(&app, &session, new_hash().as_str());
     store
-        .insert_refresh_token(&successor)
-        .await
-        .expect("insert");
-    let bystander = refresh(&app, &session, &new_id());
-    store
-        .insert_refresh_token(&bystander)
+        .insert_refresh_grant(&bystander)
         .await
         .expect("insert");
 
@@ -98,19 +95,9 @@ pub async fn case_a_replayed_code_revokes_its_family_only(store: &dyn Store) {
         redeem(store, &hash, NOW + 60, None).await,
         Redemption::Replayed
     );
-    for t in [&first, &successor] {
-        let state = store
-            .get_refresh_token(&t.token_hash)
-            .await
-            .expect("get")
-            .expect("token");
-        assert_eq!(state.revoked_at, Some(NOW));
-    }
-    let other = store
-        .get_refresh_token(&bystander.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
+    let state = grant_state(store, &first).await.expect("grant");
+    assert_eq!(state.revoked_at, Some(NOW));
+    let other = grant_state(store, &bystander).await.expect("token");
     assert_eq!(other.revoked_at, None);
 }
 
@@ -130,13 +117,7 @@ pub async fn case_a_code_of_an_ended_session_records_nothing(store: &dyn Store) 
         let got = redeem(store, &hash, NOW + 60, Some(grant(&session, Some(&token)))).await;
         assert_eq!(got, Redemption::SessionEnded);
     }
-    assert_eq!(
-        store
-            .get_refresh_token(&token.token_hash)
-            .await
-            .expect("get"),
-        None
-    );
+    assert_eq!(grant_state(store, &token).await, None);
     let unknown = super::session_record_without_row(&user.id);
     let got = redeem(store, &new_hash(), NOW + 60, Some(grant(&unknown, None))).await;
     assert_eq!(
@@ -147,7 +128,8 @@ pub async fn case_a_code_of_an_ended_session_records_nothing(store: &dyn Store) 
 }
 
 /// Fifty concurrent redemptions of one code, each with its own refresh token: exactly one
-/// `Redeemed`, every other a `Replayed`; only the winner's token exists, revoked by the replays.
+/// `Redeemed`, every other a `Replayed`; only the winner's grant is stored, revoked by the
+/// replays.
 pub async fn case_concurrent_redemptions_of_a_code_have_one_winner(store: Arc<dyn Store>) {
     let app = given_application(&*store, None).await;
     let user = given_user(&*store).await;
@@ -162,7 +144,8 @@ pub async fn case_concurrent_redemptions_of_a_code_have_one_winner(store: Arc<dy
                 session.clone(),
             );
             tokio::spawn(async move {
-                let token = refresh(&app, &session, hash.as_str());
+                let mut token = refresh(&app, &session, hash.as_str());
+                token.scope = format!("openid offline_access {}", super::new_id());
                 let got = redeem(
                     &*store,
                     &hash,
@@ -179,22 +162,17 @@ pub async fn case_concurrent_redemptions_of_a_code_have_one_winner(store: Arc<dy
         let (got, token) = task.await.expect("task");
         match got {
             Redemption::Redeemed => winners.push(token),
-            Redemption::Replayed => {
-                let state = store
-                    .get_refresh_token(&token.token_hash)
-                    .await
-                    .expect("get");
-                assert_eq!(state, None, "a replay inserted its refresh token");
-                replayed += 1;
-            }
+            Redemption::Replayed => replayed += 1,
             Redemption::SessionEnded => panic!("the session is live"),
         }
     }
     assert_eq!((winners.len(), replayed), (1, 49));
-    let state = store
-        .get_refresh_token(&winners[0].token_hash)
+    let state = grant_state(&*store, &winners[0])
         .await
-        .expect("get")
-        .expect("the winner's token");
+        .expect("the winner's grant");
+    assert_eq!(
+        state.grant, winners[0],
+        "only the winner's grant was stored"
+    );
     assert_eq!(state.revoked_at, Some(NOW), "revoked by the replays");
 }

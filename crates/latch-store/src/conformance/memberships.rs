@@ -4,7 +4,10 @@ use latch_core::organization::Membership;
 use latch_core::store::Store;
 
 use super::organizations::{api, given_organization, given_role, is_conflict, walk};
-use super::{NOW, given_application, given_user, new_id, refresh, session_record_without_row};
+use super::{
+    NOW, given_application, given_user, grant_state, new_hash, new_id, refresh,
+    session_record_without_row,
+};
 
 /// A member's roles read back sorted by name, per member across pages; replacing, losing a
 /// deleted role and the user's deletion all show.
@@ -163,23 +166,19 @@ pub async fn case_removals_revoke_the_refresh_tokens_issued_for_them(store: &dyn
         .await
         .expect("insert membership");
     let issue = |org_id: Option<&str>, audience: Option<&str>| {
-        let mut r = refresh(&app, &session, &new_id());
+        let mut r = refresh(&app, &session, new_hash().as_str());
         r.organization_id = org_id.map(str::to_owned);
         r.audience = audience.map(str::to_owned);
         async move {
-            store.insert_refresh_token(&r).await.expect("insert");
-            r.token_hash
+            store.insert_refresh_grant(&r).await.expect("insert");
+            r
         }
     };
     let in_org = issue(Some(&org.id), None).await;
     let elsewhere = issue(Some("org_other"), None).await;
     let plain = issue(None, None).await;
-    let revoked = |hash: latch_core::SecretHash| async move {
-        let s = store
-            .get_refresh_token(&hash)
-            .await
-            .expect("get")
-            .expect("token");
+    let revoked = |grant: latch_core::store::RefreshGrant| async move {
+        let s = grant_state(store, &grant).await.expect("grant");
         s.revoked_at.is_some()
     };
     assert!(

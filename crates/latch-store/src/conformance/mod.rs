@@ -30,7 +30,8 @@ use std::sync::Arc;
 
 use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
 use latch_core::store::{
-    CodeGrant, CodeRedemption, Redemption, RefreshTokenRecord, SessionRecord, Store,
+    CodeGrant, CodeRedemption, GrantKey, Redemption, RefreshGrant, RefreshGrantState,
+    SessionRecord, Store,
 };
 use latch_core::user::User;
 use latch_core::{Secret, SecretHash, UnixTime};
@@ -121,8 +122,7 @@ macro_rules! conformance_tests {
             case_a_code_is_redeemed_once_then_replayed,
             case_a_replayed_code_revokes_its_family_only,
             case_a_code_of_an_ended_session_records_nothing,
-            case_refresh_tokens_rotate_once,
-            case_a_family_is_revoked_whole,
+            case_refresh_grants_rotate_once_per_generation,
             case_revoked_access_tokens_are_remembered,
             case_ending_a_session_revokes_and_notifies,
             case_sessions_end_only_for_their_user,
@@ -280,7 +280,7 @@ pub(crate) async fn redeem(
 /// The grant of a code in `session`, with `refresh_token` if given.
 pub(crate) fn grant<'a>(
     session: &'a SessionRecord,
-    refresh_token: Option<&'a RefreshTokenRecord>,
+    refresh_token: Option<&'a RefreshGrant>,
 ) -> CodeGrant<'a> {
     CodeGrant {
         sid: &session.sid,
@@ -305,13 +305,8 @@ pub(crate) async fn given_code(
     hash
 }
 
-pub(crate) fn refresh(
-    app: &Application,
-    session: &SessionRecord,
-    family_id: &str,
-) -> RefreshTokenRecord {
-    RefreshTokenRecord {
-        token_hash: new_hash(),
+pub(crate) fn refresh(app: &Application, session: &SessionRecord, family_id: &str) -> RefreshGrant {
+    RefreshGrant {
         family_id: family_id.to_owned(),
         application_id: app.id.clone(),
         client_id: app.client_id.clone(),
@@ -326,17 +321,28 @@ pub(crate) fn refresh(
     }
 }
 
+/// The grant's state as stored, if it is.
+pub(crate) async fn grant_state(
+    store: &dyn Store,
+    grant: &RefreshGrant,
+) -> Option<RefreshGrantState> {
+    store
+        .get_refresh_grant(GrantKey::Family(&grant.family_id))
+        .await
+        .expect("get refresh grant")
+}
+
 pub(crate) async fn given_refresh(
     store: &dyn Store,
     app: &Application,
     session: &SessionRecord,
     family_id: &str,
-) -> RefreshTokenRecord {
+) -> RefreshGrant {
     let r = refresh(app, session, family_id);
     store
-        .insert_refresh_token(&r)
+        .insert_refresh_grant(&r)
         .await
-        .expect("insert refresh token");
+        .expect("insert refresh grant");
     r
 }
 

@@ -3,7 +3,8 @@
 use latch_core::store::{LoginRequestRecord, PageRequest, SessionSelector, Store};
 
 use super::{
-    NOW, given_application, given_code, given_refresh, given_session, given_user, new_hash, new_id,
+    NOW, given_application, given_code, given_refresh, given_session, given_user, grant_state,
+    new_hash, new_id,
 };
 
 pub async fn case_login_requests_round_trip(store: &dyn Store) {
@@ -211,10 +212,8 @@ pub async fn case_ending_a_session_revokes_and_notifies(store: &dyn Store) {
     let token = given_refresh(store, &with_url, &session, &new_id()).await;
     let other_token = given_refresh(store, &bystander, &other_session, &new_id()).await;
     assert!(
-        store
-            .get_refresh_token(&token.token_hash)
+        grant_state(store, &token)
             .await
-            .expect("get")
             .expect("token")
             .session_active
     );
@@ -231,18 +230,10 @@ pub async fn case_ending_a_session_revokes_and_notifies(store: &dyn Store) {
             .expect("get"),
         None
     );
-    let state = store
-        .get_refresh_token(&token.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
+    let state = grant_state(store, &token).await.expect("token");
     assert_eq!(state.revoked_at, Some(NOW + 5));
     assert!(!state.session_active);
-    let other_state = store
-        .get_refresh_token(&other_token.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
+    let other_state = grant_state(store, &other_token).await.expect("token");
     assert_eq!(
         (other_state.revoked_at, other_state.session_active),
         (None, true)
@@ -390,13 +381,11 @@ pub async fn case_expired_sessions_are_swept_and_refreshing_keeps_one_alive(stor
     let (_, busy) = given_session(store, &user.id).await;
     given_code(store, &app, &idle).await;
     given_code(store, &app, &busy).await;
-    let token = given_refresh(store, &app, &busy, &new_id()).await;
+    let token = given_refresh(store, &app, &busy, new_hash().as_str()).await;
     // The busy session's app refreshes 500 s in: that is activity.
-    let mut successor = super::refresh(&app, &busy, &token.family_id);
-    successor.token_hash = new_hash();
     assert!(
         store
-            .rotate_refresh_token(&token.token_hash, &successor, NOW + 500)
+            .rotate_refresh_grant(&token.family_id, 0, NOW + 86_400, NOW + 500)
             .await
             .expect("rotate")
     );
@@ -421,10 +410,8 @@ pub async fn case_expired_sessions_are_swept_and_refreshing_keeps_one_alive(stor
         "its app is notified"
     );
     assert!(
-        store
-            .get_refresh_token(&successor.token_hash)
+        grant_state(store, &token)
             .await
-            .expect("get")
             .expect("token")
             .session_active
     );

@@ -3,121 +3,111 @@
 use std::sync::Arc;
 
 use latch_core::store::{
-    LoginRequestRecord, Redemption, RefreshTokenState, SessionSelector, Store,
+    GrantKey, LoginRequestRecord, Redemption, RefreshGrantState, SessionSelector, Store,
 };
 
 use super::{
-    NOW, given_application, given_code, given_refresh, given_session, given_user, new_hash, new_id,
-    redeem, refresh,
+    NOW, given_application, given_code, given_refresh, given_session, given_user, grant_state,
+    new_hash, new_id, redeem, refresh,
 };
 
-/// A token reads back with its state; rotation marks it, stores the successor, and happens once.
-pub async fn case_refresh_tokens_rotate_once(store: &dyn Store) {
+/// A grant reads back with its state; rotation moves its generation and expiry, once per
+/// generation, and not once it is revoked.
+pub async fn case_refresh_grants_rotate_once_per_generation(store: &dyn Store) {
     let app = given_application(store, None).await;
     let user = given_user(store).await;
     let (_, session) = given_session(store, &user.id).await;
-    let family = new_id();
-    let token = given_refresh(store, &app, &session, &family).await;
-    let state = store
-        .get_refresh_token(&token.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
-    let fresh = RefreshTokenState {
-        record: token.clone(),
+    let grant = given_refresh(store, &app, &session, new_hash().as_str()).await;
+    let fresh = RefreshGrantState {
+        grant: grant.clone(),
+        generation: 0,
         rotated_at: None,
-        successor_hash: None,
         revoked_at: None,
         session_active: true,
     };
-    assert_eq!(state, fresh, "every field round-trips");
     assert_eq!(
-        store.get_refresh_token(&new_hash()).await.expect("get"),
+        grant_state(store, &grant).await,
+        Some(fresh.clone()),
+        "every field round-trips"
+    );
+    assert_eq!(
+        store
+            .get_refresh_grant(GrantKey::Family(new_hash().as_str()))
+            .await
+            .expect("get"),
         None
     );
+    assert!(
+        store.insert_refresh_grant(&grant).await.is_err(),
+        "a family id is used once"
+    );
 
-    let mut successor = refresh(&app, &session, &family);
-    successor.created_at = NOW + 10;
+    let rotate = |generation, expires_at, now| {
+        store.rotate_refresh_grant(&grant.family_id, generation, expires_at, now)
+    };
+    assert!(rotate(0, NOW + 5_000, NOW + 10).await.expect("rotate"));
     assert!(
+        !rotate(0, NOW + 6_000, NOW + 11).await.expect("rotate"),
+        "generation 0 moved already"
+    );
+    let state = grant_state(store, &grant).await.expect("grant");
+    assert_eq!(
+        (state.generation, state.rotated_at, state.grant.expires_at),
+        (1, Some(NOW + 10), NOW + 5_000)
+    );
+    assert!(rotate(1, NOW + 7_000, NOW + 12).await.expect("rotate"));
+    assert_eq!(
+        grant_state(store, &grant).await.expect("grant").generation,
+        2
+    );
+    assert_eq!(
         store
-            .rotate_refresh_token(&token.token_hash, &successor, NOW + 10)
+            .revoke_refresh_family(&grant.family_id, NOW + 13)
             .await
-            .expect("rotate")
+            .expect("revoke"),
+        1
     );
-    let state = store
-        .get_refresh_token(&token.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
     assert_eq!(
-        (state.rotated_at, state.successor_hash),
-        (Some(NOW + 10), Some(successor.token_hash.clone()))
-    );
-    let next = store
-        .get_refresh_token(&successor.token_hash)
-        .await
-        .expect("get")
-        .expect("successor");
-    assert_eq!(
-        next,
-        RefreshTokenState {
-            record: successor.clone(),
-            ..fresh.clone()
-        }
+        store
+            .revoke_refresh_family(&grant.family_id, NOW + 14)
+            .await
+            .expect("revoke"),
+        0,
+        "revoked once"
     );
     assert!(
-        !store
-            .rotate_refresh_token(&token.token_hash, &successor, NOW + 11)
-            .await
-            .expect("rotate again")
+        !rotate(2, NOW + 8_000, NOW + 15).await.expect("rotate"),
+        "a revoked grant does not rotate"
     );
-    let state = store
-        .get_refresh_token(&token.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
-    assert_eq!(
-        state.rotated_at,
-        Some(NOW + 10),
-        "the first rotation stands"
-    );
+    let state = grant_state(store, &grant).await.expect("grant");
+    assert_eq!((state.generation, state.revoked_at), (2, Some(NOW + 13)));
 
     let orphan = given_refresh(
         store,
         &app,
         &super::session_record_without_row(&user.id),
-        &new_id(),
+        new_hash().as_str(),
     )
     .await;
-    let state = store
-        .get_refresh_token(&orphan.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
+    let state = grant_state(store, &orphan).await.expect("grant");
     assert!(
         !state.session_active,
-        "a token whose session row is gone is not session-active"
+        "a grant whose session row is gone is not session-active"
     );
 }
 
-/// Fifty concurrent rotations of one token: exactly one `true`, the successor stored once.
+/// Fifty concurrent rotations of one generation: exactly one `true`.
 pub async fn case_concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
     let app = given_application(&*store, None).await;
     let user = given_user(&*store).await;
     let (_, session) = given_session(&*store, &user.id).await;
-    let family = new_id();
-    let token = given_refresh(&*store, &app, &session, &family).await;
-    let successor = refresh(&app, &session, &family);
+    let grant = given_refresh(&*store, &app, &session, new_hash().as_str()).await;
     let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let (store, presented, successor) = (
-                Arc::clone(&store),
-                token.token_hash.clone(),
-                successor.clone(),
-            );
+        .map(|i| {
+            let (store, family) = (Arc::clone(&store), grant.family_id.clone());
             tokio::spawn(async move {
                 store
-                    .rotate_refresh_token(&presented, &successor, NOW)
+                    .rotate_refresh_grant(&family, 0, NOW + 1_000 + i, NOW)
                     .await
             })
         })
@@ -129,88 +119,8 @@ pub async fn case_concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(won, 1);
-    let state = store
-        .get_refresh_token(&token.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
-    assert_eq!(state.successor_hash, Some(successor.token_hash.clone()));
-    let next = store
-        .get_refresh_token(&successor.token_hash)
-        .await
-        .expect("get")
-        .expect("successor");
-    assert_eq!((next.record, next.rotated_at), (successor, None));
-    assert_eq!(
-        store
-            .revoke_refresh_family(&family, NOW)
-            .await
-            .expect("revoke"),
-        2,
-        "the family has two rows"
-    );
-}
-
-/// Revoking a family revokes each of its tokens once, and a successor of a revoked token is
-/// born revoked.
-pub async fn case_a_family_is_revoked_whole(store: &dyn Store) {
-    let app = given_application(store, None).await;
-    let user = given_user(store).await;
-    let (_, session) = given_session(store, &user.id).await;
-    let family = new_id();
-    let first = given_refresh(store, &app, &session, &family).await;
-    let second = refresh(&app, &session, &family);
-    assert!(
-        store
-            .rotate_refresh_token(&first.token_hash, &second, NOW)
-            .await
-            .expect("rotate")
-    );
-    let third = given_refresh(store, &app, &session, &family).await;
-    let bystander = given_refresh(store, &app, &session, &new_id()).await;
-
-    assert_eq!(
-        store
-            .revoke_refresh_family(&family, NOW + 7)
-            .await
-            .expect("revoke"),
-        3
-    );
-    for t in [&first, &second, &third] {
-        let state = store
-            .get_refresh_token(&t.token_hash)
-            .await
-            .expect("get")
-            .expect("token");
-        assert_eq!(state.revoked_at, Some(NOW + 7));
-    }
-    let state = store
-        .get_refresh_token(&bystander.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
-    assert_eq!(state.revoked_at, None);
-    assert_eq!(
-        store
-            .revoke_refresh_family(&family, NOW + 8)
-            .await
-            .expect("revoke"),
-        0
-    );
-
-    let fourth = refresh(&app, &session, &family);
-    assert!(
-        store
-            .rotate_refresh_token(&third.token_hash, &fourth, NOW + 9)
-            .await
-            .expect("rotate")
-    );
-    let state = store
-        .get_refresh_token(&fourth.token_hash)
-        .await
-        .expect("get")
-        .expect("token");
-    assert_eq!(state.revoked_at, Some(NOW + 7));
+    let state = grant_state(&*store, &grant).await.expect("grant");
+    assert_eq!(state.generation, 1);
 }
 
 pub async fn case_revoked_access_tokens_are_remembered(store: &dyn Store) {
@@ -263,16 +173,16 @@ pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
         .insert_revoked_access_token("live-jti", NOW + 1)
         .await
         .expect("insert");
-    let mut long_expired = refresh(&app, &session, &new_id());
+    let mut long_expired = refresh(&app, &session, new_hash().as_str());
     long_expired.expires_at = NOW - 86_401;
     store
-        .insert_refresh_token(&long_expired)
+        .insert_refresh_grant(&long_expired)
         .await
         .expect("insert");
-    let mut just_expired = refresh(&app, &session, &new_id());
+    let mut just_expired = refresh(&app, &session, new_hash().as_str());
     just_expired.expires_at = NOW - 3_600;
     store
-        .insert_refresh_token(&just_expired)
+        .insert_refresh_grant(&just_expired)
         .await
         .expect("insert");
 
@@ -310,20 +220,8 @@ pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
             .await
             .expect("check")
     );
-    assert_eq!(
-        store
-            .get_refresh_token(&long_expired.token_hash)
-            .await
-            .expect("get"),
-        None
-    );
-    assert!(
-        store
-            .get_refresh_token(&just_expired.token_hash)
-            .await
-            .expect("get")
-            .is_some()
-    );
+    assert_eq!(grant_state(store, &long_expired).await, None);
+    assert!(grant_state(store, &just_expired).await.is_some());
     assert!(
         store
             .get_active_session(&cookie, NOW, 600)

@@ -176,7 +176,7 @@ macro_rules! impl_application_store {
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
                 for sql in [
-                    "DELETE FROM refresh_tokens WHERE application_id = $1",
+                    "DELETE FROM refresh_grants WHERE application_id = $1",
                     "DELETE FROM client_secrets WHERE application_id = $1",
                     "DELETE FROM session_applications WHERE application_id = $1",
                 ] {

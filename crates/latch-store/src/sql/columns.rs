@@ -36,8 +36,17 @@ macro_rules! login_request_columns {
 }
 macro_rules! refresh_columns {
     () => {
-        "token_hash, family_id, application_id, client_id, user_id, sid, scope, auth_time, \
-         created_at, expires_at, organization_id, audience"
+        "family_id, application_id, client_id, user_id, sid, scope, auth_time, created_at, \
+         expires_at, organization_id, audience"
+    };
+}
+/// A grant with its state and its session's liveness, up to the `WHERE g.` column to select by.
+macro_rules! refresh_grant_select {
+    () => {
+        "SELECT g.family_id, g.application_id, g.client_id, g.user_id, g.sid, g.scope, \
+         g.auth_time, g.created_at, g.expires_at, g.organization_id, g.audience, g.generation, \
+         g.rotated_at, g.revoked_at, (s.sid IS NOT NULL AND s.ended_at IS NULL) AS session_active \
+         FROM refresh_grants g LEFT JOIN sessions s ON s.sid = g.sid WHERE g."
     };
 }
 macro_rules! delivery_columns {
@@ -48,5 +57,5 @@ macro_rules! delivery_columns {
 }
 pub(crate) use {
     application_columns, client_secret_columns, delivery_columns, login_request_columns,
-    refresh_columns, session_columns, signing_key_columns, user_columns,
+    refresh_columns, refresh_grant_select, session_columns, signing_key_columns, user_columns,
 };

@@ -185,7 +185,7 @@ macro_rules! impl_membership_methods {
                     return Ok(false);
                 }
                 $q::query(
-                    "UPDATE refresh_tokens SET revoked_at = $3 WHERE organization_id = $1 \
+                    "UPDATE refresh_grants SET revoked_at = $3 WHERE organization_id = $1 \
                      AND user_id = $2 AND revoked_at IS NULL",
                 )
                 .bind(organization_id)

@@ -41,7 +41,10 @@ use latch_core::store::{Page, PageRequest, StoreError};
 
 /// A write newer than this is not repeated by `touch`-style updates (one write per minute at most).
 pub(crate) const TOUCH_INTERVAL: i64 = 60;
-/// Refresh tokens are kept this long after they expire (so late reuse is still recognised).
+/// How far past a rotated grant's new expiry its `purge_after` is moved, so that it is rewritten
+/// (and its index entry moved) at most this often while the grant is in use.
+pub(crate) const PURGE_SLACK: i64 = 3_600;
+/// Refresh grants are kept this long after they expire (so late reuse is still recognised).
 pub(crate) const REFRESH_RETENTION: i64 = 86_400;
 /// Upper bound for `last_error` kept on an outbox row.
 pub(crate) const MAX_ERROR_CHARS: usize = 1_000;

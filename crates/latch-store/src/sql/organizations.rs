@@ -97,7 +97,7 @@ macro_rules! impl_organization_store {
             ) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
                 $q::query(
-                    "UPDATE refresh_tokens SET revoked_at = $2 WHERE organization_id = $1 AND revoked_at IS NULL",
+                    "UPDATE refresh_grants SET revoked_at = $2 WHERE organization_id = $1 AND revoked_at IS NULL",
                 )
                 .bind(id)
                 .bind(now)

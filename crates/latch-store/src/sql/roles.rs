@@ -166,7 +166,7 @@ macro_rules! impl_role_methods {
                     return Ok(false);
                 };
                 $q::query(
-                    "UPDATE refresh_tokens SET revoked_at = $2 WHERE audience = $1 AND revoked_at IS NULL",
+                    "UPDATE refresh_grants SET revoked_at = $2 WHERE audience = $1 AND revoked_at IS NULL",
                 )
                 .bind(&identifier)
                 .bind(now)

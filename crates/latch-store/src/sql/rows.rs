@@ -2,7 +2,7 @@
 
 use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
 use latch_core::store::{
-    BackchannelDelivery, LoginRequestRecord, RefreshTokenRecord, RefreshTokenState, SessionRecord,
+    BackchannelDelivery, LoginRequestRecord, RefreshGrant, RefreshGrantState, SessionRecord,
     SigningKeyRecord, StoreError,
 };
 use latch_core::user::User;
@@ -241,8 +241,7 @@ impl From<LoginRequestRow> for LoginRequestRecord {
 }
 
 crate::sql::row_type! {
-    pub(crate) struct RefreshRow {
-        token_hash: String,
+    pub(crate) struct RefreshGrantRow {
         family_id: String,
         application_id: String,
         client_id: String,
@@ -254,44 +253,31 @@ crate::sql::row_type! {
         expires_at: i64,
         organization_id: Option<String>,
         audience: Option<String>,
-    }
-}
-
-impl From<RefreshRow> for RefreshTokenRecord {
-    fn from(r: RefreshRow) -> Self {
-        Self {
-            token_hash: SecretHash::from_stored(r.token_hash),
-            family_id: r.family_id,
-            application_id: r.application_id,
-            client_id: r.client_id,
-            user_id: r.user_id,
-            sid: r.sid,
-            scope: r.scope,
-            auth_time: r.auth_time,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-            organization_id: r.organization_id,
-            audience: r.audience,
-        }
-    }
-}
-
-crate::sql::row_type! {
-    pub(crate) struct RefreshStateRow {
+        generation: i64,
         rotated_at: Option<i64>,
-        successor_hash: Option<String>,
         revoked_at: Option<i64>,
         session_active: bool,
-        #[flatten] record: RefreshRow,
     }
 }
 
-impl From<RefreshStateRow> for RefreshTokenState {
-    fn from(r: RefreshStateRow) -> Self {
+impl From<RefreshGrantRow> for RefreshGrantState {
+    fn from(r: RefreshGrantRow) -> Self {
         Self {
-            record: r.record.into(),
+            grant: RefreshGrant {
+                family_id: r.family_id,
+                application_id: r.application_id,
+                client_id: r.client_id,
+                user_id: r.user_id,
+                sid: r.sid,
+                scope: r.scope,
+                auth_time: r.auth_time,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+                organization_id: r.organization_id,
+                audience: r.audience,
+            },
+            generation: r.generation,
             rotated_at: r.rotated_at,
-            successor_hash: r.successor_hash.map(SecretHash::from_stored),
             revoked_at: r.revoked_at,
             session_active: r.session_active,
         }

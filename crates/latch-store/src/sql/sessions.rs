@@ -238,27 +238,28 @@ macro_rules! impl_session_store {
                 self.redeem_code_impl(redemption, now).await
             }
 
-            async fn insert_refresh_token(
+            async fn insert_refresh_grant(
                 &self,
-                token: &::latch_core::store::RefreshTokenRecord,
+                grant: &::latch_core::store::RefreshGrant,
             ) -> ::latch_core::store::StoreResult<()> {
-                self.insert_refresh_impl(token).await
+                self.insert_refresh_impl(grant).await
             }
 
-            async fn get_refresh_token(
+            async fn get_refresh_grant(
                 &self,
-                token_hash: &::latch_core::SecretHash,
-            ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshTokenState>> {
-                self.get_refresh_impl(token_hash).await
+                key: ::latch_core::store::GrantKey<'_>,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshGrantState>> {
+                self.get_refresh_impl(key).await
             }
 
-            async fn rotate_refresh_token(
+            async fn rotate_refresh_grant(
                 &self,
-                presented: &::latch_core::SecretHash,
-                successor: &::latch_core::store::RefreshTokenRecord,
+                family_id: &str,
+                generation: i64,
+                expires_at: ::latch_core::UnixTime,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
-                self.rotate_refresh_impl(presented, successor, now).await
+                self.rotate_refresh_impl(family_id, generation, expires_at, now).await
             }
 
             async fn revoke_refresh_family(
@@ -309,7 +310,7 @@ macro_rules! impl_session_store {
                 let mut tx = self.begin().await?;
                 let ended = Self::end_selected(&mut tx, selector, now).await?;
                 for (sid, user_id) in &ended {
-                    $q::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE sid = $1 AND revoked_at IS NULL")
+                    $q::query("UPDATE refresh_grants SET revoked_at = $2 WHERE sid = $1 AND revoked_at IS NULL")
                         .bind(sid)
                         .bind(now)
                         .execute(&mut *tx)

@@ -1,4 +1,4 @@
-//! Authorization codes' single use, refresh tokens and the purge: the single-use and rotation
+//! Authorization codes' single use, refresh grants and the purge: the single-use and rotation
 //! rules.
 //! Emitted as inherent methods that `impl_session_store!` delegates to.
 
@@ -83,147 +83,127 @@ macro_rules! impl_token_methods {
 
             async fn insert_refresh_on(
                 conn: &mut $q::Connection,
-                token: &::latch_core::store::RefreshTokenRecord,
+                grant: &::latch_core::store::RefreshGrant,
             ) -> ::latch_core::store::StoreResult<()> {
                 $q::query(concat!(
-                    "INSERT INTO refresh_tokens (",
+                    "INSERT INTO refresh_grants (",
                     $crate::sql::refresh_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    ", generation, purge_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $9)"
                 ))
-                .bind(token.token_hash.as_str())
-                .bind(&token.family_id)
-                .bind(&token.application_id)
-                .bind(&token.client_id)
-                .bind(&token.user_id)
-                .bind(&token.sid)
-                .bind(&token.scope)
-                .bind(token.auth_time)
-                .bind(token.created_at)
-                .bind(token.expires_at)
-                .bind(&token.organization_id)
-                .bind(&token.audience)
+                .bind(&grant.family_id)
+                .bind(&grant.application_id)
+                .bind(&grant.client_id)
+                .bind(&grant.user_id)
+                .bind(&grant.sid)
+                .bind(&grant.scope)
+                .bind(grant.auth_time)
+                .bind(grant.created_at)
+                .bind(grant.expires_at)
+                .bind(&grant.organization_id)
+                .bind(&grant.audience)
                 .execute(&mut *conn)
                 .await
-                .map_err($crate::sql::unique_err("refresh token"))?;
+                .map_err($crate::sql::unique_err("refresh grant"))?;
                 Ok(())
             }
 
             async fn insert_refresh_impl(
                 &self,
-                token: &::latch_core::store::RefreshTokenRecord,
+                grant: &::latch_core::store::RefreshGrant,
             ) -> ::latch_core::store::StoreResult<()> {
                 let mut conn = self.writer.acquire().await.map_err($crate::sql::db_err)?;
-                Self::insert_refresh_on(&mut *conn, token).await
+                Self::insert_refresh_on(&mut *conn, grant).await
             }
 
-            /// The token in any state, with whether its session is still live (the session row
+            /// The grant in any state, with whether its session is still live (the session row
             /// exists and has not ended), in one query.
             async fn get_refresh_impl(
                 &self,
-                token_hash: &::latch_core::SecretHash,
-            ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshTokenState>> {
-                let row: Option<$crate::sql::RefreshStateRow> = $q::query_as(
-                    "SELECT r.token_hash, r.family_id, r.application_id, r.client_id, r.user_id, r.sid, \
-                     r.scope, r.auth_time, r.created_at, r.expires_at, r.organization_id, r.audience, \
-                     r.rotated_at, r.successor_hash, \
-                     r.revoked_at, (s.sid IS NOT NULL AND s.ended_at IS NULL) AS session_active \
-                     FROM refresh_tokens r LEFT JOIN sessions s ON s.sid = r.sid WHERE r.token_hash = $1",
-                )
-                .bind(token_hash.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::sql::db_err)?;
+                key: ::latch_core::store::GrantKey<'_>,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshGrantState>> {
+                use ::latch_core::store::GrantKey;
+                let (sql, value) = match key {
+                    GrantKey::Family(id) => {
+                        (concat!($crate::sql::refresh_grant_select!(), "family_id = $1"), id)
+                    }
+                    GrantKey::Legacy(hash) => (
+                        concat!($crate::sql::refresh_grant_select!(), "legacy_hash = $1"),
+                        hash.as_str(),
+                    ),
+                };
+                let row: Option<$crate::sql::RefreshGrantRow> = $q::query_as(sql)
+                    .bind(value)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::sql::db_err)?;
                 Ok(row.map(Into::into))
             }
 
-            /// One transaction: marks `presented` rotated unless it already is (rows affected is
-            /// the answer), then inserts `successor` unless it exists. Concurrent rotations of one
-            /// token derive the same successor, so it is stored once and exactly one call wins.
-            /// The successor inherits a revocation of `presented`.
+            /// One statement moves the generation (rows affected is the answer; the `generation`
+            /// condition makes one of concurrent calls the winner); `purge_after` follows
+            /// `expires_at` only once it falls behind, by `PURGE_SLACK` at a time. The session's
+            /// activity is written in the same transaction, once a minute at most.
             async fn rotate_refresh_impl(
                 &self,
-                presented: &::latch_core::SecretHash,
-                successor: &::latch_core::store::RefreshTokenRecord,
+                family_id: &str,
+                generation: i64,
+                expires_at: ::latch_core::UnixTime,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
-                let rotated = $q::query(
-                    "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3 \
-                     WHERE token_hash = $1 AND rotated_at IS NULL",
+                let sid: Option<String> = $q::query_scalar(
+                    "UPDATE refresh_grants SET generation = generation + 1, rotated_at = $3, \
+                     expires_at = $4, purge_after = CASE WHEN purge_after < $4 THEN $4 + $5 \
+                     ELSE purge_after END \
+                     WHERE family_id = $1 AND generation = $2 AND revoked_at IS NULL RETURNING sid",
                 )
-                .bind(presented.as_str())
+                .bind(family_id)
+                .bind(generation)
                 .bind(now)
-                .bind(successor.token_hash.as_str())
-                .execute(&mut *tx)
+                .bind(expires_at)
+                .bind($crate::sql::PURGE_SLACK)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::sql::db_err)?;
-                $q::query(concat!(
-                    "INSERT INTO refresh_tokens (",
-                    $crate::sql::refresh_columns!(),
-                    ", revoked_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-                     p.revoked_at FROM refresh_tokens p WHERE p.token_hash = $13 \
-                     ON CONFLICT (token_hash) DO NOTHING"
-                ))
-                .bind(successor.token_hash.as_str())
-                .bind(&successor.family_id)
-                .bind(&successor.application_id)
-                .bind(&successor.client_id)
-                .bind(&successor.user_id)
-                .bind(&successor.sid)
-                .bind(&successor.scope)
-                .bind(successor.auth_time)
-                .bind(successor.created_at)
-                .bind(successor.expires_at)
-                .bind(&successor.organization_id)
-                .bind(&successor.audience)
-                .bind(presented.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::sql::db_err)?;
+                let Some(sid) = sid else {
+                    return Ok(false);
+                };
                 // Using a refresh token is activity in its session (so apps in use keep it from
                 // going idle); written once a minute at most.
                 $q::query(
                     "UPDATE sessions SET last_active_at = $2 WHERE sid = $1 AND ended_at IS NULL \
                      AND last_active_at < $3",
                 )
-                .bind(&successor.sid)
+                .bind(&sid)
                 .bind(now)
                 .bind(now - $crate::sql::TOUCH_INTERVAL)
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::db_err)?;
                 tx.commit().await.map_err($crate::sql::db_err)?;
-                Ok(rotated.rows_affected() == 1)
+                Ok(true)
             }
 
-            /// Revokes every live token of the family. Repeated until nothing is left: on
-            /// PostgreSQL a statement does not see a successor committed by a rotation it waited
-            /// for, the next statement does.
+            /// Revokes the grant, if live.
             async fn revoke_family_on(
                 conn: &mut $q::Connection,
                 family_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<u64> {
-                let mut total = 0;
-                for _ in 0..8 {
-                    let done = $q::query(
-                        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-                    )
-                    .bind(family_id)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err($crate::sql::db_err)?;
-                    if done.rows_affected() == 0 {
-                        break;
-                    }
-                    total += done.rows_affected();
-                }
-                Ok(total)
+                let done = $q::query(
+                    "UPDATE refresh_grants SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(family_id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(done.rows_affected())
             }
 
-            /// Deletes expired codes, login requests and revoked jtis, refresh tokens expired for
-            /// over a day, and sessions ended over a day ago (their tokens are already revoked).
+            /// Deletes the uses of expired codes, expired login requests and revoked jtis, refresh
+            /// grants expired for over a day, and sessions ended over a day ago (their grants are
+            /// already revoked).
             async fn purge_impl(&self, now: ::latch_core::UnixTime) -> ::latch_core::store::StoreResult<u64> {
                 let retention = $crate::sql::REFRESH_RETENTION;
                 let mut total = 0;
@@ -231,7 +211,7 @@ macro_rules! impl_token_methods {
                     ("DELETE FROM redeemed_codes WHERE expires_at < $1", now),
                     ("DELETE FROM login_requests WHERE expires_at < $1", now),
                     ("DELETE FROM revoked_access_tokens WHERE expires_at < $1", now),
-                    ("DELETE FROM refresh_tokens WHERE expires_at < $1", now - retention),
+                    ("DELETE FROM refresh_grants WHERE purge_after < $1", now - retention),
                     ("DELETE FROM sessions WHERE ended_at < $1", now - retention),
                 ] {
                     let done = $q::query(sql)

@@ -41,8 +41,10 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(1000);
 const CHECKPOINT_AFTER_COMMITS: u64 = 2000;
 /// Checkpoint at least this many `CHECKPOINT_EVERY` ticks apart even without counted commits.
 const IDLE_CHECKPOINT_TICKS: u32 = 5;
-/// How long the checkpointer waits for readers of older snapshots before its final step.
-const CHECKPOINT_READER_WAIT: Duration = Duration::from_millis(100);
+/// PASSIVE checkpoint rounds at most before the final step holds the writer.
+const PASSIVE_ROUNDS: usize = 4;
+/// A PASSIVE round this short leaves little for the final step.
+const SHORT_ROUND: Duration = Duration::from_millis(2);
 
 /// An open connection (rusqlite's, with its statement cache).
 pub(crate) struct Connection(rusqlite::Connection);
@@ -427,24 +429,50 @@ fn checkpoints(shared: &Shared, writer: &tokio::sync::Mutex<Connection>) {
         if own.is_none() {
             own = Connection::open(&shared.path, shared.flags).ok();
         }
+        let started = Instant::now();
+        let mut copied = 0;
+        let mut rounds = 0;
         if let Some(c) = &own {
-            // PASSIVE never waits for anyone; BUSY only means another checkpoint runs.
-            if let Err(e) =
-                c.0.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                && !is_busy(&e)
-            {
-                tracing::warn!(error = %e, "SQLite checkpoint failed");
+            // PASSIVE never waits for anyone; BUSY only means another checkpoint runs. Each round
+            // copies what was written during the one before, so a few rounds leave the writer
+            // little to wait for below.
+            for _ in 0..PASSIVE_ROUNDS {
+                let round = Instant::now();
+                match c
+                    .0
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2))
+                {
+                    Ok(done) => copied = done,
+                    Err(e) if is_busy(&e) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed");
+                        break;
+                    }
+                }
+                rounds += 1;
+                if round.elapsed() < SHORT_ROUND {
+                    break;
+                }
             }
         }
+        let passive = started.elapsed();
         let conn = writer.blocking_lock();
-        let restart = conn.0.busy_timeout(CHECKPOINT_READER_WAIT).and_then(|()| {
-            conn.0
-                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
-        });
-        if let Err(e) = conn.0.busy_timeout(Duration::ZERO) {
-            tracing::warn!(error = %e, "SQLite writer: cannot reset busy_timeout");
-        }
+        let held = Instant::now();
+        // With writes held back this copies the rest, so the next write starts the WAL over. It
+        // does not wait for readers (RESTART would, while every writer waits): a reader still on
+        // an older snapshot only postpones the start-over to the next round.
+        let restart = conn
+            .0
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2));
         drop(conn);
+        tracing::debug!(
+            frames = copied,
+            rounds,
+            passive_ms = passive.as_secs_f64() * 1e3,
+            writer_held_ms = held.elapsed().as_secs_f64() * 1e3,
+            "SQLite checkpoint"
+        );
+        let restart = restart.map(|_| ());
         match restart {
             Ok(()) => done = commits,
             Err(e) if is_busy(&e) => {}

@@ -38,7 +38,7 @@ static MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_throttles"),
     migration!(3, "0003_organizations"),
     migration!(4, "0004_audit"),
-    migration!(5, "0005_sealed_codes"),
+    migration!(5, "0005_sealed_codes_and_refresh_grants"),
 ];
 
 /// The versions this build knows.
