@@ -134,14 +134,14 @@ pub struct CodeGrant<'a> {
 }
 
 /// How a redemption ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {
-    /// First use: recorded, with the refresh grant.
-    Redeemed,
+    /// First use: recorded, with the refresh grant. With a grant, its session's user as now.
+    Redeemed(Option<User>),
     /// Used before: a replay (RFC 6749 §4.1.2). The refresh tokens issued from its first use
     /// have been revoked.
     Replayed,
-    /// The grant's session has ended: nothing was written.
+    /// The grant's session has ended (or its user was deleted): nothing was written.
     SessionEnded,
 }
 
@@ -168,10 +168,12 @@ pub struct RefreshGrant {
     pub audience: Option<String>,
 }
 
-/// A grant with its rotation state, as the token endpoint's rules need it.
+/// A grant with its rotation state and its user, as the token endpoint's rules need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshGrantState {
     pub grant: RefreshGrant,
+    /// The user, as now (a grant of a deleted user is not found).
+    pub user: User,
     /// The live token's generation: 0 when issued, one more with each rotation.
     pub generation: i64,
     /// When the generation last moved.

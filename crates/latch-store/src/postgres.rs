@@ -36,7 +36,7 @@ crate::sql::impl_store!(
     pg,
     begin = "BEGIN",
     claim_lock = "FOR UPDATE SKIP LOCKED",
-    row_lock = "FOR UPDATE"
+    row_lock = "FOR UPDATE OF s"
 );
 
 /// Opens the database; with `migrate`, applies pending migrations, otherwise requires an

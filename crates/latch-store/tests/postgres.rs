@@ -140,6 +140,12 @@ async fn live_refresh_tokens_of_schema_4_become_grants() {
         .await
         .expect("record migration");
     }
+    conn.execute(
+        "INSERT INTO users (id, email, email_normalized, email_verified, password_hash, created_at) \
+         VALUES ('user', 'u@example.com', 'u@example.com', TRUE, 'x', 1)",
+    )
+    .await
+    .expect("insert user");
     let family = SecretHash::of(b"a code");
     let (live, rotated, revoked) = (
         SecretHash::of(b"live"),

@@ -217,6 +217,11 @@ async fn live_refresh_tokens_of_schema_4_become_grants() {
         )
         .expect("record migration");
     }
+    conn.execute_batch(
+        "INSERT INTO users (id, email, email_normalized, email_verified, password_hash, created_at) \
+         VALUES ('user', 'u@example.com', 'u@example.com', 1, 'x', 1)",
+    )
+    .expect("insert user");
     let family = SecretHash::of(b"a code");
     let (live, rotated, revoked) = (
         SecretHash::of(b"live"),

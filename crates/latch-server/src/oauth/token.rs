@@ -16,7 +16,6 @@ use latch_core::store::{
     RefreshGrantState, StoreError,
 };
 use latch_core::token::{self, RefreshDecision, TokenGrant};
-use latch_core::user::User;
 use latch_core::{ErrorCode, OAuthError, Secret, SecretHash, UnixTime};
 use serde::Serialize;
 
@@ -195,12 +194,12 @@ async fn authorization_code(
         expires_at: record.expires_at,
         grant,
     };
-    match state
+    let user = match state
         .store
         .redeem_authorization_code(&redemption, now)
         .await?
     {
-        Redemption::Redeemed => {}
+        Redemption::Redeemed(user) => user,
         Redemption::SessionEnded => {
             return Err(OAuthError::invalid_grant("the session of this code has ended").into());
         }
@@ -220,12 +219,10 @@ async fn authorization_code(
                 OAuthError::invalid_grant("the authorization code was already used").into(),
             );
         }
-    }
-    let CodeTokens {
-        user,
-        access,
-        refresh,
-    } = issued?;
+    };
+    let CodeTokens { access, refresh } = issued?;
+    // Read with the session in the redemption; a deleted user's sessions are gone with them.
+    let user = user.ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
     let grant = Grant {
         app,
         user: Some(&user),
@@ -249,7 +246,6 @@ async fn authorization_code(
 
 /// What a code's checked redemption issues, worked out before its single use is recorded.
 struct CodeTokens {
-    user: User,
     access: Access,
     /// The refresh token and its grant (`offline_access`); its family is the code.
     refresh: Option<(Secret, RefreshGrant)>,
@@ -262,13 +258,8 @@ async fn prepare_code_grant(
     hash: &SecretHash,
     now: UnixTime,
 ) -> Result<CodeTokens, OAuthResponse> {
-    let user = state
-        .store
-        .get_user(&record.user_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
     let target = GrantTarget {
-        user_id: &user.id,
+        user_id: &record.user_id,
         organization_id: record.organization_id.as_deref(),
         audience: record.audience.as_deref(),
     };
@@ -278,7 +269,7 @@ async fn prepare_code_grant(
             family_id: hash.as_str().to_owned(),
             application_id: app.id.clone(),
             client_id: app.client_id.clone(),
-            user_id: user.id.clone(),
+            user_id: record.user_id.clone(),
             sid: record.sid.clone(),
             scope: record.scope.clone(),
             auth_time: record.auth_time,
@@ -291,11 +282,7 @@ async fn prepare_code_grant(
     } else {
         None
     };
-    Ok(CodeTokens {
-        user,
-        access,
-        refresh,
-    })
+    Ok(CodeTokens { access, refresh })
 }
 
 /// The grant a presented refresh token names, with the token's generation: a token of this
@@ -380,11 +367,7 @@ async fn refresh(
         return Err(OAuthError::invalid_grant("the refresh token was already used").into());
     }
     let successor = refresh_token_of(state, &g.family_id, generation + 1)?;
-    let user = state
-        .store
-        .get_user(&g.user_id)
-        .await?
-        .ok_or_else(invalid)?;
+    let user = &current.user;
     // Roles and membership are read now: a change shows in this refresh (RBAC as in Auth0).
     let target = GrantTarget {
         user_id: &user.id,
@@ -394,7 +377,7 @@ async fn refresh(
     let access = grants::resolve(state, &target, &scope).await?;
     let grant = Grant {
         app,
-        user: Some(&user),
+        user: Some(user),
         sid: Some(&g.sid),
         auth_time: Some(g.auth_time),
         access: &access,

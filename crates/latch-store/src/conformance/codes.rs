@@ -19,7 +19,7 @@ pub async fn case_a_code_is_redeemed_once_then_replayed(store: &dyn Store) {
     let hash = new_hash();
     let token = refresh(&app, &session, hash.as_str());
     let first = redeem(store, &hash, NOW + 60, Some(grant(&session, Some(&token)))).await;
-    assert_eq!(first, Redemption::Redeemed);
+    assert_eq!(first, Redemption::Redeemed(Some(user.clone())));
     for _ in 0..2 {
         store
             .add_session_application(&session.sid, &app.id, &app.client_id)
@@ -56,7 +56,7 @@ pub async fn case_a_code_is_redeemed_once_then_replayed(store: &dyn Store) {
     let burnt = new_hash();
     assert_eq!(
         redeem(store, &burnt, NOW + 60, None).await,
-        Redemption::Redeemed
+        Redemption::Redeemed(None)
     );
     assert_eq!(
         redeem(store, &burnt, NOW + 60, Some(grant(&session, None))).await,
@@ -76,7 +76,7 @@ pub async fn case_a_replayed_code_revokes_its_family_only(store: &dyn Store) {
     let g = Some(grant(&session, Some(&first)));
     assert_eq!(
         redeem(store, &hash, NOW + 60, g).await,
-        Redemption::Redeemed
+        Redemption::Redeemed(Some(user.clone()))
     );
     // The grant rotated on, and a grant of another family.
     assert!(
@@ -161,7 +161,7 @@ pub async fn case_concurrent_redemptions_of_a_code_have_one_winner(store: Arc<dy
     for task in tasks {
         let (got, token) = task.await.expect("task");
         match got {
-            Redemption::Redeemed => winners.push(token),
+            Redemption::Redeemed(_) => winners.push(token),
             Redemption::Replayed => replayed += 1,
             Redemption::SessionEnded => panic!("the session is live"),
         }

@@ -20,6 +20,7 @@ pub async fn case_refresh_grants_rotate_once_per_generation(store: &dyn Store) {
     let grant = given_refresh(store, &app, &session, new_hash().as_str()).await;
     let fresh = RefreshGrantState {
         grant: grant.clone(),
+        user: user.clone(),
         generation: 0,
         rotated_at: None,
         revoked_at: None,
@@ -146,7 +147,7 @@ pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
     let old_code = new_hash();
     assert_eq!(
         redeem(store, &old_code, NOW - 1, None).await,
-        Redemption::Redeemed
+        Redemption::Redeemed(None)
     );
     let live_code = given_code(store, &app, &session).await;
     let login = |expires_at| LoginRequestRecord {
@@ -189,7 +190,7 @@ pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
     assert_eq!(store.purge_expired(NOW).await.expect("purge"), 4);
     assert_eq!(
         redeem(store, &old_code, NOW - 1, None).await,
-        Redemption::Redeemed,
+        Redemption::Redeemed(None),
         "the use of the expired code was forgotten (the server refuses expired codes first)"
     );
     assert_eq!(

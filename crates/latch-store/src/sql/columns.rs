@@ -40,13 +40,40 @@ macro_rules! refresh_columns {
          expires_at, organization_id, audience"
     };
 }
-/// A grant with its state and its session's liveness, up to the `WHERE g.` column to select by.
+/// `user_columns` of the table aliased `$t`, for joins.
+macro_rules! user_columns_of {
+    ($t:literal) => {
+        concat!(
+            $t,
+            ".id, ",
+            $t,
+            ".email, ",
+            $t,
+            ".email_verified, ",
+            $t,
+            ".name, ",
+            $t,
+            ".given_name, ",
+            $t,
+            ".family_name, ",
+            $t,
+            ".created_at"
+        )
+    };
+}
+/// A grant with its state, its user and its session's liveness, up to the `WHERE g.` column to
+/// select by (the grant's `created_at` as `grant_created_at`: the user's has the plain name).
 macro_rules! refresh_grant_select {
     () => {
-        "SELECT g.family_id, g.application_id, g.client_id, g.user_id, g.sid, g.scope, \
-         g.auth_time, g.created_at, g.expires_at, g.organization_id, g.audience, g.generation, \
-         g.rotated_at, g.revoked_at, (s.sid IS NOT NULL AND s.ended_at IS NULL) AS session_active \
-         FROM refresh_grants g LEFT JOIN sessions s ON s.sid = g.sid WHERE g."
+        concat!(
+            "SELECT g.family_id, g.application_id, g.client_id, g.user_id, g.sid, g.scope, \
+             g.auth_time, g.created_at AS grant_created_at, g.expires_at, g.organization_id, \
+             g.audience, g.generation, g.rotated_at, g.revoked_at, \
+             (s.sid IS NOT NULL AND s.ended_at IS NULL) AS session_active, ",
+            $crate::sql::user_columns_of!("u"),
+            " FROM refresh_grants g JOIN users u ON u.id = g.user_id \
+             LEFT JOIN sessions s ON s.sid = g.sid WHERE g."
+        )
     };
 }
 macro_rules! delivery_columns {
@@ -58,4 +85,5 @@ macro_rules! delivery_columns {
 pub(crate) use {
     application_columns, client_secret_columns, delivery_columns, login_request_columns,
     refresh_columns, refresh_grant_select, session_columns, signing_key_columns, user_columns,
+    user_columns_of,
 };

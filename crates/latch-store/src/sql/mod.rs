@@ -211,8 +211,8 @@ pub(crate) use list_page;
 ///   transaction that reads before it writes cannot fail to upgrade its lock);
 /// - `claim_lock`: the row-locking suffix of the outbox claim's sub-select (PostgreSQL
 ///   `FOR UPDATE SKIP LOCKED`; empty on SQLite, whose single writer needs none);
-/// - `row_lock`: the suffix that locks the rows a `SELECT` in a transaction read (PostgreSQL
-///   `FOR UPDATE`; empty on SQLite).
+/// - `row_lock`: the suffix that locks the session row a `SELECT … FROM sessions s JOIN …` in a
+///   transaction read (PostgreSQL `FOR UPDATE OF s`; empty on SQLite).
 macro_rules! impl_store {
     (
         $ty:ident,

@@ -249,7 +249,7 @@ crate::sql::row_type! {
         sid: String,
         scope: String,
         auth_time: i64,
-        created_at: i64,
+        grant_created_at: i64,
         expires_at: i64,
         organization_id: Option<String>,
         audience: Option<String>,
@@ -257,6 +257,7 @@ crate::sql::row_type! {
         rotated_at: Option<i64>,
         revoked_at: Option<i64>,
         session_active: bool,
+        #[flatten] user: UserRow,
     }
 }
 
@@ -271,11 +272,12 @@ impl From<RefreshGrantRow> for RefreshGrantState {
                 sid: r.sid,
                 scope: r.scope,
                 auth_time: r.auth_time,
-                created_at: r.created_at,
+                created_at: r.grant_created_at,
                 expires_at: r.expires_at,
                 organization_id: r.organization_id,
                 audience: r.audience,
             },
+            user: r.user.into(),
             generation: r.generation,
             rotated_at: r.rotated_at,
             revoked_at: r.revoked_at,

@@ -7,7 +7,8 @@ macro_rules! impl_token_methods {
     ($ty:ident, $q:ident, $row_lock:literal) => {
         impl $ty {
             /// One transaction (see `SessionStore::redeem_authorization_code`): with a grant, the
-            /// session is read first (locked with `$row_lock` on PostgreSQL, so that ending it
+            /// session and its user are read first (the session locked with `$row_lock` on
+            /// PostgreSQL, so that ending it
             /// waits for this refresh token and then revokes it too); then the
             /// code's use is recorded unless it already was — the unique key makes exactly one of
             /// concurrent redemptions the first.
@@ -18,18 +19,23 @@ macro_rules! impl_token_methods {
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Redemption> {
                 use ::latch_core::store::Redemption;
                 let mut tx = self.begin().await?;
+                let mut user = None;
                 if let Some(grant) = &r.grant {
-                    let live: Option<String> = $q::query_scalar(concat!(
-                        "SELECT sid FROM sessions WHERE sid = $1 AND ended_at IS NULL ",
+                    let live: Option<$crate::sql::UserRow> = $q::query_as(concat!(
+                        "SELECT ",
+                        $crate::sql::user_columns_of!("u"),
+                        " FROM sessions s JOIN users u ON u.id = s.user_id \
+                         WHERE s.sid = $1 AND s.ended_at IS NULL ",
                         $row_lock
                     ))
                     .bind(grant.sid)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err($crate::sql::db_err)?;
-                    if live.is_none() {
+                    let Some(live) = live else {
                         return Ok(Redemption::SessionEnded);
-                    }
+                    };
+                    user = Some(live.into());
                 }
                 let first = $q::query(
                     "INSERT INTO redeemed_codes (expires_at, code_hash) VALUES ($1, $2) \
@@ -59,7 +65,7 @@ macro_rules! impl_token_methods {
                     Self::insert_refresh_on(&mut *tx, token).await?;
                 }
                 tx.commit().await.map_err($crate::sql::db_err)?;
-                Ok(Redemption::Redeemed)
+                Ok(Redemption::Redeemed(user))
             }
 
             async fn add_participation_impl(
