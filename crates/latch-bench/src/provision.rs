@@ -77,16 +77,11 @@ pub async fn provision(latch: &Path, alg: &str, redirect_uri: &str) -> anyhow::R
         ),
         password: oidc::random_token(18)?,
     };
+    // `--password=…` in one argument: a random password may start with `-`.
+    let password = format!("--password={}", user.password);
     cli(
         latch,
-        &[
-            "users",
-            "create",
-            "--email",
-            &user.email,
-            "--password",
-            &user.password,
-        ],
+        &["users", "create", "--email", &user.email, &password],
     )
     .await?;
     Ok(Fixture {

@@ -151,3 +151,44 @@ pub async fn case_audit_events_are_filtered_and_paged(store: &dyn Store) {
         "nothing of a failed batch is kept"
     );
 }
+
+/// Batches larger than one multi-row statement round-trip whole and in order, on every backend;
+/// a duplicate inside a full chunk fails the whole batch.
+pub async fn case_audit_batches_of_any_size_are_stored_whole(store: &dyn Store) {
+    let batch: Vec<AuditEvent> = (0..37)
+        .map(|i| {
+            let mut e = event("token.issued", NOW + i, Some("u9"), Some("c9"));
+            if i % 3 == 0 {
+                e.reason = None;
+                e.ip = None;
+            }
+            e
+        })
+        .collect();
+    store.insert_audit_events(&batch).await.unwrap();
+    let page = store
+        .list_audit_events(
+            &AuditFilter {
+                user_id: Some("u9".into()),
+                ..Default::default()
+            },
+            &PageRequest {
+                limit: 100,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.data, batch);
+
+    let mut failing: Vec<AuditEvent> = (0..20)
+        .map(|i| event("logout", NOW + i, Some("u10"), None))
+        .collect();
+    failing[9] = batch[0].clone();
+    assert!(store.insert_audit_events(&failing).await.is_err());
+    let u10 = AuditFilter {
+        user_id: Some("u10".into()),
+        ..Default::default()
+    };
+    assert!(ids(store, u10).await.is_empty(), "nothing of it is kept");
+}

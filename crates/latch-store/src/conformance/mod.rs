@@ -135,7 +135,8 @@ macro_rules! conformance_tests {
             case_memberships_carry_roles_and_page_by_user,
             case_removals_revoke_the_refresh_tokens_issued_for_them,
             case_an_invitation_is_accepted_once_by_its_email_before_it_expires,
-            case_audit_events_are_filtered_and_paged
+            case_audit_events_are_filtered_and_paged,
+            case_audit_batches_of_any_size_are_stored_whole
         );
         $crate::conformance_tests!(@arc $open;
             case_concurrent_secrets_stop_at_two,

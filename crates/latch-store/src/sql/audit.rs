@@ -37,6 +37,53 @@ impl From<AuditRow> for latch_core::audit::AuditEvent {
     }
 }
 
+/// Events inserted by one multi-row statement.
+pub(crate) const AUDIT_CHUNK: usize = 16;
+
+/// `INSERT INTO audit_events … VALUES (…), (…)` for `rows` rows (1 or `AUDIT_CHUNK`), built once.
+pub(crate) fn audit_insert_sql(rows: usize) -> &'static str {
+    static ONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static CHUNK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let cell = if rows == 1 { &ONE } else { &CHUNK };
+    cell.get_or_init(|| {
+        let mut sql = String::from(
+            "INSERT INTO audit_events (id, kind, at, actor_type, actor_id, user_id, client_id, \
+             session_id, ip, success, reason, details) VALUES ",
+        );
+        for row in 0..rows {
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            let first = row * 12 + 1;
+            let params: Vec<String> = (first..first + 12).map(|n| format!("${n}")).collect();
+            sql.push('(');
+            sql.push_str(&params.join(", "));
+            sql.push(')');
+        }
+        sql
+    })
+}
+
+/// Binds one event's twelve columns, in `audit_insert_sql`'s order.
+macro_rules! bind_audit_event {
+    ($q:expr, $e:expr) => {{
+        let e = $e;
+        $q.bind(&e.id)
+            .bind(&e.kind)
+            .bind(e.at)
+            .bind(e.actor_type.as_str())
+            .bind(&e.actor_id)
+            .bind(&e.user_id)
+            .bind(&e.client_id)
+            .bind(&e.session_id)
+            .bind(&e.ip)
+            .bind(e.success)
+            .bind(&e.reason)
+            .bind(&e.details)
+    }};
+}
+pub(crate) use bind_audit_event;
+
 /// Implements `AuditStore` for `$ty` (see `impl_store!`).
 macro_rules! impl_audit_store {
     ($ty:ident, $q:ident) => {
@@ -50,27 +97,22 @@ macro_rules! impl_audit_store {
                     return Ok(());
                 }
                 let mut tx = self.begin().await?;
-                for e in events {
-                    $q::query(
-                        "INSERT INTO audit_events (id, kind, at, actor_type, actor_id, user_id, \
-                         client_id, session_id, ip, success, reason, details) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                    )
-                    .bind(&e.id)
-                    .bind(&e.kind)
-                    .bind(e.at)
-                    .bind(e.actor_type.as_str())
-                    .bind(&e.actor_id)
-                    .bind(&e.user_id)
-                    .bind(&e.client_id)
-                    .bind(&e.session_id)
-                    .bind(&e.ip)
-                    .bind(e.success)
-                    .bind(&e.reason)
-                    .bind(&e.details)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::sql::db_err)?;
+                // Full chunks in one statement each (one round trip on PostgreSQL), the rest
+                // one by one.
+                let mut chunks = events.chunks_exact($crate::sql::AUDIT_CHUNK);
+                for chunk in &mut chunks {
+                    let mut q = $q::query($crate::sql::audit_insert_sql($crate::sql::AUDIT_CHUNK));
+                    for e in chunk {
+                        q = $crate::sql::bind_audit_event!(q, e);
+                    }
+                    q.execute(&mut *tx).await.map_err($crate::sql::db_err)?;
+                }
+                for e in chunks.remainder() {
+                    let q = $q::query($crate::sql::audit_insert_sql(1));
+                    $crate::sql::bind_audit_event!(q, e)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::sql::db_err)?;
                 }
                 tx.commit().await.map_err($crate::sql::db_err)
             }

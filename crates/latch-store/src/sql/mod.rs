@@ -22,7 +22,9 @@ mod tokens;
 mod users;
 
 pub(crate) use applications::impl_application_store;
-pub(crate) use audit::{AuditRow, impl_audit_store};
+pub(crate) use audit::{
+    AUDIT_CHUNK, AuditRow, audit_insert_sql, bind_audit_event, impl_audit_store,
+};
 pub(crate) use columns::*;
 pub(crate) use invitations::impl_invitation_methods;
 pub(crate) use keys::impl_key_store;
