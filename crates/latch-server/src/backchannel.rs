@@ -9,7 +9,7 @@
 //! started before its lease could lapse is left alone, so two nodes never send it at once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use latch_core::UnixTime;
@@ -56,31 +56,21 @@ pub fn wake() {
 
 /// Starts the delivery loop; it runs until the process ends.
 pub fn spawn(state: AppState) {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(REQUEST_TIMEOUT)
-        .user_agent("latch-backchannel-logout")
-        .build();
-    match client {
-        Ok(client) => {
-            let worker = Arc::new(Worker {
-                state,
-                client,
-                claimed: Arc::new(Semaphore::new(MAX_CLAIMED)),
-                in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-                receivers: Mutex::new(HashMap::new()),
-            });
-            tokio::spawn(worker.run());
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the HTTP client: back-channel logout is not delivered")
-        }
-    }
+    let worker = Arc::new(Worker {
+        state,
+        client: OnceLock::new(),
+        claimed: Arc::new(Semaphore::new(MAX_CLAIMED)),
+        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        receivers: Mutex::new(HashMap::new()),
+    });
+    tokio::spawn(worker.run());
 }
 
 struct Worker {
     state: AppState,
-    client: reqwest::Client,
+    /// Built at the first delivery: loading the system's CA roots costs start-up time and
+    /// memory that a server without back-channel URLs never needs.
+    client: OnceLock<Result<reqwest::Client, String>>,
     claimed: Arc<Semaphore>,
     in_flight: Arc<Semaphore>,
     /// One semaphore per back-channel URL with deliveries under way.
@@ -96,6 +86,23 @@ enum Failure {
 }
 
 impl Worker {
+    fn client(&self) -> Result<&reqwest::Client, Failure> {
+        let built = self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(REQUEST_TIMEOUT)
+                .user_agent("latch-backchannel-logout")
+                .build()
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot build the HTTP client: back-channel logout is not delivered");
+                    error_chain(&e)
+                })
+        });
+        built
+            .as_ref()
+            .map_err(|e| Failure::Retry(format!("no HTTP client: {e}")))
+    }
+
     async fn run(self: Arc<Self>) {
         loop {
             let room = self.claimed.available_permits().min(MAX_CLAIMED);
@@ -210,7 +217,7 @@ impl Worker {
         }
         let token = logout_token(&self.state, &app, d, self.state.clock.now())?;
         let response = self
-            .client
+            .client()?
             .post(&d.url)
             .form(&[("logout_token", token.as_str())])
             .send()
