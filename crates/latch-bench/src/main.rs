@@ -101,6 +101,11 @@ struct Args {
     /// The server's PID, to report its CPU share over each measured window.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Record the server's CPU profile (`perf record -p SERVER_PID`) over each measured window,
+    /// one `WORKLOAD-ALG.perf.data` file per workload in this directory. Sampling costs the
+    /// server a little: figures of a profiled run are not the ones to report.
+    #[arg(long, value_name = "DIR", requires = "server_pid")]
+    profile_dir: Option<PathBuf>,
     /// Seconds `wait-ready` polls /healthz.
     #[arg(long, default_value_t = 30.0)]
     ready_timeout: f64,
@@ -245,6 +250,9 @@ async fn load(args: &Args, issuer: &Url, names: &[&str]) -> anyhow::Result<()> {
         _ => bail!("give --provision-with PATH, or --client-id and --client-secret"),
     };
     provision::await_client(&http, &provider, &fixture.web).await?;
+    if let Some(dir) = &args.profile_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let shared = Arc::new(Shared {
         provider,
         web: fixture.web,
@@ -258,6 +266,7 @@ async fn load(args: &Args, issuer: &Url, names: &[&str]) -> anyhow::Result<()> {
         duration: secs(args.duration)?,
         mixed_rate: args.mixed_rate,
         server_pid: args.server_pid,
+        profile_dir: args.profile_dir.clone(),
         used: Arc::new(AtomicU64::new(0)),
         cap: args.max_requests,
     };

@@ -2,6 +2,7 @@
 //! recorder per worker, CPU time of the driver and the server over the measured window, and the
 //! JSON summary line.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -123,11 +124,21 @@ pub struct CpuShare {
 }
 
 /// Samples CPU time at the start and end of the plan's measured window (spawn before the workers).
-pub fn meter(plan: &Plan, server_pid: Option<u32>) -> tokio::task::JoinHandle<CpuShare> {
+/// With `profile` (and a server PID), also records the server's CPU profile over exactly that
+/// window into that file (`perf record`, the `cpu-clock` event: it needs no hardware counters).
+pub fn meter(
+    plan: &Plan,
+    server_pid: Option<u32>,
+    profile: Option<PathBuf>,
+) -> tokio::task::JoinHandle<CpuShare> {
     let (from, until) = (plan.measure_from, plan.until);
     let server = server_pid.map(|p| p.to_string());
     tokio::spawn(async move {
         tokio::time::sleep_until(from.into()).await;
+        let perf = match (&server, &profile) {
+            (Some(pid), Some(path)) => record_profile(pid, path, until - from),
+            _ => None,
+        };
         let sample = || {
             (
                 cpu_seconds("self"),
@@ -138,6 +149,9 @@ pub fn meter(plan: &Plan, server_pid: Option<u32>) -> tokio::task::JoinHandle<Cp
         let (d0, s0, m0) = sample();
         tokio::time::sleep_until(until.into()).await;
         let (d1, s1, m1) = sample();
+        if let Some(mut perf) = perf {
+            let _ = perf.wait().await;
+        }
         let secs = (until - from).as_secs_f64();
         let used = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / secs * 100.0);
         let (driver, server, machine) = (used(d0, d1), used(s0, s1), used(m0, m1));
@@ -149,6 +163,35 @@ pub fn meter(plan: &Plan, server_pid: Option<u32>) -> tokio::task::JoinHandle<Cp
             other: if server.is_some() { r(other) } else { None },
         }
     })
+}
+
+/// Starts `perf record` on the server for `window`; `None` (with a message) when perf cannot start.
+fn record_profile(pid: &str, path: &Path, window: Duration) -> Option<tokio::process::Child> {
+    let started = tokio::process::Command::new("perf")
+        .args([
+            "record",
+            "--quiet",
+            "-e",
+            "cpu-clock",
+            "-F",
+            "999",
+            "-p",
+            pid,
+            "-o",
+        ])
+        .arg(path)
+        .args(["--", "sleep", &format!("{:.3}", window.as_secs_f64())])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    match started {
+        Ok(child) => Some(child),
+        Err(e) => {
+            eprintln!("latch-bench: no profile of {}: perf: {e}", path.display());
+            None
+        }
+    }
 }
 
 /// Adds the server's resident memory now and its peak so far (`VmRSS`, `VmHWM` of

@@ -2,6 +2,7 @@
 //! plan's end; `mixed` adds an open-loop token generator at a fixed rate beside a login storm.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -41,9 +42,19 @@ pub struct Settings {
     pub duration: Duration,
     pub mixed_rate: u32,
     pub server_pid: Option<u32>,
+    /// Where to write a CPU profile of the server per workload (`WORKLOAD-ALG.perf.data`).
+    pub profile_dir: Option<PathBuf>,
     /// Requests of the whole run, shared by every workload, against `cap`.
     pub used: Arc<AtomicU64>,
     pub cap: u64,
+}
+
+impl Settings {
+    /// The profile file of a workload, when profiling.
+    fn profile(&self, workload: &str) -> Option<PathBuf> {
+        let dir = self.profile_dir.as_ref()?;
+        Some(dir.join(format!("{workload}-{}.perf.data", self.alg)))
+    }
 }
 
 pub const ALL: [&str; 7] = [
@@ -152,7 +163,7 @@ where
         settings.used.clone(),
         settings.cap,
     );
-    let cpu = stats::meter(&plan, settings.server_pid);
+    let cpu = stats::meter(&plan, settings.server_pid, settings.profile(name));
     let n = states.len();
     let handles: Vec<_> = states
         .into_iter()
@@ -349,7 +360,7 @@ async fn mixed(s: Arc<Shared>, settings: &Settings) -> anyhow::Result<Vec<Value>
         settings.used.clone(),
         settings.cap,
     );
-    let cpu = stats::meter(&plan, settings.server_pid);
+    let cpu = stats::meter(&plan, settings.server_pid, settings.profile("mixed"));
     let tokens = tokio::spawn(token_generator(
         s.clone(),
         http,
