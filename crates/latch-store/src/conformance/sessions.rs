@@ -144,8 +144,8 @@ pub async fn case_user_sessions_are_listed_with_their_applications(store: &dyn S
         given_application(store, None).await,
         given_application(store, None).await,
     );
-    let (_, first) = given_session(store, &user.id).await;
-    let (_, second) = given_session(store, &user.id).await;
+    let (first_cookie, first) = given_session(store, &user.id).await;
+    let (second_cookie, second) = given_session(store, &user.id).await;
     let (_, ended) = given_session(store, &user.id).await;
     let (_, foreign) = given_session(store, &given_user(store).await.id).await;
     for (app, session) in [
@@ -179,6 +179,19 @@ pub async fn case_user_sessions_are_listed_with_their_applications(store: &dyn S
         .map(|s| (s.sid, s.applications))
         .collect();
     assert_eq!(got, expected, "live sessions only, each application once");
+
+    // The browser's session, found by its cookie, names the same applications.
+    for (cookie, applications) in [
+        (&first_cookie, both.clone()),
+        (&second_cookie, vec![b.client_id.clone()]),
+    ] {
+        let live = store
+            .get_active_session(cookie, NOW + 1, 600)
+            .await
+            .expect("get")
+            .expect("live");
+        assert_eq!(live.applications, applications);
+    }
     assert!(
         store
             .list_user_sessions(&user.id, NOW + 3_600)

@@ -211,6 +211,14 @@ impl SessionRow {
 }
 
 crate::sql::row_type! {
+    /// A session joined with one application that took part in it (`None`: it has none yet).
+    pub(crate) struct SessionParticipationRow {
+        participant: Option<String>,
+        #[flatten] session: SessionRow,
+    }
+}
+
+crate::sql::row_type! {
     /// One (session, participating application) pair.
     pub(crate) struct SessionApplicationRow {
         sid: String,

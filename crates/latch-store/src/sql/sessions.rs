@@ -137,19 +137,29 @@ macro_rules! impl_session_store {
                 now: ::latch_core::UnixTime,
                 idle_timeout: i64,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::SessionRecord>> {
-                let row: Option<$crate::sql::SessionRow> = $q::query_as(concat!(
+                // One statement, the applications joined: one row per application (one row
+                // with none when the session has none yet).
+                let rows: Vec<$crate::sql::SessionParticipationRow> = $q::query_as(concat!(
                     "SELECT ",
-                    $crate::sql::session_columns!(),
-                    " FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
-                     AND last_active_at + $3 > $2"
+                    $crate::sql::session_columns_of!("s"),
+                    ", sa.client_id AS participant FROM sessions s \
+                     LEFT JOIN session_applications sa ON sa.sid = s.sid \
+                     WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 \
+                     AND s.last_active_at + $3 > $2 ORDER BY sa.client_id"
                 ))
                 .bind(token_hash.as_str())
                 .bind(now)
                 .bind(idle_timeout)
-                .fetch_optional(&self.pool)
+                .fetch_all(&self.pool)
                 .await
                 .map_err($crate::sql::db_err)?;
-                let Some(row) = row else { return Ok(None) };
+                let mut rows = rows.into_iter();
+                let Some(first) = rows.next() else { return Ok(None) };
+                let applications: Vec<String> = std::iter::once(first.participant)
+                    .chain(rows.map(|r| r.participant))
+                    .flatten()
+                    .collect();
+                let row = first.session;
                 let touch = now - row.last_active_at() > $crate::sql::TOUCH_INTERVAL;
                 if touch {
                     $q::query("UPDATE sessions SET last_active_at = $2 WHERE sid = $1 AND last_active_at < $2")
@@ -159,7 +169,6 @@ macro_rules! impl_session_store {
                         .await
                         .map_err($crate::sql::db_err)?;
                 }
-                let applications = self.session_client_ids(row.sid()).await?;
                 let mut session = row.into_record(applications);
                 if touch {
                     session.last_active_at = now;
