@@ -29,29 +29,6 @@ macro_rules! session_columns {
         "sid, user_id, auth_time, created_at, last_active_at, expires_at, user_agent, ip"
     };
 }
-/// `session_columns!` of the table aliased `$t`.
-macro_rules! session_columns_of {
-    ($t:literal) => {
-        concat!(
-            $t,
-            ".sid, ",
-            $t,
-            ".user_id, ",
-            $t,
-            ".auth_time, ",
-            $t,
-            ".created_at, ",
-            $t,
-            ".last_active_at, ",
-            $t,
-            ".expires_at, ",
-            $t,
-            ".user_agent, ",
-            $t,
-            ".ip"
-        )
-    };
-}
 macro_rules! login_request_columns {
     () => {
         "id, browser_binding, request, created_at, expires_at"
@@ -107,6 +84,6 @@ macro_rules! delivery_columns {
 }
 pub(crate) use {
     application_columns, client_secret_columns, delivery_columns, login_request_columns,
-    refresh_columns, refresh_grant_select, session_columns, session_columns_of,
-    signing_key_columns, user_columns, user_columns_of,
+    refresh_columns, refresh_grant_select, session_columns, signing_key_columns, user_columns,
+    user_columns_of,
 };

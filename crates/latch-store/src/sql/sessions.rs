@@ -141,11 +141,11 @@ macro_rules! impl_session_store {
                 // with none when the session has none yet).
                 let rows: Vec<$crate::sql::SessionParticipationRow> = $q::query_as(concat!(
                     "SELECT ",
-                    $crate::sql::session_columns_of!("s"),
-                    ", sa.client_id AS participant FROM sessions s \
-                     LEFT JOIN session_applications sa ON sa.sid = s.sid \
-                     WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 \
-                     AND s.last_active_at + $3 > $2 ORDER BY sa.client_id"
+                    $crate::sql::session_columns!(),
+                    ", client_id AS participant FROM sessions \
+                     LEFT JOIN session_applications USING (sid) \
+                     WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
+                     AND last_active_at + $3 > $2 ORDER BY client_id"
                 ))
                 .bind(token_hash.as_str())
                 .bind(now)
@@ -155,10 +155,8 @@ macro_rules! impl_session_store {
                 .map_err($crate::sql::db_err)?;
                 let mut rows = rows.into_iter();
                 let Some(first) = rows.next() else { return Ok(None) };
-                let applications: Vec<String> = std::iter::once(first.participant)
-                    .chain(rows.map(|r| r.participant))
-                    .flatten()
-                    .collect();
+                let mut applications: Vec<String> = first.participant.into_iter().collect();
+                applications.extend(rows.filter_map(|r| r.participant));
                 let row = first.session;
                 let touch = now - row.last_active_at() > $crate::sql::TOUCH_INTERVAL;
                 if touch {

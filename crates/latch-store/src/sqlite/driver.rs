@@ -60,30 +60,29 @@ pub(crate) struct Connection(rusqlite::Connection, RefCell<ParameterOrders>);
 /// parameter's name by scanning a list, so reading every name is quadratic in the number of
 /// parameters (a 16-row audit `INSERT` has about 180): the names are read once per text.
 #[derive(Default)]
-struct ParameterOrders(HashMap<Box<str>, Box<[usize]>>);
+struct ParameterOrders(HashMap<Box<str>, Arc<[usize]>>);
 
 impl ParameterOrders {
-    fn of(&mut self, sql: &str, stmt: &rusqlite::Statement<'_>) -> Result<&[usize], Error> {
-        if !self.0.contains_key(sql) {
-            let order = (1..=stmt.parameter_count())
-                .map(|index| {
-                    stmt.parameter_name(index)
-                        .and_then(|name| name.strip_prefix('$'))
-                        .and_then(|n| n.parse::<usize>().ok())
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| {
-                            Error::InvalidParameterName(format!(
-                                "parameter {index} is not $N in {sql}"
-                            ))
-                        })
-                })
-                .collect::<Result<Box<[usize]>, Error>>()?;
-            if self.0.len() >= MAX_PARAMETER_ORDERS {
-                self.0.clear();
-            }
-            self.0.insert(sql.into(), order);
+    fn of(&mut self, sql: &str, stmt: &rusqlite::Statement<'_>) -> Result<Arc<[usize]>, Error> {
+        if let Some(order) = self.0.get(sql) {
+            return Ok(order.clone());
         }
-        Ok(self.0.get(sql).map_or(&[], |o| &o[..]))
+        let order = (1..=stmt.parameter_count())
+            .map(|index| {
+                stmt.parameter_name(index)
+                    .and_then(|name| name.strip_prefix('$'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        Error::InvalidParameterName(format!("parameter {index} is not $N in {sql}"))
+                    })
+            })
+            .collect::<Result<Arc<[usize]>, Error>>()?;
+        if self.0.len() >= MAX_PARAMETER_ORDERS {
+            self.0.clear();
+        }
+        self.0.insert(sql.into(), order.clone());
+        Ok(order)
     }
 }
 
@@ -117,14 +116,12 @@ impl Connection {
         mut on_row: impl FnMut(&rusqlite::Row<'_>) -> Result<(), Error>,
     ) -> Result<u64, Error> {
         let mut stmt = self.0.prepare_cached(sql)?;
-        {
-            let mut orders = self.1.borrow_mut();
-            for (index, &number) in orders.of(sql, &stmt)?.iter().enumerate() {
-                let arg = args
-                    .get(number - 1)
-                    .ok_or(Error::InvalidParameterCount(number, args.len()))?;
-                stmt.raw_bind_parameter(index + 1, arg)?;
-            }
+        let order = self.1.borrow_mut().of(sql, &stmt)?;
+        for (index, &number) in order.iter().enumerate() {
+            let arg = args
+                .get(number - 1)
+                .ok_or(Error::InvalidParameterCount(number, args.len()))?;
+            stmt.raw_bind_parameter(index + 1, arg)?;
         }
         let mut rows = stmt.raw_query();
         let mut seen = 0;
