@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::application::Application;
 use crate::redirect::find_redirect_uri;
+use crate::requested::ClaimsRequest;
 use crate::scope::ScopeSet;
 use crate::{ErrorCode, OAuthError, pkce};
 
@@ -28,6 +29,11 @@ pub struct AuthorizeParams {
     pub audience: Option<String>,
     /// The organization to sign in to, by id or name.
     pub organization: Option<String>,
+    /// OIDC Core §5.5: individual claims asked for (JSON).
+    pub claims: Option<String>,
+    /// OIDC Core §3.1.2.1: an ID token naming the user expected (checked by the server, which
+    /// holds the keys).
+    pub id_token_hint: Option<String>,
     /// Names of known parameters that appeared more than once (RFC 6749 §3.1).
     pub duplicated: Vec<String>,
 }
@@ -61,6 +67,9 @@ pub struct AuthorizationRequest {
     /// The organization asked for, by id or name; after a pick on the hosted page, its id.
     #[serde(default)]
     pub organization: Option<String>,
+    /// The claims asked for individually (OIDC Core §5.5), if any.
+    #[serde(default)]
+    pub claims: Option<ClaimsRequest>,
 }
 
 /// Why a request was refused, and where the answer goes.
@@ -209,6 +218,17 @@ pub fn validate(
             "audience or organization is too long",
         ));
     }
+    if p.id_token_hint
+        .as_ref()
+        .is_some_and(|h| h.len() > 8 * MAX_PARAM)
+    {
+        return Err(fail(ErrorCode::InvalidRequest, "id_token_hint is too long"));
+    }
+    let claims = match p.claims.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(ClaimsRequest::parse(c).map_err(|e| fail(e.code, &e.description))?),
+        None => None,
+    }
+    .filter(|c| !c.is_empty());
     Ok(AuthorizationRequest {
         client_id: client_id.to_owned(),
         redirect_uri,
@@ -221,6 +241,7 @@ pub fn validate(
         login_hint: p.login_hint.clone().filter(|h| !h.is_empty()),
         audience,
         organization: p.organization.clone().filter(|o| !o.is_empty()),
+        claims,
     })
 }
 
@@ -299,6 +320,18 @@ mod tests {
         let r = validate(&params(), Some(&web)).unwrap();
         assert_eq!(r.scope, "openid email");
         assert_eq!(r.prompt, Prompt::Default);
+    }
+
+    #[test]
+    fn unknown_scopes_are_ignored_and_claims_are_kept() {
+        let web = app(ApplicationType::Web, &["https://app.example/cb"]);
+        let mut p = params();
+        p.scope = Some("openid phone address".into());
+        p.claims = Some(r#"{"userinfo":{"name":{"essential":true}}}"#.into());
+        let r = validate(&p, Some(&web)).unwrap();
+        assert_eq!(r.scope, "openid");
+        let claims = r.claims.unwrap();
+        assert!(claims.userinfo.contains("name") && claims.id_token.is_empty());
     }
 
     #[test]
@@ -391,10 +424,16 @@ mod tests {
             ErrorCode::UnsupportedResponseType
         );
         let mut p = params();
-        p.scope = Some("openid admin".into());
+        p.scope = Some("openid \"admin\"".into());
         assert_eq!(
             redirect_code(validate(&p, Some(&web))),
             ErrorCode::InvalidScope
+        );
+        let mut p = params();
+        p.claims = Some("{\"userinfo\":".into());
+        assert_eq!(
+            redirect_code(validate(&p, Some(&web))),
+            ErrorCode::InvalidRequest
         );
         let mut p = params();
         p.request = Some("eyJ...".into());

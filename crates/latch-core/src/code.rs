@@ -5,13 +5,14 @@
 //! is redeemed (`SessionStore::redeem_authorization_code`). RFC 6749 §10.10 asks that codes cannot
 //! be guessed or forged: the seal gives both, and the client learns nothing of the content.
 //!
-//! Layout (version 1): the version byte, then each field in `AuthorizationCodeRecord` order —
+//! Layout (version 2): the version byte, then each field in `AuthorizationCodeRecord` order —
 //! strings as a big-endian `u16` length and UTF-8 bytes, optional strings as a `0`/`1` byte then
-//! the string, times as big-endian `i64`.
+//! the string, times as big-endian `i64` — then `claims` (optional). Version 1, without `claims`,
+//! is still read (codes sealed just before an upgrade).
 
 use crate::store::AuthorizationCodeRecord;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// Codes longer than this are refused unread (a sealed code is a few hundred characters).
 pub const MAX_CODE_LEN: usize = 4096;
@@ -48,6 +49,13 @@ pub fn encode(record: &AuthorizationCodeRecord) -> Vec<u8> {
     for t in [record.auth_time, record.created_at, record.expires_at] {
         out.extend_from_slice(&t.to_be_bytes());
     }
+    match &record.claims {
+        Some(s) => {
+            out.push(1);
+            put_str(&mut out, s);
+        }
+        None => out.push(0),
+    }
     out
 }
 
@@ -69,10 +77,11 @@ fn floor_char_boundary(s: &str, mut at: usize) -> usize {
 /// bytes, invalid UTF-8).
 pub fn decode(bytes: &[u8]) -> Option<AuthorizationCodeRecord> {
     let mut r = Reader(bytes);
-    if r.take(1)? != [VERSION] {
+    let version = r.take(1)?[0];
+    if version != 1 && version != VERSION {
         return None;
     }
-    let record = AuthorizationCodeRecord {
+    let mut record = AuthorizationCodeRecord {
         application_id: r.string()?,
         client_id: r.string()?,
         user_id: r.string()?,
@@ -86,7 +95,11 @@ pub fn decode(bytes: &[u8]) -> Option<AuthorizationCodeRecord> {
         auth_time: r.time()?,
         created_at: r.time()?,
         expires_at: r.time()?,
+        claims: None,
     };
+    if version == VERSION {
+        record.claims = r.optional()?;
+    }
     r.0.is_empty().then_some(record)
 }
 
@@ -140,6 +153,7 @@ mod tests {
             code_challenge: None,
             organization_id: Some("org_1".into()),
             audience: None,
+            claims: Some(r#"{"userinfo":["name"]}"#.into()),
             auth_time: -5,
             created_at: 1_700_000_000,
             expires_at: i64::MAX,
@@ -168,8 +182,19 @@ mod tests {
         longer.push(0);
         assert_eq!(decode(&longer), None, "trailing byte");
         let mut other = bytes.clone();
-        other[0] = 2;
+        other[0] = 3;
         assert_eq!(decode(&other), None, "another version");
+        let mut v1 = encode(&AuthorizationCodeRecord {
+            claims: None,
+            ..record()
+        });
+        v1[0] = 1;
+        v1.pop();
+        assert_eq!(
+            decode(&v1).map(|r| r.claims),
+            Some(None),
+            "version 1 still reads"
+        );
         assert_eq!(decode(&[]), None);
     }
 

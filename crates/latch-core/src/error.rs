@@ -72,6 +72,8 @@ impl fmt::Display for ErrorCode {
 }
 
 /// An error the client is told about: a registered code and a human-readable description.
+/// Build it with `new` (or a shorthand), which keeps the description to the characters RFC 6749
+/// allows there, whatever text (user input included) it was given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]
 pub struct OAuthError {
@@ -83,7 +85,7 @@ impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
-            description: description.into(),
+            description: description_chars(description.into()),
         }
     }
 
@@ -105,5 +107,56 @@ impl OAuthError {
 
     pub fn server_error() -> Self {
         Self::new(ErrorCode::ServerError, "internal error")
+    }
+}
+
+/// RFC 6749 §4.1.2.1 and §5.2: `error_description` "MUST NOT include characters outside the set
+/// %x20-21 / %x23-5B / %x5D-7E". A double quote becomes `'`, a backslash `/`, anything else
+/// outside the set `?`; at most 500 characters are kept.
+fn description_chars(description: String) -> String {
+    const MAX: usize = 500;
+    if description.len() <= MAX && description.bytes().all(allowed) {
+        return description;
+    }
+    description
+        .chars()
+        .take(MAX)
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            c if c.is_ascii() && allowed(c as u8) => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+fn allowed(b: u8) -> bool {
+    matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_description_keeps_to_the_characters_rfc_6749_allows(text in any::<String>()) {
+            let e = OAuthError::invalid_request(text);
+            prop_assert!(e.description.bytes().all(allowed), "{:?}", e.description);
+            prop_assert!(e.description.chars().count() <= 500);
+        }
+    }
+
+    #[test]
+    fn a_plain_description_is_kept_and_quotes_are_replaced() {
+        assert_eq!(
+            OAuthError::invalid_grant("the code `x` expired").description,
+            "the code `x` expired"
+        );
+        assert_eq!(
+            OAuthError::invalid_scope("unknown \"a\\b\"\n é").description,
+            "unknown 'a/b'? ?"
+        );
     }
 }

@@ -18,6 +18,8 @@ pub mod params;
 pub mod pkce;
 pub mod redirect;
 pub mod refresh;
+pub mod requested;
+pub mod revocation;
 pub mod scope;
 pub mod secret;
 pub mod store;

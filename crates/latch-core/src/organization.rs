@@ -83,6 +83,8 @@ pub struct Invitation {
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
     pub accepted_at: Option<UnixTime>,
+    /// The application whose initiate-login URL the new member is sent to (OIDC Core §4).
+    pub client_id: Option<String>,
 }
 
 /// An API resource: what `audience=` selects, and the permissions tokens for it may carry.

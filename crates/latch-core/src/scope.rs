@@ -18,16 +18,10 @@ impl Scope {
     pub const EMAIL: Scope = Scope(4);
     pub const OFFLINE_ACCESS: Scope = Scope(8);
 
-    /// Parses a requested scope string; an unknown scope is `invalid_scope`.
+    /// Parses a requested scope string under the rules of `ScopeSet::parse`, keeping only the
+    /// OIDC scopes.
     pub fn parse(s: &str) -> Result<Self, OAuthError> {
-        let mut set = Scope(0);
-        for token in s.split(' ').filter(|t| !t.is_empty()) {
-            let bit = SUPPORTED.iter().position(|k| *k == token).ok_or_else(|| {
-                OAuthError::invalid_scope(format!("unknown scope `{}`", truncate(token)))
-            })?;
-            set.0 |= 1 << bit;
-        }
-        Ok(set)
+        ScopeSet::parse(s).map(|set| set.oidc)
     }
 
     pub fn contains(self, other: Scope) -> bool {
@@ -62,6 +56,14 @@ pub fn is_permission(token: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn is_scope_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
 /// A scope as requested or granted: the OIDC scopes plus API permissions (sorted, each once).
 /// Printed OIDC scopes first, in canonical order, then the permissions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -71,8 +73,12 @@ pub struct ScopeSet {
 }
 
 impl ScopeSet {
-    /// Parses a scope string: known OIDC scopes and permissions ([`is_permission`]); anything
-    /// else is `invalid_scope`. Whether permissions are acceptable is the caller's rule.
+    /// Parses a scope string: known OIDC scopes and permissions ([`is_permission`]); other
+    /// scope-tokens (`phone`, `address`, a typo) are ignored (OIDC Core §5.4: "Scope values used
+    /// that are not understood by an implementation SHOULD be ignored"; RFC 6749 §3.3 lets the
+    /// server grant less, and the token response then lists what was granted). A token with
+    /// characters §3.3 does not allow is `invalid_scope`, its text not echoed. Whether
+    /// permissions are acceptable is the caller's rule.
     pub fn parse(s: &str) -> Result<Self, OAuthError> {
         let mut set = ScopeSet::default();
         for token in s.split(' ').filter(|t| !t.is_empty()) {
@@ -81,11 +87,11 @@ impl ScopeSet {
                 None if is_permission(token) => {
                     set.permissions.insert(token.to_owned());
                 }
+                None if is_scope_token(token) => {}
                 None => {
-                    return Err(OAuthError::invalid_scope(format!(
-                        "unknown scope `{}`",
-                        truncate(token)
-                    )));
+                    return Err(OAuthError::invalid_scope(
+                        "the scope holds characters RFC 6749 section 3.3 does not allow",
+                    ));
                 }
             }
         }
@@ -141,13 +147,6 @@ impl fmt::Display for ScopeSet {
     }
 }
 
-fn truncate(s: &str) -> &str {
-    match s.char_indices().nth(40) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
@@ -177,9 +176,12 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_scope_is_invalid_scope() {
-        let e = Scope::parse("openid admin").unwrap_err();
+    fn an_unknown_scope_is_ignored_and_a_malformed_one_refused_without_echo() {
+        assert_eq!(Scope::parse("openid phone address").unwrap(), Scope::OPENID);
+        let e = ScopeSet::parse("openid \"<x>\"").unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::InvalidScope);
+        assert!(!e.description.contains("<x>"), "{}", e.description);
+        assert!(ScopeSet::parse("openid a\\b").is_err());
     }
 
     #[test]
@@ -188,8 +190,8 @@ mod tests {
         assert_eq!(s.to_string(), "openid offline_access read:x write:x");
         assert_eq!(ScopeSet::parse("read:x").unwrap().to_string(), "read:x");
         assert_eq!(
-            ScopeSet::parse("openid admin").unwrap_err().code,
-            crate::ErrorCode::InvalidScope
+            ScopeSet::parse("openid admin").unwrap().to_string(),
+            "openid"
         );
         assert!(is_permission("https://api.example.com/read"));
         assert!(!is_permission("read\\x:y") && !is_permission("\"a:b\""));

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::UnixTime;
 use crate::application::{Application, ClientSecretInfo};
+use crate::revocation::Revocation;
 use crate::secret::SecretHash;
 use crate::throttle::{ThrottlePolicy, ThrottleState};
 use crate::user::User;
@@ -109,6 +110,8 @@ pub struct AuthorizationCodeRecord {
     pub organization_id: Option<String>,
     /// The API identifier `audience=` named.
     pub audience: Option<String>,
+    /// The `claims` request parameter as kept (`ClaimsRequest::to_stored`), if any.
+    pub claims: Option<String>,
 }
 
 /// The single use of an authorization code, for `SessionStore::redeem_authorization_code`.
@@ -166,6 +169,9 @@ pub struct RefreshGrant {
     pub expires_at: UnixTime,
     pub organization_id: Option<String>,
     pub audience: Option<String>,
+    /// The `claims` request parameter of the authorization (`ClaimsRequest::to_stored`), so
+    /// that refreshed tokens carry the same claims.
+    pub claims: Option<String>,
 }
 
 /// A grant with its rotation state and its user, as the token endpoint's rules need it.
@@ -240,8 +246,9 @@ pub trait ApplicationStore: Send + Sync {
     ) -> StoreResult<Option<Application>>;
     async fn list_applications(&self, page: &PageRequest) -> StoreResult<Page<Application>>;
     async fn update_application(&self, application: &Application) -> StoreResult<bool>;
-    /// Deletes the application and revokes what was issued to it.
-    async fn delete_application(&self, id: &str) -> StoreResult<bool>;
+    /// Deletes the application and revokes what was issued to it: its refresh grants, and a
+    /// `Client` revocation (made at `now`) for its access tokens.
+    async fn delete_application(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
     /// Highest `updated_at`-style change counter; caches compare it to know when to reload.
     async fn applications_version(&self) -> StoreResult<i64>;
 
@@ -334,15 +341,33 @@ pub trait SessionStore: Send + Sync {
         now: UnixTime,
     ) -> StoreResult<bool>;
     /// Revokes a grant, and so every token of its family (reuse detected, a replayed code, or
-    /// RFC 7009 revocation); `1` if it was live.
+    /// RFC 7009 revocation), and records a `Grant` revocation for its access tokens; `1` if it
+    /// was live.
     async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> StoreResult<u64>;
 
-    /// RFC 7009 for access tokens: remembered by `jti` until they expire.
-    async fn insert_revoked_access_token(&self, jti: &str, expires_at: UnixTime)
-    -> StoreResult<()>;
-    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Records a revocation (see `revocation`) made at `now`, once (a second one of the same
+    /// kind and value changes nothing).
+    async fn insert_revocation(&self, revocation: &Revocation, now: UnixTime) -> StoreResult<()>;
+    /// The revocations recorded at or after `since` that have not expired at `now`: what every
+    /// node's in-memory copy polls (`since = 0` loads them all).
+    async fn list_revocations(
+        &self,
+        since: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<Vec<Revocation>>;
 
-    /// Ends sessions (by sid, or all of a user's), revokes their refresh tokens and enqueues one
+    /// Signing in again over a live session of the same user (OIDC Core §3.1.2.1 `prompt=login`,
+    /// `max_age`): the session keeps its `sid`, takes a new cookie (its hash `token_hash`) and
+    /// `auth_time = now`. `false` if it is no longer live.
+    async fn reauthenticate_session(
+        &self,
+        sid: &str,
+        token_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+
+    /// Ends sessions (by sid, or all of a user's), revokes their refresh tokens, records a
+    /// `Session` revocation for each (their access tokens stop passing) and enqueues one
     /// back-channel delivery per participating application with a back-channel URL, in one
     /// transaction. Returns the sids ended.
     async fn end_sessions(
@@ -351,7 +376,7 @@ pub trait SessionStore: Send + Sync {
         now: UnixTime,
     ) -> StoreResult<Vec<String>>;
 
-    /// Deletes expired codes, login requests, refresh tokens and revoked-jti rows.
+    /// Deletes expired codes, login requests, refresh tokens and revocations.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 

@@ -186,6 +186,7 @@ mod tests {
                 expires_at: 1000,
                 organization_id: None,
                 audience: None,
+                claims: None,
             },
             user: crate::user::User {
                 id: "u".into(),
@@ -284,8 +285,15 @@ mod tests {
         );
         let p = Params::parse(b"grant_type=authorization_code");
         assert_eq!(parse_grant(&p).unwrap_err().code, ErrorCode::InvalidRequest);
-        let p = Params::parse(b"grant_type=refresh_token&refresh_token=r&scope=openid%20bogus");
+        let p =
+            Params::parse(b"grant_type=refresh_token&refresh_token=r&scope=openid%20%22bogus%22");
         assert_eq!(parse_grant(&p).unwrap_err().code, ErrorCode::InvalidScope);
+        // OIDC Core §5.4: an unknown scope-token is ignored, not refused.
+        let p = Params::parse(b"grant_type=refresh_token&refresh_token=r&scope=openid%20bogus");
+        assert!(matches!(
+            parse_grant(&p),
+            Ok(TokenGrant::RefreshToken { scope: Some(s), .. }) if s.to_string() == "openid"
+        ));
         let p = Params::parse(b"grant_type=refresh_token&refresh_token=r&scope=openid");
         assert!(matches!(
             parse_grant(&p),

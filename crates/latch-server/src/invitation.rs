@@ -1,7 +1,8 @@
 //! The hosted invitation pages. `GET /invitations/accept?token=…` shows where the user is invited
 //! and a form; `POST /invitations/accept` signs the invited user in (or up, when no account has
-//! that email), makes them a member with the invitation's roles and opens a session. The link
-//! works once, for its email, until it expires.
+//! that email), makes them a member with the invitation's roles and opens a session, then sends
+//! them to the invitation's application (its initiate-login URL, OIDC Core §4) when it has one.
+//! The link works once, for its email, until it expires.
 
 use std::net::IpAddr;
 
@@ -132,7 +133,7 @@ async fn accept(
         Err(Refusal::Locked(wait)) => return Ok(locked_page(state, wait)),
     };
     let now = state.clock.now();
-    let hash = invitation.token_hash;
+    let hash = invitation.token_hash.clone();
     // The take: single use, for this email, unexpired (checked again, atomically).
     if state
         .store
@@ -143,7 +144,33 @@ async fn accept(
         return Ok(invalid(state));
     }
     tracing::info!(user_id = %user.id, organization_id = %org.id, "invitation accepted");
-    welcome(state, headers, ip, &user.id, &org).await
+    let landing = initiate_login_url(state, &invitation).await?;
+    welcome(state, headers, ip, &user.id, &org, landing).await
+}
+
+/// OIDC Core §4 (third-party-initiated login): the invitation's application's initiate-login URL
+/// with `iss` and `login_hint`, if it names an application that registered one.
+async fn initiate_login_url(
+    state: &AppState,
+    invitation: &Invitation,
+) -> Result<Option<url::Url>, StoreError> {
+    let Some(client_id) = invitation.client_id.as_deref() else {
+        return Ok(None);
+    };
+    let app = state
+        .applications
+        .by_client_id(state.store.as_ref(), client_id)
+        .await?;
+    let Some(mut url) = app
+        .and_then(|a| a.redirects.initiate_login.clone())
+        .and_then(|u| url::Url::parse(&u).ok())
+    else {
+        return Ok(None);
+    };
+    url.query_pairs_mut()
+        .append_pair("iss", &state.settings.issuer)
+        .append_pair("login_hint", &invitation.email);
+    Ok(Some(url))
 }
 
 /// The pending invitation of the posted token, if the form came from a page of this browser.
@@ -187,13 +214,15 @@ async fn invited_user(
     )
 }
 
-/// Opens the member's session and says where they now belong.
+/// Opens the member's session, then sends them to the application's initiate-login URL (`landing`)
+/// or, without one, says where they now belong.
 async fn welcome(
     state: &AppState,
     headers: &HeaderMap,
     ip: Option<IpAddr>,
     user_id: &str,
     org: &Organization,
+    landing: Option<url::Url>,
 ) -> Result<Response, StoreError> {
     let signer = Signer {
         user_id,
@@ -203,7 +232,10 @@ async fn welcome(
     let label = org.display_name.as_deref().unwrap_or(&org.name);
     let text = format!("You are now a member of {label}. You can return to the application.");
     let env = &state.settings.environment_name;
-    let mut response = pages::message(env, "Invitation accepted", &text);
+    let mut response = match landing {
+        Some(url) => crate::oauth::authorize::found(url.as_str()),
+        None => pages::message(env, "Invitation accepted", &text),
+    };
     let ttl = state.settings.session_absolute_timeout;
     let cookies = [
         session::set_cookie(state, session::SESSION, cookie.expose_secret(), ttl),

@@ -2,7 +2,7 @@
 //!
 //! Latch's HTTP surface on axum: every route (`router.rs`), the OAuth 2.0 / OpenID Connect
 //! endpoints, the hosted login pages, the management API, the error-to-HTTP mapping, the
-//! in-memory caches (applications, signing keys) and the background jobs.
+//! in-memory caches (applications, signing keys, revocations) and the background jobs.
 //!
 //! Protocol rules live in `latch-core`, rows in `latch-store`, signatures in `latch-jose`: handlers
 //! here extract, parse, call those, and map the outcome to HTTP. Nothing here writes SQL.
@@ -18,6 +18,7 @@ pub mod error;
 mod grants;
 mod invitation;
 mod keys;
+mod lifecycle;
 mod login;
 mod logout;
 pub mod manage;
@@ -29,6 +30,7 @@ mod oidc;
 mod pages;
 pub mod password;
 mod rate_limit;
+mod revocations;
 mod router;
 mod session;
 pub mod settings;

@@ -9,7 +9,7 @@ use latch_core::audit::ActorType;
 use latch_core::authorize::AuthorizationRequest;
 use latch_core::params::Params;
 use latch_core::secret::random_id;
-use latch_core::store::{LoginRequestRecord, SessionRecord, StoreError};
+use latch_core::store::{LoginRequestRecord, SessionRecord, SessionSelector, StoreError};
 use latch_core::{Secret, SecretHash};
 
 use std::net::IpAddr;
@@ -297,7 +297,9 @@ pub(crate) struct Signer<'a> {
 }
 
 /// Opens a browser session for a user who just signed in (audited as `login.success`); returns its
-/// cookie value (sent once) and its record.
+/// cookie value (sent once) and its record. Over a live session of the same user (`prompt=login`,
+/// `max_age`) it re-authenticates that session instead: same `sid`, new `auth_time`, a new cookie
+/// (no fixation). Over another user's session it ends that one first (see `lifecycle`).
 pub(crate) async fn open_session(
     state: &AppState,
     headers: &HeaderMap,
@@ -307,6 +309,32 @@ pub(crate) async fn open_session(
     let user_id = signer.user_id;
     let now = state.clock.now();
     let cookie = Secret::generate();
+    if let Some(over) = session::current(state, headers).await? {
+        if over.user_id == user_id {
+            if state
+                .store
+                .reauthenticate_session(&over.sid, &cookie.hash(), now)
+                .await?
+            {
+                audit_sign_in(state, &signer, &over.sid, ip, now);
+                let session = SessionRecord {
+                    auth_time: now,
+                    last_active_at: now,
+                    ..over
+                };
+                return Ok((cookie, session));
+            }
+        } else {
+            let one = SessionSelector::One { sid: &over.sid };
+            let ended = crate::lifecycle::end_sessions(state, one, now).await?;
+            let event = Event::new("session.ended")
+                .actor(ActorType::User, Some(&over.user_id))
+                .user(Some(&over.user_id))
+                .ip(ip)
+                .because("signed_in_over");
+            state.audit.record_sessions(event, &ended, now);
+        }
+    }
     let text = |name: header::HeaderName| {
         headers
             .get(name)
@@ -326,12 +354,22 @@ pub(crate) async fn open_session(
     };
     let hash: SecretHash = cookie.hash();
     state.store.insert_session(&hash, &session).await?;
+    audit_sign_in(state, &signer, &session.sid, ip, now);
+    Ok((cookie, session))
+}
+
+fn audit_sign_in(
+    state: &AppState,
+    signer: &Signer<'_>,
+    sid: &str,
+    ip: Option<IpAddr>,
+    now: latch_core::UnixTime,
+) {
     let event = Event::new("login.success")
-        .actor(ActorType::User, Some(user_id))
-        .user(Some(user_id))
+        .actor(ActorType::User, Some(signer.user_id))
+        .user(Some(signer.user_id))
         .client(signer.client_id)
-        .session(Some(&session.sid))
+        .session(Some(sid))
         .ip(ip);
     state.audit.record(event, now);
-    Ok((cookie, session))
 }

@@ -28,7 +28,7 @@ use crate::audit::Event;
 use crate::client_ip::ClientIp;
 use crate::oauth::authorize::found;
 use crate::state::AppState;
-use crate::{backchannel, pages, session};
+use crate::{pages, session};
 
 /// How long a confirmation page may wait for its answer.
 const CONFIRM_TTL: i64 = 1800;
@@ -54,10 +54,10 @@ struct LogoutParams {
 }
 
 /// What a verified `id_token_hint` says.
-struct Hint {
-    sid: Option<String>,
-    sub: Option<String>,
-    client_id: Option<String>,
+pub(crate) struct Hint {
+    pub(crate) sid: Option<String>,
+    pub(crate) sub: Option<String>,
+    pub(crate) client_id: Option<String>,
 }
 
 /// A request whose every parameter checked out.
@@ -140,11 +140,9 @@ async fn logout(
         return Ok(confirmation(state, headers, &request));
     }
     let now = state.clock.now();
-    let ended = state
-        .store
-        .end_sessions(SessionSelector::One { sid: &session.sid }, now)
-        .await?;
-    backchannel::wake();
+    let ended =
+        crate::lifecycle::end_sessions(state, SessionSelector::One { sid: &session.sid }, now)
+            .await?;
     tracing::info!(sid = %session.sid, user_id = %session.user_id, "signed out");
     audit_logout(state, &request, &session, ip, &ended);
     Ok(signed_out(state, &request))
@@ -257,19 +255,27 @@ fn audit_logout(
 }
 
 /// RP-Initiated Logout 1.0 §2: "the OP MUST validate that it was the issuer of the ID Token". The
-/// signature must verify under one of our published keys; an expired token is still a good hint.
-fn verify_hint(state: &AppState, token: &str) -> Option<Hint> {
+/// signature must verify under one of our published keys; an expired token is still a good hint
+/// (also at the authorization endpoint, OIDC Core §3.1.2.1), but not one issued to a deleted
+/// application.
+pub(crate) fn verify_hint(state: &AppState, token: &str) -> Option<Hint> {
     let jwt = state.keys.current().verify(token).ok()?;
     // Only ID tokens (`typ: JWT`): not access tokens (`at+jwt`) nor logout tokens.
     if jwt.iss() != Some(state.settings.issuer.as_str()) || !jwt.typ_is("JWT") {
         return None;
     }
     let text = |name: &str| jwt.str_claim(name).map(str::to_owned);
-    Some(Hint {
+    let hint = Hint {
         sid: text("sid"),
         sub: text("sub"),
         client_id: text("azp").or_else(|| text("aud")),
-    })
+    };
+    let now = state.clock.now();
+    let deleted = hint
+        .client_id
+        .as_deref()
+        .is_some_and(|c| state.revocations.revokes_client(c, now));
+    (!deleted).then_some(hint)
 }
 
 /// Clears the session cookie, then redirects to the validated URI (with `state`) or says so.

@@ -275,7 +275,6 @@ pub async fn delete_user(
     let ended = store
         .end_sessions(SessionSelector::AllOfUser { user_id: id }, now)
         .await?;
-    crate::backchannel::wake();
     Ok(store.delete_user(id).await?.then_some(ended))
 }
 
@@ -401,12 +400,16 @@ pub struct UserFields {
 }
 
 /// `PATCH /api/v1/users/{id}`: a JSON merge patch of the profile, and optionally a new password.
+/// A new password set by an administrator ends every session of the user (their refresh tokens
+/// and access tokens with them; OWASP ASVS V3.3.3): returns the sids ended, for the caller to
+/// pass on (see `lifecycle::sessions_ended`).
 pub async fn update_user(
     store: &dyn Store,
     passwords: &PasswordHasher,
     current: &User,
     patch: &Value,
-) -> Result<User, ApiError> {
+    now: UnixTime,
+) -> Result<(User, Vec<String>), ApiError> {
     let fields: UserFields = parse_json(&patched(
         &UserView::from(current),
         patch,
@@ -427,7 +430,12 @@ pub async fn update_user(
         None => None,
     };
     match store.update_user(&user, hash.as_deref()).await {
-        Ok(true) => Ok(user),
+        Ok(true) if hash.is_some() => {
+            let all = SessionSelector::AllOfUser { user_id: &user.id };
+            let ended = store.end_sessions(all, now).await?;
+            Ok((user, ended))
+        }
+        Ok(true) => Ok((user, Vec::new())),
         Ok(false) => Err(ApiError::not_found("user")),
         Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
             "email_taken",

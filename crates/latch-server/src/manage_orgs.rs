@@ -309,6 +309,10 @@ pub struct NewInvitation {
     /// How long the link works (Auth0's `ttl_sec`); 7 days when left out.
     #[serde(default)]
     pub ttl_seconds: Option<i64>,
+    /// The application the new member is sent to once accepted (Auth0's `client_id`): its
+    /// `redirects.initiate_login` (OIDC Core §4).
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 /// The one answer that carries the invitation link (its token is stored only as a hash).
@@ -327,6 +331,7 @@ pub struct InvitationView {
     pub created_at: String,
     pub expires_at: String,
     pub accepted_at: Option<String>,
+    pub client_id: Option<String>,
 }
 
 impl From<&Invitation> for InvitationView {
@@ -338,6 +343,7 @@ impl From<&Invitation> for InvitationView {
             created_at: rfc3339(i.created_at),
             expires_at: rfc3339(i.expires_at),
             accepted_at: i.accepted_at.map(rfc3339),
+            client_id: i.client_id.clone(),
         }
     }
 }
@@ -356,6 +362,14 @@ pub async fn create_invitation(
         let reason = format!("must be between 1 and {MAX_INVITATION_TTL}");
         return Err(FieldError::new("ttl_seconds", reason).into());
     }
+    if let Some(client_id) = &new.client_id
+        && store
+            .get_application_by_client_id(client_id)
+            .await?
+            .is_none()
+    {
+        return Err(FieldError::new("client_id", "names no application").into());
+    }
     let token = Secret::generate();
     let invitation = Invitation {
         id: uuid::Uuid::now_v7().to_string(),
@@ -366,6 +380,7 @@ pub async fn create_invitation(
         created_at: now,
         expires_at: now + ttl,
         accepted_at: None,
+        client_id: new.client_id,
     };
     store.insert_invitation(&invitation).await?;
     let mut url = url::Url::parse(&format!("{issuer}/invitations/accept"))

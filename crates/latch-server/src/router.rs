@@ -55,5 +55,26 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.settings.request_timeout,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            !state.settings.is_http_issuer(),
+            hsts,
+        ))
         .with_state(state)
+}
+
+/// RFC 6797: with an https issuer every response, errors included, tells browsers to use https
+/// only, for a year. Not on an http (loopback, development) issuer, where it would be ignored.
+async fn hsts(
+    axum::extract::State(https): axum::extract::State<bool>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if https {
+        response.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }

@@ -59,6 +59,8 @@ impl Server {
         let keys = Arc::new(Keys::new(&records, master, clock.now(), grace)?);
         let applications = Arc::new(Applications::default());
         applications.refresh(store.as_ref(), true).await?;
+        let revocations = Arc::new(crate::revocations::Revocations::default());
+        revocations.refresh(store.as_ref(), clock.now()).await?;
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -79,6 +81,7 @@ impl Server {
             clock,
             keys,
             applications,
+            revocations,
             refresh_token_key,
             code_key,
         }));
@@ -101,6 +104,11 @@ impl Server {
         let state = self.state;
         keys::spawn_reloader(state.keys.clone(), state.store.clone(), state.clock.clone());
         applications::spawn_refresher(state.applications.clone(), state.store.clone());
+        crate::revocations::spawn_refresher(
+            state.revocations.clone(),
+            state.store.clone(),
+            state.clock.clone(),
+        );
         crate::backchannel::spawn(state.clone());
         crate::sweep::spawn(state.clone());
         let audit_writer = state.audit.spawn(state.store.clone());

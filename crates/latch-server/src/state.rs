@@ -20,6 +20,8 @@ pub struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) keys: Arc<Keys>,
     pub(crate) applications: Arc<Applications>,
+    /// What stops access tokens before they expire (see `revocations`).
+    pub(crate) revocations: Arc<crate::revocations::Revocations>,
     pub(crate) passwords: PasswordHasher,
     /// Abuse-limit locks this node has seen (see `throttle`).
     pub(crate) locks: crate::throttle::Locks,

@@ -28,10 +28,9 @@ async fn sweep(state: &AppState) {
         idle_timeout: state.settings.session_idle_timeout,
         limit: BATCH,
     };
-    match state.store.end_sessions(expired, now).await {
+    match crate::lifecycle::end_sessions(state, expired, now).await {
         Ok(ended) if !ended.is_empty() => {
             tracing::info!(count = ended.len(), "ended expired sessions");
-            crate::backchannel::wake();
             let event = Event::new("session.ended").because("expired");
             state.audit.record_sessions(event, &ended, now);
         }

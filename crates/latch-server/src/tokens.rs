@@ -1,6 +1,7 @@
 //! Minting and checking Latch's JWTs: access tokens (RFC 9068), ID tokens (OIDC Core §2).
 
 use latch_core::application::Application;
+use latch_core::requested::ClaimsRequest;
 use latch_core::scope::{Scope, ScopeSet};
 use latch_core::user::User;
 use latch_core::{OAuthError, UnixTime};
@@ -21,8 +22,11 @@ pub struct Grant<'a> {
     /// The organization, API, roles, permissions and granted scope.
     pub access: &'a Access,
     pub nonce: Option<&'a str>,
-    /// The token id; derived from the code for code exchanges (so a replayed code can revoke it).
+    /// The token id; for a user's grant it starts with the grant's tag (so that revoking the
+    /// grant revokes it, see `latch_core::revocation`).
     pub jti: String,
+    /// Claims asked for individually (OIDC Core §5.5).
+    pub claims: ClaimsRequest,
 }
 
 #[derive(Serialize)]
@@ -47,6 +51,10 @@ struct AccessClaims<'a> {
     roles: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     permissions: Option<&'a [String]>,
+    /// OIDC Core §5.5: the claims asked for at `/userinfo` whatever the scope, carried to it in
+    /// the token (not a registered name, so no custom claim can take it: those are URLs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userinfo_claims: Option<Vec<&'a str>>,
     /// Namespaced custom claims (validated so they cannot collide with the fields above).
     #[serde(flatten)]
     custom: Map<String, Value>,
@@ -109,6 +117,8 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
         org_name: org.map(|o| o.name.as_str()),
         roles: org.map(|_| access.roles.as_slice()),
         permissions: api.map(|_| access.permissions.as_slice()),
+        userinfo_claims: (grant.user.is_some() && !grant.claims.userinfo.is_empty())
+            .then(|| grant.claims.userinfo.iter().map(String::as_str).collect()),
         custom,
     };
     let sign_error = |e: latch_jose::JoseError| {
@@ -141,6 +151,7 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
                 c.insert("roles".into(), access.roles.clone().into());
             }
             user_claims(user, access.scope.oidc, &mut c);
+            requested_claims(user, &grant.claims.id_token, &mut c);
             c.extend(grant.app.custom_claims.clone());
             Some(key.sign_jwt(Some("JWT"), &c).map_err(sign_error)?)
         }
@@ -156,18 +167,32 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
 /// The standard claims `scope` allows (OIDC Core §5.4).
 pub fn user_claims(user: &User, scope: Scope, out: &mut Map<String, Value>) {
     if scope.contains(Scope::EMAIL) {
-        out.insert("email".into(), user.email.as_str().into());
-        out.insert("email_verified".into(), user.email_verified.into());
+        requested_claims(user, ["email", "email_verified"], out);
     }
     if scope.contains(Scope::PROFILE) {
-        for (name, value) in [
-            ("name", &user.name),
-            ("given_name", &user.given_name),
-            ("family_name", &user.family_name),
-        ] {
-            if let Some(v) = value {
-                out.insert(name.into(), v.as_str().into());
-            }
+        requested_claims(user, ["name", "given_name", "family_name"], out);
+    }
+}
+
+/// The named claims the user has (OIDC Core §5.5: asked for individually; §5.5.1: one the user
+/// does not have is left out). Names Latch does not hold are ignored.
+pub fn requested_claims<S: AsRef<str>>(
+    user: &User,
+    names: impl IntoIterator<Item = S>,
+    out: &mut Map<String, Value>,
+) {
+    for name in names {
+        let name = name.as_ref();
+        let value: Option<Value> = match name {
+            "email" => Some(user.email.as_str().into()),
+            "email_verified" => Some(user.email_verified.into()),
+            "name" => user.name.as_deref().map(Into::into),
+            "given_name" => user.given_name.as_deref().map(Into::into),
+            "family_name" => user.family_name.as_deref().map(Into::into),
+            _ => None,
+        };
+        if let Some(v) = value {
+            out.insert(name.to_owned(), v);
         }
     }
 }
@@ -193,7 +218,7 @@ impl AccessToken {
     }
 }
 
-/// RFC 6750 / RFC 9068 §4: signature, `typ`, issuer, expiry, then the revocation list.
+/// RFC 6750 / RFC 9068 §4: signature, `typ`, issuer, expiry, then the revocations (in memory).
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<AccessToken, OAuthError> {
     let invalid = |d: &str| OAuthError::new(latch_core::ErrorCode::InvalidToken, d);
     let jwt = state
@@ -218,15 +243,16 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Access
     let claims = jwt.into_claims();
     let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
     let jti = text("jti").ok_or_else(|| invalid("the access token has no jti"))?;
-    if state
-        .store
-        .is_access_token_revoked(&jti)
-        .await
-        .map_err(|e| {
-            crate::error::internal(&e);
-            OAuthError::server_error()
-        })?
-    {
+    let client_id =
+        text("client_id").ok_or_else(|| invalid("the access token has no client_id"))?;
+    let sid = text("sid");
+    // In memory, O(1): its jti, session, application or grant revoked (see `revocations`).
+    let ids = crate::revocations::TokenIds {
+        jti: &jti,
+        sid: sid.as_deref(),
+        client_id: &client_id,
+    };
+    if state.revocations.revokes(&ids, now) {
         return Err(invalid("the access token has been revoked"));
     }
     let aud = match claims.get("aud") {
@@ -239,13 +265,13 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Access
     };
     Ok(AccessToken {
         sub: text("sub").ok_or_else(|| invalid("the access token has no sub"))?,
-        client_id: text("client_id").ok_or_else(|| invalid("the access token has no client_id"))?,
+        client_id,
         scope: ScopeSet::parse_lenient(&text("scope").unwrap_or_default()),
         aud,
         jti,
         exp,
         iat: claims.get("iat").and_then(Value::as_i64).unwrap_or(0),
-        sid: text("sid"),
+        sid,
         claims,
     })
 }

@@ -118,19 +118,24 @@ async fn a_migrated_file_is_latch_s_in_wal_mode_and_reopens_with_its_data() {
     let store = latch_store::open_and_migrate(&format!("sqlite:{}", path.display()))
         .await
         .expect("create");
-    store
-        .insert_revoked_access_token("jti", 1)
-        .await
-        .expect("write");
+    let revoked = latch_core::revocation::Revocation {
+        kind: latch_core::revocation::RevocationKind::Token,
+        value: "jti".to_owned(),
+        expires_at: 10,
+    };
+    store.insert_revocation(&revoked, 1).await.expect("write");
     drop(store);
 
     let store = latch_store::open(&url(&path))
         .await
         .expect("reopen without migrating");
-    assert!(store.is_access_token_revoked("jti").await.expect("read"));
+    assert_eq!(
+        store.list_revocations(0, 1).await.expect("read"),
+        vec![revoked]
+    );
     assert_eq!(
         store.schema_version().await.expect("version"),
-        5,
+        6,
         "the latest migration"
     );
     drop(store);
@@ -139,7 +144,7 @@ async fn a_migrated_file_is_latch_s_in_wal_mode_and_reopens_with_its_data() {
         .expect("migrating twice is a no-op");
     assert_eq!(
         store.schema_version().await.expect("version"),
-        5,
+        6,
         "the latest migration"
     );
     drop(store);
@@ -247,7 +252,7 @@ async fn live_refresh_tokens_of_schema_4_become_grants() {
     let store = latch_store::open_and_migrate(&url(&path))
         .await
         .expect("upgrade");
-    assert_eq!(store.schema_version().await.expect("version"), 5);
+    assert_eq!(store.schema_version().await.expect("version"), 6);
     let state = store
         .get_refresh_grant(GrantKey::Legacy(&live))
         .await

@@ -85,7 +85,7 @@ async fn authorization_errors_redirect_with_their_codes_or_show_a_page() {
         ),
         (
             format!(
-                "response_type=code&scope=openid%20admin&code_challenge={challenge}&code_challenge_method=S256"
+                "response_type=code&scope=openid%20%22admin%22&code_challenge={challenge}&code_challenge_method=S256"
             ),
             "invalid_scope",
         ),

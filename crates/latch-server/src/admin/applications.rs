@@ -61,13 +61,13 @@ pub async fn update(
     Ok(Json(ApplicationView::new(&app, None)))
 }
 
-/// Deletes the application; the store revokes what was issued to it.
+/// Deletes the application and stops everything issued to it (see `lifecycle`).
 pub async fn delete(
     _: Admin,
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_application(&id).await? {
+    if !crate::lifecycle::delete_application(&state, &id, state.clock.now()).await? {
         return Err(ApiError::not_found("application"));
     }
     refresh_cache(&state).await;

@@ -85,6 +85,7 @@ pub fn schemas() -> Value {
     let invitation = json!({
         "id": text(), "email": text(), "roles": names("role names the new member gets"),
         "created_at": time(false), "expires_at": time(false), "accepted_at": time(true),
+        "client_id": {"type": ["string", "null"], "description": "the application the new member is sent to"},
     });
     json!({
         "Organization": object(&keys_of(&org), org),
@@ -98,6 +99,7 @@ pub fn schemas() -> Value {
             "email": {"type": "string", "format": "email", "description": "only this address can accept"},
             "roles": names("role names the new member gets"),
             "ttl_seconds": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_INVITATION_TTL, "description": "how long the link works; 7 days by default"},
+            "client_id": {"type": ["string", "null"], "description": "an application with redirects.initiate_login: once accepted, the new member lands there (OpenID Connect Core 4)"},
         })),
         "InvitationCreated": object(&["id", "url", "expires_at"], json!({
             "id": text(), "url": {"type": "string", "format": "uri", "description": "the link, shown this once"}, "expires_at": time(false),
@@ -165,6 +167,7 @@ mod tests {
             created_at: 0,
             expires_at: 0,
             accepted_at: None,
+            client_id: None,
         };
         assert_eq!(properties("Invitation"), keys(&InvitationView::from(&i)));
         let created = InvitationCreated {

@@ -65,8 +65,7 @@ pub async fn end_all(
     let user = find(&state, &id).await?;
     let selector = SessionSelector::AllOfUser { user_id: &user.id };
     let now = state.clock.now();
-    let ended = state.store.end_sessions(selector, now).await?;
-    crate::backchannel::wake();
+    let ended = crate::lifecycle::end_sessions(&state, selector, now).await?;
     state
         .audit
         .record_sessions(ended_by(&admin, &user.id), &ended, now);
@@ -85,11 +84,10 @@ pub async fn end_one(
         sid: &sid,
     };
     let now = state.clock.now();
-    let ended = state.store.end_sessions(selector, now).await?;
+    let ended = crate::lifecycle::end_sessions(&state, selector, now).await?;
     if ended.is_empty() {
         return Err(ApiError::not_found("session"));
     }
-    crate::backchannel::wake();
     state
         .audit
         .record_sessions(ended_by(&admin, &user.id), &ended, now);

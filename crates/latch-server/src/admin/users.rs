@@ -56,16 +56,30 @@ pub async fn show(
     Ok(Json(UserView::from(&find(&state, &id).await?)))
 }
 
-/// RFC 7396 merge patch of the profile; `password` sets a new one.
+/// RFC 7396 merge patch of the profile; `password` sets a new one, which ends every session of
+/// the user (an administrator's change: OWASP ASVS V3.3.3).
 pub async fn update(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<Json<UserView>, ApiError> {
     let current = find(&state, &id).await?;
-    let user =
-        manage::update_user(state.store.as_ref(), &state.passwords, &current, &patch).await?;
+    let now = state.clock.now();
+    let (user, ended) = manage::update_user(
+        state.store.as_ref(),
+        &state.passwords,
+        &current,
+        &patch,
+        now,
+    )
+    .await?;
+    crate::lifecycle::sessions_ended(&state, &ended, now);
+    let event = Event::new("session.ended")
+        .actor(ActorType::Admin, Some(&admin.client_id))
+        .user(Some(&id))
+        .because("password_changed");
+    state.audit.record_sessions(event, &ended, now);
     Ok(Json(UserView::from(&user)))
 }
 
@@ -80,6 +94,7 @@ pub async fn delete(
     let Some(ended) = manage::delete_user(state.store.as_ref(), &id, now).await? else {
         return Err(ApiError::not_found("user"));
     };
+    crate::lifecycle::sessions_ended(&state, &ended, now);
     let event = Event::new("session.ended")
         .actor(ActorType::Admin, Some(&admin.client_id))
         .user(Some(&id))

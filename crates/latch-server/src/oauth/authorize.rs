@@ -64,6 +64,8 @@ fn to_params(p: &Params) -> AuthorizeParams {
         request_uri: get("request_uri"),
         audience: get("audience"),
         organization: get("organization"),
+        claims: get("claims"),
+        id_token_hint: get("id_token_hint"),
         duplicated: Vec::new(),
     };
     a.duplicated = d;
@@ -130,11 +132,29 @@ async fn authorize(
         let st = request.state.as_deref();
         return Ok(error_redirect(state, &request.redirect_uri, st, &error));
     }
+    // OIDC Core §3.1.2.1: an id_token_hint must be an ID token of ours (expired is fine).
+    let hinted_sub = match p.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
+        Some(token) => match crate::logout::verify_hint(state, token) {
+            Some(hint) => hint.sub,
+            None => {
+                let error = OAuthError::invalid_request(
+                    "the id_token_hint is not a valid ID token from this server",
+                );
+                let st = request.state.as_deref();
+                return Ok(error_redirect(state, &request.redirect_uri, st, &error));
+            }
+        },
+        None => None,
+    };
     let now = state.clock.now();
     let session = session::current(state, headers).await?;
     let cookie = organization::session_cookie_hash(state, headers);
-    // OIDC Core §3.1.2.1: max_age bounds how long ago the user authenticated.
-    let fresh = |s: &SessionRecord| request.max_age.is_none_or(|max| now - s.auth_time <= max);
+    // OIDC Core §3.1.2.1: max_age bounds how long ago the user authenticated, and a session of
+    // another user than the hint names is not used ("login_required" with prompt=none).
+    let fresh = |s: &SessionRecord| {
+        request.max_age.is_none_or(|max| now - s.auth_time <= max)
+            && hinted_sub.as_deref().is_none_or(|sub| sub == s.user_id)
+    };
     match (session, cookie, request.prompt) {
         (Some(s), Some(cookie), Prompt::Default | Prompt::None) if fresh(&s) => {
             organization::complete(state, &app, &request, &s, &cookie).await
@@ -184,6 +204,7 @@ pub async fn issue_code(
             expires_at: now + CODE_TTL,
             organization_id: organization_id.map(str::to_owned),
             audience: request.audience.clone(),
+            claims: request.claims.as_ref().and_then(|c| c.to_stored()),
         },
     );
     Ok(redirect_to_client(

@@ -1,5 +1,7 @@
-//! `POST /oauth/introspect` (RFC 7662), for web applications (authenticated with their secret).
-//! A caller learns about tokens issued to it or naming it in their audience; others are inactive.
+//! `POST /oauth/introspect` (RFC 7662): web applications authenticate with their secret, spa and
+//! native applications with their `client_id` alone (CONTRACT.md: `none`), so a public client can
+//! introspect its own tokens. A caller learns about tokens issued to it or naming it in their
+//! audience; others are inactive, so a public client's id lets nobody read another's tokens.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -32,9 +34,6 @@ async fn run(
     body: &Bytes,
 ) -> Result<Value, OAuthResponse> {
     let (params, app) = super::token::authenticated_client(state, ip, headers, body).await?;
-    if !app.application_type.is_confidential() {
-        return Err(OAuthError::invalid_client("introspection requires a client secret").into());
-    }
     let token = params
         .get("token")?
         .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;

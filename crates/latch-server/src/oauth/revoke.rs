@@ -1,5 +1,6 @@
-//! `POST /oauth/revoke` (RFC 7009): refresh tokens (their whole family) and access tokens (by `jti`
-//! until they expire). Unknown or foreign tokens get 200 as well (§2.2).
+//! `POST /oauth/revoke` (RFC 7009): refresh tokens (their whole grant, with the access tokens
+//! minted from it) and access tokens (by `jti` until they expire). Unknown or foreign tokens get
+//! 200 as well (§2.2).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -47,22 +48,17 @@ async fn run(
         if let Ok(access) = crate::tokens::verify_access_token(state, token).await
             && access.client_id == app.client_id
         {
-            state
-                .store
-                .insert_revoked_access_token(&access.jti, access.exp)
-                .await?;
+            crate::lifecycle::revoke_access_token(state, &access.jti, access.exp, now).await?;
         }
         return Ok(());
     }
     // §2.1: only the client the token was issued to may revoke it. §2.1 also allows revoking the
-    // whole grant: any generation's token revokes it.
+    // whole grant: any generation's token revokes it, and "the authorization server SHOULD also
+    // invalidate all access tokens based on the same authorization grant": they go too.
     if let Some((found, _)) = super::token::presented_grant(state, token).await?
         && found.grant.client_id == app.client_id
     {
-        state
-            .store
-            .revoke_refresh_family(&found.grant.family_id, now)
-            .await?;
+        crate::lifecycle::revoke_grant(state, &found.grant.family_id, now).await?;
     }
     Ok(())
 }

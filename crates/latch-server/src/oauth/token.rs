@@ -5,10 +5,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use latch_core::application::{Application, MAX_ACCESS_TOKEN_TTL};
+use latch_core::application::Application;
 use latch_core::audit::ActorType;
 use latch_core::params::{self, Params};
 use latch_core::refresh::RefreshHandle;
+use latch_core::requested::ClaimsRequest;
+use latch_core::revocation::grant_tag;
 use latch_core::scope::{Scope, ScopeSet};
 use latch_core::secret::random_id;
 use latch_core::store::{
@@ -147,10 +149,12 @@ async fn exchange(
     Ok(issued)
 }
 
-/// The access token minted from a code has an id derived from the code, so that a replayed code
-/// can revoke it (RFC 6749 §4.1.2: "SHOULD revoke … all tokens previously issued based on that code").
-fn code_jti(code_hash: &SecretHash) -> String {
-    SecretHash::of(format!("jti:{}", code_hash.as_str()).as_bytes()).as_str()[..32].to_owned()
+/// The id of an access token minted from a grant (a code's hash is its family id) starts with the
+/// grant's tag, so that revoking the grant revokes it: a replayed code (RFC 6749 §4.1.2: "SHOULD
+/// revoke … all tokens previously issued based on that code") or a revoked refresh token (RFC 7009
+/// §2.1).
+fn grant_jti(family_id: &str) -> String {
+    format!("{}.{}", grant_tag(family_id), random_id())
 }
 
 async fn authorization_code(
@@ -204,10 +208,8 @@ async fn authorization_code(
             return Err(OAuthError::invalid_grant("the session of this code has ended").into());
         }
         Redemption::Replayed => {
-            state
-                .store
-                .insert_revoked_access_token(&code_jti(&hash), now + MAX_ACCESS_TOKEN_TTL)
-                .await?;
+            // The store revoked the grant in the redemption; this node learns it now.
+            crate::lifecycle::grant_revoked(state, hash.as_str(), now);
             tracing::warn!(client_id = %app.client_id, "authorization code replayed; revoked what it issued");
             let event = Event::new("token.reuse_detected")
                 .actor(ActorType::Client, Some(&app.client_id))
@@ -230,7 +232,8 @@ async fn authorization_code(
         auth_time: Some(record.auth_time),
         access: &access,
         nonce: record.nonce.as_deref(),
-        jti: code_jti(&hash),
+        jti: grant_jti(hash.as_str()),
+        claims: ClaimsRequest::from_stored(record.claims.as_deref()),
     };
     let minted = mint(state, &grant, now)?;
     Ok(TokenResponse {
@@ -277,6 +280,7 @@ async fn prepare_code_grant(
             expires_at: now + state.settings.refresh_token_ttl,
             organization_id: record.organization_id.clone(),
             audience: record.audience.clone(),
+            claims: record.claims.clone(),
         };
         Some((refresh_token_of(state, &grant.family_id, 0)?, grant))
     } else {
@@ -355,7 +359,7 @@ async fn refresh(
         RefreshDecision::Reuse => true,
     };
     if reused {
-        state.store.revoke_refresh_family(&g.family_id, now).await?;
+        crate::lifecycle::revoke_grant(state, &g.family_id, now).await?;
         tracing::warn!(client_id = %app.client_id, family = %g.family_id, "refresh token reuse detected; family revoked");
         let event = Event::new("token.reuse_detected")
             .actor(ActorType::Client, Some(&app.client_id))
@@ -382,7 +386,8 @@ async fn refresh(
         auth_time: Some(g.auth_time),
         access: &access,
         nonce: None,
-        jti: random_id(),
+        jti: grant_jti(&g.family_id),
+        claims: ClaimsRequest::from_stored(g.claims.as_deref()),
     };
     let minted = mint(state, &grant, now)?;
     Ok(TokenResponse {
@@ -415,6 +420,7 @@ fn client_credentials(state: &AppState, app: &Application) -> Result<TokenRespon
         access: &access,
         nonce: None,
         jti: random_id(),
+        claims: ClaimsRequest::default(),
     };
     let minted = mint(state, &grant, now)?;
     Ok(TokenResponse {

@@ -1,4 +1,5 @@
-//! `GET`/`POST /userinfo` (OIDC Core §5.3): the claims the access token's scope allows.
+//! `GET`/`POST /userinfo` (OIDC Core §5.3): the claims the access token's scope allows, and those
+//! asked for with the `claims` parameter (§5.5).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{OAuthResponse, no_store};
 use crate::state::AppState;
-use crate::tokens::{bearer, user_claims, verify_access_token};
+use crate::tokens::{bearer, requested_claims, user_claims, verify_access_token};
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     respond(&state, bearer(&headers)).await
@@ -71,5 +72,9 @@ async fn claims(state: &AppState, token: &str) -> Result<Map<String, Value>, OAu
     let mut out = Map::new();
     out.insert("sub".into(), user.id.as_str().into());
     user_claims(&user, access.scope.oidc, &mut out);
+    // OIDC Core §5.5: claims asked for at the userinfo endpoint, whatever the scope.
+    if let Some(Value::Array(names)) = access.claims.get("userinfo_claims") {
+        requested_claims(&user, names.iter().filter_map(Value::as_str), &mut out);
+    }
     Ok(out)
 }

@@ -122,7 +122,10 @@ pub async fn case_applications_version_moves_with_every_write(store: &dyn Store)
         store.applications_version().await.expect("version"),
         "delete_client_secret",
     );
-    store.delete_application(&app.id).await.expect("delete");
+    store
+        .delete_application(&app.id, NOW)
+        .await
+        .expect("delete");
     moved(
         store.applications_version().await.expect("version"),
         "delete_application",
@@ -266,7 +269,12 @@ pub async fn case_delete_application_revokes_what_was_issued(store: &dyn Store) 
     let token = given_refresh(store, &app, &session, new_hash().as_str()).await;
     let other_token = given_refresh(store, &other, &session, &new_id()).await;
 
-    assert!(store.delete_application(&app.id).await.expect("delete"));
+    assert!(
+        store
+            .delete_application(&app.id, NOW)
+            .await
+            .expect("delete")
+    );
     assert_eq!(store.get_application(&app.id).await.expect("get"), None);
     assert!(
         store
@@ -291,7 +299,7 @@ pub async fn case_delete_application_revokes_what_was_issued(store: &dyn Store) 
     assert_eq!(other_state.revoked_at, None);
     assert!(
         !store
-            .delete_application(&app.id)
+            .delete_application(&app.id, NOW)
             .await
             .expect("delete again")
     );

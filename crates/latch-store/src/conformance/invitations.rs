@@ -22,6 +22,7 @@ fn invitation(
         created_at: NOW,
         expires_at: NOW + 3_600,
         accepted_at: None,
+        client_id: Some("client-1".to_owned()),
     }
 }
 

@@ -19,6 +19,7 @@ mod keys;
 mod memberships;
 mod organizations;
 mod outbox;
+mod revocations;
 mod sessions;
 mod throttle;
 mod tokens;
@@ -44,6 +45,7 @@ pub use keys::*;
 pub use memberships::*;
 pub use organizations::*;
 pub use outbox::*;
+pub use revocations::*;
 pub use sessions::*;
 pub use throttle::*;
 pub use tokens::*;
@@ -123,7 +125,9 @@ macro_rules! conformance_tests {
             case_a_replayed_code_revokes_its_family_only,
             case_a_code_of_an_ended_session_records_nothing,
             case_refresh_grants_rotate_once_per_generation,
-            case_revoked_access_tokens_are_remembered,
+            case_revocations_are_listed_since_their_time_until_they_expire,
+            case_endings_record_revocations_for_their_access_tokens,
+            case_reauthenticating_keeps_the_sid_and_moves_the_cookie,
             case_ending_a_session_revokes_and_notifies,
             case_sessions_end_only_for_their_user,
             case_deliveries_are_leased_and_retried,
@@ -319,6 +323,7 @@ pub(crate) fn refresh(app: &Application, session: &SessionRecord, family_id: &st
         expires_at: NOW + 86_400,
         organization_id: Some("org_0001".to_owned()),
         audience: Some("https://api.example.com".to_owned()),
+        claims: Some(r#"{"userinfo":["name"]}"#.to_owned()),
     }
 }
 
@@ -351,7 +356,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        5,
+        6,
         "the latest migration"
     );
     store.ping().await.expect("ping");

@@ -1,7 +1,8 @@
-//! Cases: refresh tokens, revoked access tokens, purge.
+//! Cases: refresh tokens, purge.
 
 use std::sync::Arc;
 
+use latch_core::revocation::{Revocation, RevocationKind};
 use latch_core::store::{
     GrantKey, LoginRequestRecord, Redemption, RefreshGrantState, SessionSelector, Store,
 };
@@ -124,20 +125,6 @@ pub async fn case_concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
     assert_eq!(state.generation, 1);
 }
 
-pub async fn case_revoked_access_tokens_are_remembered(store: &dyn Store) {
-    assert!(!store.is_access_token_revoked("jti-1").await.expect("check"));
-    store
-        .insert_revoked_access_token("jti-1", NOW + 300)
-        .await
-        .expect("revoke");
-    store
-        .insert_revoked_access_token("jti-1", NOW + 300)
-        .await
-        .expect("revoking twice is fine");
-    assert!(store.is_access_token_revoked("jti-1").await.expect("check"));
-    assert!(!store.is_access_token_revoked("jti-2").await.expect("check"));
-}
-
 /// Uses of expired codes, expired login requests and jtis go; refresh tokens a day after
 /// expiry; nothing live.
 pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
@@ -166,12 +153,17 @@ pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
         .insert_login_request(&live_login)
         .await
         .expect("insert");
+    let revoked = |value: &str, expires_at| Revocation {
+        kind: RevocationKind::Token,
+        value: value.to_owned(),
+        expires_at,
+    };
     store
-        .insert_revoked_access_token("old-jti", NOW - 1)
+        .insert_revocation(&revoked("old-jti", NOW - 1), NOW - 700)
         .await
         .expect("insert");
     store
-        .insert_revoked_access_token("live-jti", NOW + 1)
+        .insert_revocation(&revoked("live-jti", NOW + 1), NOW - 700)
         .await
         .expect("insert");
     let mut long_expired = refresh(&app, &session, new_hash().as_str());
@@ -209,17 +201,18 @@ pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
             .expect("get")
             .is_some()
     );
-    assert!(
-        !store
-            .is_access_token_revoked("old-jti")
-            .await
-            .expect("check")
-    );
-    assert!(
-        store
-            .is_access_token_revoked("live-jti")
-            .await
-            .expect("check")
+    let left: Vec<String> = store
+        .list_revocations(0, NOW - 700)
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|r| r.kind == RevocationKind::Token)
+        .map(|r| r.value)
+        .collect();
+    assert_eq!(
+        left,
+        ["live-jti"],
+        "the expired revocation went, the live one stayed"
     );
     assert_eq!(grant_state(store, &long_expired).await, None);
     assert!(grant_state(store, &just_expired).await.is_some());

@@ -168,13 +168,30 @@ macro_rules! impl_application_store {
                 Ok(true)
             }
 
-            /// In one transaction: deletes the application's refresh tokens (the trait passes no
-            /// time to stamp `revoked_at` with, and a token of a deleted application can never be
-            /// used again; its sealed codes fail client authentication), its secrets and session
-            /// participations, then the application.
-            async fn delete_application(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
+            /// In one transaction: records a `Client` revocation (its access tokens stop passing
+            /// on every node), deletes the application's refresh tokens (a token of a deleted
+            /// application can never be used again; its sealed codes fail client
+            /// authentication), its secrets and session participations, then the application.
+            async fn delete_application(
+                &self,
+                id: &str,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<bool> {
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
+                let client_id: Option<String> =
+                    $q::query_scalar("SELECT client_id FROM applications WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($crate::sql::db_err)?;
+                let Some(client_id) = client_id else { return Ok(false) };
+                let revocation = ::latch_core::revocation::Revocation::new(
+                    ::latch_core::revocation::RevocationKind::Client,
+                    client_id,
+                    now,
+                );
+                Self::insert_revocation_on(&mut *tx, &revocation, now).await?;
                 for sql in [
                     "DELETE FROM refresh_grants WHERE application_id = $1",
                     "DELETE FROM client_secrets WHERE application_id = $1",

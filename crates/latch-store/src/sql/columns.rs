@@ -37,7 +37,7 @@ macro_rules! login_request_columns {
 macro_rules! refresh_columns {
     () => {
         "family_id, application_id, client_id, user_id, sid, scope, auth_time, created_at, \
-         expires_at, organization_id, audience"
+         expires_at, organization_id, audience, claims"
     };
 }
 /// `user_columns` of the table aliased `$t`, for joins.
@@ -68,7 +68,7 @@ macro_rules! refresh_grant_select {
         concat!(
             "SELECT g.family_id, g.application_id, g.client_id, g.user_id, g.sid, g.scope, \
              g.auth_time, g.created_at AS grant_created_at, g.expires_at, g.organization_id, \
-             g.audience, g.generation, g.rotated_at, g.revoked_at, \
+             g.audience, g.claims, g.generation, g.rotated_at, g.revoked_at, \
              (s.sid IS NOT NULL AND s.ended_at IS NULL) AS session_active, ",
             $crate::sql::user_columns_of!("u"),
             " FROM refresh_grants g JOIN users u ON u.id = g.user_id \

@@ -39,7 +39,7 @@ macro_rules! impl_invitation_methods {
                 $q::query(concat!(
                     "INSERT INTO invitations (",
                     $crate::sql::invitation_columns!(),
-                    ", email_normalized) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                    ", email_normalized) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                 ))
                 .bind(&inv.id)
                 .bind(&inv.organization_id)
@@ -48,6 +48,7 @@ macro_rules! impl_invitation_methods {
                 .bind(inv.created_at)
                 .bind(inv.expires_at)
                 .bind(inv.accepted_at)
+                .bind(&inv.client_id)
                 .bind(::latch_core::user::normalize_email(&inv.email))
                 .execute(&mut *tx)
                 .await

@@ -21,7 +21,7 @@ macro_rules! role_columns {
 }
 macro_rules! invitation_columns {
     () => {
-        "id, organization_id, email, token_hash, created_at, expires_at, accepted_at"
+        "id, organization_id, email, token_hash, created_at, expires_at, accepted_at, client_id"
     };
 }
 macro_rules! api_columns {
@@ -152,6 +152,7 @@ crate::sql::row_type! {
         created_at: i64,
         expires_at: i64,
         accepted_at: Option<i64>,
+        client_id: Option<String>,
     }
 }
 
@@ -174,6 +175,7 @@ impl InvitationRow {
             created_at: self.created_at,
             expires_at: self.expires_at,
             accepted_at: self.accepted_at,
+            client_id: self.client_id,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! `SessionStore`: pending logins, browser sessions and ending them. The code, refresh-token and
-//! revoked-jti methods of the trait delegate to `tokens` (kept apart for size).
+//! `SessionStore`: pending logins, browser sessions and ending them. The code and refresh-token
+//! methods of the trait delegate to `tokens`, the revocation ones to `revocations` (kept apart
+//! for size).
 
 /// Implements `SessionStore` for `$ty` (see `impl_store!`); needs `impl_token_methods!` too.
 macro_rules! impl_session_store {
@@ -274,39 +275,40 @@ macro_rules! impl_session_store {
                 family_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<u64> {
-                let mut conn = self.writer.acquire().await.map_err($crate::sql::db_err)?;
-                Self::revoke_family_on(&mut *conn, family_id, now).await
+                let mut tx = self.begin().await?;
+                let revoked = Self::revoke_family_on(&mut *tx, family_id, now).await?;
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(revoked)
             }
 
-            /// Idempotent: revoking a jti twice keeps one row.
-            async fn insert_revoked_access_token(
+            async fn insert_revocation(
                 &self,
-                jti: &str,
-                expires_at: ::latch_core::UnixTime,
+                revocation: &::latch_core::revocation::Revocation,
+                now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<()> {
-                $q::query(
-                    "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
-                     ON CONFLICT (jti) DO NOTHING",
-                )
-                .bind(jti)
-                .bind(expires_at)
-                .execute(&self.writer)
-                .await
-                .map_err($crate::sql::db_err)?;
-                Ok(())
+                self.insert_revocation_impl(revocation, now).await
             }
 
-            async fn is_access_token_revoked(&self, jti: &str) -> ::latch_core::store::StoreResult<bool> {
-                let n: i64 = $q::query_scalar("SELECT count(*) FROM revoked_access_tokens WHERE jti = $1")
-                    .bind(jti)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err($crate::sql::db_err)?;
-                Ok(n > 0)
+            async fn list_revocations(
+                &self,
+                since: ::latch_core::UnixTime,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<Vec<::latch_core::revocation::Revocation>> {
+                self.list_revocations_impl(since, now).await
+            }
+
+            async fn reauthenticate_session(
+                &self,
+                sid: &str,
+                token_hash: &::latch_core::SecretHash,
+                now: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                self.reauthenticate_impl(sid, token_hash, now).await
             }
 
             /// In one transaction: stamps `ended_at` on the selected live sessions (`OneOfUser`
-            /// only if the sid is that user's), revokes their refresh tokens, and enqueues one
+            /// only if the sid is that user's), revokes their refresh tokens, records a `Session`
+            /// revocation for their access tokens, and enqueues one
             /// outbox row per ended session and participating application that has a
             /// back-channel logout URL (`sub` = the user id, due now).
             async fn end_sessions(
@@ -323,6 +325,12 @@ macro_rules! impl_session_store {
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::sql::db_err)?;
+                    let revocation = ::latch_core::revocation::Revocation::new(
+                        ::latch_core::revocation::RevocationKind::Session,
+                        sid.as_str(),
+                        now,
+                    );
+                    Self::insert_revocation_on(&mut *tx, &revocation, now).await?;
                     let targets: Vec<$crate::sql::LogoutTargetRow> = $q::query_as(
                         "SELECT a.id AS application_id, a.client_id, a.backchannel_logout_uri AS url \
                          FROM session_applications sa JOIN applications a ON a.id = sa.application_id \

@@ -94,7 +94,7 @@ macro_rules! impl_token_methods {
                 $q::query(concat!(
                     "INSERT INTO refresh_grants (",
                     $crate::sql::refresh_columns!(),
-                    ", generation, purge_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $9)"
+                    ", generation, purge_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $9)"
                 ))
                 .bind(&grant.family_id)
                 .bind(&grant.application_id)
@@ -107,6 +107,7 @@ macro_rules! impl_token_methods {
                 .bind(grant.expires_at)
                 .bind(&grant.organization_id)
                 .bind(&grant.audience)
+                .bind(&grant.claims)
                 .execute(&mut *conn)
                 .await
                 .map_err($crate::sql::unique_err("refresh grant"))?;
@@ -190,7 +191,8 @@ macro_rules! impl_token_methods {
                 Ok(true)
             }
 
-            /// Revokes the grant, if live.
+            /// Revokes the grant, if live, and records a `Grant` revocation for its access tokens
+            /// (also when the code was never redeemed with a refresh token: a replayed code).
             async fn revoke_family_on(
                 conn: &mut $q::Connection,
                 family_id: &str,
@@ -204,10 +206,17 @@ macro_rules! impl_token_methods {
                 .execute(&mut *conn)
                 .await
                 .map_err($crate::sql::db_err)?;
+                // RFC 7009 §2.1: the access tokens of the grant go with it.
+                let revocation = ::latch_core::revocation::Revocation::new(
+                    ::latch_core::revocation::RevocationKind::Grant,
+                    ::latch_core::revocation::grant_tag(family_id),
+                    now,
+                );
+                Self::insert_revocation_on(&mut *conn, &revocation, now).await?;
                 Ok(done.rows_affected())
             }
 
-            /// Deletes the uses of expired codes, expired login requests and revoked jtis, refresh
+            /// Deletes the uses of expired codes, expired login requests and revocations, refresh
             /// grants expired for over a day, and sessions ended over a day ago (their grants are
             /// already revoked).
             async fn purge_impl(&self, now: ::latch_core::UnixTime) -> ::latch_core::store::StoreResult<u64> {
@@ -216,7 +225,7 @@ macro_rules! impl_token_methods {
                 for (sql, cutoff) in [
                     ("DELETE FROM redeemed_codes WHERE expires_at < $1", now),
                     ("DELETE FROM login_requests WHERE expires_at < $1", now),
-                    ("DELETE FROM revoked_access_tokens WHERE expires_at < $1", now),
+                    ("DELETE FROM revocations WHERE expires_at < $1", now),
                     ("DELETE FROM refresh_grants WHERE purge_after < $1", now - retention),
                     ("DELETE FROM sessions WHERE ended_at < $1", now - retention),
                 ] {

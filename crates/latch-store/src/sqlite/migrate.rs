@@ -39,6 +39,7 @@ static MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_organizations"),
     migration!(4, "0004_audit"),
     migration!(5, "0005_sealed_codes_and_refresh_grants"),
+    migration!(6, "0006_revocations"),
 ];
 
 /// The versions this build knows.

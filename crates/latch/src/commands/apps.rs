@@ -122,7 +122,7 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
         }
         AppsCommand::Delete { id } => {
             let app = find(store, &id).await?;
-            store.delete_application(&app.id).await?;
+            store.delete_application(&app.id, now()).await?;
             print_json(&serde_json::json!({ "deleted": app.id }))
         }
         AppsCommand::Secrets(cmd) => secrets(store, cmd).await,
