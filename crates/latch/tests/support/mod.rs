@@ -260,3 +260,61 @@ pub async fn refresh_concurrently(
     }
     results
 }
+
+/// A management API access token for `admin` (a web application made with `--management-api`).
+pub async fn management_token(server: &LatchServer, admin: &App) -> String {
+    let secret = admin.client_secret.clone().unwrap();
+    let form = [("grant_type", "client_credentials")];
+    let (status, body, _) = token(server, &form, Some((&admin.client_id, &secret))).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// `GET /userinfo` with the access token; status and JSON body.
+pub async fn userinfo(server: &LatchServer, access_token: &str) -> (u16, Value) {
+    let resp = latch_testkit::rp::reqwest_client()
+        .get(server.url("/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST /oauth/introspect` as `app` (its secret if it has one, else its client_id alone).
+pub async fn introspect(server: &LatchServer, app: &App, token: &str) -> Value {
+    let (status, body, _) = match &app.client_secret {
+        Some(secret) => {
+            let basic = Some((app.client_id.as_str(), secret.as_str()));
+            post_form(server, "/oauth/introspect", &[("token", token)], basic).await
+        }
+        None => {
+            let form = [("token", token), ("client_id", app.client_id.as_str())];
+            post_form(server, "/oauth/introspect", &form, None).await
+        }
+    };
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Exchanges a code for tokens as `app` (with the PKCE verifier); the JSON body.
+pub async fn exchange(server: &LatchServer, app: &App, code: &str, auth: Authorization) -> Value {
+    let verifier = auth.verifier.secret().clone();
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", app.redirect_uri.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    if app.client_secret.is_none() {
+        form.push(("client_id", app.client_id.as_str()));
+    }
+    let basic = app
+        .client_secret
+        .as_deref()
+        .map(|s| (app.client_id.as_str(), s));
+    let (status, body, _) = token(server, &form, basic).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
