@@ -229,3 +229,116 @@ async fn three_nodes_serve_every_step_and_survive_a_sigkill() {
     sids.dedup();
     assert_eq!(sids.len(), 8, "one notification per session");
 }
+
+/// `GET /userinfo` on one node (not through the issuer's address).
+async fn userinfo_on(node: &LatchServer, access_token: &str) -> u16 {
+    latch_testkit::rp::reqwest_client()
+        .get(format!("http://{}/userinfo", node.listen()))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Whether every node refuses the access token within a second.
+async fn refused_everywhere_within_a_second(nodes: &[LatchServer], access_token: &str) -> bool {
+    latch_testkit::wait_until(Duration::from_secs(1), || async {
+        for node in nodes {
+            if userinfo_on(node, access_token).await != 401 {
+                return false;
+            }
+        }
+        true
+    })
+    .await
+}
+
+/// Issue 15: access tokens are checked against revocations in memory, and every node learns a
+/// revocation made on another within a second — a revoked refresh token's grant, an ended
+/// session, a deleted application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_refuses_a_revoked_access_token_within_a_second() {
+    let Some(db) = PostgresTestDb::create("cluster_revocations") else {
+        return;
+    };
+    let nodes = cluster(&db).await;
+    nodes[0]
+        .cli(&["users", "create", "--email", EMAIL, "--password", PASSWORD])
+        .await;
+    let web = app(&nodes[0], "web", "http://127.0.0.1:7001/cb", &[]).await;
+    let admin = app(
+        &nodes[0],
+        "web",
+        "http://127.0.0.1:7009/cb",
+        &["--management-api"],
+    )
+    .await;
+    let client = rp(&nodes[0], &web).await;
+    let secret = web.client_secret.clone().unwrap();
+    let basic = Some((web.client_id.as_str(), secret.as_str()));
+    let signed_in = || async {
+        let auth = authorization(&client, &["offline_access"]);
+        let browser = Browser::new();
+        let code = sign_in_for_code(&nodes[0], &browser, &auth, &web.redirect_uri).await;
+        exchange(&nodes[0], &web, code.secret(), auth).await
+    };
+    let (by_grant, by_session, by_app) = (signed_in().await, signed_in().await, signed_in().await);
+    let at = |t: &serde_json::Value| t["access_token"].as_str().unwrap().to_owned();
+    for t in [&by_grant, &by_session, &by_app] {
+        for node in &nodes {
+            assert_eq!(userinfo_on(node, &at(t)).await, 200);
+        }
+    }
+
+    // RFC 7009 on node 1: the grant's access token dies on every node.
+    let rt = by_grant["refresh_token"].as_str().unwrap();
+    let url = format!("http://{}/oauth/revoke", nodes[1].listen());
+    let resp = latch_testkit::rp::reqwest_client()
+        .post(url)
+        .basic_auth(basic.unwrap().0, basic.map(|b| b.1))
+        .form(&[("token", rt)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(refused_everywhere_within_a_second(&nodes, &at(&by_grant)).await);
+    assert_eq!(
+        userinfo_on(&nodes[0], &at(&by_session)).await,
+        200,
+        "others live on"
+    );
+
+    // An administrator ends the session on node 2.
+    let management = management_token(&nodes[0], &admin).await;
+    let sid = jwt_parts(by_session["id_token"].as_str().unwrap()).1["sid"].clone();
+    let sub = jwt_parts(by_session["id_token"].as_str().unwrap()).1["sub"].clone();
+    let path = format!(
+        "/api/v1/users/{}/sessions/{}",
+        sub.as_str().unwrap(),
+        sid.as_str().unwrap()
+    );
+    let resp = latch_testkit::rp::reqwest_client()
+        .delete(format!("http://{}{path}", nodes[2].listen()))
+        .bearer_auth(&management)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert!(refused_everywhere_within_a_second(&nodes, &at(&by_session)).await);
+
+    // The application is deleted on node 0: its last token dies everywhere.
+    let resp = latch_testkit::rp::reqwest_client()
+        .delete(format!(
+            "http://{}/api/v1/applications/{}",
+            nodes[0].listen(),
+            web.id
+        ))
+        .bearer_auth(&management)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert!(refused_everywhere_within_a_second(&nodes, &at(&by_app)).await);
+}
