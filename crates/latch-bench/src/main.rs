@@ -1,8 +1,9 @@
 //! # latch-bench
 //!
 //! A load driver for an OpenID provider listening on loopback (Latch or any other): the token
-//! endpoint's grants, the SSO code flow, chained refresh, JWKS, discovery, password sign-ins and a
-//! mixed run, each with C keep-alive clients for D seconds after a warm-up, one JSON line each.
+//! endpoint's grants, the SSO code flow, chained refresh, `/userinfo`, JWKS, discovery, password
+//! sign-ins and a mixed run, each with C keep-alive clients for D seconds after a warm-up, one
+//! JSON line each.
 //! It also measures the one-core signature ceiling that the token figures are compared with, waits
 //! for readiness (start-up timing), and renders a run's JSON lines as Markdown (`--report`).
 //!
@@ -16,6 +17,7 @@ mod oidc;
 mod provision;
 mod report;
 mod stats;
+mod userinfo;
 mod workloads;
 
 use std::io::Write as _;

@@ -26,6 +26,7 @@ pub struct Provider {
     pub authorization_endpoint: Url,
     pub token_endpoint: Url,
     pub jwks_uri: Url,
+    pub userinfo_endpoint: Option<Url>,
 }
 
 impl Provider {
@@ -51,6 +52,7 @@ impl Provider {
             authorization_endpoint: endpoint("authorization_endpoint")?,
             token_endpoint: endpoint("token_endpoint")?,
             jwks_uri: endpoint("jwks_uri")?,
+            userinfo_endpoint: endpoint("userinfo_endpoint").ok(),
             discovery,
         })
     }
@@ -350,6 +352,27 @@ pub async fn exchange_code(
         bail!("code exchange without id_token");
     }
     Ok(v["refresh_token"].as_str().map(str::to_owned))
+}
+
+/// Exchanges a code; returns the access token.
+pub async fn exchange_code_for_access_token(
+    http: &reqwest::Client,
+    provider: &Provider,
+    client: &Client,
+    code: &str,
+    pending: &Pending,
+) -> anyhow::Result<String> {
+    let form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", &client.redirect_uri),
+        ("code_verifier", &pending.verifier),
+    ];
+    let v = token_request(http, provider, client, form).await?;
+    v["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("code exchange without access_token"))
 }
 
 /// One refresh grant; returns the rotated refresh token.

@@ -15,7 +15,7 @@ use tokio::time::MissedTickBehavior;
 use crate::oidc::{self, Browser, Client, Pending, Provider, User};
 use crate::stats::{self, CpuShare, Label, Plan, Recorder};
 
-const SCOPE: &str = "openid profile email";
+pub(crate) const SCOPE: &str = "openid profile email";
 const OFFLINE_SCOPE: &str = "openid profile email offline_access";
 
 /// What every worker shares.
@@ -57,12 +57,13 @@ impl Settings {
     }
 }
 
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
     "discovery",
     "jwks",
     "client_credentials",
     "sso_code_flow",
     "refresh",
+    "userinfo",
     "login",
     "mixed",
 ];
@@ -106,6 +107,13 @@ pub async fn run(
             let workers = setup(n, |_| first_refresh_token(s.clone())).await?;
             drive(name, settings, workers, move |w, rec| {
                 refresh_loop(s.clone(), w, rec)
+            })
+            .await?
+        }
+        "userinfo" => {
+            let workers = setup(n, |_| crate::userinfo::worker(s.clone())).await?;
+            drive(name, settings, workers, move |w, rec| {
+                crate::userinfo::run_loop(s.clone(), w, rec)
             })
             .await?
         }
@@ -203,7 +211,7 @@ async fn cc_loop(s: Arc<Shared>, http: reqwest::Client, mut rec: Recorder) -> Re
 
 /// A browser signed in to the SPA (retried briefly: the CLI's new application may take up to a
 /// second to reach the server).
-async fn signed_in(s: Arc<Shared>) -> anyhow::Result<Browser> {
+pub(crate) async fn signed_in(s: Arc<Shared>) -> anyhow::Result<Browser> {
     let mut browser = Browser::new(oidc::http_client()?);
     let mut attempt = 0;
     loop {

@@ -277,7 +277,6 @@ async fn every_node_refuses_a_revoked_access_token_within_a_second() {
     .await;
     let client = rp(&nodes[0], &web).await;
     let secret = web.client_secret.clone().unwrap();
-    let basic = Some((web.client_id.as_str(), secret.as_str()));
     let signed_in = || async {
         let auth = authorization(&client, &["offline_access"]);
         let browser = Browser::new();
@@ -297,7 +296,7 @@ async fn every_node_refuses_a_revoked_access_token_within_a_second() {
     let url = format!("http://{}/oauth/revoke", nodes[1].listen());
     let resp = latch_testkit::rp::reqwest_client()
         .post(url)
-        .basic_auth(basic.unwrap().0, basic.map(|b| b.1))
+        .basic_auth(&web.client_id, Some(&secret))
         .form(&[("token", rt)])
         .send()
         .await
