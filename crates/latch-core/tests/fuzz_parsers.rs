@@ -1,5 +1,6 @@
 //! Property tests: every parser of untrusted input in latch-core answers with a value or a
-//! registered error for any input, and never panics.
+//! registered error for any input, and never panics; every error's description keeps to the
+//! characters RFC 6749 allows (§4.1.2.1, §5.2), whatever the input held.
 
 use latch_core::application::{Application, ApplicationType, Redirects};
 use latch_core::authorize::{self, AuthorizeError, AuthorizeParams};
@@ -40,7 +41,16 @@ fn nasty() -> impl Strategy<Value = String> {
         Just("code".to_owned()),
         Just("https://app.example/cb".to_owned()),
         Just("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
+        Just("openid \"x\\y\" read:\u{e9}".to_owned()),
+        Just("{\"userinfo\":{\"name\":null}}".to_owned()),
     ]
+}
+
+/// RFC 6749 §4.1.2.1 / §5.2: `error_description` is `%x20-21 / %x23-5B / %x5D-7E`.
+fn allowed(description: &str) -> bool {
+    description
+        .bytes()
+        .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 proptest! {
@@ -49,9 +59,32 @@ proptest! {
     #[test]
     fn form_parsing_never_panics(body in proptest::collection::vec(any::<u8>(), 0..300)) {
         let p = Params::parse(&body);
-        let _ = p.get("grant_type");
-        let _ = token::parse_grant(&p);
-        let _ = client_credentials(None, &p);
+        if let Err(e) = p.get("grant_type") {
+            prop_assert!(allowed(&e.description), "{:?}", e.description);
+        }
+        if let Err(e) = token::parse_grant(&p) {
+            prop_assert!(allowed(&e.description), "{:?}", e.description);
+        }
+        if let Err(e) = client_credentials(None, &p) {
+            prop_assert!(allowed(&e.description), "{:?}", e.description);
+        }
+    }
+
+    #[test]
+    fn token_requests_of_every_grant_answer_with_allowed_descriptions(
+        grant in prop_oneof![Just("authorization_code"), Just("refresh_token"), Just("client_credentials")],
+        scope in nasty(),
+        value in nasty(),
+    ) {
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", grant)
+            .append_pair("scope", &scope)
+            .append_pair("code", &value)
+            .append_pair("refresh_token", &value)
+            .finish();
+        if let Err(e) = token::parse_grant(&Params::parse(body.as_bytes())) {
+            prop_assert!(allowed(&e.description), "{:?}", e.description);
+        }
     }
 
     #[test]
@@ -70,19 +103,21 @@ proptest! {
         prompt in proptest::option::of(nasty()),
         max_age in proptest::option::of(nasty()),
         state in proptest::option::of(nasty()),
+        claims in proptest::option::of(nasty()),
         kind in prop_oneof![Just(ApplicationType::Web), Just(ApplicationType::Spa), Just(ApplicationType::Native)],
     ) {
         let p = AuthorizeParams {
             response_type, client_id: Some("client".into()), redirect_uri: redirect_uri.clone(), scope,
-            state, code_challenge: challenge, code_challenge_method: method, prompt, max_age,
+            state, code_challenge: challenge, code_challenge_method: method, prompt, max_age, claims,
             ..AuthorizeParams::default()
         };
         let a = app(kind);
         match authorize::validate(&p, Some(&a)) {
             Ok(r) => prop_assert!(a.redirects.post_login.iter().any(|reg| redirect::redirect_uri_matches(reg, &r.redirect_uri, kind))),
             // An error redirect only ever goes to a registered URI.
-            Err(AuthorizeError::Redirect { redirect_uri: to, .. }) => {
+            Err(AuthorizeError::Redirect { redirect_uri: to, error, .. }) => {
                 prop_assert!(a.redirects.post_login.iter().any(|reg| redirect::redirect_uri_matches(reg, &to, kind)));
+                prop_assert!(allowed(&error.description), "{:?}", error.description);
             }
             Err(AuthorizeError::Page(_)) => {}
         }
