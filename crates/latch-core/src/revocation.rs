@@ -69,6 +69,26 @@ impl Revocation {
     }
 }
 
+/// How long after a session's recorded `last_active_at` a token may still have been issued in it:
+/// activity is written at most once a minute, and a code (60 s) is redeemed after the authorize
+/// that touched the session; the rest is margin for clocks.
+pub const SESSION_ACTIVITY_SLACK: i64 = 300;
+
+impl Revocation {
+    /// The revocation of a session ended at `now`, kept while an access token issued in it can
+    /// live: a session idle past that needs none (`None`), so the sweep of idle sessions fills
+    /// no memory.
+    pub fn of_session(sid: &str, last_active_at: UnixTime, now: UnixTime) -> Option<Self> {
+        let last_issue = now.min(last_active_at + SESSION_ACTIVITY_SLACK);
+        let expires_at = last_issue + REVOCATION_TTL;
+        (expires_at > now).then(|| Self {
+            kind: RevocationKind::Session,
+            value: sid.to_owned(),
+            expires_at,
+        })
+    }
+}
+
 /// Length of `grant_tag`.
 pub const GRANT_TAG_LEN: usize = 32;
 
@@ -99,6 +119,18 @@ mod tests {
         assert_eq!(grant_tag_of_jti("random-jti-without-a-tag"), None);
         assert_eq!(grant_tag_of_jti("short.x"), None);
         assert_ne!(grant_tag("a"), grant_tag("b"));
+    }
+
+    #[test]
+    fn a_session_idle_past_every_token_lifetime_needs_no_revocation() {
+        let now = 1_000_000;
+        let active = Revocation::of_session("s", now - 10, now).unwrap();
+        assert_eq!(active.expires_at, now + REVOCATION_TTL);
+        let idle = now - SESSION_ACTIVITY_SLACK - 100;
+        let r = Revocation::of_session("s", idle, now).unwrap();
+        assert_eq!(r.expires_at, now - 100 + REVOCATION_TTL);
+        let long_idle = now - SESSION_ACTIVITY_SLACK - REVOCATION_TTL;
+        assert_eq!(Revocation::of_session("s", long_idle, now), None);
     }
 
     #[test]

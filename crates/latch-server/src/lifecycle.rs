@@ -22,20 +22,22 @@ pub async fn end_sessions(
     now: UnixTime,
 ) -> Result<Vec<String>, StoreError> {
     let ended = state.store.end_sessions(selector, now).await?;
-    sessions_ended(state, &ended, now);
+    sessions_ended(state, &ended, now).await;
     Ok(ended)
 }
 
 /// What follows sessions the store has ended (by `end_sessions`, or inside a management service
-/// such as deleting a user or changing a password).
-pub fn sessions_ended(state: &AppState, sids: &[String], now: UnixTime) {
+/// such as deleting a user or changing a password): this node reads the revocations the store
+/// recorded (one query, on these rare paths; the store decides how long each is kept), and the
+/// back-channel deliverer wakes.
+pub async fn sessions_ended(state: &AppState, sids: &[String], now: UnixTime) {
     if sids.is_empty() {
         return;
     }
-    state.revocations.add(
-        sids.iter()
-            .map(|sid| Revocation::new(RevocationKind::Session, sid.as_str(), now)),
-    );
+    if let Err(e) = state.revocations.refresh(state.store.as_ref(), now).await {
+        // The poll learns them within a second anyway.
+        tracing::warn!(error = %e, "could not read the revocations of ended sessions");
+    }
     crate::backchannel::wake();
 }
 

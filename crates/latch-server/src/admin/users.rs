@@ -74,7 +74,7 @@ pub async fn update(
         now,
     )
     .await?;
-    crate::lifecycle::sessions_ended(&state, &ended, now);
+    crate::lifecycle::sessions_ended(&state, &ended, now).await;
     let event = Event::new("session.ended")
         .actor(ActorType::Admin, Some(&admin.client_id))
         .user(Some(&id))
@@ -94,7 +94,7 @@ pub async fn delete(
     let Some(ended) = manage::delete_user(state.store.as_ref(), &id, now).await? else {
         return Err(ApiError::not_found("user"));
     };
-    crate::lifecycle::sessions_ended(&state, &ended, now);
+    crate::lifecycle::sessions_ended(&state, &ended, now).await;
     let event = Event::new("session.ended")
         .actor(ActorType::Admin, Some(&admin.client_id))
         .user(Some(&id))

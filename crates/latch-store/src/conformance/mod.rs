@@ -128,6 +128,7 @@ macro_rules! conformance_tests {
             case_revocations_are_listed_since_their_time_until_they_expire,
             case_endings_record_revocations_for_their_access_tokens,
             case_reauthenticating_keeps_the_sid_and_moves_the_cookie,
+            case_a_long_idle_session_ends_without_a_revocation,
             case_ending_a_session_revokes_and_notifies,
             case_sessions_end_only_for_their_user,
             case_deliveries_are_leased_and_retried,

@@ -106,6 +106,19 @@ pub async fn case_endings_record_revocations_for_their_access_tokens(store: &dyn
     assert_eq!(listed(store, NOW, NOW).await, want);
 }
 
+/// A session idle past every access token's lifetime records no revocation when it ends.
+pub async fn case_a_long_idle_session_ends_without_a_revocation(store: &dyn Store) {
+    let user = given_user(store).await;
+    let (_, session) = given_session(store, &user.id).await;
+    let later = NOW + REVOCATION_TTL + 3_600;
+    let ended = store
+        .end_sessions(SessionSelector::One { sid: &session.sid }, later)
+        .await
+        .expect("end");
+    assert_eq!(ended, vec![session.sid.clone()]);
+    assert_eq!(listed(store, 0, later).await, vec![]);
+}
+
 /// Re-authenticating keeps the sid, moves the cookie and `auth_time`; not for an ended session.
 pub async fn case_reauthenticating_keeps_the_sid_and_moves_the_cookie(store: &dyn Store) {
     let user = given_user(store).await;

@@ -15,37 +15,38 @@ macro_rules! impl_session_store {
                     .map_err($crate::sql::db_err)
             }
 
-            /// Ends the selected live sessions inside `tx`; returns `(sid, user_id)` of each.
+            /// Ends the selected live sessions inside `tx`; returns `(sid, user_id, last_active_at)`
+            /// of each.
             async fn end_selected(
                 tx: &mut $q::Transaction,
                 selector: ::latch_core::store::SessionSelector<'_>,
                 now: ::latch_core::UnixTime,
-            ) -> ::latch_core::store::StoreResult<Vec<(String, String)>> {
+            ) -> ::latch_core::store::StoreResult<Vec<(String, String, i64)>> {
                 use ::latch_core::store::SessionSelector;
                 let query = match selector {
                     SessionSelector::One { sid } => $q::query_as(
                         "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL \
-                         RETURNING sid, user_id",
+                         RETURNING sid, user_id, last_active_at",
                     )
                     .bind(now)
                     .bind(sid),
                     SessionSelector::OneOfUser { user_id, sid } => $q::query_as(
                         "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND user_id = $3 \
-                         AND ended_at IS NULL RETURNING sid, user_id",
+                         AND ended_at IS NULL RETURNING sid, user_id, last_active_at",
                     )
                     .bind(now)
                     .bind(sid)
                     .bind(user_id),
                     SessionSelector::AllOfUser { user_id } => $q::query_as(
                         "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL \
-                         RETURNING sid, user_id",
+                         RETURNING sid, user_id, last_active_at",
                     )
                     .bind(now)
                     .bind(user_id),
                     SessionSelector::Expired { idle_timeout, limit } => $q::query_as(
                         "UPDATE sessions SET ended_at = $1 WHERE sid IN (SELECT sid FROM sessions \
                          WHERE ended_at IS NULL AND (expires_at <= $1 OR last_active_at + $2 <= $1) \
-                         ORDER BY sid LIMIT $3) RETURNING sid, user_id",
+                         ORDER BY sid LIMIT $3) RETURNING sid, user_id, last_active_at",
                     )
                     .bind(now)
                     .bind(idle_timeout)
@@ -308,7 +309,8 @@ macro_rules! impl_session_store {
 
             /// In one transaction: stamps `ended_at` on the selected live sessions (`OneOfUser`
             /// only if the sid is that user's), revokes their refresh tokens, records a `Session`
-            /// revocation for their access tokens, and enqueues one
+            /// revocation for their access tokens (`Revocation::of_session`: none for a session
+            /// idle past every token's lifetime), and enqueues one
             /// outbox row per ended session and participating application that has a
             /// back-channel logout URL (`sub` = the user id, due now).
             async fn end_sessions(
@@ -318,19 +320,18 @@ macro_rules! impl_session_store {
             ) -> ::latch_core::store::StoreResult<Vec<String>> {
                 let mut tx = self.begin().await?;
                 let ended = Self::end_selected(&mut tx, selector, now).await?;
-                for (sid, user_id) in &ended {
+                for (sid, user_id, last_active_at) in &ended {
                     $q::query("UPDATE refresh_grants SET revoked_at = $2 WHERE sid = $1 AND revoked_at IS NULL")
                         .bind(sid)
                         .bind(now)
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::sql::db_err)?;
-                    let revocation = ::latch_core::revocation::Revocation::new(
-                        ::latch_core::revocation::RevocationKind::Session,
-                        sid.as_str(),
-                        now,
-                    );
-                    Self::insert_revocation_on(&mut *tx, &revocation, now).await?;
+                    let revocation =
+                        ::latch_core::revocation::Revocation::of_session(sid, *last_active_at, now);
+                    if let Some(revocation) = revocation {
+                        Self::insert_revocation_on(&mut *tx, &revocation, now).await?;
+                    }
                     let targets: Vec<$crate::sql::LogoutTargetRow> = $q::query_as(
                         "SELECT a.id AS application_id, a.client_id, a.backchannel_logout_uri AS url \
                          FROM session_applications sa JOIN applications a ON a.id = sa.application_id \
@@ -358,7 +359,7 @@ macro_rules! impl_session_store {
                     }
                 }
                 tx.commit().await.map_err($crate::sql::db_err)?;
-                Ok(ended.into_iter().map(|(sid, _)| sid).collect())
+                Ok(ended.into_iter().map(|(sid, _, _)| sid).collect())
             }
 
             async fn purge_expired(&self, now: ::latch_core::UnixTime) -> ::latch_core::store::StoreResult<u64> {
