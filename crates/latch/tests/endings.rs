@@ -106,6 +106,15 @@ async fn signing_in_again_reauthenticates_the_session_and_logout_then_ends_every
         claim(id2, "auth_time").as_i64() > claim(id1, "auth_time").as_i64(),
         "a new auth_time"
     );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let third = tokens_by_password(&server, &browser, &web, &[], "&max_age=0", me).await;
+    let id3 = &third["id_token"];
+    assert_eq!(
+        claim(id3, "sid"),
+        claim(id1, "sid"),
+        "an exceeded max_age too"
+    );
+    assert!(claim(id3, "auth_time").as_i64() > claim(id2, "auth_time").as_i64());
     let management = management_token(&server, &admin).await;
     let me_id = claim(id1, "sub").as_str().unwrap().to_owned();
     assert_eq!(sessions_of(&server, &management, &me_id).await.len(), 1);
@@ -122,7 +131,11 @@ async fn signing_in_again_reauthenticates_the_session_and_logout_then_ends_every
     assert!(sessions_of(&server, &management, &me_id).await.is_empty());
     let rt = first["refresh_token"].as_str().unwrap();
     assert_eq!(refresh_status(&server, &web, rt).await, 400);
-    for at in [&first["access_token"], &again["access_token"]] {
+    for at in [
+        &first["access_token"],
+        &again["access_token"],
+        &third["access_token"],
+    ] {
         assert_eq!(userinfo(&server, at.as_str().unwrap()).await.0, 401);
         assert_eq!(
             introspect(&server, &web, at.as_str().unwrap()).await["active"],
