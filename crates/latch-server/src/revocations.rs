@@ -29,7 +29,6 @@ const PRUNE_EVERY: i64 = 60;
 struct Sets {
     /// Per kind, each value with its expiry.
     by_kind: [HashMap<String, UnixTime>; 4],
-    pruned_at: UnixTime,
 }
 
 fn slot(kind: RevocationKind) -> usize {
@@ -57,7 +56,6 @@ impl Sets {
         for set in &mut self.by_kind {
             set.retain(|_, expires_at| *expires_at > now);
         }
-        self.pruned_at = now;
     }
 }
 
@@ -73,6 +71,8 @@ pub struct Revocations {
     sets: RwLock<Sets>,
     /// Start of the last successful poll (0 before the first: load everything live).
     polled_at: AtomicI64,
+    /// When expired entries were last dropped.
+    pruned_at: AtomicI64,
 }
 
 impl Revocations {
@@ -116,17 +116,21 @@ impl Revocations {
         let last = self.polled_at.load(Ordering::Relaxed);
         let since = if last == 0 { 0 } else { last - OVERLAP };
         let found = store.list_revocations(since, now).await?;
-        let mut sets = match self.sets.write() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        for r in found {
-            sets.add(r);
+        let prune_due = now - self.pruned_at.load(Ordering::Relaxed) >= PRUNE_EVERY;
+        // The verifier's read lock is taken for writing only when there is something to change.
+        if !found.is_empty() || prune_due {
+            let mut sets = match self.sets.write() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            for r in found {
+                sets.add(r);
+            }
+            if prune_due {
+                sets.prune(now);
+                self.pruned_at.store(now, Ordering::Relaxed);
+            }
         }
-        if now - sets.pruned_at >= PRUNE_EVERY {
-            sets.prune(now);
-        }
-        drop(sets);
         self.polled_at.store(now, Ordering::Relaxed);
         Ok(())
     }
