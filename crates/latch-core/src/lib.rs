@@ -6,12 +6,14 @@
 //!
 //! This crate must not depend on any other Latch crate, on HTTP frameworks or on databases.
 
+pub mod address;
 pub mod application;
 pub mod audit;
 pub mod authorize;
 pub mod claims;
 pub mod clock;
 pub mod code;
+pub mod device;
 pub mod error;
 pub mod organization;
 pub mod params;

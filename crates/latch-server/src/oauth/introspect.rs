@@ -31,7 +31,7 @@ async fn run(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Value, OAuthResponse> {
-    let (params, app) = super::token::authenticated_client(state, ip, headers, body).await?;
+    let (params, app) = super::client_auth::authenticated_client(state, ip, headers, body).await?;
     if !app.application_type.is_confidential() {
         return Err(OAuthError::invalid_client("introspection requires a client secret").into());
     }
