@@ -82,7 +82,13 @@ mod tests {
 
     #[test]
     fn loopback_and_public_addresses_are_allowed() {
-        for a in ["127.0.0.1", "127.8.9.10", "::1", "93.184.216.34", "2606:4700::1"] {
+        for a in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "::1",
+            "93.184.216.34",
+            "2606:4700::1",
+        ] {
             assert!(allowed(a), "{a}");
         }
     }

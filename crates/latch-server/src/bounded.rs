@@ -77,7 +77,10 @@ mod tests {
             m.insert(format!("flood{i}"), 0, 20 + i % 900, 5);
             assert!(m.len() <= 16);
         }
-        assert!(m.get_mut("held", 5).is_some(), "the long-lived entry survives");
+        assert!(
+            m.get_mut("held", 5).is_some(),
+            "the long-lived entry survives"
+        );
         assert!(m.get_mut("flood9999", 5).is_some(), "the newest is kept");
         assert!(m.get_mut("held", 1_000).is_none(), "expired means absent");
     }

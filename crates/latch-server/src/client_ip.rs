@@ -174,8 +174,14 @@ mod tests {
             resolve_lines("10.0.0.1", &xff, &trusted),
             Some(ip("203.0.113.9"))
         );
-        assert_eq!(resolve_lines("10.0.0.1", &[], &trusted), Some(ip("10.0.0.1")));
-        assert_eq!(resolve_lines("10.0.0.1", &[""], &trusted), Some(ip("10.0.0.1")));
+        assert_eq!(
+            resolve_lines("10.0.0.1", &[], &trusted),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(
+            resolve_lines("10.0.0.1", &[""], &trusted),
+            Some(ip("10.0.0.1"))
+        );
         assert_eq!(
             resolve_lines("10.0.0.1", &["10.0.0.2,,"], &trusted),
             Some(ip("10.0.0.2"))
@@ -228,11 +234,7 @@ mod tests {
             "1.2.3.4:notaport",
             "[::1",
         ] {
-            assert_eq!(
-                resolve_lines("10.0.0.1", &[line], &trusted),
-                None,
-                "{line}"
-            );
+            assert_eq!(resolve_lines("10.0.0.1", &[line], &trusted), None, "{line}");
         }
         // Left of the first untrusted hop nothing is read: a client's garbage changes nothing.
         assert_eq!(

@@ -181,7 +181,7 @@ pub async fn middleware(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     global().request(
         &route,
-        &method,
+        method,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );

@@ -112,8 +112,12 @@ pub fn url_allowed(url: &str, allow_private: bool) -> bool {
         return false;
     };
     match url.host() {
-        Some(url::Host::Ipv4(ip)) => latch_core::address::outbound_allowed(ip.into(), allow_private),
-        Some(url::Host::Ipv6(ip)) => latch_core::address::outbound_allowed(ip.into(), allow_private),
+        Some(url::Host::Ipv4(ip)) => {
+            latch_core::address::outbound_allowed(ip.into(), allow_private)
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            latch_core::address::outbound_allowed(ip.into(), allow_private)
+        }
         Some(url::Host::Domain(_)) => true,
         None => false,
     }

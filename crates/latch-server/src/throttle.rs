@@ -57,10 +57,7 @@ pub enum Judged<'a> {
     /// A browser holding a valid device cookie for the account: only its own failures count.
     Device(&'a str),
     /// Any other browser: the account's and the address's failures count.
-    Anonymous {
-        email: &'a str,
-        ip: Option<IpAddr>,
-    },
+    Anonymous { email: &'a str, ip: Option<IpAddr> },
 }
 
 impl Judged<'_> {

@@ -74,9 +74,7 @@ fn boolean(var: &'static str, file: Option<bool>) -> anyhow::Result<bool> {
     match env(var).as_deref().map(str::trim) {
         Some("true" | "1" | "yes" | "on") => Ok(true),
         Some("false" | "0" | "no" | "off") => Ok(false),
-        Some(v) => Err(anyhow!(
-            "invalid setting {var}: `{v}` is not true or false"
-        )),
+        Some(v) => Err(anyhow!("invalid setting {var}: `{v}` is not true or false")),
         None => Ok(file.unwrap_or(false)),
     }
 }

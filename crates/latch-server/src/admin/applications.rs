@@ -18,8 +18,7 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewApplication>,
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
-    let (app, secret) =
-        manage::create_application(
+    let (app, secret) = manage::create_application(
         state.store.as_ref(),
         new,
         state.clock.now(),
