@@ -33,8 +33,12 @@ pub fn policies(settings: &Settings) -> (&ThrottlePolicy, &ThrottlePolicy) {
     (&settings.account_policy, &settings.address_policy)
 }
 
+/// The counter of an account, by the email typed (known or not: the limits must not say which
+/// emails have accounts), cut to the longest address SMTP allows so no row grows with the input.
 pub fn account_key(email: &str) -> String {
-    format!("account:{}", latch_core::user::normalize_email(email))
+    let email = latch_core::user::normalize_email(email);
+    let email: String = email.chars().take(320).collect();
+    format!("account:{email}")
 }
 
 fn address_key(ip: Option<IpAddr>) -> Option<String> {
