@@ -42,7 +42,19 @@ pub fn account_key(email: &str) -> String {
 }
 
 fn address_key(ip: Option<IpAddr>) -> Option<String> {
-    ip.map(|ip| format!("ip:{ip}"))
+    ip.map(|ip| format!("ip:{}", counted(ip)))
+}
+
+/// The address as counted: an IPv6 address by its /64 (one subscriber or host usually holds a
+/// whole /64, and rotating within it must not escape the per-address limits).
+fn counted(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
 }
 
 fn device_key(device_id: &str) -> String {
@@ -51,7 +63,7 @@ fn device_key(device_id: &str) -> String {
 
 /// The counter of failed authentications of `client_id` (`None`: no such client) from `ip`.
 pub fn client_key(client_id: Option<&str>, ip: Option<IpAddr>) -> String {
-    let ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let ip = ip.map_or_else(|| "unknown".to_owned(), |ip| counted(ip).to_string());
     format!("client:{}@{ip}", client_id.unwrap_or("?"))
 }
 
@@ -220,6 +232,19 @@ mod tests {
         assert_eq!(client_key(Some("abc"), Some(ip)), "client:abc@192.0.2.7");
         assert_eq!(client_key(None, Some(ip)), "client:?@192.0.2.7");
         assert_eq!(client_key(Some("abc"), None), "client:abc@unknown");
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(Some(a)), address_key(Some(b)));
+        assert_ne!(address_key(Some(a)), address_key(Some(other)));
+        assert_eq!(address_key(Some(a)).unwrap(), "ip:2001:db8:1:2::");
+        assert_eq!(client_key(Some("c"), Some(b)), "client:c@2001:db8:1:2::");
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(Some(mapped)).unwrap(), "ip:192.0.2.7");
     }
 
     #[test]
