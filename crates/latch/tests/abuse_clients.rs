@@ -173,3 +173,25 @@ async fn a_stale_secret_retried_from_one_address_touches_no_other_app_nor_sign_i
         "sign-in from P: {step:?}"
     );
 }
+
+#[tokio::test]
+async fn requests_that_fail_to_authenticate_do_not_spend_the_clients_rate_limit() {
+    let server = server_with(&[
+        ("LATCH_TRUSTED_PROXIES", "127.0.0.1"),
+        ("LATCH_TOKEN_RATE_LIMIT", "1"),
+    ])
+    .await;
+    let x = app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
+    let (unauthorized, refused) =
+        wrong_secrets(&server, &x.client_id, &addresses("198.51", 50), 200).await;
+    assert_eq!(unauthorized + refused, 200);
+    // The bucket (burst 2) is whole: the client's own first two calls pass, then the limit bites.
+    let secret = x.client_secret.as_deref().unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let (s, _, _) = token_from(&server, "203.0.113.5", &CC, Some((&x.client_id, secret))).await;
+        statuses.push(s);
+    }
+    assert_eq!(&statuses[..2], &[200, 200], "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
