@@ -125,6 +125,30 @@ impl Application {
                     .any(|r| redirect::origin_of(r).as_deref() == Some(origin)))
     }
 
+    /// Refuses a back-channel logout URL whose host is a literal address Latch must not call
+    /// (private, link-local, cloud metadata: `address::outbound_allowed`). Names given by DNS are
+    /// checked again at each delivery, on the address actually connected to.
+    pub fn check_outbound_addresses(&self, allow_private: bool) -> Result<(), FieldError> {
+        let Some(uri) = &self.redirects.backchannel_logout else {
+            return Ok(());
+        };
+        let host = url::Url::parse(uri)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        match host.as_deref().and_then(crate::address::literal_host) {
+            Some(ip) if !crate::address::outbound_allowed(ip, allow_private) => {
+                Err(FieldError::new(
+                    "redirects.backchannel_logout",
+                    format!(
+                        "`{}` is a private, link-local or metadata address, which Latch does not call (LATCH_BACKCHANNEL_ALLOW_PRIVATE)",
+                        shorten(uri)
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Checks every rule of a (new or patched) application; the first failure names its field.
     pub fn validate(&self) -> Result<(), FieldError> {
         let kind = self.application_type;

@@ -1,17 +1,20 @@
 //! # latch-core
 //!
 //! The protocol rules of Latch with no I/O: typed requests and their parsing, validation of
-//! redirect URIs, PKCE, scopes, claims, the token and authorization rules, errors as values
+//! redirect URIs, PKCE, scopes, claims, the token and authorization rules, the abuse-limit
+//! counters and device cookies, which addresses may be called out to, errors as values
 //! (`OAuthError`), the injected `Clock`, and the store traits that `latch-store` implements.
 //!
 //! This crate must not depend on any other Latch crate, on HTTP frameworks or on databases.
 
+pub mod address;
 pub mod application;
 pub mod audit;
 pub mod authorize;
 pub mod claims;
 pub mod clock;
 pub mod code;
+pub mod device;
 pub mod error;
 pub mod organization;
 pub mod params;

@@ -441,6 +441,10 @@ pub trait ThrottleStore: Send + Sync {
     ) -> StoreResult<ThrottleState>;
     /// Forgets the key (a successful sign-in, or an administrator lifting a lock).
     async fn clear_throttle(&self, key: &str) -> StoreResult<bool>;
+    /// Deletes the keys whose window started and whose lock ended at or before `quiet_since`
+    /// (`now` less the longest policy window): such a key counts as if it had never failed
+    /// (`ThrottleState::after_failure`). Returns how many were deleted.
+    async fn purge_throttles(&self, quiet_since: UnixTime) -> StoreResult<u64>;
 }
 
 /// Everything Latch stores.

@@ -13,6 +13,44 @@ use latch_core::redirect;
 use latch_core::store::{PageRequest, Store, StoreError};
 use latch_core::{OAuthError, UnixTime};
 
+/// Why client authentication failed: the answer is `invalid_client` for all but `Internal`; the
+/// abuse limits and the audit log tell them apart.
+#[derive(Debug)]
+pub enum AuthFailure {
+    UnknownClient,
+    /// A web application sent no secret.
+    MissingSecret,
+    WrongSecret,
+    /// A spa or native application sent a `client_secret` (it has none).
+    SecretFromPublicClient,
+    /// The store failed: `server_error`.
+    Internal(OAuthError),
+}
+
+impl AuthFailure {
+    /// The audit reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthFailure::UnknownClient => "unknown_client",
+            AuthFailure::MissingSecret => "missing_secret",
+            AuthFailure::WrongSecret => "wrong_secret",
+            AuthFailure::SecretFromPublicClient => "secret_from_public_client",
+            AuthFailure::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The RFC 6749 §5.2 error.
+    pub fn error(self) -> OAuthError {
+        match self {
+            AuthFailure::Internal(e) => e,
+            AuthFailure::SecretFromPublicClient => {
+                OAuthError::invalid_client("public clients do not use a client secret")
+            }
+            _ => OAuthError::invalid_client("client authentication failed"),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Snapshot {
     version: i64,
@@ -69,19 +107,16 @@ impl Applications {
         store: &Arc<dyn Store>,
         credentials: &ClientCredentials,
         now: UnixTime,
-    ) -> Result<Arc<Application>, OAuthError> {
-        let failed = || OAuthError::invalid_client("client authentication failed");
+    ) -> Result<Arc<Application>, AuthFailure> {
         let app = self
             .by_client_id(store.as_ref(), &credentials.client_id)
             .await
-            .map_err(|e| internal_oauth(&e))?
-            .ok_or_else(failed)?;
+            .map_err(|e| AuthFailure::Internal(internal_oauth(&e)))?
+            .ok_or(AuthFailure::UnknownClient)?;
         match (&credentials.secret, app.application_type.is_confidential()) {
             (None, false) => Ok(app),
-            (Some(_), false) => Err(OAuthError::invalid_client(
-                "public clients do not use a client secret",
-            )),
-            (None, true) => Err(failed()),
+            (Some(_), false) => Err(AuthFailure::SecretFromPublicClient),
+            (None, true) => Err(AuthFailure::MissingSecret),
             (Some(secret), true) => {
                 let cached = self.snapshot().secrets.get(&app.id).cloned();
                 let secrets = match cached {
@@ -90,7 +125,7 @@ impl Applications {
                         store
                             .list_client_secrets(&app.id)
                             .await
-                            .map_err(|e| internal_oauth(&e))?,
+                            .map_err(|e| AuthFailure::Internal(internal_oauth(&e)))?,
                     ),
                 };
                 let hash = secret.hash();
@@ -101,7 +136,7 @@ impl Applications {
                         matched = Some(s.id.clone());
                     }
                 }
-                let secret_id = matched.ok_or_else(failed)?;
+                let secret_id = matched.ok_or(AuthFailure::WrongSecret)?;
                 self.record_use(store, secret_id, now);
                 Ok(app)
             }

@@ -88,11 +88,8 @@ enum Failure {
 impl Worker {
     fn client(&self) -> Result<&reqwest::Client, Failure> {
         let built = self.client.get_or_init(|| {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(REQUEST_TIMEOUT)
-                .user_agent("latch-backchannel-logout")
-                .build()
+            let allow_private = self.state.settings.backchannel_allow_private;
+            crate::outbound::client(crate::outbound::system_resolver(), allow_private, REQUEST_TIMEOUT)
                 .map_err(|e| {
                     tracing::error!(error = %e, "cannot build the HTTP client: back-channel logout is not delivered");
                     error_chain(&e)
@@ -100,7 +97,7 @@ impl Worker {
         });
         built
             .as_ref()
-            .map_err(|e| Failure::Retry(format!("no HTTP client: {e}")))
+            .map_err(|_| Failure::Retry("no HTTP client".into()))
     }
 
     async fn run(self: Arc<Self>) {
@@ -206,7 +203,10 @@ impl Worker {
             .applications
             .by_client_id(store, &d.client_id)
             .await
-            .map_err(|e| Failure::Retry(format!("store: {e}")))?;
+            .map_err(|e| {
+                crate::error::internal(&e);
+                Failure::Retry("internal error".into())
+            })?;
         let Some(app) = app.filter(|a| a.id == d.application_id) else {
             return Err(Failure::Abandon("the application no longer exists".into()));
         };
@@ -215,6 +215,10 @@ impl Worker {
                 "the application no longer has a back-channel logout URL".into(),
             ));
         }
+        let allow_private = self.state.settings.backchannel_allow_private;
+        if !crate::outbound::url_allowed(&d.url, allow_private) {
+            return Err(Failure::Retry(crate::outbound::NOT_ALLOWED.into()));
+        }
         let token = logout_token(&self.state, &app, d, self.state.clock.now())?;
         let response = self
             .client()?
@@ -222,7 +226,11 @@ impl Worker {
             .form(&[("logout_token", token.as_str())])
             .send()
             .await
-            .map_err(|e| Failure::Retry(error_chain(&e)))?;
+            .map_err(|e| {
+                // The detail goes to the operator's log only; the delivery keeps a generic reason.
+                tracing::debug!(delivery_id = %d.id, error = %error_chain(&e), "back-channel request failed");
+                Failure::Retry(crate::outbound::describe(&e).into())
+            })?;
         let status = response.status();
         drain(response).await;
         if status.is_success() {

@@ -127,7 +127,7 @@ async fn accept(
             "This invitation is for another email address.",
         );
     }
-    let user = match invited_user(state, ip, a).await? {
+    let user = match invited_user(state, headers, ip, a).await? {
         Ok(user) => user,
         Err(Refusal::Retry(reason)) => return again(StatusCode::OK, &reason),
         Err(Refusal::Locked(wait)) => return Ok(locked_page(state, wait)),
@@ -199,6 +199,7 @@ enum Refusal {
 /// The account of the invited email, signed in with its password, or created with it.
 async fn invited_user(
     state: &AppState,
+    headers: &HeaderMap,
     ip: Option<IpAddr>,
     a: &Acceptance<'_>,
 ) -> Result<Result<User, Refusal>, StoreError> {
@@ -206,7 +207,7 @@ async fn invited_user(
         return Ok(sign_up(state, a).await.map_err(Refusal::Retry));
     }
     Ok(
-        match check_credentials(state, a.email, a.password, ip).await? {
+        match check_credentials(state, headers, a.email, a.password, ip).await? {
             Credentials::Valid(user) => Ok(user),
             Credentials::Wrong => Err(Refusal::Retry("The password is incorrect.".to_owned())),
             Credentials::Locked(wait) => Err(Refusal::Locked(wait)),
@@ -240,6 +241,7 @@ async fn welcome(
     let cookies = [
         session::set_cookie(state, session::SESSION, cookie.expose_secret(), ttl),
         session::set_cookie(state, BINDING, "", 0),
+        session::device_cookie(state, headers, user_id),
     ];
     for c in cookies.into_iter().flatten() {
         response.headers_mut().append(header::SET_COOKIE, c);

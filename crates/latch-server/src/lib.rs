@@ -2,7 +2,8 @@
 //!
 //! Latch's HTTP surface on axum: every route (`router.rs`), the OAuth 2.0 / OpenID Connect
 //! endpoints, the hosted login pages, the management API, the error-to-HTTP mapping, the
-//! in-memory caches (applications, signing keys, revocations) and the background jobs.
+//! in-memory caches (applications, signing keys, revocations), the abuse limits, the listening edge
+//! (`edge`: header-read timeout, connection cap), outbound calls (`outbound`) and the background jobs.
 //!
 //! Protocol rules live in `latch-core`, rows in `latch-store`, signatures in `latch-jose`: handlers
 //! here extract, parse, call those, and map the outcome to HTTP. Nothing here writes SQL.
@@ -12,8 +13,10 @@ mod applications;
 pub mod audit;
 mod backchannel;
 mod body_limit;
+mod bounded;
 pub mod client_ip;
 mod cors;
+mod edge;
 pub mod error;
 mod grants;
 mod invitation;
@@ -27,6 +30,7 @@ mod manage_orgs;
 mod metrics;
 mod oauth;
 mod oidc;
+mod outbound;
 mod pages;
 pub mod password;
 mod rate_limit;

@@ -162,7 +162,7 @@ async fn sign_in(
     let Some(record) = pending(state, headers, id).await? else {
         return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
     };
-    let user = match check_credentials(state, email, password, ip).await? {
+    let user = match check_credentials(state, headers, email, password, ip).await? {
         Credentials::Valid(user) => user,
         Credentials::Wrong => {
             let status = StatusCode::OK;
@@ -211,6 +211,9 @@ async fn sign_in(
     if let Some(c) = session::set_cookie(state, session::LOGIN, "", 0) {
         h.append(header::SET_COOKIE, c);
     }
+    if let Some(c) = session::device_cookie(state, headers, &user.id) {
+        h.append(header::SET_COOKIE, c);
+    }
     Ok(response)
 }
 
@@ -222,10 +225,13 @@ pub(crate) enum Credentials {
     Locked(i64),
 }
 
-/// Checks a password under the abuse limits (CONTRACT.md): a locked account or address is refused
-/// before any check, a failure is counted and slowed, a success clears the account's count.
+/// Checks a password under the abuse limits (CONTRACT.md, `throttle`): a browser with a valid
+/// device cookie for the account is judged by its own failures, any other by the account's and
+/// the address's. A locked attempt is refused before the password is checked, a failure is
+/// counted and slowed, a success clears the counts of its device or account.
 pub(crate) async fn check_credentials(
     state: &AppState,
+    headers: &HeaderMap,
     email: &str,
     password: &str,
     ip: Option<IpAddr>,
@@ -237,18 +243,27 @@ pub(crate) async fn check_credentials(
         return Ok(Credentials::Wrong);
     }
     let now = state.clock.now();
-    if let Some(wait) = throttle::login_locked(state.store.as_ref(), email, ip, now).await? {
+    let found = state.store.get_user_by_email(email).await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let device = session::device(state, headers)
+        .filter(|d| user.as_ref().is_some_and(|u| u.id == d.user_id));
+    let device_id = device.as_ref().map(|d| d.device_id.as_str());
+    let judged = match device_id {
+        Some(id) => throttle::Judged::Device(id),
+        None => throttle::Judged::Anonymous { email, ip },
+    };
+    let policies = throttle::policies(&state.settings);
+    let store = state.store.as_ref();
+    if let Some(wait) = throttle::login_locked(store, policies, judged, now).await? {
         tracing::info!(outcome = "refused", reason = "locked", "sign-in");
         crate::metrics::global().login("locked");
         let event = Event::new("login.failure").ip(ip).failure("locked");
         state.audit.record(event, now);
         return Ok(Credentials::Locked(wait));
     }
-    let found = state.store.get_user_by_email(email).await?;
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
     // The dummy hash is verified when the user does not exist: same answer, same time.
     let ok = state
         .passwords
@@ -275,18 +290,11 @@ pub(crate) async fn check_credentials(
             .ip(ip)
             .failure(reason);
         state.audit.record(event, now);
-        let delay = throttle::login_failed(
-            state.store.as_ref(),
-            throttle::policies(&state.settings),
-            email,
-            ip,
-            now,
-        )
-        .await?;
+        let delay = throttle::login_failed(store, policies, judged, now).await?;
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         return Ok(Credentials::Wrong);
     };
-    throttle::login_succeeded(state.store.as_ref(), email).await?;
+    throttle::login_succeeded(store, email, device_id).await?;
     Ok(Credentials::Valid(user))
 }
 

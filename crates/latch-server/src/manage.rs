@@ -133,10 +133,12 @@ fn build_application(new: NewApplication, identity: Identity, now: UnixTime) -> 
 }
 
 /// Registers an application; a web application gets its first secret, returned this once.
+/// `allow_private` is `LATCH_BACKCHANNEL_ALLOW_PRIVATE`.
 pub async fn create_application(
     store: &dyn Store,
     new: NewApplication,
     now: UnixTime,
+    allow_private: bool,
 ) -> Result<(Application, Option<Secret>), ApiError> {
     let public = new.application_type != ApplicationType::Web;
     let identity = Identity {
@@ -146,6 +148,7 @@ pub async fn create_application(
     };
     let app = build_application(new, identity, now);
     app.validate()?;
+    app.check_outbound_addresses(allow_private)?;
     let secret = (!public).then(|| new_secret(now));
     store
         .insert_application(&app, secret.as_ref().map(|(_, info)| info))
@@ -359,6 +362,7 @@ pub async fn update_application(
     current: &Application,
     patch: &Value,
     now: UnixTime,
+    allow_private: bool,
 ) -> Result<Application, ApiError> {
     let view = ApplicationView::new(current, None);
     let mut fields = patched(
@@ -376,6 +380,7 @@ pub async fn update_application(
     };
     let app = build_application(parse_json(&fields)?, identity, now);
     app.validate()?;
+    app.check_outbound_addresses(allow_private)?;
     if !store.update_application(&app).await? {
         return Err(ApiError::not_found("application"));
     }

@@ -27,7 +27,9 @@ struct Histogram {
 
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Keyed by route pattern (or `unmatched`), method (`method_label`) and status: every label
+    /// comes from a closed set, so no request can grow the registry.
+    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     tokens: Mutex<BTreeMap<&'static str, u64>>,
     logins: Mutex<BTreeMap<&'static str, u64>>,
@@ -72,10 +74,9 @@ impl Metrics {
         self.internal_errors.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    fn request(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((route.to_owned(), method.to_owned(), status))
-                .or_insert(0) += 1;
+            *m.entry((route.to_owned(), method, status)).or_insert(0) += 1;
         }
         if let Ok(mut m) = self.latency.lock() {
             let h = m.entry(route.to_owned()).or_default();
@@ -176,15 +177,33 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     global().request(
         &route,
-        &method,
+        method,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// The method as a label: the registered methods by name, anything else as `other` (a client
+/// may send any token as a method, RFC 9110 §9.1).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// Serves `GET /metrics` on `addr` until the process ends; a busy address is logged, not fatal.
@@ -237,5 +256,12 @@ mod tests {
             "latch_http_request_duration_seconds_bucket{route=\"/oauth/token\",le=\"0.25\"} 2"
         ));
         assert!(text.contains("latch_tokens_issued_total{grant=\"client_credentials\"} 1"));
+    }
+
+    #[test]
+    fn unknown_methods_are_counted_as_other() {
+        let odd = axum::http::Method::from_bytes(b"XYZZY").unwrap();
+        assert_eq!(method_label(&odd), "other");
+        assert_eq!(method_label(&axum::http::Method::PATCH), "PATCH");
     }
 }

@@ -1,9 +1,11 @@
-//! The SSO session cookie and the login-binding cookie (RFC 6265bis prefixes).
+//! The SSO session cookie, the login-binding cookie and the device cookie (RFC 6265bis prefixes).
 //!
 //! `__Host-` names with `Secure` on an https issuer; plain names without `Secure` only on an http
 //! loopback issuer (browsers refuse `Secure` cookies over http). HttpOnly, SameSite=Lax, Path=/.
 
 use axum::http::{HeaderMap, HeaderValue, header};
+use latch_core::device::{DEVICE_COOKIE_LIFETIME, DeviceCookie};
+use latch_core::secret::random_id;
 use latch_core::store::SessionRecord;
 use latch_core::{Secret, SecretHash};
 
@@ -11,6 +13,9 @@ use crate::state::AppState;
 
 pub const SESSION: &str = "latch_session";
 pub const LOGIN: &str = "latch_login";
+/// Names the browser and the account it last signed in to (`latch_core::device`); it outlives
+/// logout and sessions.
+pub const DEVICE: &str = "latch_device";
 
 pub fn cookie_name(state: &AppState, base: &str) -> String {
     if state.settings.is_http_issuer() {
@@ -70,4 +75,27 @@ pub fn login_binding(state: &AppState, headers: &HeaderMap) -> Option<SecretHash
     read_cookie(headers, &cookie_name(state, LOGIN))
         .and_then(Secret::parse)
         .map(|s| s.hash())
+}
+
+/// The browser's device cookie, if it is valid (made by this deployment, not expired).
+pub fn device(state: &AppState, headers: &HeaderMap) -> Option<DeviceCookie> {
+    read_cookie(headers, &cookie_name(state, DEVICE))
+        .and_then(|v| DeviceCookie::parse(v, &state.device_key, state.clock.now()))
+}
+
+/// A `Set-Cookie` naming this browser (its device id kept, if it had one) and `user_id`, who just
+/// signed in.
+pub fn device_cookie(state: &AppState, headers: &HeaderMap, user_id: &str) -> Option<HeaderValue> {
+    let device_id = device(state, headers).map_or_else(random_id, |d| d.device_id);
+    let cookie = DeviceCookie {
+        device_id,
+        user_id: user_id.to_owned(),
+        issued_at: state.clock.now(),
+    };
+    set_cookie(
+        state,
+        DEVICE,
+        &cookie.value(&state.device_key),
+        DEVICE_COOKIE_LIFETIME,
+    )
 }

@@ -37,6 +37,13 @@ pub struct Settings {
     pub token_rate_limit: u32,
     /// A request taking longer is answered 408.
     pub request_timeout: std::time::Duration,
+    /// A connection that has not sent a whole request head this long after it started one (or
+    /// after it opened) is closed (`LATCH_HEADER_READ_TIMEOUT`).
+    pub header_read_timeout: std::time::Duration,
+    /// Open connections at most; further ones wait in the listen backlog (`LATCH_MAX_CONNECTIONS`).
+    pub max_connections: usize,
+    /// Back-channel logout may call private and link-local addresses (loopback always may).
+    pub backchannel_allow_private: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +89,9 @@ impl Settings {
             metrics_listen: None,
             token_rate_limit: 0,
             request_timeout: std::time::Duration::from_secs(30),
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_connections: 10_000,
+            backchannel_allow_private: false,
         })
     }
 

@@ -70,6 +70,7 @@ impl Server {
                 })?;
         let refresh_token_key = keys.master().derive("latch refresh token v1");
         let code_key = keys.master().sub_key("latch authorization code v1");
+        let device_key = keys.master().derive("latch device cookie v1");
         let state = AppState(Arc::new(Inner {
             discovery: crate::oidc::discovery_document(&settings.issuer),
             passwords: PasswordHasher::new(PasswordHasher::default_concurrency())?,
@@ -83,6 +84,7 @@ impl Server {
             applications,
             revocations,
             refresh_token_key,
+            device_key,
             code_key,
         }));
         Ok(Self { state, listener })
@@ -122,14 +124,12 @@ impl Server {
             listen = %state.settings.listen,
             "latch is ready"
         );
+        let limits = crate::edge::Limits {
+            header_read_timeout: state.settings.header_read_timeout,
+            max_connections: state.settings.max_connections,
+        };
         let app = crate::router::router(state);
-        axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(StartupError::Serve)?;
+        crate::edge::serve(self.listener, app, limits, shutdown).await;
         audit_state.audit.flush(audit_writer).await;
         drop(audit_state);
         drop(store);

@@ -32,6 +32,8 @@ pub struct Inner {
     pub(crate) discovery: String,
     /// Key of the refresh tokens' tags (see `latch_core::refresh`).
     pub(crate) refresh_token_key: [u8; 32],
+    /// Key of the device cookies' tags (see `latch_core::device`), derived from the master key.
+    pub(crate) device_key: [u8; 32],
     /// Seals authorization codes (see `oauth::code`).
     pub(crate) code_key: latch_jose::MasterKey,
 }

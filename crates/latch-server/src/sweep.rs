@@ -1,6 +1,7 @@
 //! The periodic sweep: ends sessions that expired (absolute end or idle timeout) — which revokes
 //! their refresh tokens and notifies their applications like any other ending — and deletes rows
-//! that can no longer matter (expired codes, login requests, revoked ids, old refresh tokens).
+//! that can no longer matter (expired codes, login requests, revoked ids, old refresh tokens,
+//! abuse-limit counters quiet for a whole window).
 
 use std::time::Duration;
 
@@ -39,5 +40,14 @@ async fn sweep(state: &AppState) {
     }
     if let Err(e) = state.store.purge_expired(now).await {
         tracing::warn!(error = %e, "could not purge expired rows");
+    }
+    // Abuse-limit counters that no longer count (many are made by attackers: one per address).
+    let window = state
+        .settings
+        .account_policy
+        .window
+        .max(state.settings.address_policy.window);
+    if let Err(e) = state.store.purge_throttles(now - window).await {
+        tracing::warn!(error = %e, "could not purge old abuse-limit counters");
     }
 }

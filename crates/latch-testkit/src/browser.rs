@@ -75,11 +75,27 @@ impl Default for Browser {
 impl Browser {
     /// A browser with an empty cookie jar.
     pub fn new() -> Browser {
+        Browser::with_headers(HeaderMap::new())
+    }
+
+    /// A browser whose every request says `X-Forwarded-For: addr`: behind a server that trusts
+    /// the loopback proxy (`LATCH_TRUSTED_PROXIES=127.0.0.1`), it comes from `addr`.
+    pub fn forwarded_for(addr: &str) -> Browser {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            addr.parse().expect("an address is a valid header value"),
+        );
+        Browser::with_headers(headers)
+    }
+
+    fn with_headers(headers: HeaderMap) -> Browser {
         let jar = Arc::new(Jar::default());
         let client = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("latch-testkit-browser")
+            .default_headers(headers)
             .build()
             .expect("build the browser's HTTP client");
         Browser { client, jar }

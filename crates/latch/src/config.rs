@@ -29,6 +29,9 @@ struct FileConfig {
     metrics_listen: Option<String>,
     login_max_failures: Option<i64>,
     login_lock_seconds: Option<i64>,
+    header_read_timeout: Option<i64>,
+    max_connections: Option<i64>,
+    backchannel_allow_private: Option<bool>,
 }
 
 pub struct Loaded {
@@ -65,6 +68,15 @@ fn seconds(
         ));
     }
     Ok(value)
+}
+
+fn boolean(var: &'static str, file: Option<bool>) -> anyhow::Result<bool> {
+    match env(var).as_deref().map(str::trim) {
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(v) => Err(anyhow!("invalid setting {var}: `{v}` is not true or false")),
+        None => Ok(file.unwrap_or(false)),
+    }
 }
 
 pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
@@ -186,6 +198,24 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
     s.token_rate_limit = seconds("LATCH_TOKEN_RATE_LIMIT", None, 0, 0, 1_000_000)? as u32;
     s.request_timeout =
         std::time::Duration::from_secs(seconds("LATCH_REQUEST_TIMEOUT", None, 30, 1, 3600)? as u64);
+    s.header_read_timeout = std::time::Duration::from_secs(seconds(
+        "LATCH_HEADER_READ_TIMEOUT",
+        file.header_read_timeout,
+        10,
+        1,
+        3600,
+    )? as u64);
+    s.max_connections = seconds(
+        "LATCH_MAX_CONNECTIONS",
+        file.max_connections,
+        10_000,
+        1,
+        1_000_000,
+    )? as usize;
+    s.backchannel_allow_private = boolean(
+        "LATCH_BACKCHANNEL_ALLOW_PRIVATE",
+        file.backchannel_allow_private,
+    )?;
     let log_format = string("LATCH_LOG_FORMAT", file.log_format, "human");
     if !matches!(log_format.as_str(), "human" | "json") {
         return Err(anyhow!(

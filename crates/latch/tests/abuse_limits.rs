@@ -1,6 +1,7 @@
 //! CONTRACT.md "Abuse limits": repeated failed sign-ins for one account or from one address are
 //! slowed and then refused for a while (429 with Retry-After); the real user signs in again once
-//! the lock ends.
+//! the lock ends — and at once, all along, on a browser that signed in to her account before
+//! (its device cookie: issue 14).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,9 +12,26 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use latch_testkit::Browser;
 use latch_testkit::html::find_login_form;
+use latch_testkit::{AuthorizeStep, Browser};
 use support::*;
+
+/// Opens the login page for a fresh authorization request (`prompt=login`: even with a session).
+async fn login_page(browser: &Browser, client: &Client, redirect_uri: &str) -> AuthorizeStep {
+    let auth = authorization(client, &[]);
+    browser
+        .authorize(&format!("{}&prompt=login", auth.url), redirect_uri)
+        .await
+}
+
+async fn sign_in(browser: &Browser, client: &Client, redirect_uri: &str) -> AuthorizeStep {
+    let (page_url, _, html) = login_page(browser, client, redirect_uri)
+        .await
+        .expect_page();
+    browser
+        .submit_login_form(&page_url, &html, EMAIL, PASSWORD, redirect_uri)
+        .await
+}
 
 #[tokio::test]
 async fn a_thousand_wrong_passwords_from_many_addresses_never_sign_in_and_the_user_still_can() {
@@ -25,6 +43,17 @@ async fn a_thousand_wrong_passwords_from_many_addresses_never_sign_in_and_the_us
     .await;
     let web = app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
     let client = rp(&server, &web).await;
+    // Ada signed in on her usual browser before the attack (and signed out: the device cookie
+    // names the browser and the account, not the session).
+    let ada = Browser::forwarded_for("192.0.2.200");
+    let step = sign_in(&ada, &client, &web.redirect_uri).await;
+    assert!(matches!(step, AuthorizeStep::Redirected(_)), "{step:?}");
+    assert!(
+        ada.cookies_for(server.issuer())
+            .iter()
+            .any(|(name, _)| name == "latch_device"),
+        "a device cookie is set at sign-in"
+    );
     let attacker = Browser::new();
     let auth = authorization(&client, &[]);
     let (page_url, _, html) = attacker
@@ -76,22 +105,87 @@ async fn a_thousand_wrong_passwords_from_many_addresses_never_sign_in_and_the_us
         "failures are slowed before the lock: {slow:?}"
     );
 
-    // Once the lock ends, the real user signs in from their own address.
+    // While the account is locked: a new browser is told to wait…
+    let newcomer = Browser::forwarded_for("192.0.2.201");
+    match sign_in(&newcomer, &client, &web.redirect_uri).await {
+        AuthorizeStep::Page {
+            status, headers, ..
+        } => {
+            assert_eq!(status, 429);
+            assert!(headers.contains_key("retry-after"));
+        }
+        other => panic!("a new browser signs in during the lock: {other:?}"),
+    }
+    // …while Ada, on her browser, signs in with her password at once.
+    let step = sign_in(&ada, &client, &web.redirect_uri).await;
+    assert!(
+        matches!(step, AuthorizeStep::Redirected(_)),
+        "Ada's browser is judged by its own failures: {step:?}"
+    );
+
+    // Once the lock ends, the real user signs in from a new browser too.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let ok = latch_testkit::wait_until(Duration::from_secs(40), || async {
         let user = Browser::new();
-        let auth = authorization(&client, &[]);
-        let (page_url, _, html) = user
-            .authorize(&auth.url, &web.redirect_uri)
-            .await
-            .expect_page();
-        let step = user
-            .submit_login_form(&page_url, &html, EMAIL, PASSWORD, &web.redirect_uri)
-            .await;
-        matches!(step, latch_testkit::AuthorizeStep::Redirected(_))
+        let step = sign_in(&user, &client, &web.redirect_uri).await;
+        matches!(step, AuthorizeStep::Redirected(_))
     })
     .await;
     assert!(ok, "the real user can sign in once the lock ends");
+}
+
+#[tokio::test]
+async fn a_device_cookie_is_judged_by_its_own_failures_and_only_for_its_account() {
+    let server = server_with(&[
+        ("LATCH_LOGIN_MAX_FAILURES", "3"),
+        ("LATCH_LOGIN_LOCK_SECONDS", "60"),
+    ])
+    .await;
+    server
+        .cli(&[
+            "users",
+            "create",
+            "--email",
+            "eve@example.com",
+            "--password",
+            PASSWORD,
+        ])
+        .await;
+    let web = app(&server, "web", "http://127.0.0.1:7001/cb", &[]).await;
+    let client = rp(&server, &web).await;
+    let ada = Browser::new();
+    let step = sign_in(&ada, &client, &web.redirect_uri).await;
+    assert!(matches!(step, AuthorizeStep::Redirected(_)), "{step:?}");
+    // Ada's own browser failing three times locks that browser, as it would lock any.
+    for i in 0..3 {
+        let (page_url, _, html) = login_page(&ada, &client, &web.redirect_uri)
+            .await
+            .expect_page();
+        let step = ada
+            .submit_login_form(&page_url, &html, EMAIL, "wrong", &web.redirect_uri)
+            .await;
+        let (_, status, _) = step.expect_page();
+        assert_eq!(status, 200, "attempt {i}: the form again");
+    }
+    let (_, status, _) = sign_in(&ada, &client, &web.redirect_uri)
+        .await
+        .expect_page();
+    assert_eq!(status, 429, "the device's own failures lock it");
+    // The cookie names Ada's account: for Eve's it is no help, and Eve's count is her own.
+    let step = {
+        let (page_url, _, html) = login_page(&ada, &client, &web.redirect_uri)
+            .await
+            .expect_page();
+        ada.submit_login_form(
+            &page_url,
+            &html,
+            "eve@example.com",
+            PASSWORD,
+            &web.redirect_uri,
+        )
+        .await
+    };
+    assert!(matches!(step, AuthorizeStep::Redirected(_)), "{step:?}");
 }
 
 #[tokio::test]
@@ -121,14 +215,15 @@ async fn repeated_wrong_client_secrets_get_429_with_a_json_body() {
     }
     assert_eq!(&statuses[..2], &[401, 401]);
     assert!(statuses[2..].iter().all(|s| *s == 429), "{statuses:?}");
-    // While locked, even the right secret waits (the lock is on the client id).
-    let (s, _, _) = token(
+    // The right secret is never refused for failures (issue 14: the lock used to be on the client
+    // id, so anyone knowing it could lock the application out).
+    let (s, body, _) = token(
         &server,
         &[("grant_type", "client_credentials")],
         Some((&web.client_id, web.client_secret.as_deref().unwrap())),
     )
     .await;
-    assert_eq!(s, 429);
+    assert_eq!(s, 200, "{body}");
 }
 
 #[tokio::test]

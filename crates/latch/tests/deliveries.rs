@@ -88,7 +88,13 @@ async fn a_failing_receiver_shows_as_pending_with_its_error_then_as_delivered() 
     assert!(failed_once, "{}", list().await);
     let v = list().await;
     assert_eq!(v["data"].as_array().unwrap().len(), 1);
-    assert!(v["data"][0]["last_error"].is_string(), "{v}");
+    // A generic reason (issue 14: the connector's message probed the network for the caller).
+    assert!(
+        v["data"][0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("HTTP ")),
+        "{v}"
+    );
     assert!(v["next_cursor"].is_null());
     receiver.wait_for(1, Duration::from_secs(20)).await;
     let delivered = latch_testkit::wait_until(Duration::from_secs(5), || async {

@@ -182,6 +182,18 @@ fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
             vec![("LATCH_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")],
             "LATCH_MASTER_KEY",
         ),
+        (
+            vec![("LATCH_HEADER_READ_TIMEOUT", "0")],
+            "LATCH_HEADER_READ_TIMEOUT",
+        ),
+        (
+            vec![("LATCH_MAX_CONNECTIONS", "many")],
+            "LATCH_MAX_CONNECTIONS",
+        ),
+        (
+            vec![("LATCH_BACKCHANNEL_ALLOW_PRIVATE", "perhaps")],
+            "LATCH_BACKCHANNEL_ALLOW_PRIVATE",
+        ),
     ] {
         let out = run_serve(&env);
         assert!(!out.status.success(), "{env:?}");

@@ -18,8 +18,13 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewApplication>,
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
-    let (app, secret) =
-        manage::create_application(state.store.as_ref(), new, state.clock.now()).await?;
+    let (app, secret) = manage::create_application(
+        state.store.as_ref(),
+        new,
+        state.clock.now(),
+        state.settings.backchannel_allow_private,
+    )
+    .await?;
     refresh_cache(&state).await;
     Ok((
         StatusCode::CREATED,
@@ -55,8 +60,14 @@ pub async fn update(
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     let current = find(&state, &id).await?;
-    let app = manage::update_application(state.store.as_ref(), &current, &patch, state.clock.now())
-        .await?;
+    let app = manage::update_application(
+        state.store.as_ref(),
+        &current,
+        &patch,
+        state.clock.now(),
+        state.settings.backchannel_allow_private,
+    )
+    .await?;
     refresh_cache(&state).await;
     Ok(Json(ApplicationView::new(&app, None)))
 }

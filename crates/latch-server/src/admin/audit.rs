@@ -179,7 +179,7 @@ pub(crate) fn schemas() -> Value {
     json!({
         "AuditEvent": object(&required, json!({
             "id": text(),
-            "type": {"type": "string", "description": "login.success, login.failure, token.issued, token.reuse_detected, logout, session.ended, secret.created, secret.revoked, management.change"},
+            "type": {"type": "string", "description": "login.success, login.failure, token.issued, token.reuse_detected, client.authentication_failure, logout, session.ended, secret.created, secret.revoked, management.change"},
             "at": time(false),
             "actor": object(&["type", "id"], json!({"type": {"type": "string", "enum": ["user", "client", "admin", "system"]}, "id": nullable_text()})),
             "user_id": nullable_text(), "client_id": nullable_text(), "session_id": nullable_text(),

@@ -27,6 +27,8 @@ pub struct DeliveryView {
     pub next_attempt_at: Option<String>,
     pub delivered_at: Option<String>,
     pub abandoned_at: Option<String>,
+    /// A generic reason (`connection refused`, `timeout`, `HTTP 503`, `address not allowed`…),
+    /// never the connector's own message.
     pub last_error: Option<String>,
 }
 

@@ -33,7 +33,7 @@ async fn run(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Value, OAuthResponse> {
-    let (params, app) = super::token::authenticated_client(state, ip, headers, body).await?;
+    let (params, app) = super::client_auth::authenticated_client(state, ip, headers, body).await?;
     let token = params
         .get("token")?
         .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;

@@ -1,6 +1,7 @@
 //! The OAuth 2.0 endpoints: authorization, token, revocation, introspection, and userinfo.
 
 pub mod authorize;
+pub mod client_auth;
 pub mod code;
 pub mod introspect;
 pub mod organization;

@@ -3,11 +3,10 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use latch_core::application::Application;
 use latch_core::audit::ActorType;
-use latch_core::params::{self, Params};
 use latch_core::refresh::RefreshHandle;
 use latch_core::requested::ClaimsRequest;
 use latch_core::revocation::grant_tag;
@@ -26,7 +25,6 @@ use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
 use crate::grants::{self, Access, GrantTarget};
 use crate::state::AppState;
-use crate::throttle;
 use crate::tokens::{Grant, mint};
 
 #[derive(Serialize)]
@@ -57,60 +55,13 @@ pub async fn token(
     }
 }
 
-/// Parses the request and authenticates the client (shared with revocation and introspection).
-/// Repeated failures lock the client id and the address for a while (CONTRACT.md "Abuse limits").
-pub async fn authenticated_client(
-    state: &AppState,
-    ClientIp(ip): ClientIp,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<(Params, std::sync::Arc<Application>), OAuthResponse> {
-    let params = super::form_params(headers, body).ok_or_else(|| {
-        OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
-    })?;
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let credentials = params::client_credentials(authorization, &params)?;
-    let now = state.clock.now();
-    if let Some(wait) = state.token_rate.check(&credentials.client_id) {
-        return Err(OAuthResponse::rate_limited(wait));
-    }
-    if let Some(wait) = throttle::client_locked(&state.locks, &credentials.client_id, ip, now) {
-        return Err(OAuthResponse::too_many_attempts(wait));
-    }
-    match state
-        .applications
-        .authenticate(&state.store, &credentials, now)
-        .await
-    {
-        Ok(app) => Ok((params, app)),
-        Err(e) if e.code == ErrorCode::InvalidClient => {
-            let locked = throttle::client_failed(
-                state.store.as_ref(),
-                throttle::policies(&state.settings),
-                &state.locks,
-                &credentials.client_id,
-                ip,
-                now,
-            )
-            .await?;
-            Err(match locked {
-                Some(wait) => OAuthResponse::too_many_attempts(wait),
-                None => e.into(),
-            })
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 async fn exchange(
     state: &AppState,
     ip: ClientIp,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<TokenResponse, OAuthResponse> {
-    let (params, app) = authenticated_client(state, ip, headers, body).await?;
+    let (params, app) = super::client_auth::authenticated_client(state, ip, headers, body).await?;
     let grant = token::parse_grant(&params)?;
     let grant_type = match grant {
         TokenGrant::AuthorizationCode { .. } => "authorization_code",

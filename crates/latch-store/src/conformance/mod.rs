@@ -134,6 +134,7 @@ macro_rules! conformance_tests {
             case_deliveries_are_leased_and_retried,
             case_purge_deletes_only_what_expired,
             case_throttles_count_lock_and_clear,
+            case_quiet_throttles_are_purged_and_live_ones_kept,
             case_expired_sessions_are_swept_and_refreshing_keeps_one_alive,
             case_organizations_round_trip_and_names_are_unique,
             case_roles_and_apis_round_trip,

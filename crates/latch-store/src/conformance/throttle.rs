@@ -40,6 +40,43 @@ pub async fn case_throttles_count_lock_and_clear(store: &dyn Store) {
     assert!(!store.clear_throttle("account:a@example.com").await.unwrap());
 }
 
+pub async fn case_quiet_throttles_are_purged_and_live_ones_kept(store: &dyn Store) {
+    let p = ThrottlePolicy::ACCOUNT;
+    // Quiet for a whole window: its count and its lock no longer matter.
+    store
+        .record_failure("ip:192.0.2.1", NOW - 2000, &p)
+        .await
+        .unwrap();
+    // Failing now, and locked until well after now.
+    for i in 0..5 {
+        store
+            .record_failure("ip:192.0.2.2", NOW - 10 + i, &p)
+            .await
+            .unwrap();
+    }
+    // Its window started long ago, but it is locked for longer than a window.
+    let long = ThrottlePolicy { lock: 2000, ..p };
+    for i in 0..5 {
+        store
+            .record_failure("ip:192.0.2.3", NOW - 1000 + i, &long)
+            .await
+            .unwrap();
+    }
+    // Locked and released long ago: as good as new.
+    for i in 0..5 {
+        store
+            .record_failure("ip:192.0.2.4", NOW - 2000 + i, &p)
+            .await
+            .unwrap();
+    }
+    let quiet_since = NOW - p.window;
+    assert_eq!(store.purge_throttles(quiet_since).await.unwrap(), 2);
+    assert_eq!(store.get_throttle("ip:192.0.2.1").await.unwrap(), None);
+    assert!(store.get_throttle("ip:192.0.2.2").await.unwrap().is_some());
+    assert!(store.get_throttle("ip:192.0.2.3").await.unwrap().is_some());
+    assert_eq!(store.purge_throttles(quiet_since).await.unwrap(), 0);
+}
+
 pub async fn case_concurrent_failures_are_all_counted(store: Arc<dyn Store>) {
     let p = ThrottlePolicy {
         max_failures: 1000,

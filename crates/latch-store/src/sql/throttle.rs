@@ -75,6 +75,20 @@ macro_rules! impl_throttle_store {
                     .map_err($crate::sql::db_err)?;
                 Ok(done.rows_affected() > 0)
             }
+
+            async fn purge_throttles(
+                &self,
+                quiet_since: ::latch_core::UnixTime,
+            ) -> ::latch_core::store::StoreResult<u64> {
+                let done = $q::query(
+                    "DELETE FROM throttles WHERE window_start <= $1 AND locked_until <= $1",
+                )
+                .bind(quiet_since)
+                .execute(&self.writer)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(done.rows_affected())
+            }
         }
     };
 }

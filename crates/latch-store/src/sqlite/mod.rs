@@ -51,6 +51,10 @@ pub(crate) async fn open(path: &Path, migrate: bool) -> Result<Arc<dyn Store>, S
             "{place}: no Latch database there yet; run `latch migrate` to create it"
         )));
     }
+    if migrate {
+        create_private(path)
+            .map_err(|e| StoreError::Unavailable(format!("{place}: cannot create: {e}")))?;
+    }
     let writer = Pool::writer(path, migrate)
         .map_err(|e| StoreError::Unavailable(format!("{place}: cannot open: {e}")))?;
     if migrate {
@@ -60,6 +64,42 @@ pub(crate) async fn open(path: &Path, migrate: bool) -> Result<Arc<dyn Store>, S
     }
     let pool = Pool::readers(&writer);
     Ok(Arc::new(SqliteStore { pool, writer }))
+}
+
+/// Creates the database file readable by its owner only (like the master key file), and narrows
+/// an existing one and its `-wal`/`-shm` files to that; SQLite gives those the database file's
+/// mode when it creates them.
+#[cfg(unix)]
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = Path::new(&name);
+        if let Ok(meta) = std::fs::metadata(file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            // Best effort: a file someone else owns stays as it is.
+            let _ = std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn create_private(_: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Looks at the file without writing to it: the header by plain reads, then (for a real SQLite

@@ -95,9 +95,10 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
                 id_token_signed_response_alg: signing_alg,
                 custom_claims: None,
             };
-            let (app, secret) = manage::create_application(store, new, now())
-                .await
-                .map_err(api_error)?;
+            let (app, secret) =
+                manage::create_application(store, new, now(), settings.backchannel_allow_private)
+                    .await
+                    .map_err(api_error)?;
             print_json(&ApplicationView::new(&app, secret.as_ref()))
         }
         AppsCommand::List => {

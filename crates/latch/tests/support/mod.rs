@@ -177,15 +177,46 @@ pub async fn token(
     post_form(server, "/oauth/token", form, basic).await
 }
 
+/// A token request as if from `from` (`X-Forwarded-For`; the server must trust the loopback proxy).
+pub async fn token_from(
+    server: &LatchServer,
+    from: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    post_form_with(
+        server,
+        "/oauth/token",
+        form,
+        basic,
+        &[("x-forwarded-for", from)],
+    )
+    .await
+}
+
 pub async fn post_form(
     server: &LatchServer,
     path: &str,
     form: &[(&str, &str)],
     basic: Option<(&str, &str)>,
 ) -> (u16, Value, reqwest::header::HeaderMap) {
+    post_form_with(server, path, form, basic, &[]).await
+}
+
+/// `post_form` with extra header lines (a name may repeat: each is sent as its own line).
+pub async fn post_form_with(
+    server: &LatchServer,
+    path: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+    headers: &[(&str, &str)],
+) -> (u16, Value, reqwest::header::HeaderMap) {
     let mut req = latch_testkit::rp::reqwest_client()
         .post(server.url(path))
         .form(form);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
     if let Some((id, secret)) = basic {
         req = req.header(
             "authorization",
@@ -270,6 +301,18 @@ pub async fn management_token(server: &LatchServer, admin: &App) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
+/// A bearer token for the management API from a new web application with `--management-api`.
+pub async fn admin_token(server: &LatchServer) -> String {
+    let admin = app(
+        server,
+        "web",
+        "http://127.0.0.1:7999/cb",
+        &["--management-api"],
+    )
+    .await;
+    management_token(server, &admin).await
+}
+
 /// `GET /userinfo` with the access token; status and JSON body.
 pub async fn userinfo(server: &LatchServer, access_token: &str) -> (u16, Value) {
     let resp = latch_testkit::rp::reqwest_client()
@@ -317,4 +360,36 @@ pub async fn exchange(server: &LatchServer, app: &App, code: &str, auth: Authori
     let (status, body, _) = token(server, &form, basic).await;
     assert_eq!(status, 200, "{body}");
     body
+}
+
+/// The audit events of `type` (newest first) once at least `min` of them are stored (they are
+/// written in batches); panics after 10 s.
+pub async fn audit_events(
+    server: &LatchServer,
+    bearer: &str,
+    kind: &str,
+    min: usize,
+) -> Vec<Value> {
+    let url = server.url(&format!("/api/v1/audit-events?type={kind}&limit=200"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v: Value = latch_testkit::rp::reqwest_client()
+            .get(&url)
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let data = v["data"].as_array().cloned().unwrap_or_default();
+        if data.len() >= min {
+            return data;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fewer than {min} `{kind}` events: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
