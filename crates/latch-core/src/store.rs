@@ -222,6 +222,10 @@ pub trait KeyStore: Send + Sync {
         alg: &str,
         before: UnixTime,
     ) -> StoreResult<u64>;
+    /// Replaces the encrypted private key of every stored key, `(kid, ciphertext)`, in one
+    /// transaction (`latch keys rewrap`). Unless `keys` names exactly the stored keys (one was
+    /// added or deleted meanwhile) it changes nothing and fails with `Conflict`.
+    async fn replace_private_keys(&self, keys: &[(String, Vec<u8>)]) -> StoreResult<()>;
 }
 
 /// Applications and their client secrets.
@@ -271,6 +275,9 @@ pub trait UserStore: Send + Sync {
     async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>>;
     async fn list_users(&self, page: &PageRequest, email: Option<&str>) -> StoreResult<Page<User>>;
     async fn update_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<bool>;
+    /// Replaces the password hash only if it is still `old` (a sign-in upgrading an imported
+    /// hash must not undo a password change made meanwhile); `false` if it was not.
+    async fn replace_password_hash(&self, id: &str, old: &str, new: &str) -> StoreResult<bool>;
     /// Deletes the user; their sessions end (see `SessionStore::end_sessions`) first.
     async fn delete_user(&self, id: &str) -> StoreResult<bool>;
 }

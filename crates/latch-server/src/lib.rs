@@ -37,8 +37,9 @@ mod state;
 mod sweep;
 mod throttle;
 pub mod tokens;
+pub mod user_transfer;
 
-pub use keys::{resolve_master_key, rotate_key};
+pub use keys::{replace_key_file, resolve_master_key, rewrap_keys, rotate_key};
 pub use settings::{Settings, SettingsError};
 pub use startup::{Server, StartupError};
 pub use state::AppState;

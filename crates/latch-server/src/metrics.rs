@@ -187,16 +187,14 @@ pub async fn middleware(request: Request, next: Next) -> Response {
     response
 }
 
-/// Serves `GET /metrics` on `addr` until the process ends; a busy address is logged, not fatal.
-pub fn spawn_listener(addr: std::net::SocketAddr) {
+/// Serves `GET /metrics` on the (already bound: a busy address stops start-up) listener until
+/// the process ends.
+pub fn spawn_listener(listener: tokio::net::TcpListener) {
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tokio::spawn(async move {
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(%addr, error = %e, "metrics listener not started");
-                return;
-            }
-        };
         let app = axum::Router::new().route(
             "/metrics",
             axum::routing::get(|| async {

@@ -37,6 +37,14 @@ pub struct Settings {
     pub token_rate_limit: u32,
     /// A request taking longer is answered 408.
     pub request_timeout: std::time::Duration,
+    /// Time a client has to send a request's headers.
+    pub header_read_timeout: std::time::Duration,
+    /// Open client connections at most.
+    pub max_connections: usize,
+    /// Whether back-channel logout may be delivered to private-network addresses.
+    pub backchannel_allow_private: bool,
+    /// One log line per request (`LATCH_ACCESS_LOG=on`).
+    pub access_log: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +90,10 @@ impl Settings {
             metrics_listen: None,
             token_rate_limit: 0,
             request_timeout: std::time::Duration::from_secs(30),
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_connections: 10_000,
+            backchannel_allow_private: false,
+            access_log: false,
         })
     }
 

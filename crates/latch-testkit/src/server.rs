@@ -84,6 +84,8 @@ impl LatchServerBuilder {
                 "LATCH_DATABASE_URL".to_owned(),
                 format!("sqlite://{}", dir.path().join("latch.db").display()),
             ),
+            // Tests run side by side: a shared default metrics port would stop all but one.
+            ("LATCH_METRICS_LISTEN".to_owned(), "off".to_owned()),
         ]);
         env.extend(self.env);
         let on_postgres = env["LATCH_DATABASE_URL"].starts_with("postgres");

@@ -223,3 +223,34 @@ pub async fn case_pagination_walks_every_row_once(store: &dyn Store) {
         .expect("list");
     assert_eq!(huge.data.len(), 5);
 }
+
+/// An upgraded hash replaces only the hash it was verified against.
+pub async fn case_password_hash_is_replaced_only_if_unchanged(store: &dyn Store) {
+    let ada = user("upgrade@example.com");
+    store.insert_user(&ada, "$2b$old").await.expect("insert");
+    assert!(
+        !store
+            .replace_password_hash(&ada.id, "$2b$other", "$argon2id$new")
+            .await
+            .expect("replace"),
+        "a hash changed meanwhile is left alone"
+    );
+    assert!(
+        store
+            .replace_password_hash(&ada.id, "$2b$old", "$argon2id$new")
+            .await
+            .expect("replace")
+    );
+    let (_, hash) = store
+        .get_user_by_email("upgrade@example.com")
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(hash, "$argon2id$new");
+    assert!(
+        !store
+            .replace_password_hash("no-such-user", "$argon2id$new", "x")
+            .await
+            .expect("replace")
+    );
+}

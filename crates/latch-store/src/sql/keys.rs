@@ -64,6 +64,41 @@ macro_rules! impl_key_store {
                 .map_err($crate::sql::db_err)?;
                 Ok(done.rows_affected())
             }
+
+            async fn replace_private_keys(
+                &self,
+                keys: &[(String, Vec<u8>)],
+            ) -> ::latch_core::store::StoreResult<()> {
+                let changed = || {
+                    ::latch_core::store::StoreError::Conflict(
+                        "the signing keys changed meanwhile (rotated or retired); nothing was changed, run it again"
+                            .to_owned(),
+                    )
+                };
+                let mut tx = self.begin().await?;
+                let stored: i64 = $q::query_scalar("SELECT count(*) FROM signing_keys")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                if usize::try_from(stored).ok() != Some(keys.len()) {
+                    return Err(changed());
+                }
+                for (kid, encrypted) in keys {
+                    let done = $q::query(
+                        "UPDATE signing_keys SET private_key_encrypted = $2 WHERE kid = $1",
+                    )
+                    .bind(kid)
+                    .bind(encrypted)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                    // A dropped transaction rolls back.
+                    if done.rows_affected() != 1 {
+                        return Err(changed());
+                    }
+                }
+                tx.commit().await.map_err($crate::sql::db_err)
+            }
         }
     };
 }

@@ -107,6 +107,24 @@ macro_rules! impl_user_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn replace_password_hash(
+                &self,
+                id: &str,
+                old: &str,
+                new: &str,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let done = $q::query(
+                    "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+                )
+                .bind(id)
+                .bind(old)
+                .bind(new)
+                .execute(&self.writer)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             /// Deletes the row; sessions (and their participations) cascade. The server ends the
             /// sessions with `end_sessions` first so applications are notified.
             async fn delete_user(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
