@@ -273,6 +273,18 @@ impl LatchServer {
         }
     }
 
+    /// Like [`Self::cli_output`], with some variables changed for this run only.
+    pub async fn cli_output_with(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = self.command();
+        cmd.envs(env.iter().copied())
+            .args(args)
+            .stdin(Stdio::null());
+        match tokio::time::timeout(CLI_TIMEOUT, cmd.output()).await {
+            Ok(out) => out.unwrap_or_else(|e| panic!("run {} {args:?}: {e}", self.bin.display())),
+            Err(_) => panic!("latch {args:?} did not finish within 30 s"),
+        }
+    }
+
     /// A command for the binary with exactly the testkit's `LATCH_*` environment.
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
