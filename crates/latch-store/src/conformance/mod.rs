@@ -115,6 +115,7 @@ macro_rules! conformance_tests {
             case_delete_application_revokes_what_was_issued,
             case_users_round_trip_with_case_insensitive_email,
             case_password_hash_is_replaced_only_if_unchanged,
+            case_users_are_inserted_in_batches_skipping_taken_ones,
             case_delete_user_removes_their_sessions,
             case_pagination_walks_every_row_once,
             case_login_requests_round_trip,

@@ -254,3 +254,43 @@ pub async fn case_password_hash_is_replaced_only_if_unchanged(store: &dyn Store)
             .expect("replace")
     );
 }
+
+/// `latch users import`: a batch in one transaction, taken ids and emails skipped (any case).
+pub async fn case_users_are_inserted_in_batches_skipping_taken_ones(store: &dyn Store) {
+    let ada = user("Batch-Ada@example.com");
+    store.insert_user(&ada, "hash-a").await.expect("insert");
+    let same_email = user("batch-ada@EXAMPLE.com");
+    let mut same_id = user("other@example.com");
+    same_id.id = ada.id.clone();
+    let new = user("batch-new@example.com");
+    let twice = user("Batch-New@example.com");
+    let got = store
+        .insert_users_if_absent(&[
+            (same_email, "x".to_owned()),
+            (same_id, "x".to_owned()),
+            (new.clone(), "hash-n".to_owned()),
+            (twice, "x".to_owned()),
+        ])
+        .await
+        .expect("batch");
+    assert_eq!(got, [false, false, true, false]);
+    let (found, hash) = store
+        .get_user_by_email("batch-new@example.com")
+        .await
+        .expect("get")
+        .expect("inserted");
+    assert_eq!((found, hash.as_str()), (new, "hash-n"));
+    let (_, hash) = store
+        .get_user_by_email("batch-ada@example.com")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(hash, "hash-a", "a taken email keeps its user");
+    assert!(
+        store
+            .insert_users_if_absent(&[])
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+}

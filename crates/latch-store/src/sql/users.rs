@@ -31,6 +31,36 @@ macro_rules! impl_user_store {
                 Ok(())
             }
 
+            async fn insert_users_if_absent(
+                &self,
+                users: &[(::latch_core::user::User, String)],
+            ) -> ::latch_core::store::StoreResult<Vec<bool>> {
+                let mut tx = self.begin().await?;
+                let mut inserted = Vec::with_capacity(users.len());
+                for (user, password_hash) in users {
+                    let done = $q::query(
+                        "INSERT INTO users (id, email, email_normalized, email_verified, name, given_name, \
+                         family_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&user.id)
+                    .bind(&user.email)
+                    .bind(::latch_core::user::normalize_email(&user.email))
+                    .bind(user.email_verified)
+                    .bind(&user.name)
+                    .bind(&user.given_name)
+                    .bind(&user.family_name)
+                    .bind(password_hash)
+                    .bind(user.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                    inserted.push(done.rows_affected() == 1);
+                }
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(inserted)
+            }
+
             async fn get_user(&self, id: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::user::User>> {
                 let row: Option<$crate::sql::UserRow> = $q::query_as(concat!(
                     "SELECT ",

@@ -132,14 +132,21 @@ async fn import(store: &dyn latch_core::store::Store, file: &Path) -> anyhow::Re
         Box::new(std::io::BufReader::new(f))
     };
     let started = std::time::Instant::now();
-    let mut report = user_transfer::ImportReport::default();
+    let mut importer = user_transfer::Importer::new(store, now());
     for (i, line) in reader.lines().enumerate() {
         let number = i as u64 + 1;
         let line = line.with_context(|| format!("cannot read line {number}"))?;
-        user_transfer::import_line(store, &mut report, number, &line, now())
-            .await
-            .with_context(|| format!("stopped at line {number}"))?;
+        if let Err(e) = importer.line(number, &line).await {
+            let from = importer.pending_from().unwrap_or(number);
+            return Err(anyhow!(
+                "stopped at line {from} (the lines before it were imported): {e}"
+            ));
+        }
     }
+    let report = importer
+        .finish()
+        .await
+        .context("stopped before the last lines were imported")?;
     let seconds = started.elapsed().as_secs_f64();
     print_json(&serde_json::json!({
         "imported": report.imported,
