@@ -200,3 +200,62 @@ async fn users_move_between_servers_with_their_ids_and_passwords() {
     let web = app(&b, "web", "http://127.0.0.1:7001/cb", &[]).await;
     assert!(signs_in(&b, &web, EMAIL, PASSWORD).await);
 }
+
+#[tokio::test]
+async fn the_management_api_imports_json_lines_too() {
+    let server = LatchServer::start(bin()).await;
+    let admin = app(
+        &server,
+        "web",
+        "http://127.0.0.1:7001/cb",
+        &["--management-api"],
+    )
+    .await;
+    let (s, body, _) = token(
+        &server,
+        &[("grant_type", "client_credentials")],
+        Some((&admin.client_id, admin.client_secret.as_deref().unwrap())),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let bearer = body["access_token"].as_str().unwrap().to_owned();
+    let (_, file) = vectors();
+    let lines: Vec<&str> = file.lines().take(3).collect();
+    let body = format!("{}\n{{\"email\":\"broken\"}}\n", lines.join("\n"));
+    let post = |body: String, bearer: Option<String>| {
+        let mut req = latch_testkit::rp::reqwest_client()
+            .post(server.url("/api/v1/users/import"))
+            .header("content-type", "application/x-ndjson")
+            .body(body);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        req.send()
+    };
+    let unauthorized = post(body.clone(), None).await.unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    let resp = post(body.clone(), Some(bearer.clone())).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let report: Value = resp.json().await.unwrap();
+    assert_eq!(report["imported"], 3, "{report}");
+    assert_eq!(report["failed"][0]["line"], 4, "{report}");
+    let again: Value = post(body, Some(bearer))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (again["imported"].as_u64(), again["existing"].as_u64()),
+        (Some(0), Some(3))
+    );
+    assert_eq!(
+        server
+            .cli(&["users", "list"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
