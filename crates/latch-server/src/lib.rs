@@ -24,6 +24,7 @@ pub mod manage;
 mod manage_apis;
 mod manage_orgs;
 mod metrics;
+mod metrics_process;
 mod oauth;
 mod oidc;
 mod pages;

@@ -30,6 +30,7 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     tokens: Mutex<BTreeMap<&'static str, u64>>,
+    token_errors: Mutex<BTreeMap<&'static str, u64>>,
     logins: Mutex<BTreeMap<&'static str, u64>>,
     deliveries: Mutex<BTreeMap<&'static str, u64>>,
     internal_errors: AtomicU64,
@@ -51,6 +52,11 @@ impl Metrics {
     /// A token response, by grant type.
     pub fn token_issued(&self, grant: &'static str) {
         bump(&self.tokens, grant);
+    }
+
+    /// A token-endpoint error response, by its RFC 6749 §5.2 `error` code.
+    pub fn token_error(&self, code: &'static str) {
+        bump(&self.token_errors, code);
     }
 
     /// A password sign-in: `success`, `failure` or `locked`.
@@ -135,6 +141,12 @@ impl Metrics {
                 &self.tokens,
             ),
             (
+                "latch_token_errors_total",
+                "Token-endpoint error responses by RFC 6749 error code.",
+                "error",
+                &self.token_errors,
+            ),
+            (
                 "latch_logins_total",
                 "Password sign-ins by outcome.",
                 "outcome",
@@ -154,6 +166,7 @@ impl Metrics {
                 }
             }
         }
+        crate::metrics_process::render(&mut out);
         let _ = writeln!(
             out,
             "# HELP latch_internal_errors_total Requests that failed inside Latch (database, signing).\n# TYPE latch_internal_errors_total counter\nlatch_internal_errors_total {}",
@@ -168,22 +181,48 @@ impl Metrics {
     }
 }
 
-/// Records every request's route (the matched pattern, never the raw path), status and latency.
-pub async fn middleware(request: Request, next: Next) -> Response {
+/// Records every request's route (the matched pattern, never the raw path: label sets stay
+/// bounded whatever clients send), status and latency; with `LATCH_ACCESS_LOG=on` also logs one
+/// line per request (target `latch::access`): method, route, status, duration and client address
+/// (never the query string, which can carry codes and tokens).
+pub async fn middleware(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = request.method().clone();
+    let client = state.settings.access_log.then(|| {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        crate::client_ip::resolve(peer, forwarded, &state.settings.trusted_proxies)
+    });
     let response = next.run(request).await;
-    global().request(
-        &route,
-        &method,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    global().request(&route, method.as_str(), status, seconds);
+    if let Some(client) = client {
+        tracing::info!(
+            target: "latch::access",
+            method = %method,
+            route = %route,
+            status,
+            duration_ms = (seconds * 1e6).round() / 1e3,
+            client = client.map(|ip| ip.to_string()).as_deref(),
+            "request"
+        );
+    }
     response
 }
 

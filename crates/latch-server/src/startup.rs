@@ -56,6 +56,7 @@ async fn bind(
 impl Server {
     /// Everything that can fail at start-up fails here, before the port answers.
     pub async fn prepare(settings: Settings) -> Result<Self, StartupError> {
+        crate::metrics_process::start_time();
         // The addresses first: a port in use stops start-up before a database file is created.
         let listener = bind(settings.listen, "LATCH_LISTEN").await?;
         let metrics = match settings.metrics_listen {

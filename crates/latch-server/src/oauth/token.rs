@@ -51,7 +51,11 @@ pub async fn token(
 ) -> Response {
     match exchange(&state, ip, &headers, &body).await {
         Ok(r) => no_store(Json(r).into_response()),
-        Err(e) => e.into_response(),
+        Err(e) => {
+            // By RFC 6749 §5.2 code: a closed set, so the metric's labels stay bounded.
+            crate::metrics::global().token_error(e.error.code.as_str());
+            e.into_response()
+        }
     }
 }
 
@@ -84,6 +88,13 @@ pub async fn authenticated_client(
     {
         Ok(app) => Ok((params, app)),
         Err(e) if e.code == ErrorCode::InvalidClient => {
+            // The reason, never the secret; the client id as sent (bounded, escaped).
+            tracing::info!(
+                client_id = ?crate::oauth::bounded(&credentials.client_id),
+                ip = ip.map(|ip| ip.to_string()),
+                reason = ?e.description,
+                "client authentication failed"
+            );
             let locked = throttle::client_failed(
                 state.store.as_ref(),
                 throttle::policies(&state.settings),

@@ -195,13 +195,57 @@ pub fn init_logging(loaded: &Loaded, serving: bool) {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi);
     if loaded.log_format == "json" {
-        builder.json().init();
+        builder.json().with_writer(JsonLines).init();
     } else {
-        builder.init();
+        builder.with_writer(std::io::stderr).init();
     }
+}
+
+/// Standard error for JSON logs, where an audit event's `details` (a JSON object logged as its
+/// text) is written as the object itself, so that log tools can query `fields.details.reason`.
+struct JsonLines;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for JsonLines {
+    type Writer = JsonLine;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        JsonLine
+    }
+}
+
+struct JsonLine;
+
+impl std::io::Write for JsonLine {
+    /// The formatter hands over one whole line per event.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut err = std::io::stderr().lock();
+        match audit_details_as_object(buf) {
+            Some(line) => err.write_all(&line)?,
+            None => err.write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// The line with `fields.details` parsed, if it is an audit event whose details are JSON text.
+fn audit_details_as_object(line: &[u8]) -> Option<Vec<u8>> {
+    use serde_json::Value;
+    if !line.windows(13).any(|w| w == b"latch::audit\"") {
+        return None;
+    }
+    let mut event: Value = serde_json::from_slice(line).ok()?;
+    let details = event.get_mut("fields")?.get_mut("details")?;
+    let parsed: Value = serde_json::from_str(details.as_str()?).ok()?;
+    *details = parsed;
+    let mut out = serde_json::to_vec(&event).ok()?;
+    out.push(b'\n');
+    Some(out)
 }
 
 #[cfg(test)]
@@ -212,6 +256,17 @@ mod tests {
 
     fn settings(issuer: &str, listen: &str) -> Settings {
         Settings::new(issuer, listen, "sqlite://x.db").unwrap()
+    }
+
+    #[test]
+    fn audit_details_become_a_json_object_in_json_logs() {
+        let line = br#"{"level":"INFO","fields":{"message":"audit event","details":"{\"reason\":\"logout\"}"},"target":"latch::audit"}
+"#;
+        let out: serde_json::Value =
+            serde_json::from_slice(&audit_details_as_object(line).unwrap()).unwrap();
+        assert_eq!(out["fields"]["details"]["reason"], "logout");
+        let other = br#"{"fields":{"details":"{}"},"target":"latch::access"}"#;
+        assert!(audit_details_as_object(other).is_none());
     }
 
     #[test]
