@@ -306,6 +306,9 @@ pub trait SessionStore: Send + Sync {
         idle_timeout: i64,
     ) -> StoreResult<Option<SessionRecord>>;
     async fn get_session(&self, sid: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Browser sessions neither ended nor expired (absolutely, or idle for `idle_timeout`), for
+    /// the `latch_active_sessions` gauge.
+    async fn count_active_sessions(&self, now: UnixTime, idle_timeout: i64) -> StoreResult<i64>;
     async fn list_user_sessions(
         &self,
         user_id: &str,

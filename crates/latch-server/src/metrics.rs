@@ -228,29 +228,70 @@ pub async fn middleware(
 
 /// Serves `GET /metrics` on the (already bound: a busy address stops start-up) listener until
 /// the process ends.
-pub fn spawn_listener(listener: tokio::net::TcpListener) {
+pub fn spawn_listener(listener: tokio::net::TcpListener, state: crate::state::AppState) {
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tokio::spawn(async move {
-        let app = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(|| async {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4",
-                    )],
-                    global().render(),
-                )
-            }),
-        );
+        let app = axum::Router::new()
+            .route("/metrics", axum::routing::get(scrape))
+            .with_state(state);
         tracing::info!(%addr, "metrics at /metrics");
         if let Err(e) = axum::serve(listener, app).await {
             tracing::warn!(error = %e, "metrics listener stopped");
         }
     });
+}
+
+/// How long a count of active sessions is reused (a scrape every few seconds must not become a
+/// table scan every few seconds).
+const SESSIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn scrape(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+) -> impl axum::response::IntoResponse {
+    let mut text = global().render();
+    if let Some(n) = active_sessions(&state).await {
+        let _ = writeln!(
+            text,
+            "# HELP latch_active_sessions Browser sessions neither ended nor expired (counted at most every 30 s).\n# TYPE latch_active_sessions gauge\nlatch_active_sessions {n}"
+        );
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+}
+
+async fn active_sessions(state: &crate::state::AppState) -> Option<i64> {
+    static LAST: Mutex<Option<(Instant, i64)>> = Mutex::new(None);
+    if let Ok(last) = LAST.lock()
+        && let Some((at, n)) = *last
+        && at.elapsed() < SESSIONS_EVERY
+    {
+        return Some(n);
+    }
+    let idle = state.settings.session_idle_timeout;
+    match state
+        .store
+        .count_active_sessions(state.clock.now(), idle)
+        .await
+    {
+        Ok(n) => {
+            if let Ok(mut last) = LAST.lock() {
+                *last = Some((Instant::now(), n));
+            }
+            Some(n)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot count active sessions");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

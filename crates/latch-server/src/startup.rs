@@ -127,7 +127,7 @@ impl Server {
         let audit_writer = state.audit.spawn(state.store.clone());
         let audit_state = state.clone();
         if let Some(listener) = self.metrics {
-            crate::metrics::spawn_listener(listener);
+            crate::metrics::spawn_listener(listener, state.clone());
         }
         let store: Arc<dyn Store> = state.store.clone();
         tracing::info!(

@@ -165,6 +165,14 @@ async fn metrics_count_token_errors_by_code_and_describe_the_process() {
         .env("LATCH_METRICS_LISTEN", format!("127.0.0.1:{port}"))
         .start()
         .await;
+    server
+        .cli(&["users", "create", "--email", EMAIL, "--password", PASSWORD])
+        .await;
+    let signed_in = app(&server, "web", "http://127.0.0.1:7002/cb", &[]).await;
+    let auth = authorization(&rp(&server, &signed_in).await, &["openid"]);
+    Browser::new()
+        .sign_in(&auth.url, &signed_in.redirect_uri, EMAIL, PASSWORD)
+        .await;
     for _ in 0..2 {
         token(
             &server,
@@ -193,6 +201,7 @@ async fn metrics_count_token_errors_by_code_and_describe_the_process() {
         text.contains(r#"latch_token_errors_total{error="invalid_client"} 2"#),
         "{text}"
     );
+    assert!(text.contains("\nlatch_active_sessions 1\n"), "{text}");
     assert!(
         text.contains(r#"latch_token_errors_total{error="unsupported_grant_type"} 1"#),
         "{text}"

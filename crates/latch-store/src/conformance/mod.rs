@@ -120,6 +120,7 @@ macro_rules! conformance_tests {
             case_pagination_walks_every_row_once,
             case_login_requests_round_trip,
             case_sessions_expire_when_idle_or_old,
+            case_active_sessions_are_counted,
             case_session_activity_is_written_once_a_minute,
             case_user_sessions_are_listed_with_their_applications,
             case_a_code_is_redeemed_once_then_replayed,

@@ -131,6 +131,22 @@ macro_rules! impl_session_store {
             /// Live means: not ended, `expires_at > now` and `last_active_at + idle_timeout > now`.
             /// `last_active_at` is written only when more than a minute old, so a busy session
             /// costs one write per minute, not one per request.
+            async fn count_active_sessions(
+                &self,
+                now: ::latch_core::UnixTime,
+                idle_timeout: i64,
+            ) -> ::latch_core::store::StoreResult<i64> {
+                $q::query_scalar(
+                    "SELECT count(*) FROM sessions WHERE ended_at IS NULL AND expires_at > $1 \
+                     AND last_active_at + $2 > $1",
+                )
+                .bind(now)
+                .bind(idle_timeout)
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)
+            }
+
             async fn get_active_session(
                 &self,
                 token_hash: &::latch_core::SecretHash,
