@@ -2,7 +2,9 @@
 //!
 //! Latch's HTTP surface on axum: every route (`router.rs`), the OAuth 2.0 / OpenID Connect
 //! endpoints, the hosted login pages, the management API, the error-to-HTTP mapping, the
-//! in-memory caches (applications, signing keys) and the background jobs.
+//! in-memory caches (applications, signing keys), the background jobs, metrics, and the
+//! services the binary shares (user import/export, key rewrap, password hashing and the foreign
+//! hash formats it verifies).
 //!
 //! Protocol rules live in `latch-core`, rows in `latch-store`, signatures in `latch-jose`: handlers
 //! here extract, parse, call those, and map the outcome to HTTP. Nothing here writes SQL.

@@ -18,6 +18,8 @@
 //!
 //! Both refuse, without changing a byte, a SQLite file that is not a database or is another
 //! application's database.
+//!
+//! [`backup_sqlite`] copies a SQLite database consistently while a server uses it (`latch backup`).
 
 pub mod conformance;
 mod postgres;

@@ -1,8 +1,9 @@
 //! # latch
 //!
-//! The one binary: `latch serve`, `latch migrate`, and the administration commands
-//! (`apps`, `users`, `keys`) that work on the same database as the server and print JSON.
-//! It wires configuration, logging and the other crates together; it holds no protocol rules.
+//! The one binary: `latch serve`, `latch migrate`, `latch backup`, and the administration
+//! commands (`apps`, `users` including import and export, `keys` including rewrap) that work on
+//! the same database as the server and print JSON. It wires configuration (one table of settings,
+//! `config::table`), logging and the other crates together; it holds no protocol rules.
 
 mod commands;
 mod config;
