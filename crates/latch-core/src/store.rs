@@ -447,4 +447,17 @@ pub trait Store:
     async fn schema_version(&self) -> StoreResult<i64>;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pool now, for metrics.
+    fn pool_status(&self) -> PoolStatus;
+}
+
+/// Database connections of one process (`latch_db_connections`, `latch_db_waiting`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Open connections, in use or idle.
+    pub open: u64,
+    pub idle: u64,
+    /// Requests queued for a connection (SQLite: for the one writer); `None` where the driver
+    /// does not say (PostgreSQL).
+    pub waiting: Option<u64>,
 }

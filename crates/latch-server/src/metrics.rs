@@ -252,6 +252,19 @@ async fn scrape(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
 ) -> impl axum::response::IntoResponse {
     let mut text = global().render();
+    let pool = state.store.pool_status();
+    let _ = writeln!(
+        text,
+        "# HELP latch_db_connections Database connections of this process, by state.\n# TYPE latch_db_connections gauge\nlatch_db_connections{{state=\"in_use\"}} {}\nlatch_db_connections{{state=\"idle\"}} {}",
+        pool.open.saturating_sub(pool.idle),
+        pool.idle
+    );
+    if let Some(waiting) = pool.waiting {
+        let _ = writeln!(
+            text,
+            "# HELP latch_db_waiting Requests queued for a database connection (SQLite: for the writer).\n# TYPE latch_db_waiting gauge\nlatch_db_waiting {waiting}"
+        );
+    }
     if let Some(n) = active_sessions(&state).await {
         let _ = writeln!(
             text,

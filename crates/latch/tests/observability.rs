@@ -203,6 +203,11 @@ async fn metrics_count_token_errors_by_code_and_describe_the_process() {
     );
     assert!(text.contains("\nlatch_active_sessions 1\n"), "{text}");
     assert!(
+        text.contains("latch_db_connections{state=\"idle\"} "),
+        "{text}"
+    );
+    assert!(text.contains("\nlatch_db_waiting 0\n"), "{text}");
+    assert!(
         text.contains(r#"latch_token_errors_total{error="unsupported_grant_type"} 1"#),
         "{text}"
     );

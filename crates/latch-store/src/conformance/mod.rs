@@ -359,6 +359,12 @@ pub async fn case_schema_version_and_ping(store: &dyn Store) {
         "the latest migration"
     );
     store.ping().await.expect("ping");
+    // Nothing runs now: nobody waits (a PostgreSQL connection goes back to the pool a moment
+    // after its statement, so only `idle <= open` is certain).
+    let pool = store.pool_status();
+    assert!(pool.open >= 1, "{pool:?}");
+    assert!(pool.idle <= pool.open, "{pool:?}");
+    assert_eq!(pool.waiting.unwrap_or(0), 0, "{pool:?}");
 }
 
 /// A session record for `user_id` that was never inserted (its refresh tokens have no session).

@@ -51,6 +51,22 @@ pub(crate) const REFRESH_RETENTION: i64 = 86_400;
 /// Upper bound for `last_error` kept on an outbox row.
 pub(crate) const MAX_ERROR_CHARS: usize = 1_000;
 
+/// What each backend's pools say about their connections (`Store::pool_status`).
+pub(crate) trait PoolStatusOf {
+    fn status(readers: &Self, writer: &Self) -> latch_core::store::PoolStatus;
+}
+
+impl PoolStatusOf for sqlx::PgPool {
+    /// One pool serves reads and writes (`readers` and `writer` are clones of it).
+    fn status(pool: &Self, _: &Self) -> latch_core::store::PoolStatus {
+        latch_core::store::PoolStatus {
+            open: u64::from(pool.size()),
+            idle: u64::try_from(pool.num_idle()).unwrap_or(u64::MAX),
+            waiting: None,
+        }
+    }
+}
+
 /// Errors of either backend's driver, sorted into the store's classes.
 pub(crate) trait DbError {
     fn into_store_error(self) -> StoreError;
@@ -264,6 +280,10 @@ macro_rules! impl_store {
                     .await
                     .map_err($crate::sql::db_err)?;
                 Ok(())
+            }
+
+            fn pool_status(&self) -> ::latch_core::store::PoolStatus {
+                $crate::sql::PoolStatusOf::status(&self.pool, &self.writer)
             }
         }
     };
