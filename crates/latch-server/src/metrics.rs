@@ -166,6 +166,7 @@ impl Metrics {
                 }
             }
         }
+        render_store_operations(&mut out);
         crate::metrics_process::render(&mut out);
         let _ = writeln!(
             out,
@@ -178,6 +179,31 @@ impl Metrics {
             self.audit_dropped.load(Ordering::Relaxed)
         );
         out
+    }
+}
+
+/// `latch_db_operation_duration_seconds{operation}`: each store method's time (its name is the
+/// label: a closed set), waiting for a connection included.
+fn render_store_operations(out: &mut String) {
+    let name = "latch_db_operation_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time of each database operation (a store method), waiting included.\n# TYPE {name} histogram"
+    );
+    for (operation, h) in latch_store::timing::snapshot() {
+        for (bound, n) in latch_store::timing::BUCKETS.iter().zip(h.counts) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{operation=\"{operation}\",le=\"{bound}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{operation=\"{operation}\",le=\"+Inf\"}} {}",
+            h.count
+        );
+        let _ = writeln!(out, "{name}_sum{{operation=\"{operation}\"}} {}", h.sum);
+        let _ = writeln!(out, "{name}_count{{operation=\"{operation}\"}} {}", h.count);
     }
 }
 

@@ -26,6 +26,7 @@ mod postgres;
 mod schema;
 mod sql;
 mod sqlite;
+pub mod timing;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -208,6 +208,12 @@ async fn metrics_count_token_errors_by_code_and_describe_the_process() {
     );
     assert!(text.contains("\nlatch_db_waiting 0\n"), "{text}");
     assert!(
+        text.contains(
+            "latch_db_operation_duration_seconds_count{operation=\"get_user_by_email\"} "
+        ),
+        "{text}"
+    );
+    assert!(
         text.contains(r#"latch_token_errors_total{error="unsupported_grant_type"} 1"#),
         "{text}"
     );

@@ -266,6 +266,7 @@ macro_rules! impl_store {
         impl ::latch_core::store::Store for $ty {
             /// The highest migration applied successfully.
             async fn schema_version(&self) -> ::latch_core::store::StoreResult<i64> {
+                let _timer = $crate::timing::Timer::start("schema_version");
                 let version: Option<i64> =
                     $q::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
                         .fetch_one(&self.pool)
@@ -275,6 +276,7 @@ macro_rules! impl_store {
             }
 
             async fn ping(&self) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("ping");
                 $q::query("SELECT 1")
                     .execute(&self.writer)
                     .await

@@ -7,6 +7,7 @@ macro_rules! impl_session_store {
         impl $ty {
             /// The `client_id`s that took part in the session, sorted.
             async fn session_client_ids(&self, sid: &str) -> ::latch_core::store::StoreResult<Vec<String>> {
+                let _timer = $crate::timing::Timer::start("session_client_ids");
                 $q::query_scalar("SELECT client_id FROM session_applications WHERE sid = $1 ORDER BY client_id")
                     .bind(sid)
                     .fetch_all(&self.pool)
@@ -20,6 +21,7 @@ macro_rules! impl_session_store {
                 selector: ::latch_core::store::SessionSelector<'_>,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Vec<(String, String)>> {
+                let _timer = $crate::timing::Timer::start("end_selected");
                 use ::latch_core::store::SessionSelector;
                 let query = match selector {
                     SessionSelector::One { sid } => $q::query_as(
@@ -60,6 +62,7 @@ macro_rules! impl_session_store {
                 &self,
                 request: &::latch_core::store::LoginRequestRecord,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_login_request");
                 $q::query(concat!(
                     "INSERT INTO login_requests (",
                     $crate::sql::login_request_columns!(),
@@ -81,6 +84,7 @@ macro_rules! impl_session_store {
                 &self,
                 id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::LoginRequestRecord>> {
+                let _timer = $crate::timing::Timer::start("get_login_request");
                 let row: Option<$crate::sql::LoginRequestRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::login_request_columns!(),
@@ -94,6 +98,7 @@ macro_rules! impl_session_store {
             }
 
             async fn delete_login_request(&self, id: &str) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("delete_login_request");
                 $q::query("DELETE FROM login_requests WHERE id = $1")
                     .bind(id)
                     .execute(&self.writer)
@@ -108,6 +113,7 @@ macro_rules! impl_session_store {
                 token_hash: &::latch_core::SecretHash,
                 session: &::latch_core::store::SessionRecord,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_session");
                 $q::query(concat!(
                     "INSERT INTO sessions (",
                     $crate::sql::session_columns!(),
@@ -136,6 +142,7 @@ macro_rules! impl_session_store {
                 now: ::latch_core::UnixTime,
                 idle_timeout: i64,
             ) -> ::latch_core::store::StoreResult<i64> {
+                let _timer = $crate::timing::Timer::start("count_active_sessions");
                 $q::query_scalar(
                     "SELECT count(*) FROM sessions WHERE ended_at IS NULL AND expires_at > $1 \
                      AND last_active_at + $2 > $1",
@@ -153,6 +160,7 @@ macro_rules! impl_session_store {
                 now: ::latch_core::UnixTime,
                 idle_timeout: i64,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::SessionRecord>> {
+                let _timer = $crate::timing::Timer::start("get_active_session");
                 // One statement, the applications joined: one row per application (one row
                 // with none when the session has none yet).
                 let rows: Vec<$crate::sql::SessionParticipationRow> = $q::query_as(concat!(
@@ -195,6 +203,7 @@ macro_rules! impl_session_store {
                 &self,
                 sid: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::SessionRecord>> {
+                let _timer = $crate::timing::Timer::start("get_session");
                 let row: Option<$crate::sql::SessionRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::session_columns!(),
@@ -215,6 +224,7 @@ macro_rules! impl_session_store {
                 user_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::store::SessionRecord>> {
+                let _timer = $crate::timing::Timer::start("list_user_sessions");
                 let rows: Vec<$crate::sql::SessionRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::session_columns!(),
@@ -250,6 +260,7 @@ macro_rules! impl_session_store {
                 application_id: &str,
                 client_id: &str,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("add_session_application");
                 self.add_participation_impl(sid, application_id, client_id).await
             }
 
@@ -258,6 +269,7 @@ macro_rules! impl_session_store {
                 redemption: &::latch_core::store::CodeRedemption<'_>,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Redemption> {
+                let _timer = $crate::timing::Timer::start("redeem_authorization_code");
                 self.redeem_code_impl(redemption, now).await
             }
 
@@ -265,6 +277,7 @@ macro_rules! impl_session_store {
                 &self,
                 grant: &::latch_core::store::RefreshGrant,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_refresh_grant");
                 self.insert_refresh_impl(grant).await
             }
 
@@ -272,6 +285,7 @@ macro_rules! impl_session_store {
                 &self,
                 key: ::latch_core::store::GrantKey<'_>,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshGrantState>> {
+                let _timer = $crate::timing::Timer::start("get_refresh_grant");
                 self.get_refresh_impl(key).await
             }
 
@@ -282,6 +296,7 @@ macro_rules! impl_session_store {
                 expires_at: ::latch_core::UnixTime,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("rotate_refresh_grant");
                 self.rotate_refresh_impl(family_id, generation, expires_at, now).await
             }
 
@@ -290,6 +305,7 @@ macro_rules! impl_session_store {
                 family_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<u64> {
+                let _timer = $crate::timing::Timer::start("revoke_refresh_family");
                 let mut conn = self.writer.acquire().await.map_err($crate::sql::db_err)?;
                 Self::revoke_family_on(&mut *conn, family_id, now).await
             }
@@ -300,6 +316,7 @@ macro_rules! impl_session_store {
                 jti: &str,
                 expires_at: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_revoked_access_token");
                 $q::query(
                     "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
                      ON CONFLICT (jti) DO NOTHING",
@@ -313,6 +330,7 @@ macro_rules! impl_session_store {
             }
 
             async fn is_access_token_revoked(&self, jti: &str) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("is_access_token_revoked");
                 let n: i64 = $q::query_scalar("SELECT count(*) FROM revoked_access_tokens WHERE jti = $1")
                     .bind(jti)
                     .fetch_one(&self.pool)
@@ -330,6 +348,7 @@ macro_rules! impl_session_store {
                 selector: ::latch_core::store::SessionSelector<'_>,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Vec<String>> {
+                let _timer = $crate::timing::Timer::start("end_sessions");
                 let mut tx = self.begin().await?;
                 let ended = Self::end_selected(&mut tx, selector, now).await?;
                 for (sid, user_id) in &ended {
@@ -370,6 +389,7 @@ macro_rules! impl_session_store {
             }
 
             async fn purge_expired(&self, now: ::latch_core::UnixTime) -> ::latch_core::store::StoreResult<u64> {
+                let _timer = $crate::timing::Timer::start("purge_expired");
                 self.purge_impl(now).await
             }
         }

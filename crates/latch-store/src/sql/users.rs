@@ -12,6 +12,7 @@ macro_rules! impl_user_store {
                 user: &::latch_core::user::User,
                 password_hash: &str,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_user");
                 $q::query(
                     "INSERT INTO users (id, email, email_normalized, email_verified, name, given_name, \
                      family_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -35,6 +36,7 @@ macro_rules! impl_user_store {
                 &self,
                 users: &[(::latch_core::user::User, String)],
             ) -> ::latch_core::store::StoreResult<Vec<bool>> {
+                let _timer = $crate::timing::Timer::start("insert_users_if_absent");
                 let mut tx = self.begin().await?;
                 let mut inserted = Vec::with_capacity(users.len());
                 for (user, password_hash) in users {
@@ -62,6 +64,7 @@ macro_rules! impl_user_store {
             }
 
             async fn get_user(&self, id: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::user::User>> {
+                let _timer = $crate::timing::Timer::start("get_user");
                 let row: Option<$crate::sql::UserRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::user_columns!(),
@@ -78,6 +81,7 @@ macro_rules! impl_user_store {
                 &self,
                 email: &str,
             ) -> ::latch_core::store::StoreResult<Option<(::latch_core::user::User, String)>> {
+                let _timer = $crate::timing::Timer::start("get_user_by_email");
                 let row: Option<$crate::sql::UserWithPasswordRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::user_columns!(),
@@ -96,6 +100,7 @@ macro_rules! impl_user_store {
                 page: &::latch_core::store::PageRequest,
                 email: Option<&str>,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::user::User>> {
+                let _timer = $crate::timing::Timer::start("list_users");
                 let limit = $crate::sql::page_limit(page);
                 let rows: Vec<$crate::sql::UserRow> = $q::query_as(concat!(
                     "SELECT ",
@@ -118,6 +123,7 @@ macro_rules! impl_user_store {
                 user: &::latch_core::user::User,
                 password_hash: Option<&str>,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("update_user");
                 let done = $q::query(
                     "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4, name = $5, \
                      given_name = $6, family_name = $7, password_hash = COALESCE($8, password_hash) \
@@ -143,6 +149,7 @@ macro_rules! impl_user_store {
                 old: &str,
                 new: &str,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("replace_password_hash");
                 let done = $q::query(
                     "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
                 )
@@ -158,6 +165,7 @@ macro_rules! impl_user_store {
             /// Deletes the row; sessions (and their participations) cascade. The server ends the
             /// sessions with `end_sessions` first so applications are notified.
             async fn delete_user(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_user");
                 let done = $q::query("DELETE FROM users WHERE id = $1")
                     .bind(id)
                     .execute(&self.writer)
