@@ -228,6 +228,10 @@ pub trait KeyStore: Send + Sync {
         alg: &str,
         before: UnixTime,
     ) -> StoreResult<u64>;
+    /// Replaces the encrypted private key of every stored key, `(kid, ciphertext)`, in one
+    /// transaction (`latch keys rewrap`). Unless `keys` names exactly the stored keys (one was
+    /// added or deleted meanwhile) it changes nothing and fails with `Conflict`.
+    async fn replace_private_keys(&self, keys: &[(String, Vec<u8>)]) -> StoreResult<()>;
 }
 
 /// Applications and their client secrets.
@@ -273,11 +277,17 @@ pub trait ApplicationStore: Send + Sync {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()>;
+    /// Inserts users with their password hashes in one transaction (`latch users import`),
+    /// skipping any whose id or email is taken; says for each whether it was inserted.
+    async fn insert_users_if_absent(&self, users: &[(User, String)]) -> StoreResult<Vec<bool>>;
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
     /// By email, compared case-insensitively; with the password hash.
     async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>>;
     async fn list_users(&self, page: &PageRequest, email: Option<&str>) -> StoreResult<Page<User>>;
     async fn update_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<bool>;
+    /// Replaces the password hash only if it is still `old` (a sign-in upgrading an imported
+    /// hash must not undo a password change made meanwhile); `false` if it was not.
+    async fn replace_password_hash(&self, id: &str, old: &str, new: &str) -> StoreResult<bool>;
     /// Deletes the user; their sessions end (see `SessionStore::end_sessions`) first.
     async fn delete_user(&self, id: &str) -> StoreResult<bool>;
 }
@@ -303,6 +313,9 @@ pub trait SessionStore: Send + Sync {
         idle_timeout: i64,
     ) -> StoreResult<Option<SessionRecord>>;
     async fn get_session(&self, sid: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Browser sessions neither ended nor expired (absolutely, or idle for `idle_timeout`), for
+    /// the `latch_active_sessions` gauge.
+    async fn count_active_sessions(&self, now: UnixTime, idle_timeout: i64) -> StoreResult<i64>;
     async fn list_user_sessions(
         &self,
         user_id: &str,
@@ -463,4 +476,17 @@ pub trait Store:
     async fn schema_version(&self) -> StoreResult<i64>;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pool now, for metrics.
+    fn pool_status(&self) -> PoolStatus;
+}
+
+/// Database connections of one process (`latch_db_connections`, `latch_db_waiting`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Open connections, in use or idle.
+    pub open: u64,
+    pub idle: u64,
+    /// Requests queued for a connection (SQLite: for the one writer); `None` where the driver
+    /// does not say (PostgreSQL).
+    pub waiting: Option<u64>,
 }

@@ -68,6 +68,22 @@ impl SigningKey {
         Ok((key, record))
     }
 
+    /// The record's private key re-encrypted under `new` (`latch keys rewrap`), after checking
+    /// that it opens under `old` and is the key its `kid` names.
+    pub fn rewrap(
+        record: &SigningKeyRecord,
+        old: &MasterKey,
+        new: &MasterKey,
+    ) -> Result<Vec<u8>, JoseError> {
+        Self::from_record(record, old)?;
+        let pkcs8 = old
+            .decrypt(&record.private_key_encrypted, record.kid.as_bytes())
+            .map_err(|_| JoseError::KeyDecrypt {
+                kid: record.kid.clone(),
+            })?;
+        Ok(new.encrypt(&pkcs8, record.kid.as_bytes()))
+    }
+
     /// Decrypts and parses a stored key. A wrong master key gives [`JoseError::KeyDecrypt`];
     /// a row whose key does not match its `kid` or `alg` gives [`JoseError::InvalidKeyRecord`].
     pub fn from_record(record: &SigningKeyRecord, master: &MasterKey) -> Result<Self, JoseError> {

@@ -235,7 +235,8 @@ pub async fn store_now(store: &dyn Store, event: Event, now: UnixTime) -> StoreR
     store.insert_audit_events(std::slice::from_ref(&e)).await
 }
 
-/// The structured log line every event also becomes.
+/// The structured log line every event also becomes. `details` is the JSON text of an object;
+/// `latch`'s JSON log writer turns it back into an object in each line.
 fn log(e: &AuditEvent) {
     tracing::info!(
         target: "latch::audit",

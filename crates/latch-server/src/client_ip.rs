@@ -109,6 +109,24 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     addr.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
+/// The address of the request with these extensions and headers (the TCP peer, or what trusted
+/// proxies vouch for): what the extractor and the access log both use.
+pub fn of_request(
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+    trusted: &[IpBlock],
+) -> Option<IpAddr> {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    // A line that is not text cannot be read as addresses: it counts as an unknown hop.
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("unknown"));
+    resolve(peer, forwarded, trusted)
+}
+
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
@@ -116,19 +134,9 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        // A line that is not text cannot be read as addresses: it counts as an unknown hop.
-        let forwarded = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .map(|v| v.to_str().unwrap_or("unknown"));
-        Ok(ClientIp(resolve(
-            peer,
-            forwarded,
+        Ok(ClientIp(of_request(
+            &parts.extensions,
+            &parts.headers,
             &state.settings.trusted_proxies,
         )))
     }

@@ -18,7 +18,7 @@ pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algo
 pub enum KeyError {
     #[error("{0}")]
     MasterKey(String),
-    #[error("signing keys: {0}")]
+    #[error("signing keys")]
     Jose(#[from] JoseError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -108,6 +108,53 @@ pub async fn ensure_keys(
         store.insert_signing_key(&record).await?;
     }
     Ok(store.list_signing_keys().await?)
+}
+
+/// `latch keys rewrap`: every private key re-encrypted from `old` to `new` in one transaction
+/// (all or nothing); returns how many. Fails, changing nothing, if any key does not open under `old`.
+pub async fn rewrap_keys(
+    store: &dyn Store,
+    old: &MasterKey,
+    new: &MasterKey,
+) -> Result<usize, KeyError> {
+    let records = store.list_signing_keys().await?;
+    let rewrapped = records
+        .iter()
+        .map(|r| Ok((r.kid.clone(), SigningKey::rewrap(r, old, new)?)))
+        .collect::<Result<Vec<_>, KeyError>>()?;
+    store.replace_private_keys(&rewrapped).await?;
+    Ok(rewrapped.len())
+}
+
+/// Replaces the SQLite key file (written whole under another name, then renamed) after a rewrap
+/// when the master key came from it. `None` when the deployment sets `LATCH_MASTER_KEY`.
+pub fn replace_key_file(
+    configured: Option<&str>,
+    database_url: &str,
+    new: &MasterKey,
+) -> Result<Option<PathBuf>, KeyError> {
+    if configured.is_some() {
+        return Ok(None);
+    }
+    let Some(db_path) = latch_store::sqlite_path(database_url) else {
+        return Ok(None);
+    };
+    let path = key_file_path(&db_path);
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".new");
+    let temp = PathBuf::from(temp);
+    let _ = std::fs::remove_file(&temp);
+    write_private_file(&temp, new.to_base64().as_bytes())
+        .and_then(|()| std::fs::rename(&temp, &path))
+        .map_err(|e| {
+            KeyError::MasterKey(format!(
+                "the keys were re-encrypted but the key file {} could not be replaced ({e}); \
+                 the new key is in {}",
+                path.display(),
+                temp.display()
+            ))
+        })?;
+    Ok(Some(path))
 }
 
 /// `latch keys rotate`: a new key for `alg`, published at once, signing after `propagation_delay`.

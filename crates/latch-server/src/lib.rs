@@ -3,7 +3,9 @@
 //! Latch's HTTP surface on axum: every route (`router.rs`), the OAuth 2.0 / OpenID Connect
 //! endpoints, the hosted login pages, the management API, the error-to-HTTP mapping, the
 //! in-memory caches (applications, signing keys, revocations), the abuse limits, the listening edge
-//! (`edge`: header-read timeout, connection cap), outbound calls (`outbound`) and the background jobs.
+//! (`edge`: header-read timeout, connection cap), outbound calls (`outbound`), the background jobs,
+//! metrics, and the services the binary shares (user import/export, key rewrap, password hashing and
+//! the foreign hash formats it verifies).
 //!
 //! Protocol rules live in `latch-core`, rows in `latch-store`, signatures in `latch-jose`: handlers
 //! here extract, parse, call those, and map the outcome to HTTP. Nothing here writes SQL.
@@ -28,6 +30,7 @@ pub mod manage;
 mod manage_apis;
 mod manage_orgs;
 mod metrics;
+mod metrics_process;
 mod oauth;
 mod oidc;
 mod outbound;
@@ -43,8 +46,9 @@ mod state;
 mod sweep;
 mod throttle;
 pub mod tokens;
+pub mod user_transfer;
 
-pub use keys::{resolve_master_key, rotate_key};
+pub use keys::{replace_key_file, resolve_master_key, rewrap_keys, rotate_key};
 pub use settings::{Settings, SettingsError};
 pub use startup::{Server, StartupError};
 pub use state::AppState;

@@ -18,6 +18,7 @@ use crate::audit::Event;
 use crate::client_ip::ClientIp;
 use crate::oauth::organization::complete;
 use crate::pages::{self, LoginForm};
+use crate::password::Verified;
 use crate::session;
 use crate::state::AppState;
 use crate::throttle;
@@ -196,7 +197,7 @@ async fn sign_in(
     };
     let (cookie, session) = open_session(state, headers, ip, signer).await?;
     state.store.delete_login_request(&record.id).await?;
-    tracing::info!(outcome = "success", user_id = %user.id, sid = %session.sid, "sign-in");
+    // The sign-in's one log line is its `login.success` audit event (`open_session`).
     crate::metrics::global().login("success");
     let mut response = complete(state, &app, &request, &session, &cookie.hash()).await?;
     let h = response.headers_mut();
@@ -258,31 +259,27 @@ pub(crate) async fn check_credentials(
     let policies = throttle::policies(&state.settings);
     let store = state.store.as_ref();
     if let Some(wait) = throttle::login_locked(store, policies, judged, now).await? {
-        tracing::info!(outcome = "refused", reason = "locked", "sign-in");
         crate::metrics::global().login("locked");
         let event = Event::new("login.failure").ip(ip).failure("locked");
         state.audit.record(event, now);
         return Ok(Credentials::Locked(wait));
     }
     // The dummy hash is verified when the user does not exist: same answer, same time.
-    let ok = state
+    let verified = state
         .passwords
-        .verify(password.to_owned(), hash)
+        .verify(password.to_owned(), hash.clone())
         .await
         .map_err(|e| StoreError::Other(e.to_string()))?;
     let known = user.as_ref().map(|u| u.id.clone());
-    let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(
-            outcome = "failure",
-            reason = "wrong email or password",
-            "sign-in"
-        );
-        crate::metrics::global().login("failure");
+    let Some(user) = user.filter(|_| verified != Verified::No) else {
         let reason = if known.is_some() {
             "wrong_password"
         } else {
             "unknown_email"
         };
+        // Logged once, as the audit event's line (with the reason; never the password, nor the
+        // email: it may be a mistyped password).
+        crate::metrics::global().login("failure");
         let user_id = known.as_deref();
         let event = Event::new("login.failure")
             .actor(ActorType::User, user_id)
@@ -295,7 +292,27 @@ pub(crate) async fn check_credentials(
         return Ok(Credentials::Wrong);
     };
     throttle::login_succeeded(store, email, device_id).await?;
+    if let (Verified::YesUpgrade, Some(old)) = (verified, hash) {
+        upgrade_hash(state, &user.id, &old, password).await;
+    }
     Ok(Credentials::Valid(user))
+}
+
+/// Replaces an imported (or older-cost) hash by Latch's argon2id after a successful sign-in. A
+/// failure is logged and the sign-in goes on: the old hash still works next time.
+async fn upgrade_hash(state: &AppState, user_id: &str, old: &str, password: &str) {
+    let new = match state.passwords.hash(password.to_owned()).await {
+        Ok(new) => new,
+        Err(e) => {
+            tracing::warn!(error = %e, user_id, "password hash not upgraded");
+            return;
+        }
+    };
+    match state.store.replace_password_hash(user_id, old, &new).await {
+        Ok(true) => tracing::info!(user_id, "password hash upgraded to argon2id"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, user_id, "password hash not upgraded"),
+    }
 }
 
 /// Who signed in, and for which application (if any).

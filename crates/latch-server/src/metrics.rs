@@ -32,6 +32,7 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     tokens: Mutex<BTreeMap<&'static str, u64>>,
+    token_errors: Mutex<BTreeMap<&'static str, u64>>,
     logins: Mutex<BTreeMap<&'static str, u64>>,
     deliveries: Mutex<BTreeMap<&'static str, u64>>,
     internal_errors: AtomicU64,
@@ -53,6 +54,11 @@ impl Metrics {
     /// A token response, by grant type.
     pub fn token_issued(&self, grant: &'static str) {
         bump(&self.tokens, grant);
+    }
+
+    /// A token-endpoint error response, by its RFC 6749 §5.2 `error` code.
+    pub fn token_error(&self, code: &'static str) {
+        bump(&self.token_errors, code);
     }
 
     /// A password sign-in: `success`, `failure` or `locked`.
@@ -136,6 +142,12 @@ impl Metrics {
                 &self.tokens,
             ),
             (
+                "latch_token_errors_total",
+                "Token-endpoint error responses by RFC 6749 error code.",
+                "error",
+                &self.token_errors,
+            ),
+            (
                 "latch_logins_total",
                 "Password sign-ins by outcome.",
                 "outcome",
@@ -155,6 +167,8 @@ impl Metrics {
                 }
             }
         }
+        render_store_operations(&mut out);
+        crate::metrics_process::render(&mut out);
         let _ = writeln!(
             out,
             "# HELP latch_internal_errors_total Requests that failed inside Latch (database, signing).\n# TYPE latch_internal_errors_total counter\nlatch_internal_errors_total {}",
@@ -169,8 +183,40 @@ impl Metrics {
     }
 }
 
-/// Records every request's route (the matched pattern, never the raw path), status and latency.
-pub async fn middleware(request: Request, next: Next) -> Response {
+/// `latch_db_operation_duration_seconds{operation}`: each store method's time (its name is the
+/// label: a closed set), waiting for a connection included.
+fn render_store_operations(out: &mut String) {
+    let name = "latch_db_operation_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time of each database operation (a store method), waiting included.\n# TYPE {name} histogram"
+    );
+    for (operation, h) in latch_store::timing::snapshot() {
+        for (bound, n) in latch_store::timing::BUCKETS.iter().zip(h.counts) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{operation=\"{operation}\",le=\"{bound}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{operation=\"{operation}\",le=\"+Inf\"}} {}",
+            h.count
+        );
+        let _ = writeln!(out, "{name}_sum{{operation=\"{operation}\"}} {}", h.sum);
+        let _ = writeln!(out, "{name}_count{{operation=\"{operation}\"}} {}", h.count);
+    }
+}
+
+/// Records every request's route (the matched pattern, never the raw path: label sets stay
+/// bounded whatever clients send), status and latency; with `LATCH_ACCESS_LOG=on` also logs one
+/// line per request (target `latch::access`): method, route, status, duration and client address
+/// (never the query string, which can carry codes and tokens).
+pub async fn middleware(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
@@ -178,13 +224,28 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = method_label(request.method());
+    let client = state.settings.access_log.then(|| {
+        crate::client_ip::of_request(
+            request.extensions(),
+            request.headers(),
+            &state.settings.trusted_proxies,
+        )
+    });
     let response = next.run(request).await;
-    global().request(
-        &route,
-        method,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    global().request(&route, method, status, seconds);
+    if let Some(client) = client {
+        tracing::info!(
+            target: "latch::access",
+            method,
+            route = %route,
+            status,
+            duration_ms = (seconds * 1e6).round() / 1e3,
+            client = client.map(|ip| ip.to_string()).as_deref(),
+            "request"
+        );
+    }
     response
 }
 
@@ -206,33 +267,85 @@ fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
-/// Serves `GET /metrics` on `addr` until the process ends; a busy address is logged, not fatal.
-pub fn spawn_listener(addr: std::net::SocketAddr) {
+/// Serves `GET /metrics` on the (already bound: a busy address stops start-up) listener until
+/// the process ends.
+pub fn spawn_listener(listener: tokio::net::TcpListener, state: crate::state::AppState) {
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tokio::spawn(async move {
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(%addr, error = %e, "metrics listener not started");
-                return;
-            }
-        };
-        let app = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(|| async {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4",
-                    )],
-                    global().render(),
-                )
-            }),
-        );
+        let app = axum::Router::new()
+            .route("/metrics", axum::routing::get(scrape))
+            .with_state(state);
         tracing::info!(%addr, "metrics at /metrics");
         if let Err(e) = axum::serve(listener, app).await {
             tracing::warn!(error = %e, "metrics listener stopped");
         }
     });
+}
+
+/// How long a count of active sessions is reused (a scrape every few seconds must not become a
+/// table scan every few seconds).
+const SESSIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn scrape(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+) -> impl axum::response::IntoResponse {
+    let mut text = global().render();
+    let pool = state.store.pool_status();
+    let _ = writeln!(
+        text,
+        "# HELP latch_db_connections Database connections of this process, by state.\n# TYPE latch_db_connections gauge\nlatch_db_connections{{state=\"in_use\"}} {}\nlatch_db_connections{{state=\"idle\"}} {}",
+        pool.open.saturating_sub(pool.idle),
+        pool.idle
+    );
+    if let Some(waiting) = pool.waiting {
+        let _ = writeln!(
+            text,
+            "# HELP latch_db_waiting Requests queued for a database connection (SQLite: for the writer).\n# TYPE latch_db_waiting gauge\nlatch_db_waiting {waiting}"
+        );
+    }
+    if let Some(n) = active_sessions(&state).await {
+        let _ = writeln!(
+            text,
+            "# HELP latch_active_sessions Browser sessions neither ended nor expired (counted at most every 30 s).\n# TYPE latch_active_sessions gauge\nlatch_active_sessions {n}"
+        );
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+}
+
+async fn active_sessions(state: &crate::state::AppState) -> Option<i64> {
+    static LAST: Mutex<Option<(Instant, i64)>> = Mutex::new(None);
+    if let Ok(last) = LAST.lock()
+        && let Some((at, n)) = *last
+        && at.elapsed() < SESSIONS_EVERY
+    {
+        return Some(n);
+    }
+    let idle = state.settings.session_idle_timeout;
+    match state
+        .store
+        .count_active_sessions(state.clock.now(), idle)
+        .await
+    {
+        Ok(n) => {
+            if let Ok(mut last) = LAST.lock() {
+                *last = Some((Instant::now(), n));
+            }
+            Some(n)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot count active sessions");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

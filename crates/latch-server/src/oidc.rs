@@ -71,13 +71,26 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     )
 }
 
-/// `GET /healthz`: 200 once the database answers.
-pub async fn healthz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
+/// `GET /healthz`: liveness: 200 while the process serves (a database outage is `/readyz`'s
+/// business: restarting the process would not cure it).
+pub async fn healthz() -> Response {
+    (StatusCode::OK, "ok").into_response()
+}
+
+/// `GET /readyz`: readiness: 200 when the database answers and a signing key for RS256 (the
+/// default algorithm) is loaded; 503 with the reason otherwise.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if let Err(e) = state.store.ping().await {
+        tracing::warn!(error = %e, "readiness check: database unavailable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
     }
+    if state
+        .keys
+        .current()
+        .signer(latch_jose::Algorithm::RS256)
+        .is_none()
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no signing key loaded").into_response();
+    }
+    (StatusCode::OK, "ready").into_response()
 }

@@ -11,6 +11,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
     let routes = Router::new()
         .route("/healthz", get(oidc::healthz))
+        .route("/readyz", get(oidc::readyz))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/keys", get(oidc::jwks))
         .route(
@@ -32,7 +33,10 @@ pub fn router(state: AppState) -> Router {
             get(crate::logout::get).post(crate::logout::post),
         )
         .nest("/api/v1", crate::admin::audited_routes(&state))
-        .route_layer(axum::middleware::from_fn(crate::metrics::middleware));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::middleware,
+        ));
     // Endpoints live under the issuer's path (RFC 8414 §3: the issuer may have a path component).
     let prefix = url::Url::parse(&state.settings.issuer)
         .map(|u| u.path().trim_end_matches('/').to_owned())

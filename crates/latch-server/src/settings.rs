@@ -44,6 +44,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// Back-channel logout may call private and link-local addresses (loopback always may).
     pub backchannel_allow_private: bool,
+    /// One log line per request (`LATCH_ACCESS_LOG=on`).
+    pub access_log: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,7 @@ impl Settings {
             header_read_timeout: std::time::Duration::from_secs(10),
             max_connections: 10_000,
             backchannel_allow_private: false,
+            access_log: false,
         })
     }
 

@@ -15,30 +15,54 @@ use crate::state::{AppState, Inner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("database (LATCH_DATABASE_URL): {0}")]
+    // Each variant's text names what failed; the cause follows once, as the error's source
+    // (`{e:#}` prints the chain: repeating the source in the text would print it twice).
+    #[error("database (LATCH_DATABASE_URL)")]
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] KeyError),
     #[error(transparent)]
     Password(#[from] PasswordError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr} ({setting})")]
     Bind {
         addr: String,
+        setting: &'static str,
         source: std::io::Error,
     },
-    #[error("server error: {0}")]
-    Serve(std::io::Error),
+    #[error("server error")]
+    Serve(#[source] std::io::Error),
 }
 
 /// A server ready to accept traffic.
 pub struct Server {
     state: AppState,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
+}
+
+async fn bind(
+    addr: std::net::SocketAddr,
+    setting: &'static str,
+) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind {
+            addr: addr.to_string(),
+            setting,
+            source,
+        })
 }
 
 impl Server {
     /// Everything that can fail at start-up fails here, before the port answers.
     pub async fn prepare(settings: Settings) -> Result<Self, StartupError> {
+        crate::metrics_process::start_time();
+        // The addresses first: a port in use stops start-up before a database file is created.
+        let listener = bind(settings.listen, "LATCH_LISTEN").await?;
+        let metrics = match settings.metrics_listen {
+            Some(addr) => Some(bind(addr, "LATCH_METRICS_LISTEN").await?),
+            None => None,
+        };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let resolve =
             || keys::resolve_master_key(settings.master_key.as_deref(), &settings.database_url);
@@ -61,13 +85,6 @@ impl Server {
         applications.refresh(store.as_ref(), true).await?;
         let revocations = Arc::new(crate::revocations::Revocations::default());
         revocations.refresh(store.as_ref(), clock.now()).await?;
-        let listener =
-            TcpListener::bind(settings.listen)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: settings.listen.to_string(),
-                    source,
-                })?;
         let refresh_token_key = keys.master().derive("latch refresh token v1");
         let code_key = keys.master().sub_key("latch authorization code v1");
         let device_key = keys.master().derive("latch device cookie v1");
@@ -87,7 +104,11 @@ impl Server {
             device_key,
             code_key,
         }));
-        Ok(Self { state, listener })
+        Ok(Self {
+            state,
+            listener,
+            metrics,
+        })
     }
 
     pub fn state(&self) -> &AppState {
@@ -115,8 +136,8 @@ impl Server {
         crate::sweep::spawn(state.clone());
         let audit_writer = state.audit.spawn(state.store.clone());
         let audit_state = state.clone();
-        if let Some(addr) = state.settings.metrics_listen {
-            crate::metrics::spawn_listener(addr);
+        if let Some(listener) = self.metrics {
+            crate::metrics::spawn_listener(listener, state.clone());
         }
         let store: Arc<dyn Store> = state.store.clone();
         tracing::info!(

@@ -18,12 +18,15 @@
 //!
 //! Both refuse, without changing a byte, a SQLite file that is not a database or is another
 //! application's database.
+//!
+//! [`backup_sqlite`] copies a SQLite database consistently while a server uses it (`latch backup`).
 
 pub mod conformance;
 mod postgres;
 mod schema;
 mod sql;
 mod sqlite;
+pub mod timing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,6 +85,22 @@ pub async fn open_and_migrate(database_url: &str) -> Result<Arc<dyn Store>, Stor
         Some(Backend::Postgres) => postgres::open(database_url, true).await,
         None => Err(unsupported(database_url)),
     }
+}
+
+/// `latch backup`: a consistent copy of a running SQLite deployment's database into `dest` (a
+/// new file); returns its size in bytes. PostgreSQL has its own tools (`pg_dump`), named in the error.
+pub async fn backup_sqlite(database_url: &str, dest: &std::path::Path) -> Result<u64, StoreError> {
+    if backend_of(database_url) == Some(Backend::Postgres) {
+        return Err(StoreError::Other(
+            "`latch backup` copies SQLite databases; back up PostgreSQL with pg_dump (see docs/deploy.md)"
+                .to_owned(),
+        ));
+    }
+    let path = required_sqlite_path(database_url)?;
+    let dest = dest.to_path_buf();
+    tokio::task::spawn_blocking(move || sqlite::backup(&path, &dest))
+        .await
+        .map_err(|e| StoreError::Other(format!("the backup task failed: {e}")))?
 }
 
 fn required_sqlite_path(database_url: &str) -> Result<PathBuf, StoreError> {

@@ -84,6 +84,8 @@ impl LatchServerBuilder {
                 "LATCH_DATABASE_URL".to_owned(),
                 format!("sqlite://{}", dir.path().join("latch.db").display()),
             ),
+            // Tests run side by side: a shared default metrics port would stop all but one.
+            ("LATCH_METRICS_LISTEN".to_owned(), "off".to_owned()),
         ]);
         env.extend(self.env);
         let on_postgres = env["LATCH_DATABASE_URL"].starts_with("postgres");
@@ -265,6 +267,18 @@ impl LatchServer {
     pub async fn cli_output(&self, args: &[&str]) -> Output {
         let mut cmd = self.command();
         cmd.args(args).stdin(Stdio::null());
+        match tokio::time::timeout(CLI_TIMEOUT, cmd.output()).await {
+            Ok(out) => out.unwrap_or_else(|e| panic!("run {} {args:?}: {e}", self.bin.display())),
+            Err(_) => panic!("latch {args:?} did not finish within 30 s"),
+        }
+    }
+
+    /// Like [`Self::cli_output`], with some variables changed for this run only.
+    pub async fn cli_output_with(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = self.command();
+        cmd.envs(env.iter().copied())
+            .args(args)
+            .stdin(Stdio::null());
         match tokio::time::timeout(CLI_TIMEOUT, cmd.output()).await {
             Ok(out) => out.unwrap_or_else(|e| panic!("run {} {args:?}: {e}", self.bin.display())),
             Err(_) => panic!("latch {args:?} did not finish within 30 s"),

@@ -140,26 +140,6 @@ async fn a_rotated_key_is_published_before_it_signs() {
     assert!(kids(&before).contains(&header["kid"].as_str().unwrap().to_owned()));
 }
 
-fn run_serve(env: &[(&str, &str)]) -> std::process::Output {
-    let dir = TempDir::new();
-    let mut cmd = Command::new(bin());
-    cmd.arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    cmd.env(
-        "LATCH_DATABASE_URL",
-        format!("sqlite://{}", dir.path().join("x.db").display()),
-    );
-    cmd.env(
-        "LATCH_LISTEN",
-        format!("127.0.0.1:{}", latch_testkit::free_port()),
-    );
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
 #[test]
 fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
     for (env, setting) in [
@@ -195,7 +175,7 @@ fn bad_configuration_stops_start_up_with_one_line_naming_the_setting() {
             "LATCH_BACKCHANNEL_ALLOW_PRIVATE",
         ),
     ] {
-        let out = run_serve(&env);
+        let (out, _dir) = support::run_serve(&env, &[]);
         assert!(!out.status.success(), "{env:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -166,6 +166,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(Get, "/applications/{id}/backchannel-deliveries", deliveries::list, Doc::new("listBackchannelDeliveries", "List the back-channel logout notifications sent to an application: pending, delivered and abandoned", List("BackchannelDelivery"))),
         endpoint(Delete, "/applications/{id}/secrets/{secret_id}", secrets::delete, Doc::new("revokeClientSecret", "Revoke a client secret", NoContent)),
         endpoint(Post, users, users::create, Doc::new("createUser", "Create a user", Body(201, "User")).body("NewUser").conflict("the email is taken (email_taken)")),
+        endpoint(Post, "/users/import", users::import, Doc::new("importUsers", "Import users from JSON Lines in the body (one user per line, password hashes of other servers accepted; see docs/api.md); existing emails are skipped, failed lines reported by number", Body(200, "UserImportReport"))),
         endpoint(Get, users, users::list, Doc::new("listUsers", "List users, or find one by email", List("User")).filters(&["email"])),
         endpoint(Get, user, users::show, Doc::new("getUser", "Read a user", Body(200, "User"))),
         endpoint(Patch, user, users::update, Doc::new("updateUser", "Change a user with a JSON merge patch (RFC 7396); `password` sets a new password", Body(200, "User")).body("UserPatch").conflict("the email is taken (email_taken)")),

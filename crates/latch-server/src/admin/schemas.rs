@@ -117,6 +117,11 @@ pub fn schemas() -> Value {
         "NewUser": object(&["email", "password"], new_user),
         "UserPatch": {"description": "JSON merge patch (RFC 7396); id and created_at may be repeated but not changed",
             "type": "object", "properties": user_patch},
+        "UserImportReport": object(&["imported", "existing", "failed_count", "failed"], json!({
+            "imported": {"type": "integer"}, "existing": {"type": "integer", "description": "lines whose email or id was taken: left as they are"},
+            "failed_count": {"type": "integer"},
+            "failed": {"type": "array", "description": "the first 1000 failed lines", "items": object(&["line", "error"], json!({"line": {"type": "integer"}, "error": text()}))},
+        })),
         "Session": object(&["sid", "created_at", "last_active_at", "applications", "user_agent", "ip"], json!({
             "sid": text(), "created_at": time(false), "last_active_at": time(false),
             "applications": {"type": "array", "items": text(), "description": "client_ids"},

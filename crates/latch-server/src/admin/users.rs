@@ -38,6 +38,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
+/// `POST /api/v1/users/import`: JSON Lines in the body (`latch users import`'s format), within
+/// the body limit; answers what was imported, skipped and refused (by line).
+pub async fn import(
+    admin: Admin,
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::user_transfer::ImportReport>, ApiError> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the body is not UTF-8 JSON Lines"))?;
+    let now = state.clock.now();
+    let mut importer = crate::user_transfer::Importer::new(state.store.as_ref(), now);
+    for (i, line) in text.lines().enumerate() {
+        importer.line(i as u64 + 1, line).await?;
+    }
+    let report = importer.finish().await?;
+    let event = Event::new("users.imported")
+        .actor(ActorType::Client, Some(&admin.client_id))
+        .detail("imported", report.imported)
+        .detail("existing", report.existing)
+        .detail("failed", report.failed_count);
+    state.audit.record(event, now);
+    Ok(Json(report))
+}
+
 pub async fn list(
     _: Admin,
     State(state): State<AppState>,

@@ -104,6 +104,13 @@ async fn authorize(
     let request = match authorize::validate(&p, app.as_deref()) {
         Ok(r) => r,
         Err(AuthorizeError::Page(message)) => {
+            // Never redirected (CONTRACT.md): the operator's only trace of a misconfigured client.
+            tracing::info!(
+                reason = ?message,
+                client_id = ?p.client_id.as_deref().map(super::bounded),
+                redirect_uri = ?p.redirect_uri.as_deref().map(super::bounded),
+                "authorization request refused"
+            );
             return Ok(pages::error(
                 &state.settings.environment_name,
                 StatusCode::BAD_REQUEST,
@@ -115,6 +122,12 @@ async fn authorize(
             state: st,
             error,
         }) => {
+            tracing::info!(
+                error = error.code.as_str(),
+                reason = ?error.description,
+                client_id = ?p.client_id.as_deref().map(super::bounded),
+                "authorization request refused"
+            );
             return Ok(error_redirect(state, &redirect_uri, st.as_deref(), &error));
         }
     };

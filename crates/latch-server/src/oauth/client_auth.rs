@@ -64,6 +64,13 @@ async fn refuse(
     if matches!(failure, AuthFailure::Internal(_)) {
         return failure.error().into();
     }
+    // The reason, never the secret; the client id as sent (bounded, escaped).
+    tracing::info!(
+        client_id = ?crate::oauth::bounded(client_id),
+        ip = ip.map(|ip| ip.to_string()),
+        reason = failure.reason(),
+        "client authentication failed"
+    );
     let known = !matches!(failure, AuthFailure::UnknownClient);
     let attempt = Attempt {
         client_id,

@@ -20,3 +20,12 @@ pub fn form_params(headers: &HeaderMap, body: &Bytes) -> Option<Params> {
     mime.eq_ignore_ascii_case("application/x-www-form-urlencoded")
         .then(|| Params::parse(body))
 }
+
+/// A value a client sent, cut to 200 characters for a log line (log it with `?`, which escapes
+/// control characters: a value cannot forge a line).
+pub(crate) fn bounded(value: &str) -> &str {
+    match value.char_indices().nth(200) {
+        Some((end, _)) => &value[..end],
+        None => value,
+    }
+}

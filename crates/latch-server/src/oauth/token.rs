@@ -51,7 +51,11 @@ pub async fn token(
 ) -> Response {
     match exchange(&state, ip, &headers, &body).await {
         Ok(r) => no_store(Json(r).into_response()),
-        Err(e) => e.into_response(),
+        Err(e) => {
+            // By RFC 6749 §5.2 code: a closed set, so the metric's labels stay bounded.
+            crate::metrics::global().token_error(e.error.code.as_str());
+            e.into_response()
+        }
     }
 }
 

@@ -97,3 +97,35 @@ pub async fn case_retired_signing_keys_are_deleted(store: &dyn Store) {
         "the newest key of an algorithm always stays"
     );
 }
+
+/// `latch keys rewrap`: every key replaced at once, or none when the set changed meanwhile.
+pub async fn case_private_keys_are_replaced_all_at_once_or_not_at_all(store: &dyn Store) {
+    let (a, b) = (key("RS256", 1, NOW), key("ES256", 1, NOW));
+    for k in [&a, &b] {
+        assert!(store.insert_signing_key(k).await.expect("insert"));
+    }
+    let stale = vec![(a.kid.clone(), vec![9u8; 40])];
+    assert!(
+        matches!(
+            store.replace_private_keys(&stale).await,
+            Err(latch_core::store::StoreError::Conflict(_))
+        ),
+        "a key missing from the list is refused"
+    );
+    let unknown = vec![(a.kid.clone(), vec![9u8; 40]), (new_id(), vec![9u8; 40])];
+    assert!(store.replace_private_keys(&unknown).await.is_err());
+    let keys = store.list_signing_keys().await.expect("list");
+    assert_eq!(keys, vec![b.clone(), a.clone()], "nothing changed");
+    let all = vec![
+        (a.kid.clone(), vec![1u8; 40]),
+        (b.kid.clone(), vec![2u8; 41]),
+    ];
+    store.replace_private_keys(&all).await.expect("replace");
+    let keys = store.list_signing_keys().await.expect("list");
+    assert_eq!(keys[0].private_key_encrypted, vec![2u8; 41]);
+    assert_eq!(keys[1].private_key_encrypted, vec![1u8; 40]);
+    assert_eq!(
+        keys[1].public_jwk, a.public_jwk,
+        "only the private part changes"
+    );
+}

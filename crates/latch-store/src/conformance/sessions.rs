@@ -429,3 +429,47 @@ pub async fn case_expired_sessions_are_swept_and_refreshing_keeps_one_alive(stor
             .session_active
     );
 }
+
+/// `latch_active_sessions`: neither ended, nor past the absolute end, nor idle too long.
+pub async fn case_active_sessions_are_counted(store: &dyn Store) {
+    assert_eq!(
+        store.count_active_sessions(NOW, 600).await.expect("count"),
+        0
+    );
+    let ada = given_user(store).await;
+    let bob = given_user(store).await;
+    given_session(store, &ada.id).await;
+    given_session(store, &ada.id).await;
+    given_session(store, &bob.id).await;
+    assert_eq!(
+        store
+            .count_active_sessions(NOW + 10, 600)
+            .await
+            .expect("count"),
+        3
+    );
+    assert_eq!(
+        store
+            .count_active_sessions(NOW + 600, 600)
+            .await
+            .expect("count"),
+        0,
+        "idle"
+    );
+    assert_eq!(
+        store
+            .count_active_sessions(NOW + 3_600, 100_000)
+            .await
+            .expect("count"),
+        0,
+        "old"
+    );
+    store.delete_user(&bob.id).await.expect("delete");
+    assert_eq!(
+        store
+            .count_active_sessions(NOW + 10, 600)
+            .await
+            .expect("count"),
+        2
+    );
+}

@@ -223,3 +223,74 @@ pub async fn case_pagination_walks_every_row_once(store: &dyn Store) {
         .expect("list");
     assert_eq!(huge.data.len(), 5);
 }
+
+/// An upgraded hash replaces only the hash it was verified against.
+pub async fn case_password_hash_is_replaced_only_if_unchanged(store: &dyn Store) {
+    let ada = user("upgrade@example.com");
+    store.insert_user(&ada, "$2b$old").await.expect("insert");
+    assert!(
+        !store
+            .replace_password_hash(&ada.id, "$2b$other", "$argon2id$new")
+            .await
+            .expect("replace"),
+        "a hash changed meanwhile is left alone"
+    );
+    assert!(
+        store
+            .replace_password_hash(&ada.id, "$2b$old", "$argon2id$new")
+            .await
+            .expect("replace")
+    );
+    let (_, hash) = store
+        .get_user_by_email("upgrade@example.com")
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(hash, "$argon2id$new");
+    assert!(
+        !store
+            .replace_password_hash("no-such-user", "$argon2id$new", "x")
+            .await
+            .expect("replace")
+    );
+}
+
+/// `latch users import`: a batch in one transaction, taken ids and emails skipped (any case).
+pub async fn case_users_are_inserted_in_batches_skipping_taken_ones(store: &dyn Store) {
+    let ada = user("Batch-Ada@example.com");
+    store.insert_user(&ada, "hash-a").await.expect("insert");
+    let same_email = user("batch-ada@EXAMPLE.com");
+    let mut same_id = user("other@example.com");
+    same_id.id = ada.id.clone();
+    let new = user("batch-new@example.com");
+    let twice = user("Batch-New@example.com");
+    let got = store
+        .insert_users_if_absent(&[
+            (same_email, "x".to_owned()),
+            (same_id, "x".to_owned()),
+            (new.clone(), "hash-n".to_owned()),
+            (twice, "x".to_owned()),
+        ])
+        .await
+        .expect("batch");
+    assert_eq!(got, [false, false, true, false]);
+    let (found, hash) = store
+        .get_user_by_email("batch-new@example.com")
+        .await
+        .expect("get")
+        .expect("inserted");
+    assert_eq!((found, hash.as_str()), (new, "hash-n"));
+    let (_, hash) = store
+        .get_user_by_email("batch-ada@example.com")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(hash, "hash-a", "a taken email keeps its user");
+    assert!(
+        store
+            .insert_users_if_absent(&[])
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+}

@@ -12,6 +12,7 @@ macro_rules! impl_application_store {
             async fn bump_applications_version(
                 tx: &mut $q::Transaction,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("bump_applications_version");
                 $q::query("UPDATE application_changes SET version = version + 1 WHERE id = 1")
                     .execute(&mut **tx)
                     .await
@@ -26,6 +27,7 @@ macro_rules! impl_application_store {
                 application_id: &str,
                 secret: &::latch_core::application::ClientSecretInfo,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("insert_secret_if_room");
                 let max = i64::try_from(::latch_core::application::MAX_ACTIVE_SECRETS).unwrap_or(2);
                 let done = $q::query(
                     "INSERT INTO client_secrets (id, application_id, hash, created_at, last_used_at) \
@@ -54,6 +56,7 @@ macro_rules! impl_application_store {
                 app: &::latch_core::application::Application,
                 first_secret: Option<&::latch_core::application::ClientSecretInfo>,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_application");
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
                 $q::query(concat!(
@@ -90,6 +93,7 @@ macro_rules! impl_application_store {
                 &self,
                 id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::application::Application>> {
+                let _timer = $crate::timing::Timer::start("get_application");
                 let row: Option<$crate::sql::ApplicationRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::application_columns!(),
@@ -106,6 +110,7 @@ macro_rules! impl_application_store {
                 &self,
                 client_id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::application::Application>> {
+                let _timer = $crate::timing::Timer::start("get_application_by_client_id");
                 let row: Option<$crate::sql::ApplicationRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::application_columns!(),
@@ -125,6 +130,7 @@ macro_rules! impl_application_store {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::application::Application>,
             > {
+                let _timer = $crate::timing::Timer::start("list_applications");
                 $crate::sql::list_page!($q, self, page, $crate::sql::ApplicationRow, application_columns, "applications")
             }
 
@@ -133,6 +139,7 @@ macro_rules! impl_application_store {
                 &self,
                 app: &::latch_core::application::Application,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("update_application");
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
                 let done = $q::query(
@@ -177,6 +184,7 @@ macro_rules! impl_application_store {
                 id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_application");
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
                 let client_id: Option<String> =
@@ -214,6 +222,7 @@ macro_rules! impl_application_store {
             /// Bumped by every application and secret write (not by `touch_client_secret`, whose
             /// `last_used_at` no cache needs).
             async fn applications_version(&self) -> ::latch_core::store::StoreResult<i64> {
+                let _timer = $crate::timing::Timer::start("applications_version");
                 $q::query_scalar("SELECT version FROM application_changes WHERE id = 1")
                     .fetch_one(&self.pool)
                     .await
@@ -228,6 +237,7 @@ macro_rules! impl_application_store {
                 application_id: &str,
                 secret: &::latch_core::application::ClientSecretInfo,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_client_secret");
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
                 if Self::insert_secret_if_room(&mut tx, application_id, secret).await? {
@@ -250,6 +260,7 @@ macro_rules! impl_application_store {
                 &self,
                 application_id: &str,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::application::ClientSecretInfo>> {
+                let _timer = $crate::timing::Timer::start("list_client_secrets");
                 let rows: Vec<$crate::sql::ClientSecretRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::client_secret_columns!(),
@@ -268,6 +279,7 @@ macro_rules! impl_application_store {
                 application_id: &str,
                 secret_id: &str,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_client_secret");
                 let mut tx = self.begin().await?;
                 Self::bump_applications_version(&mut tx).await?;
                 let done = $q::query("DELETE FROM client_secrets WHERE id = $1 AND application_id = $2")
@@ -290,6 +302,7 @@ macro_rules! impl_application_store {
                 secret_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("touch_client_secret");
                 $q::query(
                     "UPDATE client_secrets SET last_used_at = $2 \
                      WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - $3)",

@@ -93,6 +93,7 @@ macro_rules! impl_audit_store {
                 &self,
                 events: &[::latch_core::audit::AuditEvent],
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_audit_events");
                 if events.is_empty() {
                     return Ok(());
                 }
@@ -124,6 +125,7 @@ macro_rules! impl_audit_store {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::audit::AuditEvent>,
             > {
+                let _timer = $crate::timing::Timer::start("list_audit_events");
                 let limit = $crate::sql::page_limit(page);
                 let rows: Vec<$crate::sql::AuditRow> = $q::query_as(
                     "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, session_id, \

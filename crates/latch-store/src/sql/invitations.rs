@@ -14,6 +14,7 @@ macro_rules! impl_invitation_methods {
             ) -> ::latch_core::store::StoreResult<
                 ::std::collections::HashMap<String, Vec<::latch_core::organization::Role>>,
             > {
+                let _timer = $crate::timing::Timer::start("invitation_roles");
                 let rows: Vec<$crate::sql::HeldRoleRow> = $q::query_as(
                     "SELECT ir.invitation_id AS holder, r.id, r.name, r.description, r.permissions, \
                      r.created_at, r.updated_at FROM invitation_roles ir \
@@ -35,6 +36,7 @@ macro_rules! impl_invitation_methods {
                 &self,
                 inv: &::latch_core::organization::Invitation,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_invitation_impl");
                 let mut tx = self.begin().await?;
                 $q::query(concat!(
                     "INSERT INTO invitations (",
@@ -71,6 +73,7 @@ macro_rules! impl_invitation_methods {
                 &self,
                 token_hash: &::latch_core::SecretHash,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Invitation>> {
+                let _timer = $crate::timing::Timer::start("get_invitation_impl");
                 let mut conn = self.pool.acquire().await.map_err($crate::sql::db_err)?;
                 let row: Option<$crate::sql::InvitationRow> = $q::query_as(concat!(
                     "SELECT ",
@@ -95,6 +98,7 @@ macro_rules! impl_invitation_methods {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::organization::Invitation>,
             > {
+                let _timer = $crate::timing::Timer::start("list_invitations_impl");
                 let limit = $crate::sql::page_limit(page);
                 let mut conn = self.pool.acquire().await.map_err($crate::sql::db_err)?;
                 let rows: Vec<$crate::sql::InvitationRow> = $q::query_as(concat!(
@@ -125,6 +129,7 @@ macro_rules! impl_invitation_methods {
                 organization_id: &str,
                 id: &str,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_invitation_impl");
                 let done = $q::query("DELETE FROM invitations WHERE id = $1 AND organization_id = $2")
                     .bind(id)
                     .bind(organization_id)
@@ -143,6 +148,7 @@ macro_rules! impl_invitation_methods {
                 user_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Invitation>> {
+                let _timer = $crate::timing::Timer::start("accept_invitation_impl");
                 let mut tx = self.begin().await?;
                 let taken: Option<$crate::sql::InvitationRow> = $q::query_as(concat!(
                     "UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE token_hash = $1 \

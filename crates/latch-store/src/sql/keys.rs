@@ -11,6 +11,7 @@ macro_rules! impl_key_store {
                 &self,
                 key: &::latch_core::store::SigningKeyRecord,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("insert_signing_key");
                 let done = $q::query(concat!(
                     "INSERT INTO signing_keys (",
                     $crate::sql::signing_key_columns!(),
@@ -33,6 +34,7 @@ macro_rules! impl_key_store {
             async fn list_signing_keys(
                 &self,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::store::SigningKeyRecord>> {
+                let _timer = $crate::timing::Timer::start("list_signing_keys");
                 let rows: Vec<$crate::sql::SigningKeyRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::signing_key_columns!(),
@@ -52,6 +54,7 @@ macro_rules! impl_key_store {
                 alg: &str,
                 before: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<u64> {
+                let _timer = $crate::timing::Timer::start("delete_signing_keys_retired_before");
                 let done = $q::query(
                     "DELETE FROM signing_keys WHERE alg = $1 AND EXISTS (\
                      SELECT 1 FROM signing_keys newer WHERE newer.alg = signing_keys.alg \
@@ -63,6 +66,42 @@ macro_rules! impl_key_store {
                 .await
                 .map_err($crate::sql::db_err)?;
                 Ok(done.rows_affected())
+            }
+
+            async fn replace_private_keys(
+                &self,
+                keys: &[(String, Vec<u8>)],
+            ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("replace_private_keys");
+                let changed = || {
+                    ::latch_core::store::StoreError::Conflict(
+                        "the signing keys changed meanwhile (rotated or retired); nothing was changed, run it again"
+                            .to_owned(),
+                    )
+                };
+                let mut tx = self.begin().await?;
+                let stored: i64 = $q::query_scalar("SELECT count(*) FROM signing_keys")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                if usize::try_from(stored).ok() != Some(keys.len()) {
+                    return Err(changed());
+                }
+                for (kid, encrypted) in keys {
+                    let done = $q::query(
+                        "UPDATE signing_keys SET private_key_encrypted = $2 WHERE kid = $1",
+                    )
+                    .bind(kid)
+                    .bind(encrypted)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                    // A dropped transaction rolls back.
+                    if done.rows_affected() != 1 {
+                        return Err(changed());
+                    }
+                }
+                tx.commit().await.map_err($crate::sql::db_err)
             }
         }
     };

@@ -15,6 +15,7 @@ macro_rules! impl_membership_methods {
             ) -> ::latch_core::store::StoreResult<
                 ::std::collections::HashMap<String, Vec<::latch_core::organization::Role>>,
             > {
+                let _timer = $crate::timing::Timer::start("member_roles");
                 let rows: Vec<$crate::sql::HeldRoleRow> = $q::query_as(
                     "SELECT mr.user_id AS holder, r.id, r.name, r.description, r.permissions, \
                      r.created_at, r.updated_at FROM membership_roles mr JOIN roles r ON r.id = mr.role_id \
@@ -37,6 +38,7 @@ macro_rules! impl_membership_methods {
                 user_id: &str,
                 role_ids: impl Iterator<Item = &str> + Send,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("grant_member_roles");
                 for role_id in role_ids {
                     $q::query(
                         "INSERT INTO membership_roles (organization_id, user_id, role_id) \
@@ -58,6 +60,7 @@ macro_rules! impl_membership_methods {
                 &self,
                 m: &::latch_core::organization::Membership,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_membership_impl");
                 let mut tx = self.begin().await?;
                 $q::query("INSERT INTO memberships (organization_id, user_id, created_at) VALUES ($1, $2, $3)")
                     .bind(&m.organization_id)
@@ -76,6 +79,7 @@ macro_rules! impl_membership_methods {
                 organization_id: &str,
                 user_id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Membership>> {
+                let _timer = $crate::timing::Timer::start("get_membership_impl");
                 let row: Option<$crate::sql::MembershipRow> = $q::query_as(
                     "SELECT organization_id, user_id, created_at FROM memberships \
                      WHERE organization_id = $1 AND user_id = $2",
@@ -98,6 +102,7 @@ macro_rules! impl_membership_methods {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::organization::Membership>,
             > {
+                let _timer = $crate::timing::Timer::start("list_memberships_impl");
                 let limit = $crate::sql::page_limit(page);
                 let rows: Vec<$crate::sql::MembershipRow> = $q::query_as(
                     "SELECT organization_id, user_id, created_at FROM memberships \
@@ -124,6 +129,7 @@ macro_rules! impl_membership_methods {
                 user_id: &str,
                 limit: u32,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::organization::Organization>> {
+                let _timer = $crate::timing::Timer::start("list_user_organizations_impl");
                 let rows: Vec<$crate::sql::OrganizationRow> = $q::query_as(
                     "SELECT o.id, o.name, o.display_name, o.metadata, o.created_at, o.updated_at \
                      FROM organizations o JOIN memberships m ON m.organization_id = o.id \
@@ -144,6 +150,7 @@ macro_rules! impl_membership_methods {
                 user_id: &str,
                 role_ids: &[String],
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("update_membership_roles_impl");
                 let mut tx = self.begin().await?;
                 let found = $q::query(
                     "UPDATE memberships SET created_at = created_at WHERE organization_id = $1 AND user_id = $2",
@@ -174,6 +181,7 @@ macro_rules! impl_membership_methods {
                 user_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_membership_impl");
                 let mut tx = self.begin().await?;
                 let done = $q::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
                     .bind(organization_id)

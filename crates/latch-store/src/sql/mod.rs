@@ -53,6 +53,22 @@ pub(crate) const REFRESH_RETENTION: i64 = 86_400;
 /// Upper bound for `last_error` kept on an outbox row.
 pub(crate) const MAX_ERROR_CHARS: usize = 1_000;
 
+/// What each backend's pools say about their connections (`Store::pool_status`).
+pub(crate) trait PoolStatusOf {
+    fn status(readers: &Self, writer: &Self) -> latch_core::store::PoolStatus;
+}
+
+impl PoolStatusOf for sqlx::PgPool {
+    /// One pool serves reads and writes (`readers` and `writer` are clones of it).
+    fn status(pool: &Self, _: &Self) -> latch_core::store::PoolStatus {
+        latch_core::store::PoolStatus {
+            open: u64::from(pool.size()),
+            idle: u64::try_from(pool.num_idle()).unwrap_or(u64::MAX),
+            waiting: None,
+        }
+    }
+}
+
 /// Errors of either backend's driver, sorted into the store's classes.
 pub(crate) trait DbError {
     fn into_store_error(self) -> StoreError;
@@ -253,6 +269,7 @@ macro_rules! impl_store {
         impl ::latch_core::store::Store for $ty {
             /// The highest migration applied successfully.
             async fn schema_version(&self) -> ::latch_core::store::StoreResult<i64> {
+                let _timer = $crate::timing::Timer::start("schema_version");
                 let version: Option<i64> =
                     $q::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
                         .fetch_one(&self.pool)
@@ -262,11 +279,16 @@ macro_rules! impl_store {
             }
 
             async fn ping(&self) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("ping");
                 $q::query("SELECT 1")
                     .execute(&self.writer)
                     .await
                     .map_err($crate::sql::db_err)?;
                 Ok(())
+            }
+
+            fn pool_status(&self) -> ::latch_core::store::PoolStatus {
+                $crate::sql::PoolStatusOf::status(&self.pool, &self.writer)
             }
         }
     };

@@ -11,6 +11,7 @@ macro_rules! impl_organization_store {
                 column_is: &'static str,
                 value: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Organization>> {
+                let _timer = $crate::timing::Timer::start("organization_where");
                 let sql = match column_is {
                     "id" => concat!("SELECT ", $crate::sql::organization_columns!(), " FROM organizations WHERE id = $1"),
                     _ => concat!("SELECT ", $crate::sql::organization_columns!(), " FROM organizations WHERE name = $1"),
@@ -30,6 +31,7 @@ macro_rules! impl_organization_store {
                 &self,
                 o: &::latch_core::organization::Organization,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_organization");
                 $q::query(concat!(
                     "INSERT INTO organizations (",
                     $crate::sql::organization_columns!(),
@@ -51,6 +53,7 @@ macro_rules! impl_organization_store {
                 &self,
                 id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Organization>> {
+                let _timer = $crate::timing::Timer::start("get_organization");
                 self.organization_where("id", id).await
             }
 
@@ -58,6 +61,7 @@ macro_rules! impl_organization_store {
                 &self,
                 name: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Organization>> {
+                let _timer = $crate::timing::Timer::start("get_organization_by_name");
                 self.organization_where("name", name).await
             }
 
@@ -67,6 +71,7 @@ macro_rules! impl_organization_store {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::organization::Organization>,
             > {
+                let _timer = $crate::timing::Timer::start("list_organizations");
                 $crate::sql::list_page!($q, self, page, $crate::sql::OrganizationRow, organization_columns, "organizations")
             }
 
@@ -74,6 +79,7 @@ macro_rules! impl_organization_store {
                 &self,
                 o: &::latch_core::organization::Organization,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("update_organization");
                 let done = $q::query(
                     "UPDATE organizations SET name = $2, display_name = $3, metadata = $4, \
                      updated_at = $5 WHERE id = $1",
@@ -95,6 +101,7 @@ macro_rules! impl_organization_store {
                 id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_organization");
                 let mut tx = self.begin().await?;
                 $q::query(
                     "UPDATE refresh_grants SET revoked_at = $2 WHERE organization_id = $1 AND revoked_at IS NULL",
@@ -117,14 +124,17 @@ macro_rules! impl_organization_store {
             }
 
             async fn insert_role(&self, role: &::latch_core::organization::Role) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_role");
                 self.insert_role_impl(role).await
             }
 
             async fn get_role(&self, id: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Role>> {
+                let _timer = $crate::timing::Timer::start("get_role");
                 self.role_where("id", id).await
             }
 
             async fn get_role_by_name(&self, name: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Role>> {
+                let _timer = $crate::timing::Timer::start("get_role_by_name");
                 self.role_where("name", name).await
             }
 
@@ -132,14 +142,17 @@ macro_rules! impl_organization_store {
                 &self,
                 page: &::latch_core::store::PageRequest,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::organization::Role>> {
+                let _timer = $crate::timing::Timer::start("list_roles");
                 self.list_roles_impl(page).await
             }
 
             async fn update_role(&self, role: &::latch_core::organization::Role) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("update_role");
                 self.update_role_impl(role).await
             }
 
             async fn delete_role(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_role");
                 self.delete_role_impl(id).await
             }
 
@@ -147,6 +160,7 @@ macro_rules! impl_organization_store {
                 &self,
                 m: &::latch_core::organization::Membership,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_membership");
                 self.insert_membership_impl(m).await
             }
 
@@ -155,6 +169,7 @@ macro_rules! impl_organization_store {
                 organization_id: &str,
                 user_id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Membership>> {
+                let _timer = $crate::timing::Timer::start("get_membership");
                 self.get_membership_impl(organization_id, user_id).await
             }
 
@@ -165,6 +180,7 @@ macro_rules! impl_organization_store {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::organization::Membership>,
             > {
+                let _timer = $crate::timing::Timer::start("list_memberships");
                 self.list_memberships_impl(organization_id, page).await
             }
 
@@ -173,6 +189,7 @@ macro_rules! impl_organization_store {
                 user_id: &str,
                 limit: u32,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::organization::Organization>> {
+                let _timer = $crate::timing::Timer::start("list_user_organizations");
                 self.list_user_organizations_impl(user_id, limit).await
             }
 
@@ -182,6 +199,7 @@ macro_rules! impl_organization_store {
                 user_id: &str,
                 role_ids: &[String],
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("update_membership_roles");
                 self.update_membership_roles_impl(organization_id, user_id, role_ids).await
             }
 
@@ -191,6 +209,7 @@ macro_rules! impl_organization_store {
                 user_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_membership");
                 self.delete_membership_impl(organization_id, user_id, now).await
             }
 
@@ -198,6 +217,7 @@ macro_rules! impl_organization_store {
                 &self,
                 invitation: &::latch_core::organization::Invitation,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_invitation");
                 self.insert_invitation_impl(invitation).await
             }
 
@@ -205,6 +225,7 @@ macro_rules! impl_organization_store {
                 &self,
                 token_hash: &::latch_core::SecretHash,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Invitation>> {
+                let _timer = $crate::timing::Timer::start("get_invitation_by_token");
                 self.get_invitation_impl(token_hash).await
             }
 
@@ -215,10 +236,12 @@ macro_rules! impl_organization_store {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::organization::Invitation>,
             > {
+                let _timer = $crate::timing::Timer::start("list_invitations");
                 self.list_invitations_impl(organization_id, page).await
             }
 
             async fn delete_invitation(&self, organization_id: &str, id: &str) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_invitation");
                 self.delete_invitation_impl(organization_id, id).await
             }
 
@@ -229,14 +252,17 @@ macro_rules! impl_organization_store {
                 user_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Invitation>> {
+                let _timer = $crate::timing::Timer::start("accept_invitation");
                 self.accept_invitation_impl(token_hash, email, user_id, now).await
             }
 
             async fn insert_api(&self, api: &::latch_core::organization::ApiResource) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_api");
                 self.insert_api_impl(api).await
             }
 
             async fn get_api(&self, id: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::ApiResource>> {
+                let _timer = $crate::timing::Timer::start("get_api");
                 self.api_where("id", id).await
             }
 
@@ -244,6 +270,7 @@ macro_rules! impl_organization_store {
                 &self,
                 identifier: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::ApiResource>> {
+                let _timer = $crate::timing::Timer::start("get_api_by_identifier");
                 self.api_where("identifier", identifier).await
             }
 
@@ -251,14 +278,17 @@ macro_rules! impl_organization_store {
                 &self,
                 page: &::latch_core::store::PageRequest,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::organization::ApiResource>> {
+                let _timer = $crate::timing::Timer::start("list_apis");
                 self.list_apis_impl(page).await
             }
 
             async fn update_api(&self, api: &::latch_core::organization::ApiResource) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("update_api");
                 self.update_api_impl(api).await
             }
 
             async fn delete_api(&self, id: &str, now: ::latch_core::UnixTime) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_api");
                 self.delete_api_impl(id, now).await
             }
         }

@@ -16,6 +16,7 @@ macro_rules! impl_outbox_store {
                 lease: i64,
                 limit: i64,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::store::BackchannelDelivery>> {
+                let _timer = $crate::timing::Timer::start("claim_deliveries");
                 let mut rows: Vec<$crate::sql::DeliveryRow> = $q::query_as(concat!(
                     "UPDATE backchannel_deliveries SET locked_until = $1 + $2 WHERE id IN (\
                      SELECT id FROM backchannel_deliveries WHERE delivered_at IS NULL \
@@ -42,6 +43,7 @@ macro_rules! impl_outbox_store {
                 id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("mark_delivered");
                 $q::query(
                     "UPDATE backchannel_deliveries SET delivered_at = $2, attempts = attempts + 1, \
                      locked_until = NULL WHERE id = $1",
@@ -63,6 +65,7 @@ macro_rules! impl_outbox_store {
                 next_attempt_at: Option<::latch_core::UnixTime>,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("mark_failed");
                 let error: String = error.chars().take($crate::sql::MAX_ERROR_CHARS).collect();
                 let abandoned_at = if next_attempt_at.is_none() { Some(now) } else { None };
                 $q::query(
@@ -88,6 +91,7 @@ macro_rules! impl_outbox_store {
             ) -> ::latch_core::store::StoreResult<
                 ::latch_core::store::Page<::latch_core::store::BackchannelDelivery>,
             > {
+                let _timer = $crate::timing::Timer::start("list_deliveries");
                 let limit = $crate::sql::page_limit(page);
                 let rows: Vec<$crate::sql::DeliveryRow> = $q::query_as(concat!(
                     "SELECT ",

@@ -8,6 +8,7 @@ macro_rules! impl_role_methods {
                 &self,
                 r: &::latch_core::organization::Role,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_role_impl");
                 $q::query(concat!(
                     "INSERT INTO roles (",
                     $crate::sql::role_columns!(),
@@ -31,6 +32,7 @@ macro_rules! impl_role_methods {
                 column_is: &'static str,
                 value: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Role>> {
+                let _timer = $crate::timing::Timer::start("role_where");
                 let sql = match column_is {
                     "id" => concat!("SELECT ", $crate::sql::role_columns!(), " FROM roles WHERE id = $1"),
                     _ => concat!("SELECT ", $crate::sql::role_columns!(), " FROM roles WHERE name = $1"),
@@ -47,6 +49,7 @@ macro_rules! impl_role_methods {
                 &self,
                 page: &::latch_core::store::PageRequest,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::organization::Role>> {
+                let _timer = $crate::timing::Timer::start("list_roles_impl");
                 $crate::sql::list_page!($q, self, page, $crate::sql::RoleRow, role_columns, "roles")
             }
 
@@ -54,6 +57,7 @@ macro_rules! impl_role_methods {
                 &self,
                 r: &::latch_core::organization::Role,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("update_role_impl");
                 let done = $q::query(
                     "UPDATE roles SET name = $2, description = $3, permissions = $4, updated_at = $5 \
                      WHERE id = $1",
@@ -71,6 +75,7 @@ macro_rules! impl_role_methods {
 
             /// Its assignments to members and invitations cascade.
             async fn delete_role_impl(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_role_impl");
                 let done = $q::query("DELETE FROM roles WHERE id = $1")
                     .bind(id)
                     .execute(&self.writer)
@@ -83,6 +88,7 @@ macro_rules! impl_role_methods {
                 &self,
                 a: &::latch_core::organization::ApiResource,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_api_impl");
                 $q::query(concat!(
                     "INSERT INTO apis (",
                     $crate::sql::api_columns!(),
@@ -109,6 +115,7 @@ macro_rules! impl_role_methods {
                 column_is: &'static str,
                 value: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::ApiResource>> {
+                let _timer = $crate::timing::Timer::start("api_where");
                 let sql = match column_is {
                     "id" => concat!("SELECT ", $crate::sql::api_columns!(), " FROM apis WHERE id = $1"),
                     _ => concat!("SELECT ", $crate::sql::api_columns!(), " FROM apis WHERE identifier = $1"),
@@ -125,6 +132,7 @@ macro_rules! impl_role_methods {
                 &self,
                 page: &::latch_core::store::PageRequest,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::organization::ApiResource>> {
+                let _timer = $crate::timing::Timer::start("list_apis_impl");
                 $crate::sql::list_page!($q, self, page, $crate::sql::ApiRow, api_columns, "apis")
             }
 
@@ -133,6 +141,7 @@ macro_rules! impl_role_methods {
                 &self,
                 a: &::latch_core::organization::ApiResource,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("update_api_impl");
                 let done = $q::query(
                     "UPDATE apis SET name = $2, permissions = $3, access_token_ttl_seconds = $4, \
                      allow_offline_access = $5, custom_claims = $6, updated_at = $7 WHERE id = $1",
@@ -155,6 +164,7 @@ macro_rules! impl_role_methods {
                 id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_api_impl");
                 let mut tx = self.begin().await?;
                 let identifier: Option<String> =
                     $q::query_scalar("DELETE FROM apis WHERE id = $1 RETURNING identifier")

@@ -8,6 +8,7 @@ macro_rules! impl_session_store {
         impl $ty {
             /// The `client_id`s that took part in the session, sorted.
             async fn session_client_ids(&self, sid: &str) -> ::latch_core::store::StoreResult<Vec<String>> {
+                let _timer = $crate::timing::Timer::start("session_client_ids");
                 $q::query_scalar("SELECT client_id FROM session_applications WHERE sid = $1 ORDER BY client_id")
                     .bind(sid)
                     .fetch_all(&self.pool)
@@ -22,6 +23,7 @@ macro_rules! impl_session_store {
                 selector: ::latch_core::store::SessionSelector<'_>,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Vec<(String, String, i64)>> {
+                let _timer = $crate::timing::Timer::start("end_selected");
                 use ::latch_core::store::SessionSelector;
                 let query = match selector {
                     SessionSelector::One { sid } => $q::query_as(
@@ -62,6 +64,7 @@ macro_rules! impl_session_store {
                 &self,
                 request: &::latch_core::store::LoginRequestRecord,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_login_request");
                 $q::query(concat!(
                     "INSERT INTO login_requests (",
                     $crate::sql::login_request_columns!(),
@@ -83,6 +86,7 @@ macro_rules! impl_session_store {
                 &self,
                 id: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::LoginRequestRecord>> {
+                let _timer = $crate::timing::Timer::start("get_login_request");
                 let row: Option<$crate::sql::LoginRequestRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::login_request_columns!(),
@@ -96,6 +100,7 @@ macro_rules! impl_session_store {
             }
 
             async fn delete_login_request(&self, id: &str) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("delete_login_request");
                 $q::query("DELETE FROM login_requests WHERE id = $1")
                     .bind(id)
                     .execute(&self.writer)
@@ -110,6 +115,7 @@ macro_rules! impl_session_store {
                 token_hash: &::latch_core::SecretHash,
                 session: &::latch_core::store::SessionRecord,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_session");
                 $q::query(concat!(
                     "INSERT INTO sessions (",
                     $crate::sql::session_columns!(),
@@ -133,12 +139,30 @@ macro_rules! impl_session_store {
             /// Live means: not ended, `expires_at > now` and `last_active_at + idle_timeout > now`.
             /// `last_active_at` is written only when more than a minute old, so a busy session
             /// costs one write per minute, not one per request.
+            async fn count_active_sessions(
+                &self,
+                now: ::latch_core::UnixTime,
+                idle_timeout: i64,
+            ) -> ::latch_core::store::StoreResult<i64> {
+                let _timer = $crate::timing::Timer::start("count_active_sessions");
+                $q::query_scalar(
+                    "SELECT count(*) FROM sessions WHERE ended_at IS NULL AND expires_at > $1 \
+                     AND last_active_at + $2 > $1",
+                )
+                .bind(now)
+                .bind(idle_timeout)
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)
+            }
+
             async fn get_active_session(
                 &self,
                 token_hash: &::latch_core::SecretHash,
                 now: ::latch_core::UnixTime,
                 idle_timeout: i64,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::SessionRecord>> {
+                let _timer = $crate::timing::Timer::start("get_active_session");
                 // One statement, the applications joined: one row per application (one row
                 // with none when the session has none yet).
                 let rows: Vec<$crate::sql::SessionParticipationRow> = $q::query_as(concat!(
@@ -181,6 +205,7 @@ macro_rules! impl_session_store {
                 &self,
                 sid: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::SessionRecord>> {
+                let _timer = $crate::timing::Timer::start("get_session");
                 let row: Option<$crate::sql::SessionRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::session_columns!(),
@@ -201,6 +226,7 @@ macro_rules! impl_session_store {
                 user_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::store::SessionRecord>> {
+                let _timer = $crate::timing::Timer::start("list_user_sessions");
                 let rows: Vec<$crate::sql::SessionRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::session_columns!(),
@@ -236,6 +262,7 @@ macro_rules! impl_session_store {
                 application_id: &str,
                 client_id: &str,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("add_session_application");
                 self.add_participation_impl(sid, application_id, client_id).await
             }
 
@@ -244,6 +271,7 @@ macro_rules! impl_session_store {
                 redemption: &::latch_core::store::CodeRedemption<'_>,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Redemption> {
+                let _timer = $crate::timing::Timer::start("redeem_authorization_code");
                 self.redeem_code_impl(redemption, now).await
             }
 
@@ -251,6 +279,7 @@ macro_rules! impl_session_store {
                 &self,
                 grant: &::latch_core::store::RefreshGrant,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_refresh_grant");
                 self.insert_refresh_impl(grant).await
             }
 
@@ -258,6 +287,7 @@ macro_rules! impl_session_store {
                 &self,
                 key: ::latch_core::store::GrantKey<'_>,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshGrantState>> {
+                let _timer = $crate::timing::Timer::start("get_refresh_grant");
                 self.get_refresh_impl(key).await
             }
 
@@ -268,6 +298,7 @@ macro_rules! impl_session_store {
                 expires_at: ::latch_core::UnixTime,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("rotate_refresh_grant");
                 self.rotate_refresh_impl(family_id, generation, expires_at, now).await
             }
 
@@ -276,6 +307,7 @@ macro_rules! impl_session_store {
                 family_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<u64> {
+                let _timer = $crate::timing::Timer::start("revoke_refresh_family");
                 let mut tx = self.begin().await?;
                 let revoked = Self::revoke_family_on(&mut *tx, family_id, now).await?;
                 tx.commit().await.map_err($crate::sql::db_err)?;
@@ -287,6 +319,7 @@ macro_rules! impl_session_store {
                 revocation: &::latch_core::revocation::Revocation,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_revocation");
                 self.insert_revocation_impl(revocation, now).await
             }
 
@@ -295,6 +328,7 @@ macro_rules! impl_session_store {
                 since: ::latch_core::UnixTime,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::revocation::Revocation>> {
+                let _timer = $crate::timing::Timer::start("list_revocations");
                 self.list_revocations_impl(since, now).await
             }
 
@@ -304,6 +338,7 @@ macro_rules! impl_session_store {
                 token_hash: &::latch_core::SecretHash,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("reauthenticate_session");
                 self.reauthenticate_impl(sid, token_hash, now).await
             }
 
@@ -318,6 +353,7 @@ macro_rules! impl_session_store {
                 selector: ::latch_core::store::SessionSelector<'_>,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<Vec<String>> {
+                let _timer = $crate::timing::Timer::start("end_sessions");
                 let mut tx = self.begin().await?;
                 let ended = Self::end_selected(&mut tx, selector, now).await?;
                 for (sid, user_id, last_active_at) in &ended {
@@ -363,6 +399,7 @@ macro_rules! impl_session_store {
             }
 
             async fn purge_expired(&self, now: ::latch_core::UnixTime) -> ::latch_core::store::StoreResult<u64> {
+                let _timer = $crate::timing::Timer::start("purge_expired");
                 self.purge_impl(now).await
             }
         }

@@ -9,6 +9,7 @@ macro_rules! impl_throttle_store {
                 &self,
                 key: &str,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::throttle::ThrottleState>> {
+                let _timer = $crate::timing::Timer::start("get_throttle");
                 let row: Option<(i64, i64, i64, i64)> = $q::query_as(
                     "SELECT failures, window_start, locked_until, locks FROM throttles WHERE key = $1",
                 )
@@ -30,6 +31,7 @@ macro_rules! impl_throttle_store {
                 now: ::latch_core::UnixTime,
                 policy: &::latch_core::throttle::ThrottlePolicy,
             ) -> ::latch_core::store::StoreResult<::latch_core::throttle::ThrottleState> {
+                let _timer = $crate::timing::Timer::start("record_failure");
                 let mut tx = self.begin().await?;
                 // Creating the row first makes the following UPDATE take its lock on PostgreSQL.
                 $q::query(
@@ -68,6 +70,7 @@ macro_rules! impl_throttle_store {
             }
 
             async fn clear_throttle(&self, key: &str) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("clear_throttle");
                 let done = $q::query("DELETE FROM throttles WHERE key = $1")
                     .bind(key)
                     .execute(&self.writer)

@@ -17,6 +17,7 @@ macro_rules! impl_token_methods {
                 r: &::latch_core::store::CodeRedemption<'_>,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Redemption> {
+                let _timer = $crate::timing::Timer::start("redeem_code_impl");
                 use ::latch_core::store::Redemption;
                 let mut tx = self.begin().await?;
                 let mut user = None;
@@ -74,6 +75,7 @@ macro_rules! impl_token_methods {
                 application_id: &str,
                 client_id: &str,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("add_participation_impl");
                 $q::query(
                     "INSERT INTO session_applications (sid, application_id, client_id) VALUES ($1, $2, $3) \
                      ON CONFLICT (sid, application_id) DO NOTHING",
@@ -91,6 +93,7 @@ macro_rules! impl_token_methods {
                 conn: &mut $q::Connection,
                 grant: &::latch_core::store::RefreshGrant,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_refresh_on");
                 $q::query(concat!(
                     "INSERT INTO refresh_grants (",
                     $crate::sql::refresh_columns!(),
@@ -118,6 +121,7 @@ macro_rules! impl_token_methods {
                 &self,
                 grant: &::latch_core::store::RefreshGrant,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_refresh_impl");
                 let mut conn = self.writer.acquire().await.map_err($crate::sql::db_err)?;
                 Self::insert_refresh_on(&mut *conn, grant).await
             }
@@ -128,6 +132,7 @@ macro_rules! impl_token_methods {
                 &self,
                 key: ::latch_core::store::GrantKey<'_>,
             ) -> ::latch_core::store::StoreResult<Option<::latch_core::store::RefreshGrantState>> {
+                let _timer = $crate::timing::Timer::start("get_refresh_impl");
                 use ::latch_core::store::GrantKey;
                 let (sql, value) = match key {
                     GrantKey::Family(id) => {
@@ -157,6 +162,7 @@ macro_rules! impl_token_methods {
                 expires_at: ::latch_core::UnixTime,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("rotate_refresh_impl");
                 let mut tx = self.begin().await?;
                 let sid: Option<String> = $q::query_scalar(
                     "UPDATE refresh_grants SET generation = generation + 1, rotated_at = $3, \
@@ -198,6 +204,7 @@ macro_rules! impl_token_methods {
                 family_id: &str,
                 now: ::latch_core::UnixTime,
             ) -> ::latch_core::store::StoreResult<u64> {
+                let _timer = $crate::timing::Timer::start("revoke_family_on");
                 let done = $q::query(
                     "UPDATE refresh_grants SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
                 )
@@ -220,6 +227,7 @@ macro_rules! impl_token_methods {
             /// grants expired for over a day, and sessions ended over a day ago (their grants are
             /// already revoked).
             async fn purge_impl(&self, now: ::latch_core::UnixTime) -> ::latch_core::store::StoreResult<u64> {
+                let _timer = $crate::timing::Timer::start("purge_impl");
                 let retention = $crate::sql::REFRESH_RETENTION;
                 let mut total = 0;
                 for (sql, cutoff) in [

@@ -12,6 +12,7 @@ macro_rules! impl_user_store {
                 user: &::latch_core::user::User,
                 password_hash: &str,
             ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_user");
                 $q::query(
                     "INSERT INTO users (id, email, email_normalized, email_verified, name, given_name, \
                      family_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -31,7 +32,39 @@ macro_rules! impl_user_store {
                 Ok(())
             }
 
+            async fn insert_users_if_absent(
+                &self,
+                users: &[(::latch_core::user::User, String)],
+            ) -> ::latch_core::store::StoreResult<Vec<bool>> {
+                let _timer = $crate::timing::Timer::start("insert_users_if_absent");
+                let mut tx = self.begin().await?;
+                let mut inserted = Vec::with_capacity(users.len());
+                for (user, password_hash) in users {
+                    let done = $q::query(
+                        "INSERT INTO users (id, email, email_normalized, email_verified, name, given_name, \
+                         family_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&user.id)
+                    .bind(&user.email)
+                    .bind(::latch_core::user::normalize_email(&user.email))
+                    .bind(user.email_verified)
+                    .bind(&user.name)
+                    .bind(&user.given_name)
+                    .bind(&user.family_name)
+                    .bind(password_hash)
+                    .bind(user.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::sql::db_err)?;
+                    inserted.push(done.rows_affected() == 1);
+                }
+                tx.commit().await.map_err($crate::sql::db_err)?;
+                Ok(inserted)
+            }
+
             async fn get_user(&self, id: &str) -> ::latch_core::store::StoreResult<Option<::latch_core::user::User>> {
+                let _timer = $crate::timing::Timer::start("get_user");
                 let row: Option<$crate::sql::UserRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::user_columns!(),
@@ -48,6 +81,7 @@ macro_rules! impl_user_store {
                 &self,
                 email: &str,
             ) -> ::latch_core::store::StoreResult<Option<(::latch_core::user::User, String)>> {
+                let _timer = $crate::timing::Timer::start("get_user_by_email");
                 let row: Option<$crate::sql::UserWithPasswordRow> = $q::query_as(concat!(
                     "SELECT ",
                     $crate::sql::user_columns!(),
@@ -66,6 +100,7 @@ macro_rules! impl_user_store {
                 page: &::latch_core::store::PageRequest,
                 email: Option<&str>,
             ) -> ::latch_core::store::StoreResult<::latch_core::store::Page<::latch_core::user::User>> {
+                let _timer = $crate::timing::Timer::start("list_users");
                 let limit = $crate::sql::page_limit(page);
                 let rows: Vec<$crate::sql::UserRow> = $q::query_as(concat!(
                     "SELECT ",
@@ -88,6 +123,7 @@ macro_rules! impl_user_store {
                 user: &::latch_core::user::User,
                 password_hash: Option<&str>,
             ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("update_user");
                 let done = $q::query(
                     "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4, name = $5, \
                      given_name = $6, family_name = $7, password_hash = COALESCE($8, password_hash) \
@@ -107,9 +143,29 @@ macro_rules! impl_user_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn replace_password_hash(
+                &self,
+                id: &str,
+                old: &str,
+                new: &str,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("replace_password_hash");
+                let done = $q::query(
+                    "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+                )
+                .bind(id)
+                .bind(old)
+                .bind(new)
+                .execute(&self.writer)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             /// Deletes the row; sessions (and their participations) cascade. The server ends the
             /// sessions with `end_sessions` first so applications are notified.
             async fn delete_user(&self, id: &str) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("delete_user");
                 let done = $q::query("DELETE FROM users WHERE id = $1")
                     .bind(id)
                     .execute(&self.writer)

@@ -174,6 +174,50 @@ struct Shared {
     /// Set when the writer pool is dropped: the checkpointer stops.
     stop: AtomicBool,
     checkpointer: OnceLock<std::thread::Thread>,
+    /// Tasks queued for the writer (metrics).
+    writer_waiting: AtomicU64,
+    /// Reader connections lent out now (metrics).
+    readers_in_use: AtomicU64,
+}
+
+/// Counts one in a counter until dropped (a task queued for the writer, also when its future is
+/// cancelled meanwhile; a reader lent out).
+struct Queued<'a>(&'a AtomicU64);
+
+impl<'a> Queued<'a> {
+    fn new(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl crate::sql::PoolStatusOf for Pool {
+    fn status(readers: &Self, writer: &Self) -> latch_core::store::PoolStatus {
+        let shared = &writer.shared;
+        let idle_readers = match &readers.kind {
+            Kind::Readers(idle) => match idle.lock() {
+                Ok(idle) => idle.len() as u64,
+                Err(poisoned) => poisoned.into_inner().len() as u64,
+            },
+            Kind::Writer(_) => 0,
+        };
+        let writer_idle = match &writer.kind {
+            Kind::Writer(w) => u64::from(w.try_lock().is_ok()),
+            Kind::Readers(_) => 0,
+        };
+        let in_use = shared.readers_in_use.load(Ordering::Relaxed);
+        latch_core::store::PoolStatus {
+            open: 1 + idle_readers + in_use,
+            idle: idle_readers + writer_idle,
+            waiting: Some(shared.writer_waiting.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl Shared {
@@ -239,6 +283,8 @@ impl Pool {
             commits: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             checkpointer: OnceLock::new(),
+            writer_waiting: AtomicU64::new(0),
+            readers_in_use: AtomicU64::new(0),
         });
         let writer = Arc::new(tokio::sync::Mutex::new(conn));
         let thread = std::thread::Builder::new()
@@ -301,7 +347,9 @@ impl Pool {
     async fn with<R>(&self, f: impl FnMut(&Connection) -> Result<R, Error>) -> Result<R, Error> {
         match &self.kind {
             Kind::Writer(writer) => {
+                let queued = Queued::new(&self.shared.writer_waiting);
                 let mut conn = writer.lock().await;
+                drop(queued);
                 let result = retry_busy(&mut conn, f).await;
                 self.shared.committed();
                 result
@@ -310,6 +358,7 @@ impl Pool {
                 let mut conn = ReaderGuard {
                     conn: Some(self.take_reader(idle)?),
                     idle,
+                    _lent: Queued::new(&self.shared.readers_in_use),
                 };
                 retry_busy(&mut conn, f).await
             }
@@ -321,7 +370,9 @@ impl Pool {
         let Kind::Writer(writer) = &self.kind else {
             return Err(Error::InvalidQuery);
         };
+        let queued = Queued::new(&self.shared.writer_waiting);
         let mut conn = writer.clone().lock_owned().await;
+        drop(queued);
         retry_busy(&mut conn, |c| c.0.execute_batch(begin)).await?;
         Ok(Transaction {
             conn,
@@ -333,10 +384,16 @@ impl Pool {
     /// The writer connection, held until the guard drops (statements on it autocommit).
     pub(crate) async fn acquire(&self) -> Result<PoolConnection<'_>, Error> {
         match &self.kind {
-            Kind::Writer(writer) => Ok(PoolConnection::Writer(writer.clone().lock_owned().await)),
+            Kind::Writer(writer) => {
+                let queued = Queued::new(&self.shared.writer_waiting);
+                let conn = writer.clone().lock_owned().await;
+                drop(queued);
+                Ok(PoolConnection::Writer(conn))
+            }
             Kind::Readers(idle) => Ok(PoolConnection::Reader(ReaderGuard {
                 conn: Some(self.take_reader(idle)?),
                 idle,
+                _lent: Queued::new(&self.shared.readers_in_use),
             })),
         }
     }
@@ -346,6 +403,8 @@ impl Pool {
 pub(crate) struct ReaderGuard<'p> {
     conn: Option<Connection>,
     idle: &'p Mutex<Vec<Connection>>,
+    /// Counted in `readers_in_use` while lent.
+    _lent: Queued<'p>,
 }
 
 impl Deref for ReaderGuard<'_> {
@@ -820,6 +879,47 @@ impl Connection {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn tasks_queued_for_the_writer_are_counted_until_they_get_it() {
+        use crate::sql::PoolStatusOf;
+        let dir = std::env::temp_dir().join(format!("latch-pool-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let writer = Arc::new(Pool::writer(&dir.join("x.db"), true).unwrap());
+        let readers = Pool::readers(&writer);
+        let held = writer.acquire().await.unwrap();
+        let status = Pool::status(&readers, &writer);
+        assert_eq!((status.idle, status.waiting), (0, Some(0)), "{status:?}");
+        let queued: Vec<_> = (0..3)
+            .map(|_| {
+                let writer = writer.clone();
+                tokio::spawn(async move { query("SELECT 1").execute(&*writer).await.map(|_| ()) })
+            })
+            .collect();
+        for _ in 0..100 {
+            if Pool::status(&readers, &writer).waiting == Some(3) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(Pool::status(&readers, &writer).waiting, Some(3));
+        drop(held);
+        for q in queued {
+            q.await.unwrap().unwrap();
+        }
+        let status = Pool::status(&readers, &writer);
+        assert_eq!((status.idle, status.waiting), (1, Some(0)), "{status:?}");
+        drop(readers);
+        drop(writer);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn uuid_like() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    }
 
     fn memory() -> Connection {
         Connection::wrap(rusqlite::Connection::open_in_memory().unwrap()).unwrap()

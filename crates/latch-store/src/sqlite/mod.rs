@@ -168,3 +168,76 @@ fn inspect(path: &Path) -> Result<FileState, StoreError> {
     }
     Ok(FileState::Fresh)
 }
+
+/// `latch backup`: a consistent copy of the Latch database at `path`, made while it serves
+/// (`VACUUM INTO` reads one snapshot; in WAL mode writers go on meanwhile). The copy is written
+/// beside `dest` under a `.partial` name, checked, flushed to disk and only then renamed to
+/// `dest`, so a copy under the final name is always whole. `dest` must not exist. Returns its size.
+pub(crate) fn backup(path: &Path, dest: &Path) -> Result<u64, StoreError> {
+    let place = path.display();
+    if inspect(path)? != FileState::Latch {
+        return Err(StoreError::Other(format!(
+            "{place}: no Latch database there to back up"
+        )));
+    }
+    if dest.exists() {
+        return Err(StoreError::Other(format!(
+            "{}: already exists; choose a new file",
+            dest.display()
+        )));
+    }
+    let mut partial = dest.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let io = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Unavailable(format!("{what} {}: {e}", dest.display()))
+    };
+    // Created empty and private first (VACUUM INTO accepts an empty file): the copy holds
+    // password hashes and encrypted keys.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(&partial)
+        .map_err(|e| io("cannot create the backup beside", &e))?;
+    let result = (|| {
+        let target = partial
+            .to_str()
+            .ok_or_else(|| StoreError::Other("the backup path is not valid UTF-8".to_owned()))?;
+        let conn = driver::open_plain(path, true).map_err(crate::sql::db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(crate::sql::db_err)?;
+        conn.execute("VACUUM INTO ?1", [target])
+            .map_err(crate::sql::db_err)?;
+        drop(conn);
+        let copy = driver::open_plain(&partial, true).map_err(crate::sql::db_err)?;
+        let check: String = copy
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(crate::sql::db_err)?;
+        if check != "ok" {
+            return Err(StoreError::Other(format!(
+                "the copy failed its check: {check}"
+            )));
+        }
+        drop(copy);
+        let file = std::fs::File::open(&partial).map_err(|e| io("cannot reopen", &e))?;
+        file.sync_all().map_err(|e| io("cannot flush", &e))?;
+        let size = file.metadata().map_err(|e| io("cannot stat", &e))?.len();
+        std::fs::rename(&partial, dest).map_err(|e| io("cannot rename the copy to", &e))?;
+        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // The rename itself reaches the disk with the directory.
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(size)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}

@@ -15,23 +15,31 @@ use super::{api_error, now, open, print_json};
 pub enum AppsCommand {
     /// Register an application; prints it (a web application's first client_secret is shown this once).
     Create {
+        /// Human-readable name, shown on the hosted pages.
         #[arg(long)]
         name: String,
+        /// `web` (holds a client secret), `spa` or `native` (public, PKCE).
         #[arg(long = "type", value_parser = ["web", "spa", "native"])]
         application_type: String,
+        /// Allowed `redirect_uri` (exact match; repeat for several).
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
+        /// Allowed `post_logout_redirect_uri` (repeat for several).
         #[arg(long = "post-logout-uri")]
         post_logout_uris: Vec<String>,
+        /// Where back-channel logout tokens are posted when a session ends.
         #[arg(long = "backchannel-logout-uri")]
         backchannel_logout_uri: Option<String>,
+        /// Where sign-in starts when it begins outside the application.
         #[arg(long = "initiate-login-uri")]
         initiate_login_uri: Option<String>,
+        /// A browser origin (`scheme://host[:port]`) allowed to call the token endpoints with CORS.
         #[arg(long = "allowed-origin")]
         allowed_origins: Vec<String>,
         /// Let this (web) application call the management API with client_credentials.
         #[arg(long = "management-api")]
         management_api: bool,
+        /// Access token lifetime in seconds (60–86400), instead of the default 300.
         #[arg(long = "access-token-ttl")]
         access_token_ttl_seconds: Option<i64>,
         /// RS256 (default), ES256 or EdDSA.
@@ -41,9 +49,15 @@ pub enum AppsCommand {
     /// List applications.
     List,
     /// Show one application by id or client_id.
-    Show { id: String },
+    Show {
+        /// The application's id or client_id.
+        id: String,
+    },
     /// Delete an application (revokes what was issued to it).
-    Delete { id: String },
+    Delete {
+        /// The application's id or client_id.
+        id: String,
+    },
     /// Client secrets of a web application.
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -52,12 +66,20 @@ pub enum AppsCommand {
 #[derive(Subcommand)]
 pub enum SecretsCommand {
     /// Create a secret (shown this once); at most two are active.
-    Create { application_id: String },
+    Create {
+        /// The application's id or client_id.
+        application_id: String,
+    },
     /// List secrets (never their values).
-    List { application_id: String },
+    List {
+        /// The application's id or client_id.
+        application_id: String,
+    },
     /// Revoke a secret.
     Revoke {
+        /// The application's id or client_id.
         application_id: String,
+        /// The secret's id (from `secrets list`).
         secret_id: String,
     },
 }

@@ -17,6 +17,14 @@ pub enum KeysCommand {
     },
     /// List the stored keys (public parts only).
     List,
+    /// Re-encrypt every private key under a new master key, in one transaction. Afterwards start
+    /// every node with the new LATCH_MASTER_KEY (a SQLite key file is replaced for you).
+    Rewrap {
+        /// The new master key: base64 of 32 random bytes (`openssl rand -base64 32`), or `-` to
+        /// read it from standard input (keeps it out of the process list).
+        #[arg(long = "new-master-key", value_name = "BASE64")]
+        new_master_key: String,
+    },
 }
 
 pub async fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
@@ -61,6 +69,42 @@ pub async fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                 })
                 .collect();
             print_json(&keys)
+        }
+        KeysCommand::Rewrap { new_master_key } => {
+            let old = latch_server::resolve_master_key(
+                settings.master_key.as_deref(),
+                &settings.database_url,
+            )?;
+            let encoded = if new_master_key == "-" {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line
+            } else {
+                new_master_key
+            };
+            let new = latch_jose::MasterKey::from_base64(&encoded)
+                .map_err(|e| anyhow!("invalid --new-master-key: {e}"))?;
+            if new.to_base64() == old.to_base64() {
+                return Err(anyhow!(
+                    "invalid --new-master-key: it is the current master key"
+                ));
+            }
+            let count = latch_server::rewrap_keys(store.as_ref(), &old, &new).await?;
+            let file = latch_server::replace_key_file(
+                settings.master_key.as_deref(),
+                &settings.database_url,
+                &new,
+            )?;
+            let next = match file {
+                Some(path) => format!(
+                    "the key file {} now holds the new key; restart the server",
+                    path.display()
+                ),
+                None => {
+                    "set LATCH_MASTER_KEY to the new key on every node and restart them".to_owned()
+                }
+            };
+            print_json(&serde_json::json!({ "rewrapped": count, "next": next }))
         }
     }
 }

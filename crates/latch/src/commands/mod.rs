@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod apps;
+pub mod backup;
 pub mod keys;
 pub mod serve;
 pub mod users;

@@ -1,11 +1,15 @@
 //! `latch users …`
 
-use anyhow::anyhow;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
 use clap::Subcommand;
 use latch_core::store::PageRequest;
 use latch_server::Settings;
 use latch_server::manage::{self, NewUser, UserView};
 use latch_server::password::PasswordHasher;
+use latch_server::user_transfer;
 
 use super::{api_error, now, open, print_json};
 
@@ -13,26 +17,50 @@ use super::{api_error, now, open, print_json};
 pub enum UsersCommand {
     /// Create a user; prints it (never the password or its hash).
     Create {
+        /// Sign-in email (unique, any letter case).
         #[arg(long)]
         email: String,
+        /// Initial password (at least 8 characters, not a common one).
         #[arg(long)]
         password: String,
+        /// Full name (`name` claim).
         #[arg(long)]
         name: Option<String>,
+        /// Given name (`given_name` claim).
         #[arg(long = "given-name")]
         given_name: Option<String>,
+        /// Family name (`family_name` claim).
         #[arg(long = "family-name")]
         family_name: Option<String>,
+        /// Mark the email as verified (`email_verified` claim).
         #[arg(long = "email-verified")]
         email_verified: bool,
     },
     /// List users, optionally the one with an email.
     List {
+        /// Only the user with this email.
         #[arg(long)]
         email: Option<String>,
     },
+    /// Import users from a JSON Lines file (one user object per line; see docs/api.md):
+    /// existing emails are skipped, failed lines are reported by number.
+    Import {
+        /// The file to read (`-`: standard input).
+        file: PathBuf,
+    },
+    /// Export every user as JSON Lines (the import format).
+    Export {
+        /// The file to write, created with mode 0600 (`-`: standard output).
+        file: PathBuf,
+        /// Include each user's password hash (to import them elsewhere).
+        #[arg(long = "include-password-hashes")]
+        include_password_hashes: bool,
+    },
     /// Delete a user (ends their sessions and notifies the applications).
-    Delete { id: String },
+    Delete {
+        /// The user's id.
+        id: String,
+    },
 }
 
 pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
@@ -77,6 +105,11 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             }
             print_json(&all)
         }
+        UsersCommand::Import { file } => import(store, &file).await,
+        UsersCommand::Export {
+            file,
+            include_password_hashes,
+        } => export(store, &file, include_password_hashes).await,
         UsersCommand::Delete { id } => {
             if manage::delete_user(store, &id, now())
                 .await
@@ -88,4 +121,83 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             print_json(&serde_json::json!({ "deleted": id }))
         }
     }
+}
+
+async fn import(store: &dyn latch_core::store::Store, file: &Path) -> anyhow::Result<()> {
+    let reader: Box<dyn BufRead> = if file == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let started = std::time::Instant::now();
+    let mut importer = user_transfer::Importer::new(store, now());
+    for (i, line) in reader.lines().enumerate() {
+        let number = i as u64 + 1;
+        let line = line.with_context(|| format!("cannot read line {number}"))?;
+        if let Err(e) = importer.line(number, &line).await {
+            let from = importer.pending_from().unwrap_or(number);
+            return Err(anyhow!(
+                "stopped at line {from} (the lines before it were imported): {e}"
+            ));
+        }
+    }
+    let report = importer
+        .finish()
+        .await
+        .context("stopped before the last lines were imported")?;
+    let seconds = started.elapsed().as_secs_f64();
+    print_json(&serde_json::json!({
+        "imported": report.imported,
+        "existing": report.existing,
+        "failed_count": report.failed_count,
+        "failed": report.failed,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+    }))?;
+    if report.failed_count > 0 {
+        return Err(anyhow!(
+            "{} line(s) failed and were not imported (listed above)",
+            report.failed_count
+        ));
+    }
+    Ok(())
+}
+
+async fn export(
+    store: &dyn latch_core::store::Store,
+    file: &Path,
+    include_password_hashes: bool,
+) -> anyhow::Result<()> {
+    let to_stdout = file == Path::new("-");
+    let out: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stdout().lock())
+    } else {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let f = options
+            .open(file)
+            .with_context(|| format!("cannot create {} (it must not exist)", file.display()))?;
+        Box::new(f)
+    };
+    let mut out = std::io::BufWriter::new(out);
+    let count = user_transfer::export(store, include_password_hashes, |line| {
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")
+    })
+    .await?;
+    out.flush()?;
+    if !to_stdout {
+        print_json(&serde_json::json!({
+            "exported": count,
+            "file": file.display().to_string(),
+            "password_hashes": include_password_hashes,
+        }))?;
+    }
+    Ok(())
 }

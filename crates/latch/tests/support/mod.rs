@@ -24,6 +24,42 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_latch")
 }
 
+/// Runs `latch [ARGS] serve` once with only `env` (plus a fresh SQLite database in the returned
+/// directory and a free loopback port, unless `env` sets them), for start-up refusals.
+pub fn run_serve(
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (std::process::Output, latch_testkit::TempDir) {
+    let dir = latch_testkit::TempDir::new();
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(args)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env(
+        "LATCH_DATABASE_URL",
+        format!("sqlite://{}", dir.path().join("x.db").display()),
+    );
+    let port = latch_testkit::free_port();
+    cmd.env("LATCH_LISTEN", format!("127.0.0.1:{port}"));
+    cmd.env("LATCH_ISSUER", format!("http://127.0.0.1:{port}"));
+    cmd.env("LATCH_METRICS_LISTEN", "off");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    (cmd.output().unwrap(), dir)
+}
+
+/// The non-empty lines of a process's stderr.
+pub fn stderr_lines(out: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A server with one user.
 pub async fn server() -> LatchServer {
     server_with(&[]).await
