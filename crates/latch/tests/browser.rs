@@ -199,7 +199,12 @@ async fn spas_sign_in_refresh_and_sign_out_in_headless_chromium() {
         return;
     }
 
-    let server = server().await;
+    // Branded, so that the run sees the stylesheet (with the colour) load under the pages' CSP.
+    let server = server_with(&[
+        ("LATCH_BRANDING_NAME", "Acme Staging"),
+        ("LATCH_BRANDING_PRIMARY_COLOR", "#0b6e4f"),
+    ])
+    .await;
     let (spa_a, spa_b) = (Spa::bind().await, Spa::bind().await);
     let (origin_a, origin_b) = (spa_a.origin.clone(), spa_b.origin.clone());
     let client_a = register_spa(&server, "SPA A", &origin_a).await;
