@@ -136,6 +136,16 @@ try {
   check('pkce_s256', authorize.searchParams.get('code_challenge_method') === 'S256', authorize.searchParams.get('code_challenge_method'));
   await page.screenshot({ path: join(artifacts, 'login-page.png'), fullPage: true });
 
+  begin('the login page names the application and shows the environment logo, styled by its one stylesheet');
+  const heading = (await page.locator('h1').innerText()).trim();
+  check('names_the_application', heading === 'Sign in to SPA A', heading);
+  const logo = await page.locator('header.brand img').evaluate((img) => ({ alt: img.alt, loaded: img.complete && img.naturalWidth > 0 }));
+  check('logo_named_and_loaded', logo.alt === 'Acme Staging' && logo.loaded, logo);
+  // The stylesheet is a separate file under the CSP's style-src: its colour reaching the button
+  // proves it loaded (the page has no inline style at all).
+  const buttonColour = await page.locator('button[type="submit"]').evaluate((b) => getComputedStyle(b).backgroundColor);
+  check('stylesheet_applied', buttonColour === 'rgb(11, 110, 79)', buttonColour);
+
   begin('sign in: fill email and password');
   await fillLogin(page);
   const status = await signedIn(page, spaA);

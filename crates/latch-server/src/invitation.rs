@@ -19,7 +19,7 @@ use latch_core::user::{User, normalize_email};
 use crate::client_ip::ClientIp;
 use crate::login::{Credentials, Signer, check_credentials, locked_page, open_session};
 use crate::manage::{self, NewUser};
-use crate::pages::{self, escape};
+use crate::pages::{self, InvitationForm};
 use crate::session;
 use crate::state::AppState;
 
@@ -232,10 +232,10 @@ async fn welcome(
     let (cookie, _) = open_session(state, headers, ip, signer).await?;
     let label = org.display_name.as_deref().unwrap_or(&org.name);
     let text = format!("You are now a member of {label}. You can return to the application.");
-    let env = &state.settings.environment_name;
+    let theme = &state.theme;
     let mut response = match landing {
         Some(url) => crate::oauth::authorize::found(url.as_str()),
-        None => pages::message(env, "Invitation accepted", &text),
+        None => pages::message(theme, "Invitation accepted", &text),
     };
     let ttl = state.settings.session_absolute_timeout;
     let cookies = [
@@ -278,48 +278,29 @@ struct Form<'a> {
 }
 
 fn form(state: &AppState, status: StatusCode, f: &Form<'_>) -> Response {
-    let error = f
-        .error
-        .map(|e| format!("<div class=\"error\" role=\"alert\">{}</div>", escape(e)))
-        .unwrap_or_default();
-    let label = f.org.display_name.as_deref().unwrap_or(&f.org.name);
-    let body = format!(
-        "<p>You are invited to join <strong>{org}</strong>. Sign in with the invited email address, \
-or choose a password to create your account.</p>{error}\
-<form method=\"post\" action=\"{action}\" novalidate>\
-<input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"binding\" value=\"{binding}\">\
-<label for=\"email\">Email</label>\
-<input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{email}\">\
-<label for=\"password\">Password</label>\
-<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
-<button type=\"submit\">Accept the invitation</button></form>",
-        org = escape(label),
-        action = escape(&format!("{}/invitations/accept", state.settings.issuer)),
-        token = escape(f.token),
-        binding = escape(f.binding),
-        email = escape(f.email),
-    );
-    let html = pages::layout(
-        &state.settings.environment_name,
-        &format!("Join {label}"),
-        &body,
-    );
-    pages::page(status, html)
+    pages::invitation(
+        &state.theme,
+        status,
+        &InvitationForm {
+            organization: f.org.display_name.as_deref().unwrap_or(&f.org.name),
+            action: &format!("{}/invitations/accept", state.settings.issuer),
+            token: f.token,
+            binding: f.binding,
+            email: f.email,
+            error: f.error,
+        },
+    )
 }
 
 fn invalid(state: &AppState) -> Response {
-    pages::error(
-        &state.settings.environment_name,
-        StatusCode::BAD_REQUEST,
-        INVALID,
-    )
+    pages::error(&state.theme, StatusCode::BAD_REQUEST, INVALID)
 }
 
 fn failure(state: &AppState, e: &StoreError) -> Response {
     crate::error::internal(e);
-    let env = &state.settings.environment_name;
+    let theme = &state.theme;
     pages::error(
-        env,
+        theme,
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong; please try again.",
     )

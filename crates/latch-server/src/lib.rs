@@ -1,7 +1,8 @@
 //! # latch-server
 //!
 //! Latch's HTTP surface on axum: every route (`router.rs`), the OAuth 2.0 / OpenID Connect
-//! endpoints, the hosted login pages, the management API, the error-to-HTTP mapping, the
+//! endpoints, the hosted pages (`pages`: askama templates in `templates/`, one layout, one
+//! stylesheet, the `LATCH_BRANDING_*` theme), the management API, the error-to-HTTP mapping, the
 //! in-memory caches (applications, signing keys, revocations), the abuse limits, the listening edge
 //! (`edge`: header-read timeout, connection cap), outbound calls (`outbound`), the background jobs,
 //! metrics, and the services the binary shares (user import/export, key rewrap, password hashing and

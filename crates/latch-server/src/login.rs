@@ -34,16 +34,21 @@ pub async fn get(
 ) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let id = params.get("login_request").ok().flatten().unwrap_or("");
-    match pending(&state, &headers, id).await {
-        Ok(Some(_)) => {
+    let application = match pending(&state, &headers, id).await {
+        Ok(Some(record)) => application_name(&state, &record).await.map(Some),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e),
+    };
+    match application {
+        Ok(Some(application)) => {
             let hint = params.get("login_hint").ok().flatten();
-            form(&state, StatusCode::OK, id, hint, None)
+            let page = Page {
+                id,
+                application: application.as_deref(),
+            };
+            form(&state, StatusCode::OK, &page, hint, None)
         }
-        Ok(None) => pages::error(
-            &state.settings.environment_name,
-            StatusCode::BAD_REQUEST,
-            EXPIRED,
-        ),
+        Ok(None) => pages::error(&state.theme, StatusCode::BAD_REQUEST, EXPIRED),
         Err(e) => failure(&state, &e),
     }
 }
@@ -56,7 +61,7 @@ pub async fn post(
 ) -> Response {
     let Some(params) = crate::oauth::form_params(&headers, &body) else {
         return pages::error(
-            &state.settings.environment_name,
+            &state.theme,
             StatusCode::BAD_REQUEST,
             "The form could not be read.",
         );
@@ -83,7 +88,7 @@ pub async fn post(
 /// CONTRACT.md "Abuse limits": 429 with `Retry-After`, as a page.
 pub(crate) fn locked_page(state: &AppState, wait: i64) -> Response {
     let mut response = pages::error(
-        &state.settings.environment_name,
+        &state.theme,
         StatusCode::TOO_MANY_REQUESTS,
         &format!(
             "Too many failed sign-ins. Try again in {} minute(s).",
@@ -100,28 +105,53 @@ pub(crate) fn locked_page(state: &AppState, wait: i64) -> Response {
 fn failure(state: &AppState, e: &StoreError) -> Response {
     crate::error::internal(e);
     pages::error(
-        &state.settings.environment_name,
+        &state.theme,
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong; please try again.",
     )
 }
 
+/// The login page's pending request, and the name of the application it signs in to.
+struct Page<'a> {
+    id: &'a str,
+    application: Option<&'a str>,
+}
+
+/// The name of the application the parked request is for ("Sign in to *Acme Portal*").
+async fn application_name(
+    state: &AppState,
+    record: &LoginRequestRecord,
+) -> Result<Option<String>, StoreError> {
+    let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&record.request) else {
+        return Ok(None);
+    };
+    let app = state
+        .applications
+        .by_client_id(state.store.as_ref(), &request.client_id)
+        .await?;
+    Ok(app.map(|a| a.name.clone()))
+}
+
 fn form(
     state: &AppState,
     status: StatusCode,
-    id: &str,
+    page: &Page<'_>,
     email: Option<&str>,
     error: Option<&str>,
 ) -> Response {
+    let Page { id, application } = *page;
     let action = format!("{}/login", state.settings.issuer);
-    let html = pages::login(&LoginForm {
-        environment: &state.settings.environment_name,
-        action: &action,
-        login_request: id,
-        email,
-        error,
-    });
-    pages::page(status, html)
+    pages::login(
+        &state.theme,
+        status,
+        &LoginForm {
+            application,
+            action: &action,
+            login_request: id,
+            email,
+            error,
+        },
+    )
 }
 
 /// The pending request, if it exists, has not expired, and belongs to this browser (the binding
@@ -159,18 +189,23 @@ async fn sign_in(
         email,
         password,
     } = attempt;
-    let env = &state.settings.environment_name;
+    let theme = &state.theme;
     let Some(record) = pending(state, headers, id).await? else {
-        return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
+        return Ok(pages::error(theme, StatusCode::BAD_REQUEST, EXPIRED));
     };
     let user = match check_credentials(state, headers, email, password, ip).await? {
         Credentials::Valid(user) => user,
         Credentials::Wrong => {
+            let application = application_name(state, &record).await?;
+            let page = Page {
+                id,
+                application: application.as_deref(),
+            };
             let status = StatusCode::OK;
             return Ok(form(
                 state,
                 status,
-                id,
+                &page,
                 Some(email),
                 Some(WRONG_CREDENTIALS),
             ));
@@ -178,7 +213,7 @@ async fn sign_in(
         Credentials::Locked(wait) => return Ok(locked_page(state, wait)),
     };
     let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&record.request) else {
-        return Ok(pages::error(env, StatusCode::BAD_REQUEST, EXPIRED));
+        return Ok(pages::error(theme, StatusCode::BAD_REQUEST, EXPIRED));
     };
     let Some(app) = state
         .applications
@@ -186,7 +221,7 @@ async fn sign_in(
         .await?
     else {
         return Ok(pages::error(
-            env,
+            theme,
             StatusCode::BAD_REQUEST,
             "The application no longer exists.",
         ));

@@ -101,9 +101,9 @@ async fn respond(
         Ok(response) => response,
         Err(e) => {
             crate::error::internal(&e);
-            let env = &state.settings.environment_name;
+            let theme = &state.theme;
             pages::error(
-                env,
+                theme,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong; please try again.",
             )
@@ -287,11 +287,7 @@ fn signed_out(state: &AppState, request: &LogoutRequest) -> Response {
             }
             found(url.as_str())
         }
-        _ => pages::message(
-            &state.settings.environment_name,
-            "Signed out",
-            "You are signed out.",
-        ),
+        _ => pages::message(&state.theme, "Signed out", "You are signed out."),
     };
     if let Some(cookie) = session::set_cookie(state, session::SESSION, "", 0) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -300,11 +296,7 @@ fn signed_out(state: &AppState, request: &LogoutRequest) -> Response {
 }
 
 fn refuse(state: &AppState, message: &str) -> Response {
-    pages::error(
-        &state.settings.environment_name,
-        StatusCode::BAD_REQUEST,
-        message,
-    )
+    pages::error(&state.theme, StatusCode::BAD_REQUEST, message)
 }
 
 /// The page asking the user to confirm, with the checked parameters and a CSRF token.
@@ -320,27 +312,12 @@ fn confirmation(state: &AppState, headers: &HeaderMap, request: &LogoutRequest) 
         ("state", p.state.as_deref()),
         ("client_id", p.client_id.as_deref()),
     ];
-    let hidden: String = fields
+    let fields: Vec<(&str, &str)> = fields
         .iter()
-        .filter_map(|(name, value)| value.map(|v| (name, v)))
-        .map(|(name, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-                pages::escape(v)
-            )
-        })
+        .filter_map(|(name, value)| value.map(|v| (*name, v)))
         .collect();
-    let env = pages::escape(&state.settings.environment_name);
-    let action = pages::escape(&format!("{}/oidc/logout", state.settings.issuer));
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Sign out · {env}</title>\
-<style>body{{font-family:system-ui,sans-serif;max-width:24rem;margin:8vh auto;padding:0 1rem}}\
-button{{padding:.7rem 1.2rem;font-size:1rem}}</style></head><body><main><p>{env}</p><h1>Sign out?</h1>\
-<p>Do you want to sign out of {env}?</p><form method=\"post\" action=\"{action}\">{hidden}\
-<button type=\"submit\">Sign out</button></form></main></body></html>"
-    );
-    pages::page(StatusCode::OK, html)
+    let action = format!("{}/oidc/logout", state.settings.issuer);
+    pages::logout_confirmation(&state.theme, &action, &fields)
 }
 
 fn session_cookie_hash(state: &AppState, headers: &HeaderMap) -> Option<String> {

@@ -23,8 +23,10 @@ pub struct Settings {
     pub refresh_token_ttl: i64,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
-    /// Shown on the hosted pages.
+    /// The environment's name (`LATCH_ENVIRONMENT_NAME`); the pages show `branding.name`.
     pub environment_name: String,
+    /// Name, logo and colour of the hosted pages (`LATCH_BRANDING_*`).
+    pub branding: Branding,
     /// Proxies whose `X-Forwarded-For` is believed (empty: the TCP peer is the client).
     pub trusted_proxies: Vec<crate::client_ip::IpBlock>,
     /// Failed sign-ins (and client authentications) per account or client.
@@ -46,6 +48,65 @@ pub struct Settings {
     pub backchannel_allow_private: bool,
     /// One log line per request (`LATCH_ACCESS_LOG=on`).
     pub access_log: bool,
+}
+
+/// What the hosted pages show of the environment (`pages::Theme` renders it).
+#[derive(Debug, Clone)]
+pub struct Branding {
+    /// Shown at the top of every page and in its title (`LATCH_BRANDING_NAME`).
+    pub name: String,
+    /// An `<img>` at the top of every page, its alt text the name (`LATCH_BRANDING_LOGO_URL`).
+    pub logo_url: Option<Url>,
+    /// `#rrggbb`, lower-case: buttons and focus rings (`LATCH_BRANDING_PRIMARY_COLOR`).
+    pub primary_color: String,
+}
+
+impl Default for Branding {
+    fn default() -> Self {
+        Self {
+            name: "Latch".to_owned(),
+            logo_url: None,
+            primary_color: DEFAULT_PRIMARY_COLOR.to_owned(),
+        }
+    }
+}
+
+pub const DEFAULT_PRIMARY_COLOR: &str = "#3466d6";
+
+impl Branding {
+    /// A logo URL: https, or http on a loopback host (as for the issuer); no credentials. It is
+    /// fetched by the user's browser, never by the server, and its origin joins the pages' CSP
+    /// `img-src`.
+    pub fn parse_logo_url(value: &str) -> Result<Url, String> {
+        let url = Url::parse(value.trim()).map_err(|e| format!("`{value}` is not a URL ({e})"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if latch_core::redirect::is_loopback_host(url.host()) => {}
+            _ => {
+                return Err(format!(
+                    "`{value}` must be an https URL (http only on loopback)"
+                ));
+            }
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("`{value}` must not carry credentials"));
+        }
+        if url.host().is_none() || url.as_str().len() > 2048 {
+            return Err(format!("`{value}` is not a usable image URL"));
+        }
+        Ok(url)
+    }
+
+    /// A colour as `#rrggbb` (lower-cased): it is written into the stylesheet, so nothing else
+    /// is accepted.
+    pub fn parse_color(value: &str) -> Result<String, String> {
+        let hex = value.trim().strip_prefix('#').unwrap_or("");
+        if hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(format!("#{}", hex.to_ascii_lowercase()))
+        } else {
+            Err(format!("`{value}` is not a colour written #rrggbb"))
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +146,7 @@ impl Settings {
             refresh_token_ttl: 30 * 24 * 3600,
             body_limit: 64 * 1024,
             environment_name: "Latch".to_owned(),
+            branding: Branding::default(),
             trusted_proxies: Vec::new(),
             account_policy: ThrottlePolicy::ACCOUNT,
             address_policy: ThrottlePolicy::ADDRESS,
@@ -161,5 +223,32 @@ mod tests {
         assert!(validate_database_url("mysql://x").is_err());
         assert!(validate_database_url("sqlite://latch.db").is_ok());
         assert!(validate_database_url("postgres://u@h/db").is_ok());
+    }
+
+    #[test]
+    fn branding_takes_only_hex_colours_and_https_or_loopback_logos() {
+        assert_eq!(Branding::parse_color("#A1b2C3").unwrap(), "#a1b2c3");
+        for bad in [
+            "red",
+            "#abc",
+            "#12345g",
+            "#1234567",
+            "1234567",
+            "#123456;}",
+            "",
+        ] {
+            assert!(Branding::parse_color(bad).is_err(), "{bad}");
+        }
+        assert!(Branding::parse_logo_url("https://cdn.example.com/logo.svg").is_ok());
+        assert!(Branding::parse_logo_url("http://127.0.0.1:9000/logo.png").is_ok());
+        for bad in [
+            "http://cdn.example.com/logo.png",
+            "javascript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "https://user:pw@cdn.example.com/logo.png",
+            "/logo.png",
+        ] {
+            assert!(Branding::parse_logo_url(bad).is_err(), "{bad}");
+        }
     }
 }

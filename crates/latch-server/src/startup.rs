@@ -90,6 +90,7 @@ impl Server {
         let device_key = keys.master().derive("latch device cookie v1");
         let state = AppState(Arc::new(Inner {
             discovery: crate::oidc::discovery_document(&settings.issuer),
+            theme: crate::pages::Theme::new(&settings),
             passwords: PasswordHasher::new(PasswordHasher::default_concurrency())?,
             locks: Default::default(),
             token_rate: crate::rate_limit::RateLimiter::new(settings.token_rate_limit),

@@ -28,6 +28,8 @@ pub struct Inner {
     pub(crate) token_rate: crate::rate_limit::RateLimiter,
     /// The audit log's recorder (see `audit`).
     pub(crate) audit: crate::audit::Audit,
+    /// The hosted pages' name, logo, stylesheet and headers (see `pages`).
+    pub(crate) theme: crate::pages::Theme,
     /// Pre-rendered discovery document.
     pub(crate) discovery: String,
     /// Key of the refresh tokens' tags (see `latch_core::refresh`).

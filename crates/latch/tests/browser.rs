@@ -122,6 +122,7 @@ impl StaticFiles {
             ("GET", "/callback.html") => {
                 self.file("callback.html", "text/html; charset=utf-8").await
             }
+            ("GET", "/logo.svg") => self.file("logo.svg", "image/svg+xml").await,
             ("GET", "/app.js") => self.file("app.js", "text/javascript; charset=utf-8").await,
             ("GET", "/oidc-client-ts.min.js") => match tokio::fs::read(&self.library).await {
                 Ok(b) => ("200 OK", "text/javascript; charset=utf-8", b),
@@ -199,9 +200,17 @@ async fn spas_sign_in_refresh_and_sign_out_in_headless_chromium() {
         return;
     }
 
-    let server = server().await;
     let (spa_a, spa_b) = (Spa::bind().await, Spa::bind().await);
     let (origin_a, origin_b) = (spa_a.origin.clone(), spa_b.origin.clone());
+    // Branded, so that the run sees the stylesheet (with the colour) and the logo (another
+    // origin: SPA A's) load under the pages' CSP.
+    let logo = format!("{origin_a}/logo.svg");
+    let server = server_with(&[
+        ("LATCH_BRANDING_NAME", "Acme Staging"),
+        ("LATCH_BRANDING_PRIMARY_COLOR", "#0b6e4f"),
+        ("LATCH_BRANDING_LOGO_URL", &logo),
+    ])
+    .await;
     let client_a = register_spa(&server, "SPA A", &origin_a).await;
     let client_b = register_spa(&server, "SPA B", &origin_b).await;
     spa_a.serve(&root, config_js(server.issuer(), &client_a, "SPA A"));

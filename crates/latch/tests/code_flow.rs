@@ -266,7 +266,13 @@ async fn the_login_page_is_protected_against_framing_caching_and_scripts() {
     assert_eq!(h["cache-control"], "no-store");
     let html = resp.text().await.unwrap();
     assert!(!html.contains("<script>"), "{html}");
-    assert!(html.contains("&lt;script&gt;"));
+    // Escaped in the attribute, so the value a browser reads back is the text as sent.
+    let forms = latch_testkit::html::parse_forms(&html);
+    assert_eq!(
+        forms[0].get("email"),
+        Some("<script>alert(1)</script>"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -295,4 +301,95 @@ async fn prompt_login_and_max_age_ask_for_the_password_again() {
         .await
         .expect_redirect();
     assert!(param(&callback, "code").is_some(), "{callback}");
+}
+
+#[tokio::test]
+async fn the_login_page_names_the_application_and_shows_the_branding() {
+    let server = server_with(&[
+        ("LATCH_BRANDING_NAME", "Acme <Staging> & \"Co\""),
+        (
+            "LATCH_BRANDING_LOGO_URL",
+            "https://static.acme.example/logo.svg",
+        ),
+        ("LATCH_BRANDING_PRIMARY_COLOR", "#0B6E4F"),
+    ])
+    .await;
+    let redirect_uri = "http://127.0.0.1:7001/cb";
+    let created = server
+        .cli(&[
+            "apps",
+            "create",
+            "--name",
+            "Acme Portal",
+            "--type",
+            "web",
+            "--redirect-uri",
+            redirect_uri,
+        ])
+        .await;
+    let web = App {
+        client_id: created["client_id"].as_str().unwrap().to_owned(),
+        client_secret: created["client_secret"].as_str().map(str::to_owned),
+        redirect_uri: redirect_uri.to_owned(),
+        id: created["id"].as_str().unwrap().to_owned(),
+    };
+    let client = rp(&server, &web).await;
+    let browser = Browser::new();
+    let auth = authorization(&client, &[]);
+    let mut resp = browser.get(auth.url.as_str()).await;
+    while resp.status().is_redirection() {
+        let next = resp.headers()["location"].to_str().unwrap().to_owned();
+        resp = browser.get(&next).await;
+    }
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Sign in to <em>Acme Portal</em>"), "{html}");
+    assert!(!html.contains("<Staging>"), "{html}");
+    let name = latch_testkit::html::decode_entities("Acme &lt;Staging&gt; &amp; &quot;Co&quot;");
+    let alt = html
+        .split("<img src=\"https://static.acme.example/logo.svg\" alt=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the logo, its alt text the name");
+    assert_eq!(latch_testkit::html::decode_entities(alt), name);
+    // The logo's origin may serve images; still no script of any origin.
+    assert!(csp.contains("img-src 'self' data: "), "{csp}");
+    assert!(csp.contains("https://static.acme.example;"), "{csp}");
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+
+    // One stylesheet, under the issuer, cached for a year, carrying the colour.
+    let href = html
+        .split("<link rel=\"stylesheet\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a stylesheet link")
+        .to_owned();
+    assert!(
+        href.starts_with(&format!("{}/assets/latch-", server.issuer())),
+        "{href}"
+    );
+    let css = browser.get(&href).await;
+    assert_eq!(css.status(), 200);
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(
+        css.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(css.text().await.unwrap().contains("--primary:#0b6e4f"));
+    // Another hash is not served (no file system behind /assets/).
+    let other = browser
+        .get(&server.url("/assets/latch-0000000000000000.css"))
+        .await;
+    assert_eq!(other.status(), 404);
+    let traversal = browser
+        .get(&server.url("/assets/..%2f..%2fetc%2fpasswd"))
+        .await;
+    assert_eq!(traversal.status(), 404);
 }

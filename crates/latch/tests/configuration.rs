@@ -58,6 +58,23 @@ fn unknown_variables_bad_filters_and_bad_values_are_refused_by_name() {
             vec![("LATCH_METRICS_LISTEN", "everywhere")],
             "LATCH_METRICS_LISTEN",
         ),
+        (
+            vec![("LATCH_BRANDING_PRIMARY_COLOR", "red;}body{display:none")],
+            "LATCH_BRANDING_PRIMARY_COLOR",
+        ),
+        (
+            vec![("LATCH_BRANDING_PRIMARY_COLOR", "#12345")],
+            "LATCH_BRANDING_PRIMARY_COLOR",
+        ),
+        (
+            vec![("LATCH_BRANDING_LOGO_URL", "http://cdn.example.com/logo.png")],
+            "LATCH_BRANDING_LOGO_URL",
+        ),
+        (
+            vec![("LATCH_BRANDING_LOGO_URL", "javascript:alert(1)")],
+            "LATCH_BRANDING_LOGO_URL",
+        ),
+        (vec![("LATCH_BRANDING_NAME", "   ")], "LATCH_BRANDING_NAME"),
     ] {
         let line = refusal(&env, &[]);
         assert!(line.contains(says), "{env:?}: {line}");

@@ -60,6 +60,11 @@ async fn membership_gates_sign_in_with_organization() {
     let (page, status, html) = w.follow(&browser, &attempt).await.expect_page();
     assert_eq!(status, 200);
     assert!(html.contains("ACME") && html.contains("GLOBEX"), "{html}");
+    // It names the application being signed in to (the `web` app of the world).
+    assert!(
+        html.contains("Choose the organization to sign in to <em>web</em> with."),
+        "{html}"
+    );
     let mut form = latch_testkit::html::parse_forms(&html).remove(0);
     form.set("organization", &globex);
     let callback = browser

@@ -37,7 +37,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     match super::form_params(&headers, &body) {
         Some(params) => handle(&state, &headers, &params).await,
         None => pages::error(
-            &state.settings.environment_name,
+            &state.theme,
             StatusCode::BAD_REQUEST,
             "The request must be a form post.",
         ),
@@ -78,7 +78,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: &Params) -> Respo
         Err(e) => {
             crate::error::internal(&e);
             pages::error(
-                &state.settings.environment_name,
+                &state.theme,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong; please try again.",
             )
@@ -112,7 +112,7 @@ async fn authorize(
                 "authorization request refused"
             );
             return Ok(pages::error(
-                &state.settings.environment_name,
+                &state.theme,
                 StatusCode::BAD_REQUEST,
                 &message,
             ));
@@ -133,7 +133,7 @@ async fn authorize(
     };
     let Some(app) = app else {
         return Ok(pages::error(
-            &state.settings.environment_name,
+            &state.theme,
             StatusCode::BAD_REQUEST,
             "the application is unknown",
         ));
@@ -292,7 +292,7 @@ pub fn error_redirect(
 fn redirect_to_client(state: &AppState, redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
     let Ok(mut url) = Url::parse(redirect_uri) else {
         return pages::error(
-            &state.settings.environment_name,
+            &state.theme,
             StatusCode::BAD_REQUEST,
             "invalid redirect_uri",
         );

@@ -16,7 +16,7 @@ use latch_core::store::{LoginRequestRecord, SessionRecord, StoreError};
 use latch_core::{ErrorCode, OAuthError, Secret, SecretHash};
 
 use super::authorize::{LOGIN_REQUEST_TTL, error_redirect, issue_code};
-use crate::pages::{self, escape};
+use crate::pages::{self, Picker};
 use crate::session;
 use crate::state::AppState;
 
@@ -121,27 +121,22 @@ async fn picker(
             expires_at: now + LOGIN_REQUEST_TTL,
         })
         .await?;
-    let buttons: String = orgs
+    let organizations: Vec<(&str, &str)> = orgs
         .iter()
-        .map(|o| {
-            let label = o.display_name.as_deref().unwrap_or(&o.name);
-            format!(
-                "<button type=\"submit\" name=\"organization\" value=\"{}\">{}</button>",
-                escape(&o.id),
-                escape(label)
-            )
-        })
+        .map(|o| (o.id.as_str(), o.display_name.as_deref().unwrap_or(&o.name)))
         .collect();
-    let body = format!(
-        "<p>Choose the organization to sign in to.</p>\
-<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"login_request\" value=\"{id}\">{buttons}</form>",
-        action = escape(&format!("{}/login/organization", state.settings.issuer)),
-        id = escape(id.expose_secret()),
-    );
-    let env = &state.settings.environment_name;
-    Ok(pages::page(
-        StatusCode::OK,
-        pages::layout(env, "Choose an organization", &body),
+    let app = state
+        .applications
+        .by_client_id(state.store.as_ref(), &request.client_id)
+        .await?;
+    Ok(pages::organization_picker(
+        &state.theme,
+        &Picker {
+            application: app.as_deref().map(|a| a.name.as_str()),
+            action: &format!("{}/login/organization", state.settings.issuer),
+            login_request: id.expose_secret(),
+            organizations: &organizations,
+        },
     ))
 }
 
@@ -160,9 +155,9 @@ pub async fn pick(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(response) => response,
         Err(e) => {
             crate::error::internal(&e);
-            let env = &state.settings.environment_name;
+            let theme = &state.theme;
             let text = "Something went wrong; please try again.";
-            pages::error(env, StatusCode::INTERNAL_SERVER_ERROR, text)
+            pages::error(theme, StatusCode::INTERNAL_SERVER_ERROR, text)
         }
     }
 }
@@ -173,13 +168,7 @@ async fn picked(
     id: &str,
     organization: String,
 ) -> Result<Response, StoreError> {
-    let expired = || {
-        pages::error(
-            &state.settings.environment_name,
-            StatusCode::BAD_REQUEST,
-            EXPIRED,
-        )
-    };
+    let expired = || pages::error(&state.theme, StatusCode::BAD_REQUEST, EXPIRED);
     let (Some(id), Some(cookie)) = (Secret::parse(id), session_cookie_hash(state, headers)) else {
         return Ok(expired());
     };

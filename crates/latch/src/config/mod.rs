@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::anyhow;
 use latch_core::throttle::ThrottlePolicy;
 use latch_server::Settings;
-use latch_server::settings::{DEFAULT_DATABASE_URL, DEFAULT_ISSUER, DEFAULT_LISTEN};
+use latch_server::settings::{
+    Branding, DEFAULT_DATABASE_URL, DEFAULT_ISSUER, DEFAULT_LISTEN, DEFAULT_PRIMARY_COLOR,
+};
 
 use self::source::Sources;
 
@@ -85,6 +87,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
     s.refresh_token_ttl = r.int("LATCH_REFRESH_TOKEN_TTL", 30 * 86_400, 60, 365 * 86_400)?;
     s.body_limit = r.int("LATCH_BODY_LIMIT", 64 * 1024, 1024, 16 * 1024 * 1024)? as usize;
     s.environment_name = r.string("LATCH_ENVIRONMENT_NAME", "Latch");
+    s.branding = branding(&r, &s.environment_name)?;
     s.trusted_proxies = r
         .string("LATCH_TRUSTED_PROXIES", "")
         .split(',')
@@ -152,6 +155,34 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
         log_format,
         log_filter,
         warnings,
+    })
+}
+
+/// `LATCH_BRANDING_*`: the name defaults to the environment's; a bad logo URL or colour is refused.
+fn branding(r: &Reader, environment_name: &str) -> anyhow::Result<Branding> {
+    let invalid = |env: &'static str, reason: String| {
+        anyhow!("invalid setting {}: {reason}", r.sources.label(env))
+    };
+    let name = r.string("LATCH_BRANDING_NAME", environment_name);
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(invalid(
+            "LATCH_BRANDING_NAME",
+            "must be 1 to 100 characters".to_owned(),
+        ));
+    }
+    let logo_url = match r.sources.get("LATCH_BRANDING_LOGO_URL") {
+        Some(v) if !v.trim().is_empty() => {
+            Some(Branding::parse_logo_url(&v).map_err(|e| invalid("LATCH_BRANDING_LOGO_URL", e))?)
+        }
+        _ => None,
+    };
+    let primary_color =
+        Branding::parse_color(&r.string("LATCH_BRANDING_PRIMARY_COLOR", DEFAULT_PRIMARY_COLOR))
+            .map_err(|e| invalid("LATCH_BRANDING_PRIMARY_COLOR", e))?;
+    Ok(Branding {
+        name: name.trim().to_owned(),
+        logo_url,
+        primary_color,
     })
 }
 

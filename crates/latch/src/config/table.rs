@@ -74,7 +74,22 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "LATCH_ENVIRONMENT_NAME",
         "Latch",
-        "name shown on the hosted pages",
+        "the environment's name; the hosted pages show it unless `LATCH_BRANDING_NAME` is set",
+    ),
+    s(
+        "LATCH_BRANDING_NAME",
+        "LATCH_ENVIRONMENT_NAME's value",
+        "name at the top of every hosted page and in its title (1–100 characters)",
+    ),
+    s(
+        "LATCH_BRANDING_LOGO_URL",
+        "none",
+        "logo shown on the hosted pages (alt text: the name); https, or http on loopback; the browser fetches it and the pages' CSP allows its origin",
+    ),
+    s(
+        "LATCH_BRANDING_PRIMARY_COLOR",
+        "#3466d6",
+        "colour of the hosted pages' buttons and focus rings, `#rrggbb`",
     ),
     s(
         "LATCH_LOG_FORMAT",

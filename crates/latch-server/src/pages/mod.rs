@@ -1,0 +1,63 @@
+//! Server-rendered HTML: the hosted login page, the organization picker, invitation, logout and
+//! error pages. Askama templates (`templates/`, compiled in, every value escaped) extending one
+//! layout (`base.html`) and one stylesheet (`style.css`), served at a URL naming its hash. No
+//! JavaScript: every page carries a CSP that allows no script, and the headers that keep it from
+//! being framed, cached or leaked.
+
+mod theme;
+mod views;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+
+pub use self::theme::{Theme, stylesheet};
+pub use self::views::{InvitationForm, LoginForm, Picker};
+
+/// An error the user sees instead of a redirect (unknown client, unregistered redirect URI…).
+pub fn error(theme: &Theme, status: StatusCode, message: &str) -> Response {
+    theme.render(
+        status,
+        &views::ErrorPage {
+            theme,
+            title: "Something went wrong",
+            message,
+        },
+    )
+}
+
+/// A page with a title and a paragraph.
+pub fn message(theme: &Theme, title: &str, text: &str) -> Response {
+    theme.render(StatusCode::OK, &views::MessagePage { theme, title, text })
+}
+
+/// The hosted login form (CONTRACT.md "Hosted login": inputs `email` and `password`).
+pub fn login(theme: &Theme, status: StatusCode, form: &LoginForm<'_>) -> Response {
+    theme.render(status, &views::LoginPage::new(theme, form))
+}
+
+/// One button per organization the user may sign in with.
+pub fn organization_picker(theme: &Theme, picker: &Picker<'_>) -> Response {
+    theme.render(StatusCode::OK, &views::PickerPage::new(theme, picker))
+}
+
+/// The invitation's sign-in / sign-up form.
+pub fn invitation(theme: &Theme, status: StatusCode, invitation: &InvitationForm<'_>) -> Response {
+    let title = format!("Join {}", invitation.organization);
+    theme.render(
+        status,
+        &views::InvitationPage::new(theme, &title, invitation),
+    )
+}
+
+/// RP-Initiated Logout §2: asks the user to confirm; `fields` are posted back as hidden inputs.
+pub fn logout_confirmation(theme: &Theme, action: &str, fields: &[(&str, &str)]) -> Response {
+    theme.render(
+        StatusCode::OK,
+        &views::LogoutPage {
+            theme,
+            title: "Sign out?",
+            action,
+            fields,
+        },
+    )
+}
