@@ -1,7 +1,8 @@
 //! # latch-server
 //!
 //! Latch's HTTP surface on axum: every route (`router.rs`), the OAuth 2.0 / OpenID Connect
-//! endpoints, the hosted login pages, the management API, the error-to-HTTP mapping, the
+//! endpoints, the hosted login pages, the management layer (`manage`: operations shared by the
+//! management API, the CLI and the coming console) and its HTTP API (`admin`), the error-to-HTTP mapping, the
 //! in-memory caches (applications, signing keys, revocations), the abuse limits, the listening edge
 //! (`edge`: header-read timeout, connection cap), outbound calls (`outbound`), the background jobs,
 //! metrics, and the services the binary shares (user import/export, key rewrap, password hashing and
@@ -27,8 +28,6 @@ mod lifecycle;
 mod login;
 mod logout;
 pub mod manage;
-mod manage_apis;
-mod manage_orgs;
 mod metrics;
 mod metrics_process;
 mod oauth;
