@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::UnixTime;
+pub use crate::client_type::ApplicationType;
+use crate::field::FieldError;
 use crate::redirect::{self, UriError};
 use crate::secret::SecretHash;
 
@@ -14,51 +16,24 @@ pub const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;
 /// At most this many active client secrets per application.
 pub const MAX_ACTIVE_SECRETS: usize = 2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ApplicationType {
-    /// Server-side web application holding a client secret (confidential client).
-    Web,
-    /// Single-page application (public client, PKCE).
-    Spa,
-    /// Mobile or desktop application (public client, PKCE, RFC 8252).
-    Native,
-}
-
-impl ApplicationType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Web => "web",
-            Self::Spa => "spa",
-            Self::Native => "native",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "web" => Some(Self::Web),
-            "spa" => Some(Self::Spa),
-            "native" => Some(Self::Native),
-            _ => None,
-        }
-    }
-
-    /// Confidential clients authenticate with a secret; public ones cannot keep one.
-    pub fn is_confidential(self) -> bool {
-        self == Self::Web
-    }
-}
-
+/// Where an application's users may be sent (allow-lists, exact match) and notified.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Redirects {
+    /// Allowed `redirect_uri` values (loopback ports may vary, RFC 8252 §7.3).
     #[serde(default)]
     pub post_login: Vec<String>,
+    /// Where login starts when it begins outside the application (OpenID Connect Core §4).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = "uri"))]
     pub initiate_login: Option<String>,
+    /// Allowed `post_logout_redirect_uri` values.
     #[serde(default)]
     pub post_logout: Vec<String>,
+    /// The back-channel logout URL.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = "uri"))]
     pub backchannel_logout: Option<String>,
 }
 
@@ -82,22 +57,6 @@ pub struct Application {
     pub custom_claims: Map<String, Value>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
-}
-
-/// A field that failed validation: reported as 422 naming the field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub reason: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
 }
 
 pub const SIGNING_ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::application::FieldError;
+use crate::field::FieldError;
 
 /// Claim names Latch (or the JWT, OIDC and OAuth registries) gives a meaning to. A custom claim
 /// named like one of these is refused, even before the URL rule, so the error says why.

@@ -5,17 +5,20 @@
 //! counters and device cookies, which addresses may be called out to, errors as values
 //! (`OAuthError`), the injected `Clock`, and the store traits that `latch-store` implements.
 //!
-//! This crate must not depend on any other Latch crate, on HTTP frameworks or on databases.
+//! This crate must not depend on any other Latch crate, on HTTP frameworks or on databases (the
+//! optional `openapi` feature only derives schemas of a few types, for the management API).
 
 pub mod address;
 pub mod application;
 pub mod audit;
 pub mod authorize;
 pub mod claims;
+pub mod client_type;
 pub mod clock;
 pub mod code;
 pub mod device;
 pub mod error;
+pub mod field;
 pub mod organization;
 pub mod params;
 pub mod pkce;

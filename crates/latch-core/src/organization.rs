@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use crate::UnixTime;
-use crate::application::{FieldError, MAX_ACCESS_TOKEN_TTL, MIN_ACCESS_TOKEN_TTL};
+use crate::application::{MAX_ACCESS_TOKEN_TTL, MIN_ACCESS_TOKEN_TTL};
 use crate::claims::validate_custom_claims;
+use crate::field::FieldError;
 use crate::scope::{MAX_PERMISSION_LEN, is_permission};
 use crate::secret::SecretHash;
 

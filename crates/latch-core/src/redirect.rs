@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use url::{Host, Url};
 
-use crate::application::ApplicationType;
+use crate::client_type::ApplicationType;
 
 /// Why a URI was refused at registration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::UnixTime;
-use crate::application::FieldError;
+use crate::field::FieldError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

@@ -4,13 +4,14 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use latch_core::application::FieldError;
 use latch_core::store::StoreError;
 use latch_core::{ErrorCode, OAuthError};
 use serde::Serialize;
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every error answer's body (RFC 6749 §5.2 for the protocol endpoints; the management API's too).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody<'a> {
     error: &'a str,
     error_description: &'a str,
 }
@@ -207,16 +208,6 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
             ),
             other => Self::bad_request(other.body_text()),
         }
-    }
-}
-
-impl From<FieldError> for ApiError {
-    fn from(e: FieldError) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            format!("{}: {}", e.field, e.reason),
-        )
     }
 }
 

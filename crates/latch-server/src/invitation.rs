@@ -266,7 +266,14 @@ async fn sign_up(state: &AppState, a: &Acceptance<'_>) -> Result<User, String> {
         state.clock.now(),
     )
     .await
-    .map_err(|e| e.description)
+    .map_err(|e| match e {
+        // The store's own words stay in the log.
+        manage::ManageError::Store(e) => {
+            crate::error::internal(&e);
+            "internal error".to_owned()
+        }
+        refused => refused.to_string(),
+    })
 }
 
 struct Form<'a> {

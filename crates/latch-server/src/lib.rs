@@ -2,7 +2,9 @@
 //!
 //! Latch's HTTP surface on axum: every route (`router.rs`), the OAuth 2.0 / OpenID Connect
 //! endpoints, the hosted pages (`pages`: askama templates in `templates/`, one layout, one
-//! stylesheet, the `LATCH_BRANDING_*` theme), the management API, the error-to-HTTP mapping, the
+//! stylesheet, the `LATCH_BRANDING_*` theme), the management layer (`manage`: operations shared by
+//! the management API, the CLI and the coming console) and its HTTP API (`admin`), the
+//! error-to-HTTP mapping, the
 //! in-memory caches (applications, signing keys, revocations), the abuse limits, the listening edge
 //! (`edge`: header-read timeout, connection cap), outbound calls (`outbound`), the background jobs,
 //! metrics, and the services the binary shares (user import/export, key rewrap, password hashing and
@@ -28,8 +30,6 @@ mod lifecycle;
 mod login;
 mod logout;
 pub mod manage;
-mod manage_apis;
-mod manage_orgs;
 mod metrics;
 mod metrics_process;
 mod oauth;

@@ -68,17 +68,20 @@ pub struct ExportLine {
 }
 
 /// What an import did.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = UserImportReport)]
 pub struct ImportReport {
     pub imported: u64,
     /// Lines whose email (or id) was already there: left as they are.
     pub existing: u64,
     /// Lines that failed (the first `MAX_REPORTED` are listed in `failed`).
     pub failed_count: u64,
+    /// The first 1000 failed lines.
     pub failed: Vec<LineError>,
 }
 
-#[derive(Debug, Serialize)]
+/// A line that was not imported, and why.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LineError {
     pub line: u64,
     pub error: String,
@@ -232,7 +235,7 @@ fn parse_line(text: &str, now: UnixTime) -> Result<(User, String), String> {
         family_name: line.family_name,
         created_at,
     };
-    let field = |e: latch_core::application::FieldError| format!("{} {}", e.field, e.reason);
+    let field = |e: latch_core::field::FieldError| format!("{} {}", e.field, e.reason);
     user::validate_email(&user.email).map_err(field)?;
     user::validate_profile_field("name", &user.name).map_err(field)?;
     user::validate_profile_field("given_name", &user.given_name).map_err(field)?;

@@ -9,7 +9,7 @@ use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
 use super::pagination::{List, ListQuery};
 use crate::error::ApiError;
-use crate::manage_apis::{self, ApiView, NewApi};
+use crate::manage::{self, ApiView, NewApi};
 use crate::state::AppState;
 
 pub async fn create(
@@ -18,7 +18,7 @@ pub async fn create(
     JsonBody(new): JsonBody<NewApi>,
 ) -> Result<(StatusCode, Json<ApiView>), ApiError> {
     let (store, issuer) = (state.store.as_ref(), &state.settings.issuer);
-    let api = manage_apis::create_api(store, issuer, new, state.clock.now()).await?;
+    let api = manage::create_api(store, issuer, new, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(ApiView::from(&api))))
 }
 
@@ -48,7 +48,7 @@ pub async fn update(
 ) -> Result<Json<ApiView>, ApiError> {
     let current = find(&state, &id).await?;
     let now = state.clock.now();
-    let api = manage_apis::update_api(state.store.as_ref(), &current, &patch, now).await?;
+    let api = manage::update_api(state.store.as_ref(), &current, &patch, now).await?;
     Ok(Json(ApiView::from(&api)))
 }
 
@@ -58,9 +58,7 @@ pub async fn delete(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_api(&id, state.clock.now()).await? {
-        return Err(ApiError::not_found("API"));
-    }
+    manage::delete_api(state.store.as_ref(), &id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -68,9 +66,5 @@ async fn find(
     state: &AppState,
     id: &str,
 ) -> Result<latch_core::organization::ApiResource, ApiError> {
-    state
-        .store
-        .get_api(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("API"))
+    Ok(manage::api(state.store.as_ref(), id).await?)
 }

@@ -10,14 +10,14 @@ use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
 use super::pagination::{List, ListQuery};
 use crate::error::ApiError;
-use crate::manage::{self, ApplicationView, NewApplication};
+use crate::manage::{self, ApplicationCreated, ApplicationView, NewApplication};
 use crate::state::AppState;
 
 pub async fn create(
     _: Admin,
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewApplication>,
-) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
+) -> Result<(StatusCode, Json<ApplicationCreated>), ApiError> {
     let (app, secret) = manage::create_application(
         state.store.as_ref(),
         new,
@@ -28,7 +28,7 @@ pub async fn create(
     refresh_cache(&state).await;
     Ok((
         StatusCode::CREATED,
-        Json(ApplicationView::new(&app, secret.as_ref())),
+        Json(ApplicationCreated::new(&app, secret.as_ref())),
     ))
 }
 
@@ -38,9 +38,7 @@ pub async fn list(
     query: ListQuery,
 ) -> Result<Json<List<ApplicationView>>, ApiError> {
     let page = state.store.list_applications(&query.page).await?;
-    Ok(Json(List::from_page(page, |app| {
-        ApplicationView::new(app, None)
-    })))
+    Ok(Json(List::from_page(page, |a| ApplicationView::from(a))))
 }
 
 pub async fn show(
@@ -49,7 +47,7 @@ pub async fn show(
     PathParams(id): PathParams<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     let app = find(&state, &id).await?;
-    Ok(Json(ApplicationView::new(&app, None)))
+    Ok(Json(ApplicationView::from(&app)))
 }
 
 /// RFC 7396 merge patch; the rules are `manage::update_application`'s.
@@ -69,7 +67,7 @@ pub async fn update(
     )
     .await?;
     refresh_cache(&state).await;
-    Ok(Json(ApplicationView::new(&app, None)))
+    Ok(Json(ApplicationView::from(&app)))
 }
 
 /// Deletes the application and stops everything issued to it (see `lifecycle`).
@@ -87,11 +85,7 @@ pub async fn delete(
 
 /// The application with this id, or 404.
 pub async fn find(state: &AppState, id: &str) -> Result<Application, ApiError> {
-    state
-        .store
-        .get_application(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("application"))
+    Ok(manage::application(state.store.as_ref(), id).await?)
 }
 
 /// Makes a write visible to this node's token endpoint at once (other nodes poll the store).

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
 
 use super::auth::Admin;
 use super::pagination::{List, ListQuery};
-use super::schemas::{nullable_text, object, text, time};
 use crate::audit::Event;
 use crate::error::ApiError;
 use crate::manage::rfc3339;
@@ -35,27 +35,39 @@ pub struct AuditQuery {
     until: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// Who acted.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditActor)]
 pub struct Actor {
+    /// `user`, `client`, `admin` or `system`.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     kind: &'static str,
     id: Option<String>,
 }
 
 /// An event as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
 pub struct AuditEventView {
     id: String,
+    /// login.success, login.failure, token.issued, token.reuse_detected,
+    /// client.authentication_failure, logout, session.ended, secret.created, secret.revoked,
+    /// management.change…
     #[serde(rename = "type")]
     kind: String,
+    #[schema(format = DateTime)]
     at: String,
     actor: Actor,
     user_id: Option<String>,
     client_id: Option<String>,
     session_id: Option<String>,
     ip: Option<String>,
+    /// `success` or `failure`.
+    #[schema(value_type = String)]
     outcome: &'static str,
     reason: Option<String>,
+    #[schema(value_type = Object)]
     details: Value,
 }
 
@@ -159,34 +171,4 @@ pub async fn record_changes(
         state.audit.record(event, state.clock.now());
     }
     response
-}
-
-/// The `AuditEvent` schema.
-pub(crate) fn schemas() -> Value {
-    let required = [
-        "id",
-        "type",
-        "at",
-        "actor",
-        "user_id",
-        "client_id",
-        "session_id",
-        "ip",
-        "outcome",
-        "reason",
-        "details",
-    ];
-    json!({
-        "AuditEvent": object(&required, json!({
-            "id": text(),
-            "type": {"type": "string", "description": "login.success, login.failure, token.issued, token.reuse_detected, client.authentication_failure, logout, session.ended, secret.created, secret.revoked, management.change"},
-            "at": time(false),
-            "actor": object(&["type", "id"], json!({"type": {"type": "string", "enum": ["user", "client", "admin", "system"]}, "id": nullable_text()})),
-            "user_id": nullable_text(), "client_id": nullable_text(), "session_id": nullable_text(),
-            "ip": nullable_text(),
-            "outcome": {"type": "string", "enum": ["success", "failure"]},
-            "reason": nullable_text(),
-            "details": {"type": "object"},
-        })),
-    })
 }

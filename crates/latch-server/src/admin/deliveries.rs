@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use latch_core::store::BackchannelDelivery;
 use serde::Serialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::applications::find;
 use super::auth::Admin;
@@ -15,17 +15,24 @@ use crate::error::ApiError;
 use crate::manage::rfc3339;
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+/// A back-channel logout notification (OpenID Connect Back-Channel Logout 1.0 §2.5) and its fate.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BackchannelDelivery)]
 pub struct DeliveryView {
     pub id: String,
     pub url: String,
     pub sid: String,
     /// `pending`, `delivered` or `abandoned`.
+    #[schema(value_type = String)]
     pub status: &'static str,
     pub attempts: i64,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub next_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
     pub delivered_at: Option<String>,
+    #[schema(format = DateTime)]
     pub abandoned_at: Option<String>,
     /// A generic reason (`connection refused`, `timeout`, `HTTP 503`, `address not allowed`…),
     /// never the connector's own message.
@@ -63,23 +70,4 @@ pub async fn list(
     let app = find(&state, &id).await?;
     let page = state.store.list_deliveries(&app.id, &query.page).await?;
     Ok(Json(List::from_page(page, |d| DeliveryView::from(d))))
-}
-
-pub fn schemas() -> Value {
-    let text = json!({"type": "string"});
-    let nullable = json!({"type": ["string", "null"]});
-    json!({
-        "BackchannelDelivery": {
-            "type": "object",
-            "required": ["id", "url", "sid", "status", "attempts", "created_at"],
-            "properties": {
-                "id": text, "url": text, "sid": text,
-                "status": {"type": "string", "enum": ["pending", "delivered", "abandoned"]},
-                "attempts": {"type": "integer"},
-                "created_at": {"type": "string", "format": "date-time"},
-                "next_attempt_at": nullable, "delivered_at": nullable, "abandoned_at": nullable,
-                "last_error": nullable,
-            },
-        }
-    })
 }

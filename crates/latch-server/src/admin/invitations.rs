@@ -10,7 +10,7 @@ use super::json::{JsonBody, PathParams};
 use super::organizations::find;
 use super::pagination::{List, ListQuery};
 use crate::error::ApiError;
-use crate::manage_orgs::{self, InvitationCreated, InvitationView, NewInvitation};
+use crate::manage::{self, InvitationCreated, InvitationView, NewInvitation};
 use crate::state::AppState;
 
 /// The answer carries the link, shown this once.
@@ -26,7 +26,7 @@ pub async fn create(
         &state.settings.issuer,
         state.clock.now(),
     );
-    let created = manage_orgs::create_invitation(store, issuer, &org, new, now).await?;
+    let created = manage::create_invitation(store, issuer, &org, new, now).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -49,12 +49,6 @@ pub async fn delete(
     PathParams((id, invitation_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let org = find(&state, &id).await?;
-    if !state
-        .store
-        .delete_invitation(&org.id, &invitation_id)
-        .await?
-    {
-        return Err(ApiError::not_found("invitation"));
-    }
+    manage::revoke_invitation(state.store.as_ref(), &org, &invitation_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

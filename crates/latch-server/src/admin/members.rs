@@ -11,7 +11,7 @@ use super::json::{JsonBody, PathParams};
 use super::organizations::find;
 use super::pagination::{List, ListQuery};
 use crate::error::ApiError;
-use crate::manage_orgs::{self, MemberView, NewMember};
+use crate::manage::{self, MemberView, NewMember};
 use crate::state::AppState;
 
 pub async fn add(
@@ -22,7 +22,7 @@ pub async fn add(
 ) -> Result<(StatusCode, Json<MemberView>), ApiError> {
     let org = find(&state, &id).await?;
     let now = state.clock.now();
-    let member = manage_orgs::add_member(state.store.as_ref(), &org, new, now).await?;
+    let member = manage::add_member(state.store.as_ref(), &org, new, now).await?;
     Ok((StatusCode::CREATED, Json(MemberView::from(&member))))
 }
 
@@ -57,7 +57,7 @@ pub async fn update(
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<Json<MemberView>, ApiError> {
     let current = member(&state, &id, &user_id).await?;
-    let updated = manage_orgs::update_member(state.store.as_ref(), &current, &patch).await?;
+    let updated = manage::update_member(state.store.as_ref(), &current, &patch).await?;
     Ok(Json(MemberView::from(&updated)))
 }
 
@@ -69,21 +69,10 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let org = find(&state, &id).await?;
     let now = state.clock.now();
-    if !state
-        .store
-        .delete_membership(&org.id, &user_id, now)
-        .await?
-    {
-        return Err(ApiError::not_found("member"));
-    }
+    manage::remove_member(state.store.as_ref(), &org, &user_id, now).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn member(state: &AppState, id: &str, user_id: &str) -> Result<Membership, ApiError> {
-    let org = find(state, id).await?;
-    state
-        .store
-        .get_membership(&org.id, user_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))
+    Ok(manage::member(state.store.as_ref(), id, user_id).await?)
 }

@@ -4,23 +4,24 @@
 //! with `management_api_access`.
 //!
 //! Every route is one row of [`endpoints`]: the router and the OpenAPI document are both built from
-//! that table, so neither can drift from the other. Creation and update rules live in
-//! `crate::manage` (shared with the CLI); handlers here extract, call, and map.
+//! that table, so neither can drift from the other; the document's schemas are derived from the
+//! request and response types. Operations and their rules live in the management layer,
+//! `crate::manage` (shared with the CLI); handlers here extract, call it, and map its
+//! `ManageError` to HTTP (`errors`).
 
 mod apis;
 mod applications;
 mod audit;
 mod auth;
 mod deliveries;
+mod errors;
 mod invitations;
 mod json;
 mod members;
 mod openapi;
-mod org_schemas;
 mod organizations;
 mod pagination;
 mod roles;
-mod schemas;
 mod secrets;
 mod sessions;
 mod users;

@@ -1,11 +1,13 @@
 //! The OpenAPI 3.1 document of the management API, served at `GET /api/v1/openapi.json`.
 //!
 //! Paths and operations come from [`super::endpoints`], the table the router is built from; the
-//! schemas below are checked against the types they describe by the tests at the end.
+//! schemas are derived (utoipa `ToSchema`) from the very types the handlers read and write, in
+//! `crate::manage` and here, so neither can drift from the other.
 
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 use super::{Endpoint, Success, endpoints};
@@ -39,7 +41,7 @@ pub fn document(issuer: &str) -> Value {
                 "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                 "description": "An access token from the client_credentials grant of a web application with management_api_access",
             }},
-            "schemas": super::schemas::schemas(),
+            "schemas": schemas(),
         },
     })
 }
@@ -135,6 +137,133 @@ fn error(description: &str) -> Value {
     json_response(description, schema_ref("Error"))
 }
 
+/// Every schema the document refers to, by the name the endpoint table uses.
+pub fn schemas() -> Map<String, Value> {
+    use crate::manage::*;
+    let mut all = Map::new();
+    all.insert(
+        "OpenApi".into(),
+        json!({"type": "object", "description": "this document"}),
+    );
+    add::<crate::error::ErrorBody<'static>>(&mut all);
+    add::<NewApplication>(&mut all);
+    view::<ApplicationView>(&mut all);
+    add::<ApplicationCreated>(&mut all);
+    view::<SecretView>(&mut all);
+    view::<ClientSecretCreated>(&mut all);
+    add::<NewUser>(&mut all);
+    view::<UserView>(&mut all);
+    view::<crate::user_transfer::ImportReport>(&mut all);
+    view::<super::sessions::SessionView>(&mut all);
+    view::<super::audit::AuditEventView>(&mut all);
+    view::<super::deliveries::DeliveryView>(&mut all);
+    add::<NewOrganization>(&mut all);
+    view::<OrganizationView>(&mut all);
+    add::<NewMember>(&mut all);
+    view::<MemberView>(&mut all);
+    add::<NewInvitation>(&mut all);
+    view::<InvitationView>(&mut all);
+    view::<InvitationCreated>(&mut all);
+    add::<NewRole>(&mut all);
+    view::<RoleView>(&mut all);
+    add::<NewApi>(&mut all);
+    view::<ApiView>(&mut all);
+    let patches: [(&str, Value, &str, &[&str]); 6] = [
+        (
+            "ApplicationPatch",
+            schema_of::<NewApplication>(),
+            "id, client_id, type, created_at and updated_at",
+            &["type"],
+        ),
+        (
+            "UserPatch",
+            schema_of::<UserFields>(),
+            "id and created_at",
+            &[],
+        ),
+        (
+            "OrganizationPatch",
+            schema_of::<NewOrganization>(),
+            "id, created_at and updated_at",
+            &[],
+        ),
+        (
+            "MemberPatch",
+            schema_of::<MemberFields>(),
+            "user_id and created_at",
+            &[],
+        ),
+        (
+            "RolePatch",
+            schema_of::<NewRole>(),
+            "id, created_at and updated_at",
+            &[],
+        ),
+        (
+            "ApiPatch",
+            schema_of::<NewApi>(),
+            "id, identifier, created_at and updated_at",
+            &["identifier"],
+        ),
+    ];
+    for (name, schema, read_only, immutable) in patches {
+        all.insert(name.into(), patch_of(schema, read_only, immutable));
+    }
+    all
+}
+
+/// Adds `T`'s schema under its name, with the schemas it refers to.
+fn add<T: ToSchema>(all: &mut Map<String, Value>) {
+    let mut referred = Vec::new();
+    T::schemas(&mut referred);
+    for (name, schema) in referred {
+        all.insert(name, json_of(&schema));
+    }
+    all.insert(T::name().into_owned(), schema_of::<T>());
+}
+
+/// `add`, for what the server writes: every member is always there (`null` when empty), so
+/// every member is required.
+fn view<T: ToSchema>(all: &mut Map<String, Value>) {
+    add::<T>(all);
+    if let Some(Value::Object(schema)) = all.get_mut(T::name().as_ref()) {
+        let members: Vec<Value> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().map(Value::from).collect())
+            .unwrap_or_default();
+        schema.insert("required".into(), Value::Array(members));
+    }
+}
+
+fn schema_of<T: ToSchema>() -> Value {
+    json_of(&T::schema())
+}
+
+fn json_of(schema: &impl serde::Serialize) -> Value {
+    serde_json::to_value(schema).unwrap_or_default()
+}
+
+/// The schema of a JSON merge patch (RFC 7396) of the editable fields `fields` describes: every
+/// member optional (`null` resets one to its default), read-only members allowed if unchanged.
+fn patch_of(mut fields: Value, read_only: &str, immutable: &[&str]) -> Value {
+    if let Some(properties) = fields["properties"].as_object_mut() {
+        for name in immutable {
+            properties.remove(*name);
+        }
+    }
+    if let Some(map) = fields.as_object_mut() {
+        map.remove("required");
+        map.remove("additionalProperties");
+        map.insert(
+            "description".into(),
+            format!("JSON merge patch (RFC 7396); {read_only} may be repeated but not changed")
+                .into(),
+        );
+    }
+    fields
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +343,62 @@ mod tests {
         );
         assert_eq!(doc["paths"]["/openapi.json"]["get"]["security"], json!([]));
         assert_eq!(doc["servers"][0]["url"], "https://id.example.com/api/v1");
+    }
+
+    fn properties(name: &str) -> Vec<String> {
+        let mut keys: Vec<String> = schemas()[name]["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    }
+
+    /// The derivation honours serde's renames and skips: a view's schema names exactly the
+    /// members the view writes, a patch's the members its type reads.
+    #[test]
+    fn derived_schemas_name_the_members_the_types_write_and_read() {
+        use crate::manage::ApplicationView;
+        use latch_core::application::{Application, ApplicationType, Redirects};
+        let app = Application {
+            id: "a".into(),
+            client_id: "c".into(),
+            name: "n".into(),
+            application_type: ApplicationType::Web,
+            management_api_access: false,
+            enforce_pkce: false,
+            access_token_ttl_seconds: None,
+            redirects: Redirects::default(),
+            allowed_origins: vec![],
+            id_token_signed_response_alg: "RS256".into(),
+            custom_claims: Map::new(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let written = serde_json::to_value(ApplicationView::from(&app)).unwrap();
+        let mut keys: Vec<String> = written.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(properties("Application"), keys);
+        assert!(properties("Application").contains(&"type".to_owned()));
+        let patch = properties("ApplicationPatch");
+        assert!(!patch.contains(&"type".to_owned()), "{patch:?}");
+        assert!(patch.contains(&"redirects".to_owned()), "{patch:?}");
+        assert_eq!(schemas()["NewApplication"]["additionalProperties"], false);
+        assert_eq!(
+            schemas()["NewApplication"]["required"],
+            json!(["name", "type"])
+        );
+        assert!(schemas()["ApplicationPatch"].get("required").is_none());
+        assert_eq!(
+            schemas()["NewUser"]["properties"]["password"]["writeOnly"],
+            true
+        );
+        assert!(properties("User").contains(&"email_verified".to_owned()));
+        // A view writes every member, `null` included.
+        assert_eq!(
+            schemas()["User"]["required"].as_array().map(Vec::len),
+            Some(properties("User").len())
+        );
+        assert!(!properties("User").contains(&"password".to_owned()));
     }
 }

@@ -10,7 +10,7 @@ use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
 use super::pagination::{List, ListQuery};
 use crate::error::ApiError;
-use crate::manage_orgs::{self, NewOrganization, OrganizationView};
+use crate::manage::{self, NewOrganization, OrganizationView};
 use crate::state::AppState;
 
 pub async fn create(
@@ -18,8 +18,7 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewOrganization>,
 ) -> Result<(StatusCode, Json<OrganizationView>), ApiError> {
-    let org =
-        manage_orgs::create_organization(state.store.as_ref(), new, state.clock.now()).await?;
+    let org = manage::create_organization(state.store.as_ref(), new, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(OrganizationView::from(&org))))
 }
 
@@ -49,7 +48,7 @@ pub async fn update(
 ) -> Result<Json<OrganizationView>, ApiError> {
     let current = find(&state, &id).await?;
     let now = state.clock.now();
-    let org = manage_orgs::update_organization(state.store.as_ref(), &current, &patch, now).await?;
+    let org = manage::update_organization(state.store.as_ref(), &current, &patch, now).await?;
     Ok(Json(OrganizationView::from(&org)))
 }
 
@@ -60,21 +59,11 @@ pub async fn delete(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    if !state
-        .store
-        .delete_organization(&id, state.clock.now())
-        .await?
-    {
-        return Err(ApiError::not_found("organization"));
-    }
+    manage::delete_organization(state.store.as_ref(), &id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The organization with this id, or 404.
 pub async fn find(state: &AppState, id: &str) -> Result<Organization, ApiError> {
-    state
-        .store
-        .get_organization(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("organization"))
+    Ok(manage::organization(state.store.as_ref(), id).await?)
 }

@@ -9,7 +9,7 @@ use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
 use super::pagination::{List, ListQuery};
 use crate::error::ApiError;
-use crate::manage_orgs::{self, NewRole, RoleView};
+use crate::manage::{self, NewRole, RoleView};
 use crate::state::AppState;
 
 pub async fn create(
@@ -17,7 +17,7 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewRole>,
 ) -> Result<(StatusCode, Json<RoleView>), ApiError> {
-    let role = manage_orgs::create_role(state.store.as_ref(), new, state.clock.now()).await?;
+    let role = manage::create_role(state.store.as_ref(), new, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(RoleView::from(&role))))
 }
 
@@ -47,7 +47,7 @@ pub async fn update(
 ) -> Result<Json<RoleView>, ApiError> {
     let current = find(&state, &id).await?;
     let now = state.clock.now();
-    let role = manage_orgs::update_role(state.store.as_ref(), &current, &patch, now).await?;
+    let role = manage::update_role(state.store.as_ref(), &current, &patch, now).await?;
     Ok(Json(RoleView::from(&role)))
 }
 
@@ -57,16 +57,10 @@ pub async fn delete(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_role(&id).await? {
-        return Err(ApiError::not_found("role"));
-    }
+    manage::delete_role(state.store.as_ref(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn find(state: &AppState, id: &str) -> Result<latch_core::organization::Role, ApiError> {
-    state
-        .store
-        .get_role(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("role"))
+    Ok(manage::role(state.store.as_ref(), id).await?)
 }

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use latch_core::audit::ActorType;
-use serde::Serialize;
 
 use super::applications::{find, refresh_cache};
 use super::auth::Admin;
@@ -12,16 +11,8 @@ use super::json::PathParams;
 use super::pagination::{List, ListQuery, page_of};
 use crate::audit::Event;
 use crate::error::ApiError;
-use crate::manage::{self, SecretView, rfc3339};
+use crate::manage::{self, ClientSecretCreated, SecretView, rfc3339};
 use crate::state::AppState;
-
-/// The one answer that carries a secret's value.
-#[derive(Debug, Serialize)]
-pub struct ClientSecretCreated {
-    pub id: String,
-    pub secret: String,
-    pub created_at: String,
-}
 
 pub async fn create(
     admin: Admin,
@@ -61,13 +52,7 @@ pub async fn delete(
     PathParams((id, secret_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let app = find(&state, &id).await?;
-    if !state
-        .store
-        .delete_client_secret(&app.id, &secret_id)
-        .await?
-    {
-        return Err(ApiError::not_found("client secret"));
-    }
+    manage::revoke_client_secret(state.store.as_ref(), &app, &secret_id).await?;
     refresh_cache(&state).await;
     let event = secret_event("secret.revoked", &admin, &app.client_id, &secret_id);
     state.audit.record(event, state.clock.now());

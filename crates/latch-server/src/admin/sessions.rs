@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use latch_core::audit::ActorType;
 use latch_core::store::{SessionRecord, SessionSelector};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth::Admin;
 use super::json::PathParams;
@@ -18,10 +19,13 @@ use crate::manage::rfc3339;
 use crate::state::AppState;
 
 /// A session as listed (never its cookie or the cookie's hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionView {
     pub sid: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub last_active_at: String,
     /// `client_id`s of the applications issued codes from this session.
     pub applications: Vec<String>,

@@ -115,9 +115,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     find(&state, &id).await?;
     let now = state.clock.now();
-    let Some(ended) = manage::delete_user(state.store.as_ref(), &id, now).await? else {
-        return Err(ApiError::not_found("user"));
-    };
+    let ended = manage::delete_user(state.store.as_ref(), &id, now).await?;
     crate::lifecycle::sessions_ended(&state, &ended, now).await;
     let event = Event::new("session.ended")
         .actor(ActorType::Admin, Some(&admin.client_id))
@@ -140,9 +138,5 @@ pub async fn unlock(
 
 /// The user with this id, or 404.
 pub async fn find(state: &AppState, id: &str) -> Result<User, ApiError> {
-    state
-        .store
-        .get_user(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))
+    Ok(manage::user(state.store.as_ref(), id).await?)
 }

@@ -7,9 +7,11 @@ use latch_core::audit::ActorType;
 use latch_core::store::PageRequest;
 use latch_server::Settings;
 use latch_server::audit::{self, Event};
-use latch_server::manage::{self, ApplicationView, NewApplication};
+use latch_server::manage::{
+    self, ApplicationCreated, ApplicationView, ClientSecretCreated, NewApplication,
+};
 
-use super::{api_error, now, open, print_json};
+use super::{manage_error, now, open, print_json};
 
 #[derive(Subcommand)]
 pub enum AppsCommand {
@@ -120,8 +122,8 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
             let (app, secret) =
                 manage::create_application(store, new, now(), settings.backchannel_allow_private)
                     .await
-                    .map_err(api_error)?;
-            print_json(&ApplicationView::new(&app, secret.as_ref()))
+                    .map_err(manage_error)?;
+            print_json(&ApplicationCreated::new(&app, secret.as_ref()))
         }
         AppsCommand::List => {
             let mut all = Vec::new();
@@ -131,7 +133,7 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
             };
             loop {
                 let batch = store.list_applications(&page).await?;
-                all.extend(batch.data.iter().map(|a| ApplicationView::new(a, None)));
+                all.extend(batch.data.iter().map(ApplicationView::from));
                 match batch.next_cursor {
                     Some(c) => page.after = Some(c),
                     None => break,
@@ -141,7 +143,7 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
         }
         AppsCommand::Show { id } => {
             let app = find(store, &id).await?;
-            print_json(&ApplicationView::new(&app, None))
+            print_json(&ApplicationView::from(&app))
         }
         AppsCommand::Delete { id } => {
             let app = find(store, &id).await?;
@@ -171,13 +173,13 @@ async fn secrets(store: &dyn latch_core::store::Store, cmd: SecretsCommand) -> a
             let app = find(store, &application_id).await?;
             let (secret, info) = manage::create_client_secret(store, &app, now())
                 .await
-                .map_err(api_error)?;
+                .map_err(manage_error)?;
             audit_secret(store, "secret.created", &app.client_id, &info.id).await?;
-            print_json(&serde_json::json!({
-                "id": info.id,
-                "secret": secret.expose_secret(),
-                "created_at": manage::rfc3339(info.created_at),
-            }))
+            print_json(&ClientSecretCreated {
+                id: info.id,
+                secret: secret.expose_secret().to_owned(),
+                created_at: manage::rfc3339(info.created_at),
+            })
         }
         SecretsCommand::List { application_id } => {
             let app = find(store, &application_id).await?;

@@ -36,7 +36,7 @@ pub fn now() -> i64 {
     latch_core::SystemClock.now()
 }
 
-/// Turns a management error into the CLI's one-line error.
-pub fn api_error(e: latch_server::error::ApiError) -> anyhow::Error {
-    anyhow::anyhow!("{}: {}", e.code, e.description)
+/// Turns a management layer error into the CLI's one-line error (`code: description`).
+pub fn manage_error(e: latch_server::manage::ManageError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {e}", e.code())
 }

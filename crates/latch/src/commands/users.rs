@@ -11,7 +11,7 @@ use latch_server::manage::{self, NewUser, UserView};
 use latch_server::password::PasswordHasher;
 use latch_server::user_transfer;
 
-use super::{api_error, now, open, print_json};
+use super::{manage_error, now, open, print_json};
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
@@ -86,7 +86,7 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             };
             let user = manage::create_user(store, &passwords, new, now())
                 .await
-                .map_err(api_error)?;
+                .map_err(manage_error)?;
             print_json(&UserView::from(&user))
         }
         UsersCommand::List { email } => {
@@ -111,12 +111,12 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             include_password_hashes,
         } => export(store, &file, include_password_hashes).await,
         UsersCommand::Delete { id } => {
-            if manage::delete_user(store, &id, now())
-                .await
-                .map_err(api_error)?
-                .is_none()
-            {
-                return Err(anyhow!("not_found: user `{id}` not found"));
+            match manage::delete_user(store, &id, now()).await {
+                Ok(_) => {}
+                Err(manage::ManageError::NotFound(_)) => {
+                    return Err(anyhow!("not_found: user `{id}` not found"));
+                }
+                Err(e) => return Err(manage_error(e)),
             }
             print_json(&serde_json::json!({ "deleted": id }))
         }

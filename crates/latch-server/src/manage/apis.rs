@@ -1,44 +1,58 @@
-//! Administration of API resources (`/api/v1/apis`): what `audience=` at authorize names, the
-//! permissions its tokens may carry, their lifetime, offline access and custom claims.
+//! API resources (`/api/v1/apis`): what `audience=` at authorize names, the permissions its
+//! tokens may carry, their lifetime, offline access and custom claims.
 
 use latch_core::UnixTime;
-use latch_core::application::FieldError;
+use latch_core::field::FieldError;
 use latch_core::organization::ApiResource;
-use latch_core::store::{Store, StoreError};
+use latch_core::store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
-use crate::manage::{parse_json, patched, rfc3339};
+use super::applications::custom_claims;
+use super::patch::{parse_json, patched};
+use super::roles::permissions;
+use super::{ManageError, rfc3339};
 use crate::tokens::management_audience;
 
 /// `POST /api/v1/apis`; after a merge patch, also the editable fields of one.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApi {
+    /// The `audience` value; immutable.
     pub identifier: String,
     pub name: String,
     #[serde(default)]
+    #[schema(schema_with = permissions)]
     pub permissions: Vec<String>,
+    /// Overrides the application's for tokens of this API.
     #[serde(default)]
+    #[schema(minimum = 60, maximum = 86400)]
     pub access_token_ttl_seconds: Option<i64>,
-    /// Auth0's "Allow Offline Access"; off unless set.
+    /// Auth0's "Allow Offline Access": whether offline_access yields a refresh token (off unless
+    /// set).
     #[serde(default)]
     pub allow_offline_access: bool,
     #[serde(default)]
+    #[schema(schema_with = custom_claims)]
     pub custom_claims: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Api)]
 pub struct ApiView {
     pub id: String,
+    /// The `audience` value; immutable.
     pub identifier: String,
     pub name: String,
+    #[schema(schema_with = permissions)]
     pub permissions: Vec<String>,
     pub access_token_ttl_seconds: Option<i64>,
     pub allow_offline_access: bool,
     pub custom_claims: Map<String, Value>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -72,26 +86,31 @@ fn api_from(new: NewApi, id: String, created_at: UnixTime, now: UnixTime) -> Api
     }
 }
 
+/// The API resource with this id.
+pub async fn api(store: &dyn Store, id: &str) -> Result<ApiResource, ManageError> {
+    store.get_api(id).await?.ok_or(ManageError::NotFound("API"))
+}
+
 pub async fn create_api(
     store: &dyn Store,
     issuer: &str,
     new: NewApi,
     now: UnixTime,
-) -> Result<ApiResource, ApiError> {
+) -> Result<ApiResource, ManageError> {
     let api = api_from(new, uuid::Uuid::now_v7().to_string(), now, now);
     api.validate()?;
     // The management API's audience is Latch's own: no user token may ever carry it.
     if api.identifier == management_audience(issuer) {
         return Err(FieldError::new("identifier", "is the management API's own audience").into());
     }
-    match store.insert_api(&api).await {
-        Ok(()) => Ok(api),
-        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
+    store
+        .insert_api(&api)
+        .await
+        .map_err(ManageError::conflict_as(
             "identifier_taken",
             "an API with this identifier exists",
-        )),
-        Err(e) => Err(e.into()),
-    }
+        ))?;
+    Ok(api)
 }
 
 /// RFC 7396 merge patch; the identifier may be repeated but never changed (tokens name the API
@@ -101,7 +120,7 @@ pub async fn update_api(
     current: &ApiResource,
     patch: &Value,
     now: UnixTime,
-) -> Result<ApiResource, ApiError> {
+) -> Result<ApiResource, ManageError> {
     let mut fields = patched(
         &ApiView::from(current),
         patch,
@@ -118,7 +137,15 @@ pub async fn update_api(
     );
     api.validate()?;
     if !store.update_api(&api).await? {
-        return Err(ApiError::not_found("API"));
+        return Err(ManageError::NotFound("API"));
     }
     Ok(api)
+}
+
+/// Deletes the API; refresh tokens issued for it stop working.
+pub async fn delete_api(store: &dyn Store, id: &str, now: UnixTime) -> Result<(), ManageError> {
+    if !store.delete_api(id, now).await? {
+        return Err(ManageError::NotFound("API"));
+    }
+    Ok(())
 }

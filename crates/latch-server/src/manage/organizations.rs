@@ -1,40 +1,51 @@
-//! Administration of organizations, roles, memberships and invitations (as `manage` does for
-//! applications and users): what the management API accepts and shows, and the rules around it.
-//! API resources are in `manage_apis`. No HTTP types beyond `ApiError`.
+//! Organizations, their members (with roles) and invitations: what the management API accepts
+//! and shows, and the rules around them. Roles are in `roles`, API resources in `apis`.
 
 use std::collections::BTreeMap;
 
-use latch_core::application::FieldError;
+use latch_core::field::FieldError;
 use latch_core::organization::{
     DEFAULT_INVITATION_TTL, Invitation, MAX_INVITATION_TTL, Membership, ORGANIZATION_ID_PREFIX,
-    Organization, Role, validate_role_names,
+    Organization,
 };
-use latch_core::store::{Store, StoreError};
+use latch_core::store::Store;
 use latch_core::{Secret, UnixTime};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
-use crate::manage::{parse_json, patched, rfc3339};
+use super::patch::{parse_json, patched};
+use super::roles::resolve_roles;
+use super::{ManageError, rfc3339};
+
+const NAME_TAKEN: &str = "an organization with this name exists";
 
 /// `POST /api/v1/organizations`; after a merge patch, also the editable fields of one.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
+    /// A unique slug; `organization=` at authorize, `org_name` in tokens.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,49}$")]
     pub name: String,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// At most 25 entries.
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Organization)]
 pub struct OrganizationView {
+    /// `org_…`; `org_id` in tokens.
     pub id: String,
+    /// A unique slug; `organization=` at authorize, `org_name` in tokens.
     pub name: String,
     pub display_name: Option<String>,
     pub metadata: BTreeMap<String, String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -48,13 +59,6 @@ impl From<&Organization> for OrganizationView {
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
         }
-    }
-}
-
-fn conflict(e: StoreError, code: &'static str, what: &str) -> ApiError {
-    match e {
-        StoreError::Conflict(_) => ApiError::conflict(code, what.to_owned()),
-        other => other.into(),
     }
 }
 
@@ -74,18 +78,26 @@ fn organization_from(
     }
 }
 
+/// The organization with this id.
+pub async fn organization(store: &dyn Store, id: &str) -> Result<Organization, ManageError> {
+    store
+        .get_organization(id)
+        .await?
+        .ok_or(ManageError::NotFound("organization"))
+}
+
 pub async fn create_organization(
     store: &dyn Store,
     new: NewOrganization,
     now: UnixTime,
-) -> Result<Organization, ApiError> {
+) -> Result<Organization, ManageError> {
     let id = format!("{ORGANIZATION_ID_PREFIX}{}", uuid::Uuid::now_v7().simple());
     let org = organization_from(new, id, now, now);
     org.validate()?;
     store
         .insert_organization(&org)
         .await
-        .map_err(|e| conflict(e, "name_taken", "an organization with this name exists"))?;
+        .map_err(ManageError::conflict_as("name_taken", NAME_TAKEN))?;
     Ok(org)
 }
 
@@ -95,7 +107,7 @@ pub async fn update_organization(
     current: &Organization,
     patch: &Value,
     now: UnixTime,
-) -> Result<Organization, ApiError> {
+) -> Result<Organization, ManageError> {
     let read_only = ["id", "created_at", "updated_at"];
     let fields = patched(&OrganizationView::from(current), patch, &read_only)?;
     let org = organization_from(
@@ -105,139 +117,54 @@ pub async fn update_organization(
         now,
     );
     org.validate()?;
-    match store.update_organization(&org).await {
-        Ok(true) => Ok(org),
-        Ok(false) => Err(ApiError::not_found("organization")),
-        Err(e) => Err(conflict(
-            e,
-            "name_taken",
-            "an organization with this name exists",
-        )),
-    }
-}
-
-/// `POST /api/v1/roles`; after a merge patch, also the editable fields of one.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewRole {
-    pub name: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub permissions: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RoleView {
-    pub id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub permissions: Vec<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl From<&Role> for RoleView {
-    fn from(r: &Role) -> Self {
-        Self {
-            id: r.id.clone(),
-            name: r.name.clone(),
-            description: r.description.clone(),
-            permissions: r.permissions.clone(),
-            created_at: rfc3339(r.created_at),
-            updated_at: rfc3339(r.updated_at),
-        }
-    }
-}
-
-fn role_from(new: NewRole, id: String, created_at: UnixTime, now: UnixTime) -> Role {
-    Role {
-        id,
-        name: new.name,
-        description: new.description,
-        permissions: new.permissions,
-        created_at,
-        updated_at: now,
-    }
-}
-
-pub async fn create_role(store: &dyn Store, new: NewRole, now: UnixTime) -> Result<Role, ApiError> {
-    let role = role_from(new, uuid::Uuid::now_v7().to_string(), now, now);
-    role.validate()?;
-    store
-        .insert_role(&role)
+    let updated = store
+        .update_organization(&org)
         .await
-        .map_err(|e| conflict(e, "name_taken", "a role with this name exists"))?;
-    Ok(role)
+        .map_err(ManageError::conflict_as("name_taken", NAME_TAKEN))?;
+    if !updated {
+        return Err(ManageError::NotFound("organization"));
+    }
+    Ok(org)
 }
 
-pub async fn update_role(
+/// Deletes the organization with its memberships and invitations; refresh tokens issued for it
+/// stop working.
+pub async fn delete_organization(
     store: &dyn Store,
-    current: &Role,
-    patch: &Value,
+    id: &str,
     now: UnixTime,
-) -> Result<Role, ApiError> {
-    let fields = patched(
-        &RoleView::from(current),
-        patch,
-        &["id", "created_at", "updated_at"],
-    )?;
-    let role = role_from(
-        parse_json(&fields)?,
-        current.id.clone(),
-        current.created_at,
-        now,
-    );
-    role.validate()?;
-    match store.update_role(&role).await {
-        Ok(true) => Ok(role),
-        Ok(false) => Err(ApiError::not_found("role")),
-        Err(e) => Err(conflict(e, "name_taken", "a role with this name exists")),
+) -> Result<(), ManageError> {
+    if !store.delete_organization(id, now).await? {
+        return Err(ManageError::NotFound("organization"));
     }
-}
-
-/// The roles named, each of which must exist (422 naming the first that does not).
-pub async fn resolve_roles(
-    store: &dyn Store,
-    field: &str,
-    names: &[String],
-) -> Result<Vec<Role>, ApiError> {
-    validate_role_names(field, names)?;
-    let mut roles = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        match store.get_role_by_name(name).await? {
-            Some(role) => roles.push(role),
-            None => {
-                return Err(
-                    FieldError::new(format!("{field}[{i}]"), "no role has this name").into(),
-                );
-            }
-        }
-    }
-    Ok(roles)
+    Ok(())
 }
 
 /// `POST /api/v1/organizations/{id}/members`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     pub user_id: String,
+    /// Role names.
     #[serde(default)]
     pub roles: Vec<String>,
 }
 
 /// `PATCH /api/v1/organizations/{id}/members/{user_id}`: the roles replace those held.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberFields {
+    /// Role names; replace those held.
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Member)]
 pub struct MemberView {
     pub user_id: String,
     /// Role names.
     pub roles: Vec<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -251,12 +178,25 @@ impl From<&Membership> for MemberView {
     }
 }
 
+/// The membership of `user_id` in the organization with id `org_id`.
+pub async fn member(
+    store: &dyn Store,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Membership, ManageError> {
+    let org = organization(store, org_id).await?;
+    store
+        .get_membership(&org.id, user_id)
+        .await?
+        .ok_or(ManageError::NotFound("member"))
+}
+
 pub async fn add_member(
     store: &dyn Store,
     org: &Organization,
     new: NewMember,
     now: UnixTime,
-) -> Result<Membership, ApiError> {
+) -> Result<Membership, ManageError> {
     if store.get_user(&new.user_id).await?.is_none() {
         return Err(FieldError::new("user_id", "no user has this id").into());
     }
@@ -269,7 +209,10 @@ pub async fn add_member(
     store
         .insert_membership(&membership)
         .await
-        .map_err(|e| conflict(e, "already_member", "the user is a member already"))?;
+        .map_err(ManageError::conflict_as(
+            "already_member",
+            "the user is a member already",
+        ))?;
     Ok(membership)
 }
 
@@ -278,7 +221,7 @@ pub async fn update_member(
     store: &dyn Store,
     current: &Membership,
     patch: &Value,
-) -> Result<Membership, ApiError> {
+) -> Result<Membership, ManageError> {
     let fields = patched(
         &MemberView::from(current),
         patch,
@@ -291,7 +234,7 @@ pub async fn update_member(
         .update_membership_roles(&current.organization_id, &current.user_id, &ids)
         .await?
     {
-        return Err(ApiError::not_found("member"));
+        return Err(ManageError::NotFound("member"));
     }
     Ok(Membership {
         roles,
@@ -299,38 +242,64 @@ pub async fn update_member(
     })
 }
 
+/// Removes the member; their refresh tokens for this organization stop working.
+pub async fn remove_member(
+    store: &dyn Store,
+    org: &Organization,
+    user_id: &str,
+    now: UnixTime,
+) -> Result<(), ManageError> {
+    if !store.delete_membership(&org.id, user_id, now).await? {
+        return Err(ManageError::NotFound("member"));
+    }
+    Ok(())
+}
+
 /// `POST /api/v1/organizations/{id}/invitations`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInvitation {
+    /// Only this address can accept.
+    #[schema(format = Email)]
     pub email: String,
+    /// Role names the new member gets.
     #[serde(default)]
     pub roles: Vec<String>,
     /// How long the link works (Auth0's `ttl_sec`); 7 days when left out.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2592000)]
     pub ttl_seconds: Option<i64>,
-    /// The application the new member is sent to once accepted (Auth0's `client_id`): its
-    /// `redirects.initiate_login` (OIDC Core §4).
+    /// An application with `redirects.initiate_login` (Auth0's `client_id`): once accepted, the
+    /// new member lands there (OpenID Connect Core §4).
     #[serde(default)]
     pub client_id: Option<String>,
 }
 
 /// The one answer that carries the invitation link (its token is stored only as a hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationCreated {
     pub id: String,
+    /// The link, shown this once.
+    #[schema(format = "uri")]
     pub url: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Invitation)]
 pub struct InvitationView {
     pub id: String,
     pub email: String,
+    /// Role names the new member gets.
     pub roles: Vec<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
+    #[schema(format = DateTime)]
     pub accepted_at: Option<String>,
+    /// The application the new member is sent to.
     pub client_id: Option<String>,
 }
 
@@ -355,7 +324,7 @@ pub async fn create_invitation(
     org: &Organization,
     new: NewInvitation,
     now: UnixTime,
-) -> Result<InvitationCreated, ApiError> {
+) -> Result<InvitationCreated, ManageError> {
     latch_core::user::validate_email(&new.email)?;
     let ttl = new.ttl_seconds.unwrap_or(DEFAULT_INVITATION_TTL);
     if !(1..=MAX_INVITATION_TTL).contains(&ttl) {
@@ -384,7 +353,7 @@ pub async fn create_invitation(
     };
     store.insert_invitation(&invitation).await?;
     let mut url = url::Url::parse(&format!("{issuer}/invitations/accept"))
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| ManageError::internal(&e))?;
     url.query_pairs_mut()
         .append_pair("token", token.expose_secret());
     Ok(InvitationCreated {
@@ -392,4 +361,30 @@ pub async fn create_invitation(
         url: url.into(),
         expires_at: rfc3339(invitation.expires_at),
     })
+}
+
+/// Revokes an invitation: its link stops working.
+pub async fn revoke_invitation(
+    store: &dyn Store,
+    org: &Organization,
+    invitation_id: &str,
+) -> Result<(), ManageError> {
+    if !store.delete_invitation(&org.id, invitation_id).await? {
+        return Err(ManageError::NotFound("invitation"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::PartialSchema;
+
+    /// The bound the schema states is the one `create_invitation` enforces.
+    #[test]
+    fn the_documented_invitation_lifetime_is_the_enforced_one() {
+        let schema = serde_json::to_value(NewInvitation::schema()).unwrap();
+        let ttl = &schema["properties"]["ttl_seconds"];
+        assert_eq!(ttl["maximum"], MAX_INVITATION_TTL, "{ttl}");
+    }
 }

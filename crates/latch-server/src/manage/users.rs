@@ -1,0 +1,198 @@
+//! Users: creating one (API, CLI, invitation sign-up), changing the profile or the password, and
+//! deleting one with their sessions.
+
+use latch_core::UnixTime;
+use latch_core::store::{SessionSelector, Store};
+use latch_core::user::{self, User};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::patch::{parse_json, patched};
+use super::{ManageError, rfc3339};
+use crate::password::PasswordHasher;
+
+const EMAIL_TAKEN: (&str, &str) = ("email_taken", "a user with this email exists");
+
+/// `POST /api/v1/users` and `latch users create`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    #[schema(format = Email)]
+    pub email: String,
+    #[schema(min_length = 8, write_only)]
+    pub password: String,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+}
+
+/// A user as the API and CLI show it (never the password or its hash).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
+pub struct UserView {
+    pub id: String,
+    #[schema(format = Email)]
+    pub email: String,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            name: u.name.clone(),
+            given_name: u.given_name.clone(),
+            family_name: u.family_name.clone(),
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+/// The editable fields of a user, after a merge patch; `password` sets a new one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserFields {
+    #[schema(format = Email)]
+    pub email: String,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    /// Sets a new password (and ends every session of the user).
+    #[serde(default)]
+    #[schema(min_length = 8, write_only)]
+    pub password: Option<String>,
+}
+
+fn validate_profile(u: &User) -> Result<(), ManageError> {
+    user::validate_email(&u.email)?;
+    user::validate_profile_field("name", &u.name)?;
+    user::validate_profile_field("given_name", &u.given_name)?;
+    user::validate_profile_field("family_name", &u.family_name)?;
+    Ok(())
+}
+
+/// Checks the password policy, then hashes on the bounded pool.
+async fn hash_password(
+    passwords: &PasswordHasher,
+    password: String,
+) -> Result<String, ManageError> {
+    user::validate_password(&password)?;
+    passwords
+        .hash(password)
+        .await
+        .map_err(|e| ManageError::internal(&e))
+}
+
+/// The user with this id.
+pub async fn user(store: &dyn Store, id: &str) -> Result<User, ManageError> {
+    store
+        .get_user(id)
+        .await?
+        .ok_or(ManageError::NotFound("user"))
+}
+
+pub async fn create_user(
+    store: &dyn Store,
+    passwords: &PasswordHasher,
+    new: NewUser,
+    now: UnixTime,
+) -> Result<User, ManageError> {
+    let user = User {
+        id: uuid::Uuid::now_v7().to_string(),
+        email: new.email.trim().to_owned(),
+        email_verified: new.email_verified,
+        name: new.name,
+        given_name: new.given_name,
+        family_name: new.family_name,
+        created_at: now,
+    };
+    validate_profile(&user)?;
+    let hash = hash_password(passwords, new.password).await?;
+    let (code, description) = EMAIL_TAKEN;
+    store
+        .insert_user(&user, &hash)
+        .await
+        .map_err(ManageError::conflict_as(code, description))?;
+    Ok(user)
+}
+
+/// Ends the user's sessions (notifying the applications is the caller's: see
+/// `lifecycle::sessions_ended`) and deletes the user; returns the sids ended.
+pub async fn delete_user(
+    store: &dyn Store,
+    id: &str,
+    now: UnixTime,
+) -> Result<Vec<String>, ManageError> {
+    let ended = store
+        .end_sessions(SessionSelector::AllOfUser { user_id: id }, now)
+        .await?;
+    if !store.delete_user(id).await? {
+        return Err(ManageError::NotFound("user"));
+    }
+    Ok(ended)
+}
+
+/// `PATCH /api/v1/users/{id}`: a JSON merge patch of the profile, and optionally a new password.
+/// A new password set by an administrator ends every session of the user (their refresh tokens
+/// and access tokens with them; OWASP ASVS V3.3.3): returns the sids ended, for the caller to
+/// pass on (see `lifecycle::sessions_ended`).
+pub async fn update_user(
+    store: &dyn Store,
+    passwords: &PasswordHasher,
+    current: &User,
+    patch: &Value,
+    now: UnixTime,
+) -> Result<(User, Vec<String>), ManageError> {
+    let fields: UserFields = parse_json(&patched(
+        &UserView::from(current),
+        patch,
+        &["id", "created_at"],
+    )?)?;
+    let user = User {
+        id: current.id.clone(),
+        email: fields.email.trim().to_owned(),
+        email_verified: fields.email_verified,
+        name: fields.name,
+        given_name: fields.given_name,
+        family_name: fields.family_name,
+        created_at: current.created_at,
+    };
+    validate_profile(&user)?;
+    let hash = match fields.password {
+        Some(password) => Some(hash_password(passwords, password).await?),
+        None => None,
+    };
+    let (code, description) = EMAIL_TAKEN;
+    let updated = store
+        .update_user(&user, hash.as_deref())
+        .await
+        .map_err(ManageError::conflict_as(code, description))?;
+    if !updated {
+        return Err(ManageError::NotFound("user"));
+    }
+    let ended = if hash.is_some() {
+        let all = SessionSelector::AllOfUser { user_id: &user.id };
+        store.end_sessions(all, now).await?
+    } else {
+        Vec::new()
+    };
+    Ok((user, ended))
+}
