@@ -1,6 +1,6 @@
 //! Which network addresses Latch may call out to (back-channel logout URLs are requests Latch
 //! makes on an administrator's word; RFC 9700 §4.16 and OWASP's SSRF cheat sheet): loopback is
-//! allowed (development, CONTRACT.md), while private, link-local (cloud metadata at
+//! allowed (development; README "Abuse limits"), while private, link-local (cloud metadata at
 //! 169.254.169.254), shared, unspecified, multicast and reserved ranges are refused unless the
 //! operator allows private addresses.
 

@@ -9,7 +9,7 @@ use crate::field::FieldError;
 use crate::redirect::{self, UriError};
 use crate::secret::SecretHash;
 
-/// Environment default for `expires_in` of access tokens (CONTRACT.md).
+/// Environment default for `expires_in` of access tokens, unless the application overrides it.
 pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 300;
 pub const MIN_ACCESS_TOKEN_TTL: i64 = 60;
 pub const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;

@@ -1,7 +1,7 @@
 //! The application cache: token and authorize requests find their application in memory.
 //!
 //! Every node polls the store's change counter and reloads on change, so an application created by
-//! the CLI or another node is in effect within a second (CONTRACT.md). A miss falls back to the store.
+//! the CLI or another node is in effect within a second. A miss falls back to the store.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};

@@ -1,4 +1,4 @@
-//! Request body limit (CONTRACT.md: bodies over the configured size get 413).
+//! Request body limit (`LATCH_BODY_LIMIT`: bodies over it get 413, RFC 9110 §15.5.14).
 //!
 //! A declared `Content-Length` over the limit is answered 413 only after the body has been read
 //! and discarded (up to a bound), so a client still sending it sees the answer rather than a reset

@@ -1,4 +1,4 @@
-//! CORS for browser apps (CONTRACT.md, "Browser apps"), decided per request.
+//! CORS for browser apps (README "Use Latch from a single-page app"), decided per request.
 //!
 //! - Token, revocation and userinfo answer the origins applications allow
 //!   (`Application::allows_origin`: `allowed_origins`, plus for `spa` apps the origins of their

@@ -85,7 +85,7 @@ pub async fn post(
     }
 }
 
-/// CONTRACT.md "Abuse limits": 429 with `Retry-After`, as a page.
+/// README "Abuse limits": 429 with `Retry-After`, as a page.
 pub(crate) fn locked_page(state: &AppState, wait: i64) -> Response {
     let mut response = pages::error(
         &state.theme,
@@ -261,7 +261,7 @@ pub(crate) enum Credentials {
     Locked(i64),
 }
 
-/// Checks a password under the abuse limits (CONTRACT.md, `throttle`): a browser with a valid
+/// Checks a password under the abuse limits (README "Abuse limits", `throttle`): a browser with a valid
 /// device cookie for the account is judged by its own failures, any other by the account's and
 /// the address's. A locked attempt is refused before the password is checked, a failure is
 /// counted and slowed, a success clears the counts of its device or account.

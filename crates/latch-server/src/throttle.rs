@@ -1,4 +1,4 @@
-//! Abuse limits at the edge (CONTRACT.md "Abuse limits"), designed so that no outsider can turn
+//! Abuse limits at the edge (README "Abuse limits"), designed so that no outsider can turn
 //! them against the real user or the real client (README "Abuse limits"):
 //!
 //! - Sign-ins from a browser without a valid device cookie for the account are counted per

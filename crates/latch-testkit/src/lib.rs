@@ -1,7 +1,7 @@
 //! Test support for Latch's end-to-end tests.
 //!
 //! This crate owns the helpers that drive the real `latch` binary from the outside, through its
-//! external contract only (`/work/shared/CONTRACT.md`):
+//! external surface only (the endpoints, the CLI and the settings the README and `docs/` describe):
 //!
 //! - [`LatchServer`] spawns the binary on a free loopback port with a fresh database, waits for
 //!   `/healthz`, captures its logs, and runs its CLI against the same database;

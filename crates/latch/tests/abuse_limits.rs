@@ -1,4 +1,4 @@
-//! CONTRACT.md "Abuse limits": repeated failed sign-ins for one account or from one address are
+//! README "Abuse limits": repeated failed sign-ins for one account or from one address are
 //! slowed and then refused for a while (429 with Retry-After); the real user signs in again once
 //! the lock ends — and at once, all along, on a browser that signed in to her account before
 //! (its device cookie: issue 14).

@@ -380,7 +380,7 @@ async fn revoking_a_refresh_token_revokes_the_access_tokens_of_its_grant_only() 
     assert_eq!(refresh_status(&server, &web, other_rt).await, 200);
 }
 
-/// CONTRACT.md lists `none` at the introspection endpoint: a public client introspects its own
+/// `none` authentication at the introspection endpoint (docs/api.md "Protocol notes"): a public client introspects its own
 /// tokens with its client_id alone, and learns nothing of another application's.
 #[tokio::test]
 async fn a_public_client_introspects_its_own_token_and_no_other() {

@@ -1,4 +1,4 @@
-//! The management API under `/api/v1` (CONTRACT.md "Management API"): applications, client
+//! The management API under `/api/v1` (docs/api.md): applications, client
 //! secrets, users and their sessions, organizations with their members and invitations, roles and
 //! API resources, as JSON, authorized by a `client_credentials` access token of a web application
 //! with `management_api_access`.

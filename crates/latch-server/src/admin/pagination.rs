@@ -1,5 +1,5 @@
 //! Lists: `{"data": [...], "next_cursor": STRING|null}`, with `?limit=` (1–200, default 50) and
-//! `?after=CURSOR` (CONTRACT.md). Cursors are the last id of the previous page.
+//! `?after=CURSOR` (docs/api.md "One JSON envelope"). Cursors are the last id of the previous page.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

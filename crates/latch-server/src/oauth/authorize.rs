@@ -104,7 +104,7 @@ async fn authorize(
     let request = match authorize::validate(&p, app.as_deref()) {
         Ok(r) => r,
         Err(AuthorizeError::Page(message)) => {
-            // Never redirected (CONTRACT.md): the operator's only trace of a misconfigured client.
+            // Never redirected (RFC 6749 §4.1.2.1): the operator's only trace of a misconfigured client.
             tracing::info!(
                 reason = ?message,
                 client_id = ?p.client_id.as_deref().map(super::bounded),

@@ -1,5 +1,5 @@
 //! `POST /oauth/introspect` (RFC 7662): web applications authenticate with their secret, spa and
-//! native applications with their `client_id` alone (CONTRACT.md: `none`), so a public client can
+//! native applications with their `client_id` alone (`none`, docs/api.md "Protocol notes"), so a public client can
 //! introspect its own tokens. A caller learns about tokens issued to it or naming it in their
 //! audience; others are inactive, so a public client's id lets nobody read another's tokens.
 

@@ -30,7 +30,7 @@ pub fn message(theme: &Theme, title: &str, text: &str) -> Response {
     theme.render(StatusCode::OK, &views::MessagePage { theme, title, text })
 }
 
-/// The hosted login form (CONTRACT.md "Hosted login": inputs `email` and `password`).
+/// The hosted login form (inputs named `email` and `password` in a `<form method="post">`: what client libraries' test browsers fill).
 pub fn login(theme: &Theme, status: StatusCode, form: &LoginForm<'_>) -> Response {
     theme.render(status, &views::LoginPage::new(theme, form))
 }
