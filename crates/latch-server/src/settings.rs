@@ -28,7 +28,7 @@ pub struct Settings {
     /// Name, logo and colour of the hosted pages (`LATCH_BRANDING_*`).
     pub branding: Branding,
     /// Proxies whose `X-Forwarded-For` is believed (empty: the TCP peer is the client).
-    pub trusted_proxies: Vec<crate::client_ip::IpBlock>,
+    pub trusted_proxies: Vec<latch_core::ip_block::IpBlock>,
     /// Failed sign-ins (and client authentications) per account or client.
     pub account_policy: ThrottlePolicy,
     /// Failed sign-ins per address.
