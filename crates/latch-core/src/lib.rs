@@ -19,6 +19,7 @@ pub mod code;
 pub mod device;
 pub mod error;
 pub mod field;
+pub mod metadata;
 pub mod organization;
 pub mod params;
 pub mod pkce;
