@@ -135,6 +135,9 @@ impl<'a> Importer<'a> {
 
     pub async fn finish(mut self) -> Result<ImportReport, StoreError> {
         self.flush().await?;
+        // Lines refused at writing (a taken external_id) are found after those refused at
+        // reading: in line order for the reader.
+        self.report.failed.sort_by_key(|f| f.line);
         Ok(self.report)
     }
 
