@@ -1,7 +1,7 @@
 //! # latch-core
 //!
 //! The protocol rules of Latch with no I/O: typed requests and their parsing, validation of
-//! redirect URIs, PKCE, scopes, claims, the token and authorization rules, the abuse-limit
+//! redirect URIs, PKCE, scopes, claims, users' and organizations' metadata and external ids, the token and authorization rules, the abuse-limit
 //! counters and device cookies, which addresses may be called out to, errors as values
 //! (`OAuthError`), the injected `Clock`, and the store traits that `latch-store` implements.
 //!
