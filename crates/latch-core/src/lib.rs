@@ -1,8 +1,8 @@
 //! # latch-core
 //!
 //! The protocol rules of Latch with no I/O: typed requests and their parsing, validation of
-//! redirect URIs, PKCE, scopes, claims, users' and organizations' metadata and external ids, the token and authorization rules, the abuse-limit
-//! counters and device cookies, which addresses may be called out to, errors as values
+//! redirect URIs, PKCE, scopes, claims, metadata and external ids, the token and authorization
+//! rules, the abuse-limit counters and device cookies, which addresses may be called out to, errors as values
 //! (`OAuthError`), the injected `Clock`, and the store traits that `latch-store` implements.
 //!
 //! This crate must not depend on any other Latch crate, on HTTP frameworks or on databases (the
