@@ -161,8 +161,8 @@ impl<'a> Importer<'a> {
                     if done {
                         self.report.imported += 1;
                     } else if user.external_id.is_some()
-                        && self.store.get_user(&user.id).await?.is_none()
                         && self.store.get_user_by_email(&user.email).await?.is_none()
+                        && self.store.get_user(&user.id).await?.is_none()
                     {
                         // Skipped for neither its id nor its email: its external_id is another
                         // user's (or an earlier line's).
