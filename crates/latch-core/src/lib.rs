@@ -1,9 +1,10 @@
 //! # latch-core
 //!
 //! The protocol rules of Latch with no I/O: typed requests and their parsing, validation of
-//! redirect URIs, PKCE, scopes, claims, the token and authorization rules, the abuse-limit
-//! counters and device cookies, which addresses may be called out to, errors as values
-//! (`OAuthError`), the injected `Clock`, and the store traits that `latch-store` implements.
+//! redirect URIs, PKCE, scopes, claims, metadata and external ids, the token and authorization
+//! rules, the abuse-limit counters and device cookies, which addresses may be called out to,
+//! errors as values (`OAuthError`), the injected `Clock`, and the store traits that `latch-store`
+//! implements.
 //!
 //! This crate must not depend on any other Latch crate, on HTTP frameworks or on databases (the
 //! optional `openapi` feature only derives schemas of a few types, for the management API).
@@ -20,6 +21,7 @@ pub mod device;
 pub mod error;
 pub mod field;
 pub mod ip_block;
+pub mod metadata;
 pub mod organization;
 pub mod params;
 pub mod pkce;

@@ -5,7 +5,7 @@
 //! user has *in the organization a token is issued for* grant its `roles` and `permissions`
 //! claims. Without an organization a token carries no roles and no permissions.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
@@ -22,7 +22,6 @@ pub const ORGANIZATION_ID_PREFIX: &str = "org_";
 /// An invitation link works this long unless the administrator chose otherwise (Auth0's default).
 pub const DEFAULT_INVITATION_TTL: i64 = 7 * 24 * 3600;
 pub const MAX_INVITATION_TTL: i64 = 30 * 24 * 3600;
-const MAX_METADATA: usize = 25;
 const MAX_PERMISSIONS: usize = 200;
 const MAX_ROLES_PER_ASSIGNMENT: usize = 50;
 
@@ -32,7 +31,10 @@ pub struct Organization {
     /// A unique slug: `organization=` at authorize and `org_name` in tokens.
     pub name: String,
     pub display_name: Option<String>,
-    pub metadata: BTreeMap<String, String>,
+    /// The application's data about this organization (`metadata::validate_metadata`).
+    pub metadata: Map<String, Value>,
+    /// The application's own id for it (unique among organizations).
+    pub external_id: Option<String>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -111,22 +113,8 @@ impl Organization {
         if let Some(d) = &self.display_name {
             check_text("display_name", d, 255)?;
         }
-        if self.metadata.len() > MAX_METADATA {
-            return Err(FieldError::new(
-                "metadata",
-                format!("at most {MAX_METADATA} entries"),
-            ));
-        }
-        for (k, v) in &self.metadata {
-            check_text("metadata", k, 255)?;
-            if v.chars().count() > 255 {
-                return Err(FieldError::new(
-                    format!("metadata.{k}"),
-                    "at most 255 characters",
-                ));
-            }
-        }
-        Ok(())
+        crate::metadata::validate_metadata("metadata", &self.metadata)?;
+        crate::metadata::validate_external_id("external_id", &self.external_id)
     }
 }
 

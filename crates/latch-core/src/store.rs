@@ -278,9 +278,11 @@ pub trait ApplicationStore: Send + Sync {
 pub trait UserStore: Send + Sync {
     async fn insert_user(&self, user: &User, password_hash: &str) -> StoreResult<()>;
     /// Inserts users with their password hashes in one transaction (`latch users import`),
-    /// skipping any whose id or email is taken; says for each whether it was inserted.
+    /// skipping any whose id, email or external id is taken; says for each whether it was inserted.
     async fn insert_users_if_absent(&self, users: &[(User, String)]) -> StoreResult<Vec<bool>>;
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// The user with this `external_id`, if any.
+    async fn get_user_by_external_id(&self, external_id: &str) -> StoreResult<Option<User>>;
     /// By email, compared case-insensitively; with the password hash.
     async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>>;
     async fn list_users(&self, page: &PageRequest, email: Option<&str>) -> StoreResult<Page<User>>;

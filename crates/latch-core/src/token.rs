@@ -196,6 +196,8 @@ mod tests {
                 given_name: None,
                 family_name: None,
                 created_at: 0,
+                external_id: None,
+                metadata: Default::default(),
             },
             generation,
             rotated_at,

@@ -1,6 +1,7 @@
 //! Users and the password policy.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::UnixTime;
 use crate::field::FieldError;
@@ -14,6 +15,12 @@ pub struct User {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub created_at: UnixTime,
+    /// The application's own id for this user (unique among users).
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// The application's data about this user (`metadata::validate_metadata`).
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
 }
 
 /// The form emails are compared in: trimmed and lower-cased (uniqueness is case-insensitive).

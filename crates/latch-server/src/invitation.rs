@@ -258,6 +258,8 @@ async fn sign_up(state: &AppState, a: &Acceptance<'_>) -> Result<User, String> {
         name: None,
         given_name: None,
         family_name: None,
+        external_id: None,
+        metadata: None,
     };
     manage::create_user(
         state.store.as_ref(),

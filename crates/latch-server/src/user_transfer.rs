@@ -1,6 +1,7 @@
 //! Moving users in and out (`latch users import|export`, `POST /api/v1/users/import`): one JSON
 //! object per line with `id`, `email`, `password_hash`, `email_verified`, `name`, `given_name`,
-//! `family_name`, `created_at` (docs/api.md "Importing users").
+//! `family_name`, `external_id`, `metadata`, `created_at` (docs/api.md "Importing users");
+//! `external_id` and `metadata` follow the rules of the management API.
 //!
 //! A password hash is kept as the old server made it (see `password::formats`), verified with its
 //! own algorithm at sign-in and replaced by argon2id then. A line that fails writes nothing and
@@ -9,10 +10,10 @@
 
 use latch_core::UnixTime;
 use latch_core::store::{PageRequest, Store, StoreError};
-use latch_core::user::{self, User};
+use latch_core::user::User;
 use serde::{Deserialize, Serialize};
 
-use crate::manage::rfc3339;
+use crate::manage::{rfc3339, validate_profile};
 use crate::password::{NO_PASSWORD, StoredHash, keycloak_to_phc};
 
 /// One imported user, as written in the file.
@@ -39,7 +40,7 @@ struct ImportLine {
     #[serde(default)]
     created_at: Option<serde_json::Value>,
     #[serde(default)]
-    external_id: Option<serde_json::Value>,
+    external_id: Option<String>,
     #[serde(default)]
     metadata: Option<serde_json::Value>,
 }
@@ -63,6 +64,8 @@ pub struct ExportLine {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub created_at: String,
+    pub external_id: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
 }
@@ -86,6 +89,8 @@ pub struct LineError {
     pub line: u64,
     pub error: String,
 }
+
+const EXTERNAL_ID_TAKEN: &str = "external_id is already another user's";
 
 /// Failed lines listed at most (the count goes on).
 const MAX_REPORTED: usize = 1000;
@@ -130,6 +135,9 @@ impl<'a> Importer<'a> {
 
     pub async fn finish(mut self) -> Result<ImportReport, StoreError> {
         self.flush().await?;
+        // Lines refused at writing (a taken external_id) are found after those refused at
+        // reading: in line order for the reader.
+        self.report.failed.sort_by_key(|f| f.line);
         Ok(self.report)
     }
 
@@ -149,9 +157,16 @@ impl<'a> Importer<'a> {
             .collect();
         match self.store.insert_users_if_absent(&rows).await {
             Ok(inserted) => {
-                for done in inserted {
+                for ((number, user, _), done) in self.batch.iter().zip(inserted) {
                     if done {
                         self.report.imported += 1;
+                    } else if user.external_id.is_some()
+                        && self.store.get_user_by_email(&user.email).await?.is_none()
+                        && self.store.get_user(&user.id).await?.is_none()
+                    {
+                        // Skipped for neither its id nor its email: its external_id is another
+                        // user's (or an earlier line's).
+                        self.report.fail(*number, EXTERNAL_ID_TAKEN.to_owned());
                     } else {
                         self.report.existing += 1;
                     }
@@ -163,6 +178,9 @@ impl<'a> Importer<'a> {
                 for (number, user, hash) in &self.batch {
                     match self.store.insert_user(user, hash).await {
                         Ok(()) => self.report.imported += 1,
+                        Err(StoreError::Conflict(what)) if what == "external_id" => {
+                            self.report.fail(*number, EXTERNAL_ID_TAKEN.to_owned());
+                        }
                         Err(StoreError::Conflict(_)) => self.report.existing += 1,
                         Err(e @ StoreError::Unavailable(_)) => return Err(e),
                         Err(e) => self.report.fail(*number, e.to_string()),
@@ -187,11 +205,11 @@ impl ImportReport {
 fn parse_line(text: &str, now: UnixTime) -> Result<(User, String), String> {
     let line: ImportLine =
         serde_json::from_str(text).map_err(|e| format!("not a user object: {e}"))?;
-    if line.external_id.as_ref().is_some_and(|v| !v.is_null())
-        || line.metadata.as_ref().is_some_and(|v| !v.is_null())
-    {
-        return Err("external_id and metadata are not stored by this version of Latch; remove them from the line to import it without".to_owned());
-    }
+    let metadata = match line.metadata {
+        None | Some(serde_json::Value::Null) => serde_json::Map::new(),
+        Some(serde_json::Value::Object(m)) => m,
+        Some(_) => return Err("metadata must be a JSON object".to_owned()),
+    };
     let hash = match (line.password_hash, line.credentials) {
         (Some(_), Some(_)) => return Err("give password_hash or credentials, not both".to_owned()),
         (Some(hash), None) => hash,
@@ -234,12 +252,10 @@ fn parse_line(text: &str, now: UnixTime) -> Result<(User, String), String> {
         given_name: line.given_name,
         family_name: line.family_name,
         created_at,
+        external_id: line.external_id,
+        metadata,
     };
-    let field = |e: latch_core::field::FieldError| format!("{} {}", e.field, e.reason);
-    user::validate_email(&user.email).map_err(field)?;
-    user::validate_profile_field("name", &user.name).map_err(field)?;
-    user::validate_profile_field("given_name", &user.given_name).map_err(field)?;
-    user::validate_profile_field("family_name", &user.family_name).map_err(field)?;
+    validate_profile(&user).map_err(|e| format!("{} {}", e.field, e.reason))?;
     Ok((user, hash))
 }
 
@@ -281,6 +297,8 @@ pub async fn export(
                 given_name: u.given_name,
                 family_name: u.family_name,
                 created_at: rfc3339(u.created_at),
+                external_id: u.external_id,
+                metadata: u.metadata,
                 password_hash,
             })
             .map_err(|e| StoreError::Other(format!("cannot write the export: {e}")))?;
@@ -308,6 +326,10 @@ mod tests {
         assert!(hash.starts_with("$2b$"));
         let (user, hash) = parse_line(r#"{"email":"b@example.com"}"#, 5).unwrap();
         assert_eq!((user.created_at, hash.as_str()), (5, NO_PASSWORD));
+        let with = r#"{"email":"c@example.com","external_id":"crm-1","metadata":{"plan":{"tier":"gold"}}}"#;
+        let (user, _) = parse_line(with, 5).unwrap();
+        assert_eq!(user.external_id.as_deref(), Some("crm-1"));
+        assert_eq!(user.metadata["plan"]["tier"], "gold");
         for (bad, says) in [
             (r#"{"email":"nope"}"#, "email"),
             (
@@ -319,8 +341,13 @@ mod tests {
                 "unknown field",
             ),
             (
-                r#"{"email":"a@example.com","external_id":"x"}"#,
+                r#"{"email":"a@example.com","external_id":""}"#,
                 "external_id",
+            ),
+            (r#"{"email":"a@example.com","metadata":[1]}"#, "metadata"),
+            (
+                r#"{"email":"a@example.com","metadata":{"a":{"b":{"c":{"d":{"e":{}}}}}}}"#,
+                "metadata",
             ),
             (r#"{"email":"a@example.com","id":"a b"}"#, "id"),
             (

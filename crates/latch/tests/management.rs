@@ -662,9 +662,11 @@ async fn users_are_created_found_updated_and_deleted() {
             "created_at",
             "email",
             "email_verified",
+            "external_id",
             "family_name",
             "given_name",
             "id",
+            "metadata",
             "name"
         ],
         "{ada}"

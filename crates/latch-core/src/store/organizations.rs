@@ -17,6 +17,11 @@ pub trait OrganizationStore: Send + Sync {
     async fn insert_organization(&self, organization: &Organization) -> StoreResult<()>;
     async fn get_organization(&self, id: &str) -> StoreResult<Option<Organization>>;
     async fn get_organization_by_name(&self, name: &str) -> StoreResult<Option<Organization>>;
+    /// The organization with this `external_id`, if any.
+    async fn get_organization_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> StoreResult<Option<Organization>>;
     async fn list_organizations(&self, page: &PageRequest) -> StoreResult<Page<Organization>>;
     /// Replaces name, display name and metadata; a taken name is `Conflict("organization name")`.
     async fn update_organization(&self, organization: &Organization) -> StoreResult<bool>;

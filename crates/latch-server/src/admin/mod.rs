@@ -166,11 +166,11 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(Get, secrets, secrets::list, Doc::new("listClientSecrets", "List the active client secrets, without their values", List("ClientSecret"))),
         endpoint(Get, "/applications/{id}/backchannel-deliveries", deliveries::list, Doc::new("listBackchannelDeliveries", "List the back-channel logout notifications sent to an application: pending, delivered and abandoned", List("BackchannelDelivery"))),
         endpoint(Delete, "/applications/{id}/secrets/{secret_id}", secrets::delete, Doc::new("revokeClientSecret", "Revoke a client secret", NoContent)),
-        endpoint(Post, users, users::create, Doc::new("createUser", "Create a user", Body(201, "User")).body("NewUser").conflict("the email is taken (email_taken)")),
+        endpoint(Post, users, users::create, Doc::new("createUser", "Create a user", Body(201, "User")).body("NewUser").conflict("the email (email_taken) or the external_id (external_id_taken) is taken")),
         endpoint(Post, "/users/import", users::import, Doc::new("importUsers", "Import users from JSON Lines in the body (one user per line, password hashes of other servers accepted; see docs/api.md); existing emails are skipped, failed lines reported by number", Body(200, "UserImportReport"))),
-        endpoint(Get, users, users::list, Doc::new("listUsers", "List users, or find one by email", List("User")).filters(&["email"])),
+        endpoint(Get, users, users::list, Doc::new("listUsers", "List users, or find one by email or by external_id (a list of 0 or 1)", List("User")).filters(&["email", "external_id"])),
         endpoint(Get, user, users::show, Doc::new("getUser", "Read a user", Body(200, "User"))),
-        endpoint(Patch, user, users::update, Doc::new("updateUser", "Change a user with a JSON merge patch (RFC 7396); `password` sets a new password", Body(200, "User")).body("UserPatch").conflict("the email is taken (email_taken)")),
+        endpoint(Patch, user, users::update, Doc::new("updateUser", "Change a user with a JSON merge patch (RFC 7396); `password` sets a new password", Body(200, "User")).body("UserPatch").conflict("the email (email_taken) or the external_id (external_id_taken) is taken")),
         endpoint(Delete, user, users::delete, Doc::new("deleteUser", "Delete a user, ending their sessions", NoContent)),
         endpoint(Get, sessions, sessions::list, Doc::new("listUserSessions", "List a user's active browser sessions", List("Session"))),
         endpoint(Delete, sessions, sessions::end_all, Doc::new("endUserSessions", "End all of a user's sessions", NoContent)),
@@ -194,10 +194,10 @@ fn organization_endpoints() -> Vec<Endpoint> {
     let invitations = "/organizations/{id}/invitations";
     let (roles, role, apis, api) = ("/roles", "/roles/{id}", "/apis", "/apis/{id}");
     vec![
-        endpoint(Post, orgs, organizations::create, Doc::new("createOrganization", "Create an organization", Body(201, "Organization")).body("NewOrganization").conflict("the name is taken (name_taken)")),
-        endpoint(Get, orgs, organizations::list, Doc::new("listOrganizations", "List organizations", List("Organization"))),
+        endpoint(Post, orgs, organizations::create, Doc::new("createOrganization", "Create an organization", Body(201, "Organization")).body("NewOrganization").conflict("the name (name_taken) or the external_id (external_id_taken) is taken")),
+        endpoint(Get, orgs, organizations::list, Doc::new("listOrganizations", "List organizations, or find one by external_id (a list of 0 or 1)", List("Organization")).filters(&["external_id"])),
         endpoint(Get, org, organizations::show, Doc::new("getOrganization", "Read an organization", Body(200, "Organization"))),
-        endpoint(Patch, org, organizations::update, Doc::new("updateOrganization", "Change an organization with a JSON merge patch (RFC 7396)", Body(200, "Organization")).body("OrganizationPatch").conflict("the name is taken (name_taken)")),
+        endpoint(Patch, org, organizations::update, Doc::new("updateOrganization", "Change an organization with a JSON merge patch (RFC 7396)", Body(200, "Organization")).body("OrganizationPatch").conflict("the name (name_taken) or the external_id (external_id_taken) is taken")),
         endpoint(Delete, org, organizations::delete, Doc::new("deleteOrganization", "Delete an organization with its memberships and invitations; refresh tokens issued for it stop working", NoContent)),
         endpoint(Post, members, members::add, Doc::new("addMember", "Make a user a member, with roles (by name)", Body(201, "Member")).body("NewMember").conflict("the user is a member already (already_member)")),
         endpoint(Get, members, members::list, Doc::new("listMembers", "List an organization's members, by user id", List("Member"))),

@@ -13,6 +13,14 @@ use crate::error::ApiError;
 use crate::manage::{self, NewOrganization, OrganizationView};
 use crate::state::AppState;
 
+/// `GET /api/v1/organizations?external_id=`: the organization with this external id (a list of
+/// 0 or 1).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationFilter {
+    external_id: Option<String>,
+}
+
 pub async fn create(
     _: Admin,
     State(state): State<AppState>,
@@ -25,8 +33,17 @@ pub async fn create(
 pub async fn list(
     _: Admin,
     State(state): State<AppState>,
-    query: ListQuery,
+    query: ListQuery<OrganizationFilter>,
 ) -> Result<Json<List<OrganizationView>>, ApiError> {
+    if let Some(external_id) = &query.filter.external_id {
+        let found = state
+            .store
+            .get_organization_by_external_id(external_id)
+            .await?;
+        return Ok(Json(List::of_one(
+            found.as_ref().map(OrganizationView::from),
+        )));
+    }
     let page = state.store.list_organizations(&query.page).await?;
     Ok(Json(List::from_page(page, |x| OrganizationView::from(x))))
 }
@@ -39,7 +56,7 @@ pub async fn show(
     Ok(Json(OrganizationView::from(&find(&state, &id).await?)))
 }
 
-/// RFC 7396 merge patch of `name`, `display_name` and `metadata`.
+/// RFC 7396 merge patch of `name`, `display_name`, `metadata` and `external_id`.
 pub async fn update(
     _: Admin,
     State(state): State<AppState>,

@@ -30,6 +30,16 @@ impl<T> List<T> {
     }
 }
 
+impl<T> List<T> {
+    /// The answer of a lookup by a unique key: 0 or 1 item, no further page.
+    pub fn of_one(item: Option<T>) -> Self {
+        Self {
+            data: item.into_iter().collect(),
+            next_cursor: None,
+        }
+    }
+}
+
 /// Pages a list held in memory (a user's sessions, an application's secrets) the way the store
 /// pages its tables: ordered by `key`, after the cursor.
 pub fn page_of<U>(mut items: Vec<U>, page: &PageRequest, key: impl Fn(&U) -> &str) -> Page<U> {

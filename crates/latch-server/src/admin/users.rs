@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use latch_core::audit::ActorType;
-use latch_core::user::User;
+use latch_core::user::{User, normalize_email};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -16,11 +16,13 @@ use crate::error::ApiError;
 use crate::manage::{self, NewUser, UserView};
 use crate::state::AppState;
 
-/// `GET /api/v1/users?email=`: the user with this address (compared case-insensitively).
+/// `GET /api/v1/users?email=`: the user with this address (compared case-insensitively);
+/// `?external_id=`: the user with this external id (a list of 0 or 1).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserFilter {
     email: Option<String>,
+    external_id: Option<String>,
 }
 
 pub async fn create(
@@ -68,6 +70,13 @@ pub async fn list(
     query: ListQuery<UserFilter>,
 ) -> Result<Json<List<UserView>>, ApiError> {
     let email = query.filter.email.as_deref();
+    if let Some(external_id) = &query.filter.external_id {
+        let found = state.store.get_user_by_external_id(external_id).await?;
+        // Both filters given: the user must match both.
+        let found =
+            found.filter(|u| email.is_none_or(|e| normalize_email(e) == normalize_email(&u.email)));
+        return Ok(Json(List::of_one(found.as_ref().map(UserView::from))));
+    }
     let page = state.store.list_users(&query.page, email).await?;
     Ok(Json(List::from_page(page, |u| UserView::from(u))))
 }

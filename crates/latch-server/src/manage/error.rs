@@ -64,6 +64,10 @@ impl ManageError {
         description: &str,
     ) -> impl Fn(StoreError) -> Self {
         move |e| match e {
+            // The store names a taken `external_id` apart from the resource's other unique field.
+            StoreError::Conflict(what) if what == "external_id" => {
+                Self::conflict("external_id_taken", "this external_id is already in use")
+            }
             StoreError::Conflict(_) => Self::conflict(code, description),
             other => Self::Store(other),
         }

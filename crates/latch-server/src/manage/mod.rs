@@ -33,7 +33,9 @@ pub use organizations::{
     update_organization,
 };
 pub use roles::{NewRole, RoleView, create_role, delete_role, resolve_roles, role, update_role};
-pub use users::{NewUser, UserFields, UserView, create_user, delete_user, update_user, user};
+pub use users::{
+    NewUser, UserFields, UserView, create_user, delete_user, update_user, user, validate_profile,
+};
 
 use latch_core::UnixTime;
 use time::OffsetDateTime;

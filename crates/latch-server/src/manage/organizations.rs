@@ -1,8 +1,6 @@
 //! Organizations, their members (with roles) and invitations: what the management API accepts
 //! and shows, and the rules around them. Roles are in `roles`, API resources in `apis`.
 
-use std::collections::BTreeMap;
-
 use latch_core::field::FieldError;
 use latch_core::organization::{
     DEFAULT_INVITATION_TTL, Invitation, MAX_INVITATION_TTL, Membership, ORGANIZATION_ID_PREFIX,
@@ -11,11 +9,12 @@ use latch_core::organization::{
 use latch_core::store::Store;
 use latch_core::{Secret, UnixTime};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::patch::{parse_json, patched};
 use super::roles::resolve_roles;
+use super::users::metadata_schema;
 use super::{ManageError, rfc3339};
 
 const NAME_TAKEN: &str = "an organization with this name exists";
@@ -29,9 +28,13 @@ pub struct NewOrganization {
     pub name: String,
     #[serde(default)]
     pub display_name: Option<String>,
-    /// At most 25 entries.
     #[serde(default)]
-    pub metadata: Option<BTreeMap<String, String>>,
+    #[schema(schema_with = metadata_schema)]
+    pub metadata: Option<Map<String, Value>>,
+    /// The application's own id for the organization (unique among organizations).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
+    pub external_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,7 +45,10 @@ pub struct OrganizationView {
     /// A unique slug; `organization=` at authorize, `org_name` in tokens.
     pub name: String,
     pub display_name: Option<String>,
-    pub metadata: BTreeMap<String, String>,
+    #[schema(schema_with = metadata_schema)]
+    pub metadata: Map<String, Value>,
+    /// The application's own id for the organization, or null.
+    pub external_id: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -56,6 +62,7 @@ impl From<&Organization> for OrganizationView {
             name: o.name.clone(),
             display_name: o.display_name.clone(),
             metadata: o.metadata.clone(),
+            external_id: o.external_id.clone(),
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
         }
@@ -73,6 +80,7 @@ fn organization_from(
         name: new.name,
         display_name: new.display_name,
         metadata: new.metadata.unwrap_or_default(),
+        external_id: new.external_id,
         created_at,
         updated_at: now,
     }

@@ -2,11 +2,15 @@
 //! deleting one with their sessions.
 
 use latch_core::UnixTime;
+use latch_core::field::FieldError;
+use latch_core::metadata;
 use latch_core::store::{SessionSelector, Store};
 use latch_core::user::{self, User};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 
 use super::patch::{parse_json, patched};
 use super::{ManageError, rfc3339};
@@ -30,6 +34,24 @@ pub struct NewUser {
     pub given_name: Option<String>,
     #[serde(default)]
     pub family_name: Option<String>,
+    /// The application's own id for the user (unique among users).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    #[schema(schema_with = metadata_schema)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// `metadata` of users and organizations: written by the management API and the CLI only.
+pub(crate) fn metadata_schema() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "the application's data: a JSON object of at most 16 KiB, nested at most 5 levels \
+             (the object itself is level 1); a merge patch changes it member by member (RFC 7396: \
+             a nested member set to null is removed)",
+        ))
 }
 
 /// A user as the API and CLI show it (never the password or its hash).
@@ -45,6 +67,10 @@ pub struct UserView {
     pub family_name: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// The application's own id for the user, or null.
+    pub external_id: Option<String>,
+    #[schema(schema_with = metadata_schema)]
+    pub metadata: Map<String, Value>,
 }
 
 impl From<&User> for UserView {
@@ -57,6 +83,8 @@ impl From<&User> for UserView {
             given_name: u.given_name.clone(),
             family_name: u.family_name.clone(),
             created_at: rfc3339(u.created_at),
+            external_id: u.external_id.clone(),
+            metadata: u.metadata.clone(),
         }
     }
 }
@@ -79,14 +107,22 @@ pub struct UserFields {
     #[serde(default)]
     #[schema(min_length = 8, write_only)]
     pub password: Option<String>,
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    #[schema(schema_with = metadata_schema)]
+    pub metadata: Option<Map<String, Value>>,
 }
 
-fn validate_profile(u: &User) -> Result<(), ManageError> {
+/// The rules of a user's fields, for the API, the CLI and `latch users import` alike.
+pub fn validate_profile(u: &User) -> Result<(), FieldError> {
     user::validate_email(&u.email)?;
     user::validate_profile_field("name", &u.name)?;
     user::validate_profile_field("given_name", &u.given_name)?;
     user::validate_profile_field("family_name", &u.family_name)?;
-    Ok(())
+    metadata::validate_external_id("external_id", &u.external_id)?;
+    metadata::validate_metadata("metadata", &u.metadata)
 }
 
 /// Checks the password policy, then hashes on the bounded pool.
@@ -123,6 +159,8 @@ pub async fn create_user(
         given_name: new.given_name,
         family_name: new.family_name,
         created_at: now,
+        external_id: new.external_id,
+        metadata: new.metadata.unwrap_or_default(),
     };
     validate_profile(&user)?;
     let hash = hash_password(passwords, new.password).await?;
@@ -174,6 +212,8 @@ pub async fn update_user(
         given_name: fields.given_name,
         family_name: fields.family_name,
         created_at: current.created_at,
+        external_id: fields.external_id,
+        metadata: fields.metadata.unwrap_or_default(),
     };
     validate_profile(&user)?;
     let hash = match fields.password {

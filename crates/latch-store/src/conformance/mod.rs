@@ -17,6 +17,7 @@ mod codes;
 mod invitations;
 mod keys;
 mod memberships;
+mod metadata;
 mod organizations;
 mod outbox;
 mod revocations;
@@ -43,6 +44,7 @@ pub use codes::*;
 pub use invitations::*;
 pub use keys::*;
 pub use memberships::*;
+pub use metadata::*;
 pub use organizations::*;
 pub use outbox::*;
 pub use revocations::*;
@@ -141,6 +143,8 @@ macro_rules! conformance_tests {
             case_quiet_throttles_are_purged_and_live_ones_kept,
             case_expired_sessions_are_swept_and_refreshing_keeps_one_alive,
             case_organizations_round_trip_and_names_are_unique,
+            case_user_metadata_and_external_ids_round_trip,
+            case_organization_metadata_and_external_ids_round_trip,
             case_roles_and_apis_round_trip,
             case_memberships_carry_roles_and_page_by_user,
             case_removals_revoke_the_refresh_tokens_issued_for_them,
@@ -235,6 +239,8 @@ pub(crate) fn user(email: &str) -> User {
         given_name: None,
         family_name: None,
         created_at: NOW,
+        external_id: None,
+        metadata: Default::default(),
     }
 }
 
@@ -362,7 +368,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        6,
+        7,
         "the latest migration"
     );
     store.ping().await.expect("ping");

@@ -1,6 +1,5 @@
 //! Cases: organizations, roles, API resources and memberships.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 
 use latch_core::organization::{ApiResource, Organization, Role};
@@ -13,7 +12,11 @@ pub(crate) fn organization(name: &str) -> Organization {
         id: format!("org_{}", uuid::Uuid::now_v7().simple()),
         name: name.to_owned(),
         display_name: Some(format!("{name} Inc.")),
-        metadata: BTreeMap::from([("tier".to_owned(), "gold".to_owned())]),
+        metadata: serde_json::json!({"tier": "gold"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        external_id: None,
         created_at: NOW,
         updated_at: NOW,
     }

@@ -21,7 +21,7 @@ macro_rules! client_secret_columns {
 }
 macro_rules! user_columns {
     () => {
-        "id, email, email_verified, name, given_name, family_name, created_at"
+        "id, email, email_verified, name, given_name, family_name, created_at, external_id, metadata"
     };
 }
 macro_rules! session_columns {
@@ -57,7 +57,11 @@ macro_rules! user_columns_of {
             $t,
             ".family_name, ",
             $t,
-            ".created_at"
+            ".created_at, ",
+            $t,
+            ".external_id, ",
+            $t,
+            ".metadata"
         )
     };
 }

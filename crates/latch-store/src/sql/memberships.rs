@@ -131,7 +131,7 @@ macro_rules! impl_membership_methods {
             ) -> ::latch_core::store::StoreResult<Vec<::latch_core::organization::Organization>> {
                 let _timer = $crate::timing::Timer::start("list_user_organizations_impl");
                 let rows: Vec<$crate::sql::OrganizationRow> = $q::query_as(
-                    "SELECT o.id, o.name, o.display_name, o.metadata, o.created_at, o.updated_at \
+                    "SELECT o.id, o.name, o.display_name, o.metadata, o.created_at, o.updated_at, o.external_id \
                      FROM organizations o JOIN memberships m ON m.organization_id = o.id \
                      WHERE m.user_id = $1 ORDER BY o.name LIMIT $2",
                 )

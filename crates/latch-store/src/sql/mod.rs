@@ -136,6 +136,20 @@ pub(crate) fn unique_err<E: DbError>(what: &'static str) -> impl Fn(E) -> StoreE
     }
 }
 
+/// Like `unique_err`, but a violation of an `external_id` index (named `…_external_id` on both
+/// backends) is `Conflict("external_id")`.
+pub(crate) fn unique_err_or_external_id<E: DbError>(
+    what: &'static str,
+) -> impl Fn(E) -> StoreError {
+    move |e| match db_err(e) {
+        StoreError::Conflict(m) if m.contains("external_id") => {
+            StoreError::Conflict("external_id".to_owned())
+        }
+        StoreError::Conflict(_) => StoreError::Conflict(what.to_owned()),
+        other => other,
+    }
+}
+
 /// A private row type, readable by both drivers: `#[derive(sqlx::FromRow)]` for PostgreSQL and
 /// `FromRow` (columns by name) for SQLite. Fields read from the same row into a nested row type
 /// come last, marked `#[flatten]`. Fields are `pub(crate)` (the rows are private to `sql`).

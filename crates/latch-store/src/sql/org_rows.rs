@@ -1,7 +1,7 @@
 //! Rows of organizations, roles, memberships, invitations and APIs, their column lists, and their
 //! conversion to latch-core types.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use latch_core::SecretHash;
 use latch_core::organization::{ApiResource, Invitation, Membership, Organization, Role};
@@ -11,7 +11,7 @@ use super::{parse_object, parse_strings};
 
 macro_rules! organization_columns {
     () => {
-        "id, name, display_name, metadata, created_at, updated_at"
+        "id, name, display_name, metadata, created_at, updated_at, external_id"
     };
 }
 macro_rules! role_columns {
@@ -40,37 +40,30 @@ crate::sql::row_type! {
         metadata: String,
         created_at: i64,
         updated_at: i64,
+        external_id: Option<String>,
     }
 }
 
 impl TryFrom<OrganizationRow> for Organization {
     type Error = StoreError;
 
+    /// Metadata written by earlier versions (an object of strings) reads as it is.
     fn try_from(r: OrganizationRow) -> Result<Self, StoreError> {
-        let metadata: BTreeMap<String, String> = parse_object("organization", &r.metadata)?
-            .into_iter()
-            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
-            .collect();
         Ok(Self {
+            metadata: parse_object("organization", &r.metadata)?,
             id: r.id,
             name: r.name,
             display_name: r.display_name,
-            metadata,
+            external_id: r.external_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-/// Metadata as JSON text (an object of strings).
-pub(crate) fn metadata_json(metadata: &BTreeMap<String, String>) -> String {
-    serde_json::Value::from(
-        metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
-            .collect::<serde_json::Map<_, _>>(),
-    )
-    .to_string()
+/// Metadata (of a user or an organization) as JSON text.
+pub(crate) fn metadata_json(metadata: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(metadata.clone()).to_string()
 }
 
 crate::sql::row_type! {

@@ -14,6 +14,7 @@ macro_rules! impl_organization_store {
                 let _timer = $crate::timing::Timer::start("organization_where");
                 let sql = match column_is {
                     "id" => concat!("SELECT ", $crate::sql::organization_columns!(), " FROM organizations WHERE id = $1"),
+                    "external_id" => concat!("SELECT ", $crate::sql::organization_columns!(), " FROM organizations WHERE external_id = $1"),
                     _ => concat!("SELECT ", $crate::sql::organization_columns!(), " FROM organizations WHERE name = $1"),
                 };
                 let row: Option<$crate::sql::OrganizationRow> = $q::query_as(sql)
@@ -35,7 +36,7 @@ macro_rules! impl_organization_store {
                 $q::query(concat!(
                     "INSERT INTO organizations (",
                     $crate::sql::organization_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
                 ))
                 .bind(&o.id)
                 .bind(&o.name)
@@ -43,9 +44,10 @@ macro_rules! impl_organization_store {
                 .bind($crate::sql::metadata_json(&o.metadata))
                 .bind(o.created_at)
                 .bind(o.updated_at)
+                .bind(&o.external_id)
                 .execute(&self.writer)
                 .await
-                .map_err($crate::sql::unique_err("organization name"))?;
+                .map_err($crate::sql::unique_err_or_external_id("organization name"))?;
                 Ok(())
             }
 
@@ -65,6 +67,14 @@ macro_rules! impl_organization_store {
                 self.organization_where("name", name).await
             }
 
+            async fn get_organization_by_external_id(
+                &self,
+                external_id: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::organization::Organization>> {
+                let _timer = $crate::timing::Timer::start("get_organization_by_external_id");
+                self.organization_where("external_id", external_id).await
+            }
+
             async fn list_organizations(
                 &self,
                 page: &::latch_core::store::PageRequest,
@@ -82,16 +92,17 @@ macro_rules! impl_organization_store {
                 let _timer = $crate::timing::Timer::start("update_organization");
                 let done = $q::query(
                     "UPDATE organizations SET name = $2, display_name = $3, metadata = $4, \
-                     updated_at = $5 WHERE id = $1",
+                     updated_at = $5, external_id = $6 WHERE id = $1",
                 )
                 .bind(&o.id)
                 .bind(&o.name)
                 .bind(&o.display_name)
                 .bind($crate::sql::metadata_json(&o.metadata))
                 .bind(o.updated_at)
+                .bind(&o.external_id)
                 .execute(&self.writer)
                 .await
-                .map_err($crate::sql::unique_err("organization name"))?;
+                .map_err($crate::sql::unique_err_or_external_id("organization name"))?;
                 Ok(done.rows_affected() == 1)
             }
 

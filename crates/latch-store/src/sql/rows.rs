@@ -143,11 +143,19 @@ crate::sql::row_type! {
         given_name: Option<String>,
         family_name: Option<String>,
         created_at: i64,
+        external_id: Option<String>,
+        metadata: String,
     }
 }
 
 impl From<UserRow> for User {
+    /// Metadata is written validated by Latch; a row whose JSON was damaged outside Latch reads
+    /// as empty metadata (logged) rather than making the user unusable.
     fn from(r: UserRow) -> Self {
+        let metadata = parse_object("user", &r.metadata).unwrap_or_else(|e| {
+            tracing::warn!(user_id = %r.id, "user metadata unreadable: {e}");
+            serde_json::Map::new()
+        });
         Self {
             id: r.id,
             email: r.email,
@@ -156,6 +164,8 @@ impl From<UserRow> for User {
             given_name: r.given_name,
             family_name: r.family_name,
             created_at: r.created_at,
+            external_id: r.external_id,
+            metadata,
         }
     }
 }

@@ -15,7 +15,8 @@ macro_rules! impl_user_store {
                 let _timer = $crate::timing::Timer::start("insert_user");
                 $q::query(
                     "INSERT INTO users (id, email, email_normalized, email_verified, name, given_name, \
-                     family_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     family_name, password_hash, created_at, external_id, metadata) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&user.id)
                 .bind(&user.email)
@@ -26,9 +27,11 @@ macro_rules! impl_user_store {
                 .bind(&user.family_name)
                 .bind(password_hash)
                 .bind(user.created_at)
+                .bind(&user.external_id)
+                .bind($crate::sql::metadata_json(&user.metadata))
                 .execute(&self.writer)
                 .await
-                .map_err($crate::sql::unique_err("email"))?;
+                .map_err($crate::sql::unique_err_or_external_id("email"))?;
                 Ok(())
             }
 
@@ -42,8 +45,8 @@ macro_rules! impl_user_store {
                 for (user, password_hash) in users {
                     let done = $q::query(
                         "INSERT INTO users (id, email, email_normalized, email_verified, name, given_name, \
-                         family_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                         ON CONFLICT DO NOTHING",
+                         family_name, password_hash, created_at, external_id, metadata) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
                     )
                     .bind(&user.id)
                     .bind(&user.email)
@@ -54,6 +57,8 @@ macro_rules! impl_user_store {
                     .bind(&user.family_name)
                     .bind(password_hash)
                     .bind(user.created_at)
+                    .bind(&user.external_id)
+                    .bind($crate::sql::metadata_json(&user.metadata))
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::sql::db_err)?;
@@ -71,6 +76,23 @@ macro_rules! impl_user_store {
                     " FROM users WHERE id = $1"
                 ))
                 .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn get_user_by_external_id(
+                &self,
+                external_id: &str,
+            ) -> ::latch_core::store::StoreResult<Option<::latch_core::user::User>> {
+                let _timer = $crate::timing::Timer::start("get_user_by_external_id");
+                let row: Option<$crate::sql::UserRow> = $q::query_as(concat!(
+                    "SELECT ",
+                    $crate::sql::user_columns!(),
+                    " FROM users WHERE external_id = $1"
+                ))
+                .bind(external_id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::sql::db_err)?;
@@ -126,8 +148,8 @@ macro_rules! impl_user_store {
                 let _timer = $crate::timing::Timer::start("update_user");
                 let done = $q::query(
                     "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4, name = $5, \
-                     given_name = $6, family_name = $7, password_hash = COALESCE($8, password_hash) \
-                     WHERE id = $1",
+                     given_name = $6, family_name = $7, password_hash = COALESCE($8, password_hash), \
+                     external_id = $9, metadata = $10 WHERE id = $1",
                 )
                 .bind(&user.id)
                 .bind(&user.email)
@@ -137,9 +159,11 @@ macro_rules! impl_user_store {
                 .bind(&user.given_name)
                 .bind(&user.family_name)
                 .bind(password_hash)
+                .bind(&user.external_id)
+                .bind($crate::sql::metadata_json(&user.metadata))
                 .execute(&self.writer)
                 .await
-                .map_err($crate::sql::unique_err("email"))?;
+                .map_err($crate::sql::unique_err_or_external_id("email"))?;
                 Ok(done.rows_affected() == 1)
             }
 

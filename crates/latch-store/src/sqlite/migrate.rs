@@ -40,6 +40,7 @@ static MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_audit"),
     migration!(5, "0005_sealed_codes_and_refresh_grants"),
     migration!(6, "0006_revocations"),
+    migration!(7, "0007_metadata_and_external_ids"),
 ];
 
 /// The versions this build knows.

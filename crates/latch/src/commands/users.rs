@@ -35,6 +35,12 @@ pub enum UsersCommand {
         /// Mark the email as verified (`email_verified` claim).
         #[arg(long = "email-verified")]
         email_verified: bool,
+        /// The application's own id for the user (unique among users).
+        #[arg(long = "external-id")]
+        external_id: Option<String>,
+        /// The application's data about the user: a JSON object (at most 16 KiB, 5 levels deep).
+        #[arg(long)]
+        metadata: Option<String>,
     },
     /// List users, optionally the one with an email.
     List {
@@ -74,7 +80,16 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             given_name,
             family_name,
             email_verified,
+            external_id,
+            metadata,
         } => {
+            let metadata = match metadata {
+                Some(text) => Some(
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+                        .map_err(|e| anyhow::anyhow!("--metadata must be a JSON object: {e}"))?,
+                ),
+                None => None,
+            };
             let passwords = PasswordHasher::new(1)?;
             let new = NewUser {
                 email,
@@ -83,6 +98,8 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
                 name,
                 given_name,
                 family_name,
+                external_id,
+                metadata,
             };
             let user = manage::create_user(store, &passwords, new, now())
                 .await

@@ -59,6 +59,15 @@ impl World {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// The management API token.
+    #[allow(
+        dead_code,
+        reason = "not every test file that includes the world uses it"
+    )]
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     #[track_caller]
     pub fn expect(reply: (u16, Value), status: u16) -> Value {
         assert_eq!(reply.0, status, "{}", reply.1);
