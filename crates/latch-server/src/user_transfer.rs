@@ -13,7 +13,7 @@ use latch_core::store::{PageRequest, Store, StoreError};
 use latch_core::user::User;
 use serde::{Deserialize, Serialize};
 
-use crate::manage::{rfc3339, validate_profile};
+use crate::manage::{UserView, validate_profile};
 use crate::password::{NO_PASSWORD, StoredHash, keycloak_to_phc};
 
 /// One imported user, as written in the file.
@@ -57,15 +57,9 @@ struct KeycloakCredential {
 /// One user as exported (and importable as is).
 #[derive(Debug, Serialize)]
 pub struct ExportLine {
-    pub id: String,
-    pub email: String,
-    pub email_verified: bool,
-    pub name: Option<String>,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub created_at: String,
-    pub external_id: Option<String>,
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The user as the API shows it (the same fields, in the same order).
+    #[serde(flatten)]
+    pub user: UserView,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
 }
@@ -290,15 +284,7 @@ pub async fn export(
                 None
             };
             each(ExportLine {
-                id: u.id,
-                email: u.email,
-                email_verified: u.email_verified,
-                name: u.name,
-                given_name: u.given_name,
-                family_name: u.family_name,
-                created_at: rfc3339(u.created_at),
-                external_id: u.external_id,
-                metadata: u.metadata,
+                user: UserView::from(&u),
                 password_hash,
             })
             .map_err(|e| StoreError::Other(format!("cannot write the export: {e}")))?;
