@@ -4,50 +4,29 @@
 /// Implements `UserStore` for `$ty` (see `impl_store!`).
 macro_rules! impl_user_store {
     ($ty:ident, $q:ident) => {
-        #[::async_trait::async_trait]
-        impl ::latch_core::store::UserStore for $ty {
-            /// A taken id or an email already used in any letter case is `Conflict("email")`.
-            async fn insert_user(
-                &self,
+        impl $ty {
+            /// Inserts one user on `conn` (the writer, or the caller's transaction); with
+            /// `if_absent` a taken id, email or external id skips the row instead of failing.
+            /// The rows written (0 or 1).
+            async fn insert_user_on(
+                conn: &mut $q::Connection,
                 user: &::latch_core::user::User,
                 password_hash: &str,
-            ) -> ::latch_core::store::StoreResult<()> {
-                let _timer = $crate::timing::Timer::start("insert_user");
-                $q::query(
-                    "INSERT INTO users (id, email, email_normalized, email_verified, name, given_name, \
-                     family_name, password_hash, created_at, external_id, metadata) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(&user.id)
-                .bind(&user.email)
-                .bind(::latch_core::user::normalize_email(&user.email))
-                .bind(user.email_verified)
-                .bind(&user.name)
-                .bind(&user.given_name)
-                .bind(&user.family_name)
-                .bind(password_hash)
-                .bind(user.created_at)
-                .bind(&user.external_id)
-                .bind($crate::sql::metadata_json(&user.metadata))
-                .execute(&self.writer)
-                .await
-                .map_err($crate::sql::unique_err_or_external_id("email"))?;
-                Ok(())
-            }
-
-            async fn insert_users_if_absent(
-                &self,
-                users: &[(::latch_core::user::User, String)],
-            ) -> ::latch_core::store::StoreResult<Vec<bool>> {
-                let _timer = $crate::timing::Timer::start("insert_users_if_absent");
-                let mut tx = self.begin().await?;
-                let mut inserted = Vec::with_capacity(users.len());
-                for (user, password_hash) in users {
-                    let done = $q::query(
-                        "INSERT INTO users (id, email, email_normalized, email_verified, name, given_name, \
-                         family_name, password_hash, created_at, external_id, metadata) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
-                    )
+                if_absent: bool,
+            ) -> ::latch_core::store::StoreResult<u64> {
+                macro_rules! insert {
+                    () => {
+                        "INSERT INTO users (id, email, email_normalized, email_verified, name, \
+                         given_name, family_name, password_hash, created_at, external_id, metadata) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                    };
+                }
+                let sql = if if_absent {
+                    concat!(insert!(), " ON CONFLICT DO NOTHING")
+                } else {
+                    insert!()
+                };
+                let done = $q::query(sql)
                     .bind(&user.id)
                     .bind(&user.email)
                     .bind(::latch_core::user::normalize_email(&user.email))
@@ -59,10 +38,37 @@ macro_rules! impl_user_store {
                     .bind(user.created_at)
                     .bind(&user.external_id)
                     .bind($crate::sql::metadata_json(&user.metadata))
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await
-                    .map_err($crate::sql::db_err)?;
-                    inserted.push(done.rows_affected() == 1);
+                    .map_err($crate::sql::unique_err_or_external_id("email"))?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        #[::async_trait::async_trait]
+        impl ::latch_core::store::UserStore for $ty {
+            /// A taken id or an email already used in any letter case is `Conflict("email")`.
+            async fn insert_user(
+                &self,
+                user: &::latch_core::user::User,
+                password_hash: &str,
+            ) -> ::latch_core::store::StoreResult<()> {
+                let _timer = $crate::timing::Timer::start("insert_user");
+                let mut conn = self.writer.acquire().await.map_err($crate::sql::db_err)?;
+                Self::insert_user_on(&mut *conn, user, password_hash, false).await?;
+                Ok(())
+            }
+
+            async fn insert_users_if_absent(
+                &self,
+                users: &[(::latch_core::user::User, String)],
+            ) -> ::latch_core::store::StoreResult<Vec<bool>> {
+                let _timer = $crate::timing::Timer::start("insert_users_if_absent");
+                let mut tx = self.begin().await?;
+                let mut inserted = Vec::with_capacity(users.len());
+                for (user, password_hash) in users {
+                    let done = Self::insert_user_on(&mut *tx, user, password_hash, true).await?;
+                    inserted.push(done == 1);
                 }
                 tx.commit().await.map_err($crate::sql::db_err)?;
                 Ok(inserted)
