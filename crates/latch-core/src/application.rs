@@ -211,10 +211,11 @@ pub struct ClientSecretInfo {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn app(kind: ApplicationType) -> Application {
+    /// A valid application of `kind` (for the tests of other modules too).
+    pub(crate) fn app(kind: ApplicationType) -> Application {
         Application {
             id: "id".into(),
             client_id: "cid".into(),

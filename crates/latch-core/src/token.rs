@@ -51,19 +51,25 @@ pub fn parse_grant(params: &Params) -> Result<TokenGrant, OAuthError> {
     }
 }
 
-/// RFC 6749 §4.1.3 and RFC 7636 §4.6: checks a just-consumed code against the token request.
-pub fn check_code(
-    code: &AuthorizationCodeRecord,
-    app: &Application,
-    redirect_uri: Option<&str>,
-    code_verifier: Option<&str>,
-    now: UnixTime,
-) -> Result<(), OAuthError> {
+/// RFC 6749 §4.1.2: the code has not expired (`CODE_TTL` at the server). The one expiry check:
+/// a code past it is refused before it is used up, so presenting it again is not a replay.
+pub fn code_live(code: &AuthorizationCodeRecord, now: UnixTime) -> Result<(), OAuthError> {
     if code.expires_at <= now {
         return Err(OAuthError::invalid_grant(
             "the authorization code has expired",
         ));
     }
+    Ok(())
+}
+
+/// RFC 6749 §4.1.3 and RFC 7636 §4.6: checks a live code (`code_live`) against the token
+/// request. A failure here still uses the code up (a stolen code tried without its verifier).
+pub fn check_code(
+    code: &AuthorizationCodeRecord,
+    app: &Application,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+) -> Result<(), OAuthError> {
     // RFC 6749 §4.1.3: ensure the code was issued to the authenticated client.
     if code.client_id != app.client_id {
         return Err(OAuthError::invalid_grant(
@@ -275,6 +281,32 @@ mod tests {
         assert_eq!(
             narrowed_scope(named, p("read:y")).unwrap_err().code,
             ErrorCode::InvalidScope
+        );
+    }
+
+    #[test]
+    fn a_code_is_live_until_its_expiry() {
+        let code = AuthorizationCodeRecord {
+            application_id: "a".into(),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            sid: "s".into(),
+            redirect_uri: "https://app.example.com/cb".into(),
+            scope: "openid".into(),
+            nonce: None,
+            code_challenge: None,
+            organization_id: None,
+            audience: None,
+            claims: None,
+            auth_time: 0,
+            created_at: 0,
+            expires_at: 60,
+        };
+        assert_eq!(code_live(&code, 59), Ok(()));
+        assert_eq!(
+            code_live(&code, 60).map_err(|e| e.code),
+            Err(ErrorCode::InvalidGrant),
+            "expired at its expiry"
         );
     }
 

@@ -17,6 +17,7 @@ use latch_core::store::StoreError;
 use latch_core::user::{User, normalize_email};
 
 use crate::client_ip::ClientIp;
+use crate::flow;
 use crate::login::{Credentials, Signer, check_credentials, locked_page, open_session};
 use crate::manage::{self, NewUser};
 use crate::pages::{self, InvitationForm};
@@ -234,18 +235,10 @@ async fn welcome(
     let text = format!("You are now a member of {label}. You can return to the application.");
     let theme = &state.theme;
     let mut response = match landing {
-        Some(url) => crate::oauth::authorize::found(url.as_str()),
+        Some(url) => flow::found(url.as_str()),
         None => pages::message(theme, "Invitation accepted", &text),
     };
-    let ttl = state.settings.session_absolute_timeout;
-    let cookies = [
-        session::set_cookie(state, session::SESSION, cookie.expose_secret(), ttl),
-        session::set_cookie(state, BINDING, "", 0),
-        session::device_cookie(state, headers, user_id),
-    ];
-    for c in cookies.into_iter().flatten() {
-        response.headers_mut().append(header::SET_COOKIE, c);
-    }
+    flow::signed_in_cookies(state, headers, &mut response, &cookie, user_id, BINDING);
     Ok(response)
 }
 

@@ -23,6 +23,7 @@ pub mod client_ip;
 mod cors;
 mod edge;
 pub mod error;
+mod flow;
 mod grants;
 mod invitation;
 mod keys;

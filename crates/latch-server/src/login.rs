@@ -1,22 +1,21 @@
-//! The hosted login page: `GET /login` shows the form, `POST /login` checks the password, opens the
-//! shared session and finishes the pending authorization request with a code.
+//! The hosted login page, the flow's login step: `GET /login` shows the form, `POST /login` checks
+//! the password, opens the shared session and resumes the parked authorization request (`flow`).
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use latch_core::audit::ActorType;
-use latch_core::authorize::AuthorizationRequest;
 use latch_core::params::Params;
 use latch_core::secret::random_id;
-use latch_core::store::{LoginRequestRecord, SessionRecord, SessionSelector, StoreError};
+use latch_core::store::{SessionRecord, SessionSelector, StoreError};
 use latch_core::{Secret, SecretHash};
 
 use std::net::IpAddr;
 
 use crate::audit::Event;
 use crate::client_ip::ClientIp;
-use crate::oauth::organization::complete;
+use crate::flow::{self, Parked, SignedIn};
 use crate::pages::{self, LoginForm};
 use crate::password::Verified;
 use crate::session;
@@ -35,7 +34,7 @@ pub async fn get(
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let id = params.get("login_request").ok().flatten().unwrap_or("");
     let application = match pending(&state, &headers, id).await {
-        Ok(Some(record)) => application_name(&state, &record).await.map(Some),
+        Ok(Some(parked)) => application_name(&state, &parked).await.map(Some),
         Ok(None) => Ok(None),
         Err(e) => Err(e),
     };
@@ -118,18 +117,8 @@ struct Page<'a> {
 }
 
 /// The name of the application the parked request is for ("Sign in to *Acme Portal*").
-async fn application_name(
-    state: &AppState,
-    record: &LoginRequestRecord,
-) -> Result<Option<String>, StoreError> {
-    let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&record.request) else {
-        return Ok(None);
-    };
-    let app = state
-        .applications
-        .by_client_id(state.store.as_ref(), &request.client_id)
-        .await?;
-    Ok(app.map(|a| a.name.clone()))
+async fn application_name(state: &AppState, parked: &Parked) -> Result<Option<String>, StoreError> {
+    Ok(parked.application(state).await?.map(|a| a.name.clone()))
 }
 
 fn form(
@@ -154,21 +143,17 @@ fn form(
     )
 }
 
-/// The pending request, if it exists, has not expired, and belongs to this browser (the binding
-/// cookie set when it was created: a login form posted from another browser is refused).
+/// The parked request, if it exists, has not expired, and belongs to this browser (the binding
+/// cookie set when it was parked: a login form posted from another browser is refused).
 async fn pending(
     state: &AppState,
     headers: &HeaderMap,
     id: &str,
-) -> Result<Option<LoginRequestRecord>, StoreError> {
-    let Some(id) = Secret::parse(id) else {
-        return Ok(None);
-    };
+) -> Result<Option<Parked>, StoreError> {
     let Some(binding) = session::login_binding(state, headers) else {
         return Ok(None);
     };
-    let record = state.store.get_login_request(id.hash().as_str()).await?;
-    Ok(record.filter(|r| r.expires_at > state.clock.now() && r.browser_binding.matches(&binding)))
+    flow::parked(state, id, &binding).await
 }
 
 /// What the login form posted.
@@ -190,13 +175,13 @@ async fn sign_in(
         password,
     } = attempt;
     let theme = &state.theme;
-    let Some(record) = pending(state, headers, id).await? else {
+    let Some(parked) = pending(state, headers, id).await? else {
         return Ok(pages::error(theme, StatusCode::BAD_REQUEST, EXPIRED));
     };
     let user = match check_credentials(state, headers, email, password, ip).await? {
         Credentials::Valid(user) => user,
         Credentials::Wrong => {
-            let application = application_name(state, &record).await?;
+            let application = application_name(state, &parked).await?;
             let page = Page {
                 id,
                 application: application.as_deref(),
@@ -212,14 +197,7 @@ async fn sign_in(
         }
         Credentials::Locked(wait) => return Ok(locked_page(state, wait)),
     };
-    let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&record.request) else {
-        return Ok(pages::error(theme, StatusCode::BAD_REQUEST, EXPIRED));
-    };
-    let Some(app) = state
-        .applications
-        .by_client_id(state.store.as_ref(), &request.client_id)
-        .await?
-    else {
+    let Some(app) = parked.application(state).await? else {
         return Ok(pages::error(
             theme,
             StatusCode::BAD_REQUEST,
@@ -228,28 +206,24 @@ async fn sign_in(
     };
     let signer = Signer {
         user_id: &user.id,
-        client_id: Some(&request.client_id),
+        client_id: Some(&parked.request.client_id),
     };
     let (cookie, session) = open_session(state, headers, ip, signer).await?;
-    state.store.delete_login_request(&record.id).await?;
     // The sign-in's one log line is its `login.success` audit event (`open_session`).
     crate::metrics::global().login("success");
-    let mut response = complete(state, &app, &request, &session, &cookie.hash()).await?;
-    let h = response.headers_mut();
-    if let Some(c) = session::set_cookie(
+    let signed_in = SignedIn {
+        session,
+        cookie: cookie.hash(),
+    };
+    let mut response = flow::resume(state, parked, &app, &signed_in).await?;
+    flow::signed_in_cookies(
         state,
-        session::SESSION,
-        cookie.expose_secret(),
-        state.settings.session_absolute_timeout,
-    ) {
-        h.append(header::SET_COOKIE, c);
-    }
-    if let Some(c) = session::set_cookie(state, session::LOGIN, "", 0) {
-        h.append(header::SET_COOKIE, c);
-    }
-    if let Some(c) = session::device_cookie(state, headers, &user.id) {
-        h.append(header::SET_COOKIE, c);
-    }
+        headers,
+        &mut response,
+        &cookie,
+        &user.id,
+        session::LOGIN,
+    );
     Ok(response)
 }
 

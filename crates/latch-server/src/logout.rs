@@ -26,7 +26,7 @@ use url::Url;
 
 use crate::audit::Event;
 use crate::client_ip::ClientIp;
-use crate::oauth::authorize::found;
+use crate::flow::found;
 use crate::state::AppState;
 use crate::{pages, session};
 

@@ -1,15 +1,15 @@
 //! Minting and checking Latch's JWTs: access tokens (RFC 9068), ID tokens (OIDC Core §2).
 
 use latch_core::application::Application;
+use latch_core::issue::{Access, IdToken, id_token_claims, issues_id_token};
 use latch_core::requested::ClaimsRequest;
-use latch_core::scope::{Scope, ScopeSet};
+use latch_core::scope::ScopeSet;
 use latch_core::user::User;
 use latch_core::{OAuthError, UnixTime};
 use latch_jose::{Algorithm, at_hash};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::grants::Access;
 use crate::state::AppState;
 
 /// Who an access token is for.
@@ -127,33 +127,21 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
     };
     let access_token = key.sign_jwt(Some("at+jwt"), &claims).map_err(sign_error)?;
     let id_token = match grant.user {
-        Some(user) if access.scope.contains(Scope::OPENID) => {
-            let mut c = Map::new();
-            c.insert("iss".into(), issuer.into());
-            c.insert("sub".into(), user.id.as_str().into());
-            c.insert("aud".into(), grant.app.client_id.as_str().into());
-            c.insert("azp".into(), grant.app.client_id.as_str().into());
-            c.insert("exp".into(), (now + ttl).into());
-            c.insert("iat".into(), now.into());
-            if let Some(t) = grant.auth_time {
-                c.insert("auth_time".into(), t.into());
-            }
-            if let Some(sid) = grant.sid {
-                c.insert("sid".into(), sid.into());
-            }
-            if let Some(nonce) = grant.nonce {
-                c.insert("nonce".into(), nonce.into());
-            }
-            c.insert("at_hash".into(), at_hash(alg, &access_token).into());
-            if let Some(o) = org {
-                c.insert("org_id".into(), o.id.as_str().into());
-                c.insert("org_name".into(), o.name.as_str().into());
-                c.insert("roles".into(), access.roles.clone().into());
-            }
-            user_claims(user, access.scope.oidc, &mut c);
-            requested_claims(user, &grant.claims.id_token, &mut c);
-            c.extend(grant.app.custom_claims.clone());
-            Some(key.sign_jwt(Some("JWT"), &c).map_err(sign_error)?)
+        Some(user) if issues_id_token(access, true) => {
+            let claims = id_token_claims(IdToken {
+                issuer,
+                user,
+                app: grant.app,
+                access,
+                issued_at: now,
+                ttl,
+                auth_time: grant.auth_time,
+                sid: grant.sid,
+                nonce: grant.nonce,
+                at_hash: at_hash(alg, &access_token),
+                requested: &grant.claims.id_token,
+            });
+            Some(key.sign_jwt(Some("JWT"), &claims).map_err(sign_error)?)
         }
         _ => None,
     };
@@ -162,39 +150,6 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
         id_token,
         expires_in: access_ttl,
     })
-}
-
-/// The standard claims `scope` allows (OIDC Core §5.4).
-pub fn user_claims(user: &User, scope: Scope, out: &mut Map<String, Value>) {
-    if scope.contains(Scope::EMAIL) {
-        requested_claims(user, ["email", "email_verified"], out);
-    }
-    if scope.contains(Scope::PROFILE) {
-        requested_claims(user, ["name", "given_name", "family_name"], out);
-    }
-}
-
-/// The named claims the user has (OIDC Core §5.5: asked for individually; §5.5.1: one the user
-/// does not have is left out). Names Latch does not hold are ignored.
-pub fn requested_claims<S: AsRef<str>>(
-    user: &User,
-    names: impl IntoIterator<Item = S>,
-    out: &mut Map<String, Value>,
-) {
-    for name in names {
-        let name = name.as_ref();
-        let value: Option<Value> = match name {
-            "email" => Some(user.email.as_str().into()),
-            "email_verified" => Some(user.email_verified.into()),
-            "name" => user.name.as_deref().map(Into::into),
-            "given_name" => user.given_name.as_deref().map(Into::into),
-            "family_name" => user.family_name.as_deref().map(Into::into),
-            _ => None,
-        };
-        if let Some(v) = value {
-            out.insert(name.to_owned(), v);
-        }
-    }
 }
 
 /// A verified, unexpired, unrevoked access token of this issuer.

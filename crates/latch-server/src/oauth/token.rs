@@ -7,10 +7,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use latch_core::application::Application;
 use latch_core::audit::ActorType;
+use latch_core::issue::{self, Access};
 use latch_core::refresh::RefreshHandle;
 use latch_core::requested::ClaimsRequest;
 use latch_core::revocation::grant_tag;
-use latch_core::scope::{Scope, ScopeSet};
+use latch_core::scope::ScopeSet;
 use latch_core::secret::random_id;
 use latch_core::store::{
     AuthorizationCodeRecord, CodeGrant, CodeRedemption, GrantKey, Redemption, RefreshGrant,
@@ -23,7 +24,7 @@ use serde::Serialize;
 use crate::audit::Event;
 use crate::client_ip::ClientIp;
 use crate::error::{OAuthResponse, no_store};
-use crate::grants::{self, Access, GrantTarget};
+use crate::grants::{self, GrantTarget};
 use crate::state::AppState;
 use crate::tokens::{Grant, mint};
 
@@ -122,13 +123,11 @@ async fn authorization_code(
     let now = state.clock.now();
     let invalid = || OAuthError::invalid_grant("the authorization code is invalid");
     let record = super::code::open(state, code).ok_or_else(invalid)?;
-    if record.expires_at <= now {
-        return Err(OAuthError::invalid_grant("the authorization code has expired").into());
-    }
+    token::code_live(&record, now)?;
     let hash = SecretHash::of(code.as_bytes());
     // Any presentation of a live code uses it up, also one that fails the checks below (a stolen
     // code tried without its verifier); a second one revokes what the first issued.
-    let issued = match token::check_code(&record, app, redirect_uri, code_verifier, now) {
+    let issued = match token::check_code(&record, app, redirect_uri, code_verifier) {
         Ok(()) => prepare_code_grant(state, app, &record, &hash, now).await,
         Err(e) => Err(e.into()),
     };
@@ -222,24 +221,10 @@ async fn prepare_code_grant(
         audience: record.audience.as_deref(),
     };
     let access = grants::resolve(state, &target, &ScopeSet::parse(&record.scope)?).await?;
-    let refresh = if access.scope.contains(Scope::OFFLINE_ACCESS) {
-        let grant = RefreshGrant {
-            family_id: hash.as_str().to_owned(),
-            application_id: app.id.clone(),
-            client_id: app.client_id.clone(),
-            user_id: record.user_id.clone(),
-            sid: record.sid.clone(),
-            scope: record.scope.clone(),
-            auth_time: record.auth_time,
-            created_at: now,
-            expires_at: now + state.settings.refresh_token_ttl,
-            organization_id: record.organization_id.clone(),
-            audience: record.audience.clone(),
-            claims: record.claims.clone(),
-        };
-        Some((refresh_token_of(state, &grant.family_id, 0)?, grant))
-    } else {
-        None
+    let ttl = state.settings.refresh_token_ttl;
+    let refresh = match issue::code_refresh_grant(record, app, &access, hash.as_str(), now, ttl) {
+        Some(grant) => Some((refresh_token_of(state, &grant.family_id, 0)?, grant)),
+        None => None,
     };
     Ok(CodeTokens { access, refresh })
 }

@@ -6,13 +6,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use latch_core::issue::{requested_claims, user_claims};
 use latch_core::scope::Scope;
 use latch_core::{ErrorCode, OAuthError};
 use serde_json::{Map, Value};
 
 use crate::error::{OAuthResponse, no_store};
 use crate::state::AppState;
-use crate::tokens::{bearer, requested_claims, user_claims, verify_access_token};
+use crate::tokens::{bearer, verify_access_token};
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     respond(&state, bearer(&headers)).await

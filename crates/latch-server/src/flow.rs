@@ -1,0 +1,382 @@
+//! The authorization flow, in one place: it reads what `latch_core::flow::decide` needs, acts on
+//! its `AuthorizeOutcome` (issue a code, park the request and ask, refuse), resumes a parked
+//! request, and builds every redirect to the client (RFC 6749 §4.1.2 and §4.1.2.1, `state`,
+//! RFC 9207's `iss`; `response_mode=query`, the only mode `latch_core::authorize` accepts).
+//!
+//! Its callers: `oauth/authorize.rs` (a new request: `advance`), `login.rs` (the password checked:
+//! `parked`, then `resume`), `oauth/organization.rs` (the pick: `parked`, then `resume`) and
+//! `invitation.rs` (a new member's session: `signed_in_cookies`, `found`). None of them calls
+//! another.
+//!
+//! ## Adding a step
+//!
+//! A second factor, consent, account recovery or an invitation to accept is one step:
+//!
+//! 1. a variant of `latch_core::flow::Step` and the rule that chooses it in
+//!    `latch_core::flow::decide` (unit-tested there);
+//! 2. its arm in `ask` below: `park` the request, bound to a cookie of this browser, and show
+//!    the step's page;
+//! 3. the page's handler: `parked` finds the request, the step is done, `resume` goes on.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use latch_core::application::Application;
+use latch_core::authorize::AuthorizationRequest;
+use latch_core::flow::{self, AuthorizeOutcome, Memberships, Step};
+use latch_core::organization::{ORGANIZATION_ID_PREFIX, Organization};
+use latch_core::store::{AuthorizationCodeRecord, LoginRequestRecord, SessionRecord, StoreError};
+use latch_core::{OAuthError, Secret, SecretHash};
+use std::sync::Arc;
+use url::Url;
+
+use crate::pages::{self, Picker};
+use crate::session;
+use crate::state::AppState;
+
+/// Authorization codes live 60 seconds (RFC 6749 §4.1.2 recommends at most 10 minutes).
+pub const CODE_TTL: i64 = 60;
+/// A parked request waits this long for the user.
+pub const PARKED_TTL: i64 = 1800;
+/// The organization picker lists at most this many organizations.
+const MAX_LISTED: u32 = 100;
+
+/// A browser with a live session, and the hash of its session cookie (what a request parked for
+/// it is bound to).
+pub struct SignedIn {
+    pub session: SessionRecord,
+    pub cookie: SecretHash,
+}
+
+/// The browser's live session, if its session cookie names one.
+pub async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<SignedIn>, StoreError> {
+    let Some(cookie) =
+        session::read_cookie(headers, &session::cookie_name(state, session::SESSION))
+            .and_then(Secret::parse)
+            .map(|s| s.hash())
+    else {
+        return Ok(None);
+    };
+    let session = state
+        .store
+        .get_active_session(
+            &cookie,
+            state.clock.now(),
+            state.settings.session_idle_timeout,
+        )
+        .await?;
+    Ok(session.map(|session| SignedIn { session, cookie }))
+}
+
+/// Takes `request` one step on: `signed_in` is the browser's session if it may answer the request
+/// (`latch_core::flow::session_usable`, or just opened by the login step).
+pub async fn advance(
+    state: &AppState,
+    app: &Application,
+    request: &AuthorizationRequest,
+    signed_in: Option<&SignedIn>,
+) -> Result<Response, StoreError> {
+    let memberships = match signed_in {
+        Some(s) => Some(memberships(state, request, &s.session.user_id).await?),
+        None => None,
+    };
+    match (flow::decide(request, memberships), signed_in) {
+        (AuthorizeOutcome::IssueCode { organization_id }, Some(s)) => {
+            issue_code(state, app, request, &s.session, organization_id).await
+        }
+        (AuthorizeOutcome::Refuse(error), _) => Ok(refuse(state, request, &error)),
+        (AuthorizeOutcome::Ask(step), _) => ask(state, app, request, step, signed_in).await,
+        // `decide` issues only from a session; without one, the user signs in first.
+        (AuthorizeOutcome::IssueCode { .. }, None) => {
+            ask(state, app, request, Step::Login, None).await
+        }
+    }
+}
+
+/// What `decide` needs of the user's organizations for this request.
+async fn memberships(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    user_id: &str,
+) -> Result<Memberships, StoreError> {
+    let store = state.store.as_ref();
+    let Some(key) = &request.organization else {
+        let orgs = store.list_user_organizations(user_id, MAX_LISTED).await?;
+        return Ok(Memberships::Listed(orgs));
+    };
+    let org = if key.starts_with(ORGANIZATION_ID_PREFIX) {
+        store.get_organization(key).await?
+    } else {
+        store.get_organization_by_name(key).await?
+    };
+    Ok(Memberships::Named(match org {
+        Some(org) if store.get_membership(&org.id, user_id).await?.is_some() => Some(org),
+        _ => None,
+    }))
+}
+
+/// Parks the request and shows the page of `step`.
+async fn ask(
+    state: &AppState,
+    app: &Application,
+    request: &AuthorizationRequest,
+    step: Step,
+    signed_in: Option<&SignedIn>,
+) -> Result<Response, StoreError> {
+    match (step, signed_in) {
+        // Bound to the session that will use the pick.
+        (Step::PickOrganization(orgs), Some(s)) => {
+            let id = park(state, request, &s.cookie).await?;
+            Ok(picker(state, app, &id, &orgs))
+        }
+        (Step::Login, _) | (Step::PickOrganization(_), None) => {
+            // Bound to a new login-binding cookie: a login form posted from another browser is
+            // refused (login CSRF).
+            let binding = Secret::generate();
+            let id = park(state, request, &binding.hash()).await?;
+            let mut location = format!(
+                "{}/login?login_request={}",
+                state.settings.issuer,
+                id.expose_secret()
+            );
+            if let Some(hint) = &request.login_hint {
+                location.push_str("&login_hint=");
+                location.extend(url::form_urlencoded::byte_serialize(hint.as_bytes()));
+            }
+            let mut response = found(&location);
+            let ttl = PARKED_TTL;
+            if let Some(c) =
+                session::set_cookie(state, session::LOGIN, binding.expose_secret(), ttl)
+            {
+                response.headers_mut().append(header::SET_COOKIE, c);
+            }
+            Ok(response)
+        }
+    }
+}
+
+fn picker(state: &AppState, app: &Application, id: &Secret, orgs: &[Organization]) -> Response {
+    let organizations: Vec<(&str, &str)> = orgs
+        .iter()
+        .map(|o| (o.id.as_str(), o.display_name.as_deref().unwrap_or(&o.name)))
+        .collect();
+    pages::organization_picker(
+        &state.theme,
+        &Picker {
+            application: Some(app.name.as_str()),
+            action: &format!("{}/login/organization", state.settings.issuer),
+            login_request: id.expose_secret(),
+            organizations: &organizations,
+        },
+    )
+}
+
+/// Keeps `request` server side, bound to `binding` (the hash of a cookie of this browser); the
+/// returned id is what the step's page carries.
+async fn park(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    binding: &SecretHash,
+) -> Result<Secret, StoreError> {
+    let now = state.clock.now();
+    let id = Secret::generate();
+    let serialized =
+        serde_json::to_string(request).map_err(|e| StoreError::Other(e.to_string()))?;
+    state
+        .store
+        .insert_login_request(&LoginRequestRecord {
+            id: id.hash().as_str().to_owned(),
+            browser_binding: binding.clone(),
+            request: serialized,
+            created_at: now,
+            expires_at: now + PARKED_TTL,
+        })
+        .await?;
+    Ok(id)
+}
+
+/// A parked request, found by the id its page carried.
+pub struct Parked {
+    id: String,
+    pub request: AuthorizationRequest,
+}
+
+impl Parked {
+    /// The application the request is for; `None` once it has been deleted.
+    pub async fn application(
+        &self,
+        state: &AppState,
+    ) -> Result<Option<Arc<Application>>, StoreError> {
+        state
+            .applications
+            .by_client_id(state.store.as_ref(), &self.request.client_id)
+            .await
+    }
+}
+
+/// The parked request `id` names, if it exists, has not expired, and is bound to `binding` (the
+/// hash of the cookie its step bound it to).
+pub async fn parked(
+    state: &AppState,
+    id: &str,
+    binding: &SecretHash,
+) -> Result<Option<Parked>, StoreError> {
+    let Some(id) = Secret::parse(id) else {
+        return Ok(None);
+    };
+    let record = state.store.get_login_request(id.hash().as_str()).await?;
+    let now = state.clock.now();
+    let Some(record) = record.filter(|r| r.expires_at > now && r.browser_binding.matches(binding))
+    else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_str(&record.request)
+        .ok()
+        .map(|request| Parked {
+            id: record.id,
+            request,
+        }))
+}
+
+/// Goes on with a parked request once its step is done: the request is used up, then decided
+/// again for the browser's session.
+pub async fn resume(
+    state: &AppState,
+    parked: Parked,
+    app: &Application,
+    signed_in: &SignedIn,
+) -> Result<Response, StoreError> {
+    state.store.delete_login_request(&parked.id).await?;
+    advance(state, app, &parked.request, Some(signed_in)).await
+}
+
+/// Issues a code for `request` from `session` (signed in to `organization_id`, if any) and
+/// redirects to the client (RFC 6749 §4.1.2).
+async fn issue_code(
+    state: &AppState,
+    app: &Application,
+    request: &AuthorizationRequest,
+    session: &SessionRecord,
+    organization_id: Option<String>,
+) -> Result<Response, StoreError> {
+    let now = state.clock.now();
+    // The session's apps are notified when it ends (back-channel logout): written the first time
+    // only, so that signing in to an app again writes nothing.
+    if !session.applications.contains(&app.client_id) {
+        state
+            .store
+            .add_session_application(&session.sid, &app.id, &app.client_id)
+            .await?;
+    }
+    // Sealed, not stored: the token endpoint records its single use (see `oauth::code`).
+    let code = crate::oauth::code::seal(
+        state,
+        &AuthorizationCodeRecord {
+            application_id: app.id.clone(),
+            client_id: app.client_id.clone(),
+            user_id: session.user_id.clone(),
+            sid: session.sid.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            scope: request.scope.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            auth_time: session.auth_time,
+            created_at: now,
+            expires_at: now + CODE_TTL,
+            organization_id,
+            audience: request.audience.clone(),
+            claims: request.claims.as_ref().and_then(|c| c.to_stored()),
+        },
+    );
+    Ok(redirect_to_client(
+        state,
+        &request.redirect_uri,
+        &[
+            ("code", code.as_str()),
+            ("state", request.state.as_deref().unwrap_or("")),
+        ],
+    ))
+}
+
+/// Refuses `request` at its redirect URI.
+pub fn refuse(state: &AppState, request: &AuthorizationRequest, error: &OAuthError) -> Response {
+    error_redirect(
+        state,
+        &request.redirect_uri,
+        request.state.as_deref(),
+        error,
+    )
+}
+
+/// RFC 6749 §4.1.2.1 with RFC 9207's `iss`.
+pub fn error_redirect(
+    state: &AppState,
+    redirect_uri: &str,
+    st: Option<&str>,
+    error: &OAuthError,
+) -> Response {
+    redirect_to_client(
+        state,
+        redirect_uri,
+        &[
+            ("error", error.code.as_str()),
+            ("error_description", &error.description),
+            ("state", st.unwrap_or("")),
+        ],
+    )
+}
+
+/// Appends `pairs` (empty values left out) and `iss` to the redirect URI's query.
+fn redirect_to_client(state: &AppState, redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = Url::parse(redirect_uri) else {
+        return pages::error(
+            &state.theme,
+            StatusCode::BAD_REQUEST,
+            "invalid redirect_uri",
+        );
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+            q.append_pair(k, v);
+        }
+        q.append_pair("iss", &state.settings.issuer);
+    }
+    found(url.as_str())
+}
+
+/// `302 Found` to `location`, not cached.
+pub fn found(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The cookies of a browser whose user just signed in (login form, invitation): the new session
+/// cookie (`session_cookie`), the device cookie, and the step's binding cookie (`binding`)
+/// cleared.
+pub fn signed_in_cookies(
+    state: &AppState,
+    headers: &HeaderMap,
+    response: &mut Response,
+    session_cookie: &Secret,
+    user_id: &str,
+    binding: &str,
+) {
+    let ttl = state.settings.session_absolute_timeout;
+    let cookies = [
+        session::set_cookie(state, session::SESSION, session_cookie.expose_secret(), ttl),
+        session::set_cookie(state, binding, "", 0),
+        session::device_cookie(state, headers, user_id),
+    ];
+    for c in cookies.into_iter().flatten() {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+}
