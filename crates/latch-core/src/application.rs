@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::UnixTime;
+pub use crate::algorithm::Algorithm;
 pub use crate::client_type::ApplicationType;
 use crate::field::FieldError;
 use crate::redirect::{self, UriError};
@@ -51,7 +52,7 @@ pub struct Application {
     pub redirects: Redirects,
     pub allowed_origins: Vec<String>,
     /// `RS256` (default), `ES256` or `EdDSA`: signs this application's ID and access tokens.
-    pub id_token_signed_response_alg: String,
+    pub id_token_signed_response_alg: Algorithm,
     /// Namespaced claims added to every ID and access token of this application (see `claims`).
     #[serde(default)]
     pub custom_claims: Map<String, Value>,
@@ -59,7 +60,18 @@ pub struct Application {
     pub updated_at: UnixTime,
 }
 
+/// The names of `Algorithm::ALL`, for the management API's schema.
 pub const SIGNING_ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+
+/// The error of an `id_token_signed_response_alg` that names no `Algorithm`.
+pub fn parse_signing_algorithm(value: &str) -> Result<Algorithm, FieldError> {
+    Algorithm::parse(value).ok_or_else(|| {
+        FieldError::new(
+            "id_token_signed_response_alg",
+            "must be one of RS256, ES256, EdDSA",
+        )
+    })
+}
 
 impl Application {
     /// The access token lifetime in seconds.
@@ -133,12 +145,6 @@ impl Application {
             return Err(FieldError::new(
                 "access_token_ttl_seconds",
                 format!("must be between {MIN_ACCESS_TOKEN_TTL} and {MAX_ACCESS_TOKEN_TTL}"),
-            ));
-        }
-        if !SIGNING_ALGORITHMS.contains(&self.id_token_signed_response_alg.as_str()) {
-            return Err(FieldError::new(
-                "id_token_signed_response_alg",
-                "must be one of RS256, ES256, EdDSA",
             ));
         }
         let r = &self.redirects;
@@ -229,7 +235,7 @@ pub(crate) mod tests {
                 ..Redirects::default()
             },
             allowed_origins: vec![],
-            id_token_signed_response_alg: "RS256".into(),
+            id_token_signed_response_alg: Algorithm::RS256,
             custom_claims: Map::new(),
             created_at: 0,
             updated_at: 0,

@@ -6,6 +6,7 @@ use crate::application::Application;
 use crate::redirect::find_redirect_uri;
 use crate::requested::ClaimsRequest;
 use crate::scope::ScopeSet;
+use crate::types::{ClientId, Nonce, RedirectUri, State};
 use crate::{ErrorCode, OAuthError, pkce};
 
 /// The raw parameters, as sent (query or form). Duplicated parameters are reported by the parser.
@@ -51,12 +52,12 @@ pub enum Prompt {
 /// A validated authorization request: what a code will be issued for once the user is known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The redirect URI to answer to (as presented, or the only registered one).
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     pub scope: String,
-    pub state: Option<String>,
-    pub nonce: Option<String>,
+    pub state: Option<State>,
+    pub nonce: Option<Nonce>,
     pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
@@ -79,8 +80,8 @@ pub enum AuthorizeError {
     Page(String),
     /// Tell the client at its redirect URI.
     Redirect {
-        redirect_uri: String,
-        state: Option<String>,
+        redirect_uri: RedirectUri,
+        state: Option<State>,
         error: OAuthError,
     },
 }
@@ -108,7 +109,7 @@ pub fn validate(
     };
     let kind = app.application_type;
     let registered = &app.redirects.post_login;
-    let redirect_uri = match p.redirect_uri.as_deref() {
+    let redirect_uri = RedirectUri::new(match p.redirect_uri.as_deref() {
         Some(presented) => find_redirect_uri(registered, presented, kind)
             .map(|_| presented.to_owned())
             .ok_or_else(|| {
@@ -123,12 +124,13 @@ pub fn validate(
                 "the request has no redirect_uri".into(),
             ));
         }
-    };
+    });
     // From here on, errors go back to the client.
     let state = p
         .state
         .clone()
-        .filter(|s| !s.is_empty() && s.len() <= MAX_PARAM);
+        .filter(|s| !s.is_empty() && s.len() <= MAX_PARAM)
+        .map(State::new);
     let fail = |code: ErrorCode, description: &str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
         state: state.clone(),
@@ -230,11 +232,11 @@ pub fn validate(
     }
     .filter(|c| !c.is_empty());
     Ok(AuthorizationRequest {
-        client_id: client_id.to_owned(),
+        client_id: ClientId::new(client_id),
         redirect_uri,
         scope: scope.to_string(),
         state,
-        nonce: p.nonce.clone().filter(|n| !n.is_empty()),
+        nonce: p.nonce.clone().filter(|n| !n.is_empty()).map(Nonce::new),
         code_challenge,
         prompt,
         max_age,
@@ -284,7 +286,7 @@ mod tests {
                 ..Redirects::default()
             },
             allowed_origins: vec![],
-            id_token_signed_response_alg: "RS256".into(),
+            id_token_signed_response_alg: crate::algorithm::Algorithm::RS256,
             custom_claims: serde_json::Map::new(),
             created_at: 0,
             updated_at: 0,

@@ -10,6 +10,7 @@
 //! optional `openapi` feature only derives schemas of a few types, for the management API).
 
 pub mod address;
+pub mod algorithm;
 pub mod application;
 pub mod audit;
 pub mod authorize;
@@ -36,6 +37,7 @@ pub mod secret;
 pub mod store;
 pub mod throttle;
 pub mod token;
+pub mod types;
 pub mod user;
 
 pub use clock::{Clock, SystemClock, UnixTime};

@@ -4,18 +4,19 @@ use crate::application::Application;
 use crate::params::Params;
 use crate::scope::ScopeSet;
 use crate::store::{AuthorizationCodeRecord, RefreshGrantState};
+use crate::types::{AuthorizationCode, CodeVerifier, RedirectUri, RefreshToken};
 use crate::{ErrorCode, OAuthError, UnixTime, pkce};
 
 /// A grant request, parsed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenGrant {
     AuthorizationCode {
-        code: String,
-        redirect_uri: Option<String>,
-        code_verifier: Option<String>,
+        code: AuthorizationCode,
+        redirect_uri: Option<RedirectUri>,
+        code_verifier: Option<CodeVerifier>,
     },
     RefreshToken {
-        refresh_token: String,
+        refresh_token: RefreshToken,
         scope: Option<ScopeSet>,
     },
     ClientCredentials {
@@ -32,12 +33,12 @@ pub fn parse_grant(params: &Params) -> Result<TokenGrant, OAuthError> {
     };
     match params.get("grant_type")? {
         Some("authorization_code") => Ok(TokenGrant::AuthorizationCode {
-            code: required("code")?,
-            redirect_uri: params.get("redirect_uri")?.map(str::to_owned),
-            code_verifier: params.get("code_verifier")?.map(str::to_owned),
+            code: AuthorizationCode::new(required("code")?),
+            redirect_uri: params.get("redirect_uri")?.map(RedirectUri::new),
+            code_verifier: params.get("code_verifier")?.map(CodeVerifier::new),
         }),
         Some("refresh_token") => Ok(TokenGrant::RefreshToken {
-            refresh_token: required("refresh_token")?,
+            refresh_token: RefreshToken::new(required("refresh_token")?),
             scope: params.get("scope")?.map(ScopeSet::parse).transpose()?,
         }),
         Some("client_credentials") => Ok(TokenGrant::ClientCredentials {
@@ -67,8 +68,8 @@ pub fn code_live(code: &AuthorizationCodeRecord, now: UnixTime) -> Result<(), OA
 pub fn check_code(
     code: &AuthorizationCodeRecord,
     app: &Application,
-    redirect_uri: Option<&str>,
-    code_verifier: Option<&str>,
+    redirect_uri: Option<&RedirectUri>,
+    code_verifier: Option<&CodeVerifier>,
 ) -> Result<(), OAuthError> {
     // RFC 6749 §4.1.3: ensure the code was issued to the authenticated client.
     if code.client_id != app.client_id {
@@ -79,7 +80,7 @@ pub fn check_code(
     // RFC 6749 §4.1.3: redirect_uri must be identical if it was in the authorization request; it may
     // be left out only when a single one is registered (then the request could omit it too).
     match redirect_uri {
-        Some(r) if r != code.redirect_uri => {
+        Some(r) if r.as_str() != code.redirect_uri => {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri does not match the authorization request",
             ));
@@ -92,7 +93,10 @@ pub fn check_code(
     if code.code_challenge.is_none() && app.requires_pkce() {
         return Err(OAuthError::invalid_grant("this application must use PKCE"));
     }
-    pkce::verify(code.code_challenge.as_deref(), code_verifier)
+    pkce::verify(
+        code.code_challenge.as_deref(),
+        code_verifier.map(CodeVerifier::secret),
+    )
 }
 
 /// What to do with a presented refresh token.

@@ -25,7 +25,7 @@ fn app(kind: ApplicationType) -> Application {
             ..Redirects::default()
         },
         allowed_origins: vec![],
-        id_token_signed_response_alg: "RS256".into(),
+        id_token_signed_response_alg: latch_core::algorithm::Algorithm::RS256,
         custom_claims: serde_json::Map::new(),
         created_at: 0,
         updated_at: 0,

@@ -16,7 +16,6 @@ use latch_core::UnixTime;
 use latch_core::application::Application;
 use latch_core::secret::{random_bytes, random_id};
 use latch_core::store::BackchannelDelivery;
-use latch_jose::Algorithm;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
@@ -320,7 +319,7 @@ fn logout_token(
     d: &BackchannelDelivery,
     now: UnixTime,
 ) -> Result<String, Failure> {
-    let alg = Algorithm::parse(&app.id_token_signed_response_alg).unwrap_or(Algorithm::RS256);
+    let alg = app.id_token_signed_response_alg;
     let keys = state.keys.current();
     let key = keys
         .signer(alg)

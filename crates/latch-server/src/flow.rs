@@ -25,6 +25,7 @@ use latch_core::authorize::AuthorizationRequest;
 use latch_core::flow::{self, AuthorizeOutcome, Memberships, Step};
 use latch_core::organization::{ORGANIZATION_ID_PREFIX, Organization};
 use latch_core::store::{AuthorizationCodeRecord, LoginRequestRecord, SessionRecord, StoreError};
+use latch_core::types::{RedirectUri, State};
 use latch_core::{OAuthError, Secret, SecretHash};
 use std::sync::Arc;
 use url::Url;
@@ -272,15 +273,15 @@ async fn issue_code(
     }
     // Sealed, not stored: the token endpoint records its single use (see `oauth::code`).
     let code = crate::oauth::code::seal(
-        state,
+        &state.code_key,
         &AuthorizationCodeRecord {
             application_id: app.id.clone(),
             client_id: app.client_id.clone(),
             user_id: session.user_id.clone(),
             sid: session.sid.clone(),
-            redirect_uri: request.redirect_uri.clone(),
+            redirect_uri: request.redirect_uri.as_str().to_owned(),
             scope: request.scope.clone(),
-            nonce: request.nonce.clone(),
+            nonce: request.nonce.as_ref().map(|n| n.as_str().to_owned()),
             code_challenge: request.code_challenge.clone(),
             auth_time: session.auth_time,
             created_at: now,
@@ -294,7 +295,7 @@ async fn issue_code(
         state,
         &request.redirect_uri,
         &[
-            ("code", code.as_str()),
+            ("code", code.secret()),
             ("state", request.state.as_deref().unwrap_or("")),
         ],
     ))
@@ -302,19 +303,14 @@ async fn issue_code(
 
 /// Refuses `request` at its redirect URI.
 pub fn refuse(state: &AppState, request: &AuthorizationRequest, error: &OAuthError) -> Response {
-    error_redirect(
-        state,
-        &request.redirect_uri,
-        request.state.as_deref(),
-        error,
-    )
+    error_redirect(state, &request.redirect_uri, request.state.as_ref(), error)
 }
 
 /// RFC 6749 §4.1.2.1 with RFC 9207's `iss`.
 pub fn error_redirect(
     state: &AppState,
-    redirect_uri: &str,
-    st: Option<&str>,
+    redirect_uri: &RedirectUri,
+    st: Option<&State>,
     error: &OAuthError,
 ) -> Response {
     redirect_to_client(
@@ -323,7 +319,7 @@ pub fn error_redirect(
         &[
             ("error", error.code.as_str()),
             ("error_description", &error.description),
-            ("state", st.unwrap_or("")),
+            ("state", st.map_or("", State::as_str)),
         ],
     )
 }

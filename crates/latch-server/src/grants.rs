@@ -9,9 +9,9 @@
 use latch_core::OAuthError;
 use latch_core::issue::{self, Access};
 use latch_core::scope::ScopeSet;
+use latch_core::store::Store;
 
 use crate::error::OAuthResponse;
-use crate::state::AppState;
 
 /// The grant's organization and API, as stored on its code or refresh token.
 pub struct GrantTarget<'a> {
@@ -23,11 +23,10 @@ pub struct GrantTarget<'a> {
 /// Resolves what `target` holds now for a request of `requested`; `invalid_grant` when the
 /// organization, the membership or the API is gone.
 pub async fn resolve(
-    state: &AppState,
+    store: &dyn Store,
     target: &GrantTarget<'_>,
     requested: &ScopeSet,
 ) -> Result<Access, OAuthResponse> {
-    let store = state.store.as_ref();
     let (organization, membership) = match target.organization_id {
         Some(id) => {
             let org = store

@@ -206,7 +206,7 @@ async fn sign_in(
     };
     let signer = Signer {
         user_id: &user.id,
-        client_id: Some(&parked.request.client_id),
+        client_id: Some(parked.request.client_id.as_str()),
     };
     let (cookie, session) = open_session(state, headers, ip, signer).await?;
     // The sign-in's one log line is its `login.success` audit event (`open_session`).

@@ -6,7 +6,7 @@ use latch_core::requested::ClaimsRequest;
 use latch_core::scope::ScopeSet;
 use latch_core::user::User;
 use latch_core::{OAuthError, UnixTime};
-use latch_jose::{Algorithm, at_hash};
+use latch_jose::at_hash;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -71,14 +71,10 @@ pub struct Minted {
     pub expires_in: i64,
 }
 
-fn signing_alg(app: &Application) -> Algorithm {
-    Algorithm::parse(&app.id_token_signed_response_alg).unwrap_or(Algorithm::RS256)
-}
-
 /// Signs the access token and, when `openid` was granted to a user, the ID token.
 pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted, OAuthError> {
     let keys = state.keys.current();
-    let alg = signing_alg(grant.app);
+    let alg = grant.app.id_token_signed_response_alg;
     let key = keys.signer(alg).ok_or_else(|| {
         tracing::error!(alg = alg.as_str(), "no signing key for this algorithm");
         OAuthError::server_error()

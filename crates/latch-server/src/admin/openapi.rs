@@ -370,7 +370,7 @@ mod tests {
             access_token_ttl_seconds: None,
             redirects: Redirects::default(),
             allowed_origins: vec![],
-            id_token_signed_response_alg: "RS256".into(),
+            id_token_signed_response_alg: latch_core::algorithm::Algorithm::RS256,
             custom_claims: Map::new(),
             created_at: 0,
             updated_at: 0,

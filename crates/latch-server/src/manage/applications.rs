@@ -4,8 +4,8 @@
 use latch_core::Secret;
 use latch_core::UnixTime;
 use latch_core::application::{
-    Application, ApplicationType, ClientSecretInfo, MAX_ACTIVE_SECRETS, Redirects,
-    SIGNING_ALGORITHMS,
+    Algorithm, Application, ApplicationType, ClientSecretInfo, MAX_ACTIVE_SECRETS, Redirects,
+    SIGNING_ALGORITHMS, parse_signing_algorithm,
 };
 use latch_core::secret::random_id;
 use latch_core::store::Store;
@@ -109,7 +109,7 @@ impl From<&Application> for ApplicationView {
             access_token_ttl_seconds: app.access_token_ttl_seconds,
             redirects: app.redirects.clone(),
             allowed_origins: app.allowed_origins.clone(),
-            id_token_signed_response_alg: app.id_token_signed_response_alg.clone(),
+            id_token_signed_response_alg: app.id_token_signed_response_alg.as_str().to_owned(),
             custom_claims: app.custom_claims.clone(),
             created_at: rfc3339(app.created_at),
             updated_at: rfc3339(app.updated_at),
@@ -186,9 +186,17 @@ struct Identity {
 }
 
 /// An application from its editable fields; what was left out takes its default.
-fn build_application(new: NewApplication, identity: Identity, now: UnixTime) -> Application {
+fn build_application(
+    new: NewApplication,
+    identity: Identity,
+    now: UnixTime,
+) -> Result<Application, ManageError> {
+    let id_token_signed_response_alg = match new.id_token_signed_response_alg.as_deref() {
+        Some(alg) => parse_signing_algorithm(alg)?,
+        None => Algorithm::RS256,
+    };
     let public = new.application_type != ApplicationType::Web;
-    Application {
+    Ok(Application {
         id: identity.id,
         client_id: identity.client_id,
         name: new.name,
@@ -198,13 +206,11 @@ fn build_application(new: NewApplication, identity: Identity, now: UnixTime) -> 
         access_token_ttl_seconds: new.access_token_ttl_seconds,
         redirects: new.redirects,
         allowed_origins: new.allowed_origins,
-        id_token_signed_response_alg: new
-            .id_token_signed_response_alg
-            .unwrap_or_else(|| "RS256".to_owned()),
+        id_token_signed_response_alg,
         custom_claims: new.custom_claims.unwrap_or_default(),
         created_at: identity.created_at,
         updated_at: now,
-    }
+    })
 }
 
 /// The application with this id.
@@ -229,7 +235,7 @@ pub async fn create_application(
         client_id: random_id(),
         created_at: now,
     };
-    let app = build_application(new, identity, now);
+    let app = build_application(new, identity, now)?;
     app.validate()?;
     app.check_outbound_addresses(allow_private)?;
     let secret = (!public).then(|| new_secret(now));
@@ -296,7 +302,7 @@ pub async fn update_application(
         client_id: current.client_id.clone(),
         created_at: current.created_at,
     };
-    let app = build_application(parse_json(&fields)?, identity, now);
+    let app = build_application(parse_json(&fields)?, identity, now)?;
     app.validate()?;
     app.check_outbound_addresses(allow_private)?;
     if !store.update_application(&app).await? {

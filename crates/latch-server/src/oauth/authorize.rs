@@ -121,7 +121,7 @@ async fn authorize(
             return Ok(flow::error_redirect(
                 state,
                 &redirect_uri,
-                st.as_deref(),
+                st.as_ref(),
                 &error,
             ));
         }

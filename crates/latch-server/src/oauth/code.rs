@@ -11,23 +11,24 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latch_core::code::{self, MAX_CODE_LEN};
 use latch_core::store::AuthorizationCodeRecord;
-
-use crate::state::AppState;
+use latch_core::types::AuthorizationCode;
+use latch_jose::MasterKey;
 
 /// Binds the seal to its purpose.
 const AAD: &[u8] = b"latch authorization code v1";
 
-/// The code for `record`.
-pub fn seal(state: &AppState, record: &AuthorizationCodeRecord) -> String {
-    URL_SAFE_NO_PAD.encode(state.code_key.encrypt(&code::encode(record), AAD))
+/// The code for `record`, sealed with the code key (`AppState::code_key`).
+pub fn seal(key: &MasterKey, record: &AuthorizationCodeRecord) -> AuthorizationCode {
+    AuthorizationCode::new(URL_SAFE_NO_PAD.encode(key.encrypt(&code::encode(record), AAD)))
 }
 
-/// The record a presented code stands for, if this server sealed it.
-pub fn open(state: &AppState, presented: &str) -> Option<AuthorizationCodeRecord> {
+/// The record a presented code stands for, if this server sealed it with `key`.
+pub fn open(key: &MasterKey, presented: &AuthorizationCode) -> Option<AuthorizationCodeRecord> {
+    let presented = presented.secret();
     if presented.is_empty() || presented.len() > MAX_CODE_LEN {
         return None;
     }
     let sealed = URL_SAFE_NO_PAD.decode(presented).ok()?;
-    let content = state.code_key.decrypt(&sealed, AAD).ok()?;
+    let content = key.decrypt(&sealed, AAD).ok()?;
     code::decode(&content)
 }

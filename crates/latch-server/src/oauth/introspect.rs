@@ -63,7 +63,9 @@ async fn run(
         return Ok(out);
     }
     let now = state.clock.now();
-    match super::token::presented_grant(state, token).await? {
+    match super::token::presented_grant(state.store.as_ref(), &state.refresh_token_key, token)
+        .await?
+    {
         // Only the live generation is active (RFC 7662 §2.2): a rotated token is not.
         Some((s, generation))
             if s.grant.client_id == app.client_id

@@ -55,7 +55,8 @@ async fn run(
     // §2.1: only the client the token was issued to may revoke it. §2.1 also allows revoking the
     // whole grant: any generation's token revokes it, and "the authorization server SHOULD also
     // invalidate all access tokens based on the same authorization grant": they go too.
-    if let Some((found, _)) = super::token::presented_grant(state, token).await?
+    if let Some((found, _)) =
+        super::token::presented_grant(state.store.as_ref(), &state.refresh_token_key, token).await?
         && found.grant.client_id == app.client_id
     {
         crate::lifecycle::revoke_grant(state, &found.grant.family_id, now).await?;

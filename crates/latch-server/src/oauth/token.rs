@@ -15,9 +15,10 @@ use latch_core::scope::ScopeSet;
 use latch_core::secret::random_id;
 use latch_core::store::{
     AuthorizationCodeRecord, CodeGrant, CodeRedemption, GrantKey, Redemption, RefreshGrant,
-    RefreshGrantState, StoreError,
+    RefreshGrantState, Store, StoreError,
 };
 use latch_core::token::{self, RefreshDecision, TokenGrant};
+use latch_core::types::{AuthorizationCode, CodeVerifier, RedirectUri, RefreshToken};
 use latch_core::{ErrorCode, OAuthError, Secret, SecretHash, UnixTime};
 use serde::Serialize;
 
@@ -83,8 +84,8 @@ async fn exchange(
                 state,
                 &app,
                 &code,
-                redirect_uri.as_deref(),
-                code_verifier.as_deref(),
+                redirect_uri.as_ref(),
+                code_verifier.as_ref(),
             )
             .await
         }
@@ -116,15 +117,15 @@ fn grant_jti(family_id: &str) -> String {
 async fn authorization_code(
     state: &AppState,
     app: &Application,
-    code: &str,
-    redirect_uri: Option<&str>,
-    code_verifier: Option<&str>,
+    code: &AuthorizationCode,
+    redirect_uri: Option<&RedirectUri>,
+    code_verifier: Option<&CodeVerifier>,
 ) -> Result<TokenResponse, OAuthResponse> {
     let now = state.clock.now();
     let invalid = || OAuthError::invalid_grant("the authorization code is invalid");
-    let record = super::code::open(state, code).ok_or_else(invalid)?;
+    let record = super::code::open(&state.code_key, code).ok_or_else(invalid)?;
     token::code_live(&record, now)?;
-    let hash = SecretHash::of(code.as_bytes());
+    let hash = SecretHash::of(code.secret().as_bytes());
     // Any presentation of a live code uses it up, also one that fails the checks below (a stolen
     // code tried without its verifier); a second one revokes what the first issued.
     let issued = match token::check_code(&record, app, redirect_uri, code_verifier) {
@@ -220,10 +221,18 @@ async fn prepare_code_grant(
         organization_id: record.organization_id.as_deref(),
         audience: record.audience.as_deref(),
     };
-    let access = grants::resolve(state, &target, &ScopeSet::parse(&record.scope)?).await?;
+    let access = grants::resolve(
+        state.store.as_ref(),
+        &target,
+        &ScopeSet::parse(&record.scope)?,
+    )
+    .await?;
     let ttl = state.settings.refresh_token_ttl;
     let refresh = match issue::code_refresh_grant(record, app, &access, hash.as_str(), now, ttl) {
-        Some(grant) => Some((refresh_token_of(state, &grant.family_id, 0)?, grant)),
+        Some(grant) => Some((
+            refresh_token_of(&state.refresh_token_key, &grant.family_id, 0)?,
+            grant,
+        )),
         None => None,
     };
     Ok(CodeTokens { access, refresh })
@@ -233,22 +242,19 @@ async fn prepare_code_grant(
 /// build names both (`latch_core::refresh`); a random one from before grants is found by its
 /// hash, as generation 0. `None` for anything else.
 pub(crate) async fn presented_grant(
-    state: &AppState,
+    store: &dyn Store,
+    key: &[u8; 32],
     presented: &str,
 ) -> Result<Option<(RefreshGrantState, i64)>, StoreError> {
-    if let Some(handle) = RefreshHandle::parse(presented, &state.refresh_token_key) {
+    if let Some(handle) = RefreshHandle::parse(presented, key) {
         let family = handle.family_id();
-        let found = state
-            .store
-            .get_refresh_grant(GrantKey::Family(&family))
-            .await?;
+        let found = store.get_refresh_grant(GrantKey::Family(&family)).await?;
         return Ok(found.map(|s| (s, i64::from(handle.generation))));
     }
     let Some(legacy) = Secret::parse(presented) else {
         return Ok(None);
     };
-    let found = state
-        .store
+    let found = store
         .get_refresh_grant(GrantKey::Legacy(&legacy.hash()))
         .await?;
     Ok(found.map(|s| (s, 0)))
@@ -256,26 +262,30 @@ pub(crate) async fn presented_grant(
 
 /// The token of `generation` of the grant.
 fn refresh_token_of(
-    state: &AppState,
+    key: &[u8; 32],
     family_id: &str,
     generation: i64,
 ) -> Result<Secret, OAuthResponse> {
     RefreshHandle::of(family_id, generation)
-        .map(|h| h.token(&state.refresh_token_key))
+        .map(|h| h.token(key))
         .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid").into())
 }
 
 async fn refresh(
     state: &AppState,
     app: &Application,
-    presented: &str,
+    presented: &RefreshToken,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthResponse> {
     let now = state.clock.now();
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
-    let (current, generation) = presented_grant(state, presented)
-        .await?
-        .ok_or_else(invalid)?;
+    let (current, generation) = presented_grant(
+        state.store.as_ref(),
+        &state.refresh_token_key,
+        presented.secret(),
+    )
+    .await?
+    .ok_or_else(invalid)?;
     let window = state.settings.refresh_reuse_window;
     let decision = token::refresh_decision(&current, generation, &app.client_id, now, window)?;
     let scope = token::narrowed_scope(&current.grant.scope, requested)?;
@@ -310,7 +320,7 @@ async fn refresh(
         state.audit.record(event, now);
         return Err(OAuthError::invalid_grant("the refresh token was already used").into());
     }
-    let successor = refresh_token_of(state, &g.family_id, generation + 1)?;
+    let successor = refresh_token_of(&state.refresh_token_key, &g.family_id, generation + 1)?;
     let user = &current.user;
     // Roles and membership are read now: a change shows in this refresh (RBAC as in Auth0).
     let target = GrantTarget {
@@ -318,7 +328,7 @@ async fn refresh(
         organization_id: g.organization_id.as_deref(),
         audience: g.audience.as_deref(),
     };
-    let access = grants::resolve(state, &target, &scope).await?;
+    let access = grants::resolve(state.store.as_ref(), &target, &scope).await?;
     let grant = Grant {
         app,
         user: Some(user),

@@ -63,7 +63,7 @@ pub async fn case_applications_round_trip_every_field(store: &dyn Store) {
         "https://x.example.com/b".to_owned(),
     ];
     changed.allowed_origins = vec![];
-    changed.id_token_signed_response_alg = "EdDSA".to_owned();
+    changed.id_token_signed_response_alg = latch_core::algorithm::Algorithm::EdDSA;
     changed.updated_at = NOW + 10;
     assert!(store.update_application(&changed).await.expect("update"));
     assert_eq!(

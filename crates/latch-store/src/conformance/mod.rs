@@ -199,7 +199,7 @@ pub(crate) fn application(backchannel: Option<&str>) -> Application {
             "https://a.example.com".to_owned(),
             "https://b.example.com".to_owned(),
         ],
-        id_token_signed_response_alg: "RS256".to_owned(),
+        id_token_signed_response_alg: latch_core::algorithm::Algorithm::RS256,
         custom_claims: backchannel
             .map(|_| {
                 let claims =

@@ -1,6 +1,8 @@
 //! Private row types (`FromRow`) and their conversion to latch-core types, shared by both backends.
 
-use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
+use latch_core::application::{
+    Algorithm, Application, ApplicationType, ClientSecretInfo, Redirects,
+};
 use latch_core::store::{
     BackchannelDelivery, LoginRequestRecord, RefreshGrant, RefreshGrantState, SessionRecord,
     SigningKeyRecord, StoreError,
@@ -91,6 +93,9 @@ impl TryFrom<ApplicationRow> for Application {
     fn try_from(r: ApplicationRow) -> Result<Self, StoreError> {
         let application_type = ApplicationType::parse(&r.application_type)
             .ok_or_else(|| corrupt("application", format!("type `{}`", r.application_type)))?;
+        let alg = &r.id_token_signed_response_alg;
+        let id_token_signed_response_alg = Algorithm::parse(alg)
+            .ok_or_else(|| corrupt("application", format!("signing algorithm `{alg}`")))?;
         Ok(Self {
             id: r.id,
             client_id: r.client_id,
@@ -106,7 +111,7 @@ impl TryFrom<ApplicationRow> for Application {
                 backchannel_logout: r.backchannel_logout_uri,
             },
             allowed_origins: parse_list(&r.allowed_origins)?,
-            id_token_signed_response_alg: r.id_token_signed_response_alg,
+            id_token_signed_response_alg,
             custom_claims: parse_object("application", &r.custom_claims)?,
             created_at: r.created_at,
             updated_at: r.updated_at,
