@@ -35,6 +35,52 @@ fn throughput_target(workload: &str, alg: &str) -> Option<Throughput> {
     }
 }
 
+/// Issue 21's p99 targets for an open-loop run at a share of the workload's capacity.
+fn open_loop_p99_limit(workload: &str, alg: &str, percent: f64) -> Option<f64> {
+    let at = |p: f64| (percent - p).abs() < 0.5;
+    match (workload, alg) {
+        ("client_credentials", "RS256") if at(70.0) => Some(5.0),
+        ("client_credentials", "RS256") if at(50.0) => Some(3.0),
+        ("sso_code_flow" | "refresh", "RS256") if at(70.0) => Some(10.0),
+        ("sso_code_flow" | "refresh", "RS256") if at(50.0) => Some(6.0),
+        ("client_credentials" | "sso_code_flow" | "refresh", "ES256") if at(70.0) => Some(2.0),
+        _ => None,
+    }
+}
+
+/// The "target" and "met" cells of an open-loop line: the arrival rate kept up with (95 %), and
+/// the p99 limit of its share of capacity when the issue sets one.
+fn judge_open_loop(line: &Value) -> [String; 3] {
+    let (workload, alg) = (
+        line["workload"].as_str().unwrap_or(""),
+        line["alg"].as_str().unwrap_or(""),
+    );
+    let rate = num(line, "target_rate_per_s");
+    let mut targets = vec![format!("≥ 95 % of {rate:.0}/s")];
+    let mut missed = Vec::new();
+    if num(line, "ops_per_s") < 0.95 * rate {
+        missed.push("rate");
+    }
+    if let Some(limit) = line["of_capacity_pct"]
+        .as_f64()
+        .and_then(|p| open_loop_p99_limit(workload, alg, p))
+    {
+        targets.push(format!("p99 ≤ {limit:.0} ms"));
+        if num(line, "p99_ms") > limit {
+            missed.push("p99");
+        }
+    }
+    if num(line, "errors") > 0.0 {
+        missed.push("errors");
+    }
+    let met = if missed.is_empty() {
+        "yes".to_owned()
+    } else {
+        format!("**no** ({})", missed.join(", "))
+    };
+    ["—".to_owned(), targets.join("; "), met]
+}
+
 fn num(v: &Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or(0.0)
 }
@@ -169,10 +215,25 @@ pub fn render(jsonl: &str) -> String {
         .iter()
         .filter(|l| l["ops_per_s"].is_number() && l["workload"] != "signature_ceiling")
     {
-        let [of_ceiling, target, met] = judge(l, &ceilings);
+        let open = l["mode"] == "open";
+        let [of_ceiling, target, met] = if open {
+            judge_open_loop(l)
+        } else {
+            judge(l, &ceilings)
+        };
         let mut workload = l["workload"].as_str().unwrap_or("").to_owned();
-        if let Some(rate) = l["target_rate_per_s"].as_u64() {
-            let _ = write!(workload, " (at {rate}/s)");
+        if let Some(rate) = l["target_rate_per_s"].as_f64() {
+            match (open, l["of_capacity_pct"].as_f64()) {
+                (true, Some(p)) => {
+                    let _ = write!(workload, " (open loop, {p:.0} % of capacity: {rate:.0}/s)");
+                }
+                (true, None) => {
+                    let _ = write!(workload, " (open loop at {rate:.0}/s)");
+                }
+                (false, _) => {
+                    let _ = write!(workload, " (at {rate:.0}/s)");
+                }
+            }
         }
         let _ = writeln!(
             out,
@@ -243,6 +304,28 @@ pub fn render(jsonl: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_loop_lines_are_judged_by_rate_kept_and_their_p99_limit() {
+        let run = r#"{"workload":"client_credentials","alg":"RS256","concurrency":32,"ops_per_s":700.0,"p50_ms":1.0,"p90_ms":2.0,"p99_ms":4.0,"errors":0,"mode":"open","target_rate_per_s":700,"of_capacity_pct":70.0}
+{"workload":"refresh","alg":"RS256","concurrency":32,"ops_per_s":250.0,"p50_ms":1.0,"p90_ms":2.0,"p99_ms":7.0,"errors":0,"mode":"open","target_rate_per_s":300,"of_capacity_pct":50.0}
+{"workload":"refresh","alg":"ES256","concurrency":32,"ops_per_s":1000.0,"p50_ms":1.0,"p90_ms":2.0,"p99_ms":9.0,"errors":0,"mode":"open","target_rate_per_s":1000}"#;
+        let md = render(run);
+        assert!(
+            md.contains("| client_credentials (open loop, 70 % of capacity: 700/s) | RS256 |"),
+            "{md}"
+        );
+        assert!(md.contains("| ≥ 95 % of 700/s; p99 ≤ 5 ms | yes |"), "{md}");
+        assert!(
+            md.contains("| ≥ 95 % of 300/s; p99 ≤ 6 ms | **no** (rate, p99) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| refresh (open loop at 1000/s) | ES256 |"),
+            "{md}"
+        );
+        assert!(md.contains("| ≥ 95 % of 1000/s | yes |"), "{md}");
+    }
 
     #[test]
     fn token_figures_are_judged_against_the_matching_ceiling() {
