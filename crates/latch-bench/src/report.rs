@@ -298,12 +298,61 @@ pub fn render(jsonl: &str) -> String {
         1024.0,
         Some(60.0),
     );
+    preload_section(&mut out, &lines);
     out
+}
+
+/// Bytes per row of each kind the preload added (tables and their indexes), and the database's
+/// size after the preload and at the end of the run.
+fn preload_section(out: &mut String, lines: &[Value]) {
+    let per_row: Vec<(&str, f64)> = lines
+        .iter()
+        .filter_map(|l| {
+            let kind = l["metric"].as_str()?.strip_prefix("preload_bytes_per_")?;
+            Some((kind, l["value"].as_f64()?))
+        })
+        .collect();
+    if per_row.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\n### Preloaded database\n\n| kind | bytes per row (table + indexes) |\n| --- | ---: |\n",
+    );
+    for (kind, bytes) in per_row {
+        let _ = writeln!(out, "| {} | {bytes:.0} |", kind.replace('_', " "));
+    }
+    for (key, label) in [
+        ("database_bytes_after_preload", "database after the preload"),
+        ("database_bytes_at_end", "database at the end of the run"),
+    ] {
+        if let Some(bytes) = lines
+            .iter()
+            .find(|l| l["metric"] == key)
+            .and_then(|l| l["value"].as_f64())
+        {
+            let _ = writeln!(out, "| {label} | {:.1} MB |", bytes / 1_048_576.0);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preload_figures_are_listed_per_kind() {
+        let run = r#"{"metric":"preload_bytes_per_user","value":270.3}
+{"metric":"preload_bytes_per_refresh_grant","value":295.7}
+{"metric":"database_bytes_after_preload","value":10485760}"#;
+        let md = render(run);
+        assert!(md.contains("| user | 270 |"), "{md}");
+        assert!(md.contains("| refresh grant | 296 |"), "{md}");
+        assert!(
+            md.contains("| database after the preload | 10.0 MB |"),
+            "{md}"
+        );
+        assert!(!render("").contains("Preloaded database"));
+    }
 
     #[test]
     fn open_loop_lines_are_judged_by_rate_kept_and_their_p99_limit() {
