@@ -17,6 +17,7 @@ mod form;
 mod oidc;
 mod provision;
 mod report;
+mod soak;
 mod stats;
 mod userinfo;
 mod workloads;
@@ -63,7 +64,8 @@ struct Args {
     #[arg(long)]
     issuer: Option<Url>,
     /// Comma-separated: client_credentials, sso_code_flow, refresh, jwks, discovery, login, mixed,
-    /// all (those seven), signature-ceiling, wait-ready.
+    /// all (those eight with userinfo), soak (whole minutes of --duration, mixed traffic with
+    /// back-channel logouts), signature-ceiling, wait-ready.
     #[arg(long, default_value = "all")]
     workload: String,
     /// Concurrent keep-alive clients per workload (the login storm's size in `mixed`).
@@ -278,6 +280,7 @@ async fn load(args: &Args, issuer: &Url, names: &[&str]) -> anyhow::Result<()> {
         profile_dir: args.profile_dir.clone(),
         used: Arc::new(AtomicU64::new(0)),
         cap: args.max_requests,
+        latch: args.provision_with.clone(),
         open_loop: args
             .open_loop
             .as_deref()

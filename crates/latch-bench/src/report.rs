@@ -222,6 +222,9 @@ pub fn render(jsonl: &str) -> String {
             judge(l, &ceilings)
         };
         let mut workload = l["workload"].as_str().unwrap_or("").to_owned();
+        if let Some(minute) = l["minute"].as_u64() {
+            let _ = write!(workload, " (minute {minute})");
+        }
         if let Some(rate) = l["target_rate_per_s"].as_f64() {
             match (open, l["of_capacity_pct"].as_f64()) {
                 (true, Some(p)) => {
@@ -299,7 +302,65 @@ pub fn render(jsonl: &str) -> String {
         Some(60.0),
     );
     preload_section(&mut out, &lines);
+    soak_section(&mut out, &lines);
     out
+}
+
+/// The soak's verdicts (issue 21: the last minute's throughput within 5 % of the first, resident
+/// memory within ±10 %) and the database's size minute by minute.
+fn soak_section(out: &mut String, lines: &[Value]) {
+    let Some(summary) = lines.iter().find(|l| l["workload"] == "soak") else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n### Soak ({} minutes)\n\n| figure | value | target | met |\n| --- | ---: | --- | --- |",
+        summary["minutes"]
+    );
+    let within = |key: &str, label: &str, tol: f64, out: &mut String| {
+        if let Some(r) = summary[key].as_f64() {
+            let _ = writeln!(
+                out,
+                "| {label} | {r:.3} | {:.2}–{:.2} | {} |",
+                1.0 - tol,
+                1.0 + tol,
+                yes_no((r - 1.0).abs() <= tol)
+            );
+        }
+    };
+    within(
+        "soak_refresh_last_over_first",
+        "refresh throughput, last minute ÷ first",
+        0.05,
+        out,
+    );
+    within(
+        "rss_last_over_first",
+        "server resident memory, last minute ÷ first",
+        0.10,
+        out,
+    );
+    if let (Some(logouts), Some(received)) = (
+        summary["logouts"].as_u64(),
+        summary["backchannel_received"].as_u64(),
+    ) {
+        let _ = writeln!(
+            out,
+            "| back-channel logouts received / logouts | {received} / {logouts} | all | {} |",
+            yes_no(received >= logouts)
+        );
+    }
+    for l in lines
+        .iter()
+        .filter(|l| l["metric"] == "soak_database_bytes")
+    {
+        let _ = writeln!(
+            out,
+            "| database size after minute {} | {:.1} MB | flat once retention runs | — |",
+            l["minute"],
+            l["value"].as_f64().unwrap_or(0.0) / 1_048_576.0
+        );
+    }
 }
 
 /// Bytes per row of each kind the preload added (tables and their indexes), and the database's
@@ -338,6 +399,30 @@ fn preload_section(out: &mut String, lines: &[Value]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_soak_compares_its_last_minute_with_its_first() {
+        let run = r#"{"workload":"soak_refresh","alg":"ES256","minute":1,"ops":600,"ops_per_s":10.0,"p50_ms":1.0,"p99_ms":2.0,"errors":0}
+{"workload":"soak","alg":"ES256","minutes":10,"soak_refresh_last_over_first":0.97,"rss_last_over_first":1.2,"logouts":1200,"backchannel_received":1200}
+{"metric":"soak_database_bytes","minute":1,"value":2097152}"#;
+        let md = render(run);
+        assert!(md.contains("| soak_refresh (minute 1) | ES256 |"), "{md}");
+        assert!(
+            md.contains("| refresh throughput, last minute ÷ first | 0.970 | 0.95–1.05 | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| server resident memory, last minute ÷ first | 1.200 | 0.90–1.10 | **no** |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| 1200 / 1200 | all | yes |"), "{md}");
+        assert!(
+            md.contains("| database size after minute 1 | 2.0 MB |"),
+            "{md}"
+        );
+    }
 
     #[test]
     fn preload_figures_are_listed_per_kind() {

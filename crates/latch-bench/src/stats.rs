@@ -266,7 +266,7 @@ pub fn round(x: f64, digits: i32) -> f64 {
 }
 
 /// The `q` quantile (nearest rank) of sorted latencies, in milliseconds.
-fn quantile_ms(sorted_us: &[u32], q: f64) -> f64 {
+pub(crate) fn quantile_ms(sorted_us: &[u32], q: f64) -> f64 {
     if sorted_us.is_empty() {
         return 0.0;
     }

@@ -51,6 +51,8 @@ pub struct Settings {
     pub cap: u64,
     /// Open-loop runs of each workload (besides `mixed`, which has its own), when asked for.
     pub open_loop: Vec<OpenLoop>,
+    /// The `latch` binary that provisions (the soak creates its own application).
+    pub latch: Option<PathBuf>,
 }
 
 /// An open-loop run: a constant arrival rate, given outright or as a share of the capacity the
@@ -112,6 +114,14 @@ pub async fn run(
     shared: &Arc<Shared>,
     settings: &Settings,
 ) -> anyhow::Result<Vec<Value>> {
+    if name == "soak" {
+        let mut lines =
+            crate::soak::run(shared.clone(), settings, settings.latch.as_deref()).await?;
+        if let Some(summary) = lines.last_mut() {
+            stats::add_server_memory(summary, settings.server_pid);
+        }
+        return Ok(lines);
+    }
     if settings.open_loop.is_empty() || name == "mixed" {
         return run_once(name, shared, settings, None).await;
     }
@@ -353,28 +363,36 @@ async fn refresh_token(s: &Shared, browser: &mut Browser) -> anyhow::Result<Stri
         .ok_or_else(|| anyhow!("no refresh_token with offline_access"))
 }
 
-async fn first_refresh_token(s: Arc<Shared>) -> anyhow::Result<RefreshWorker> {
+pub(crate) async fn first_refresh_token(s: Arc<Shared>) -> anyhow::Result<RefreshWorker> {
     let mut browser = Browser::new(oidc::http_client()?);
     let token = refresh_token(&s, &mut browser).await?;
     Ok(RefreshWorker { browser, token })
 }
 
-async fn refresh_loop(s: Arc<Shared>, mut w: RefreshWorker, mut rec: Recorder) -> Recorder {
-    while let Some(t) = rec.start(1).await {
-        match oidc::refresh(&w.browser.http, &s.provider, &s.web, &w.token).await {
+impl RefreshWorker {
+    /// One refresh. When it fails, the chain is broken: a new one starts (its cost is part of the
+    /// failed operation's time, never of a measured success).
+    pub(crate) async fn step(&mut self, s: &Shared) -> anyhow::Result<()> {
+        match oidc::refresh(&self.browser.http, &s.provider, &s.web, &self.token).await {
             Ok(next) => {
-                w.token = next;
-                rec.record(t, Ok(()));
+                self.token = next;
+                Ok(())
             }
             Err(e) => {
-                rec.record(t, Err(e));
-                // The chain is broken: start a new one (not measured).
-                match refresh_token(&s, &mut w.browser).await {
-                    Ok(token) => w.token = token,
+                match refresh_token(s, &mut self.browser).await {
+                    Ok(token) => self.token = token,
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
+                Err(e)
             }
         }
+    }
+}
+
+async fn refresh_loop(s: Arc<Shared>, mut w: RefreshWorker, mut rec: Recorder) -> Recorder {
+    while let Some(t) = rec.start(1).await {
+        let r = w.step(&s).await;
+        rec.record(t, r);
     }
     rec
 }
