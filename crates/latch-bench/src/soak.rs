@@ -244,6 +244,9 @@ pub async fn run(
     let minutes = (settings.duration.as_secs() / 60).max(1) as usize;
     let rx = receiver().await?;
     let app = soak_app(latch, &settings.alg, &s.web.redirect_uri, &rx.url).await?;
+    // The server sees a new application within a second; asking earlier would count as failed
+    // client authentications from this address (the abuse limits) and could lock it out.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     crate::provision::await_client(&oidc::http_client()?, &s.provider, &app).await?;
     // Refresh chains first (their setup signs in), outside the plan.
     let mut chains = Vec::with_capacity(REFRESH_CHAINS);
