@@ -3,7 +3,8 @@
 //! A load driver for an OpenID provider listening on loopback (Latch or any other): the token
 //! endpoint's grants, the SSO code flow, chained refresh, `/userinfo`, JWKS, discovery, password
 //! sign-ins and a mixed run, each with C keep-alive clients for D seconds after a warm-up, one
-//! JSON line each.
+//! JSON line each; with `--open-loop`, each also at constant arrival rates (latency from the
+//! scheduled send, as wrk2 measures it).
 //! It also measures the one-core signature ceiling that the token figures are compared with, waits
 //! for readiness (start-up timing), and renders a run's JSON lines as Markdown (`--report`).
 //!
@@ -16,6 +17,7 @@ mod form;
 mod oidc;
 mod provision;
 mod report;
+mod soak;
 mod stats;
 mod userinfo;
 mod workloads;
@@ -62,7 +64,8 @@ struct Args {
     #[arg(long)]
     issuer: Option<Url>,
     /// Comma-separated: client_credentials, sso_code_flow, refresh, jwks, discovery, login, mixed,
-    /// all (those seven), signature-ceiling, wait-ready.
+    /// all (those eight with userinfo), soak (whole minutes of --duration, mixed traffic with
+    /// back-channel logouts), signature-ceiling, wait-ready.
     #[arg(long, default_value = "all")]
     workload: String,
     /// Concurrent keep-alive clients per workload (the login storm's size in `mixed`).
@@ -94,6 +97,12 @@ struct Args {
     /// Redirect URI registered for the clients (never fetched: the driver reads the Location).
     #[arg(long, default_value = "http://127.0.0.1:9/callback")]
     redirect_uri: String,
+    /// Also run each workload (but `mixed`) open-loop: a constant arrival rate, latency counted from
+    /// each request's scheduled instant (coordinated omission corrected, as wrk2 does). Comma-
+    /// separated rates (`2000`) or shares of the capacity the same workload measures closed-loop
+    /// just before (`50%,70%`).
+    #[arg(long, value_name = "RATE|PERCENT%")]
+    open_loop: Option<String>,
     /// client_credentials requests per second during the `mixed` login storm.
     #[arg(long, default_value_t = 200)]
     mixed_rate: u32,
@@ -271,6 +280,13 @@ async fn load(args: &Args, issuer: &Url, names: &[&str]) -> anyhow::Result<()> {
         profile_dir: args.profile_dir.clone(),
         used: Arc::new(AtomicU64::new(0)),
         cap: args.max_requests,
+        latch: args.provision_with.clone(),
+        open_loop: args
+            .open_loop
+            .as_deref()
+            .map(workloads::OpenLoop::parse_list)
+            .transpose()?
+            .unwrap_or_default(),
     };
     for name in names.iter().filter(|n| **n != "wait-ready") {
         for line in workloads::run(name, &shared, &settings)

@@ -27,6 +27,7 @@ pub struct Provider {
     pub token_endpoint: Url,
     pub jwks_uri: Url,
     pub userinfo_endpoint: Option<Url>,
+    pub end_session_endpoint: Option<Url>,
 }
 
 impl Provider {
@@ -53,6 +54,7 @@ impl Provider {
             token_endpoint: endpoint("token_endpoint")?,
             jwks_uri: endpoint("jwks_uri")?,
             userinfo_endpoint: endpoint("userinfo_endpoint").ok(),
+            end_session_endpoint: endpoint("end_session_endpoint").ok(),
             discovery,
         })
     }
@@ -272,6 +274,24 @@ impl Browser {
         }
     }
 
+    /// RP-initiated logout with an ID token naming this browser's session: the provider ends it at
+    /// once (no confirmation page) and answers with its signed-out page or a redirect.
+    pub async fn logout(&mut self, provider: &Provider, id_token: &str) -> anyhow::Result<()> {
+        let mut url = provider
+            .end_session_endpoint
+            .clone()
+            .ok_or_else(|| anyhow!("discovery has no end_session_endpoint"))?;
+        url.query_pairs_mut().append_pair("id_token_hint", id_token);
+        let response = self.with_cookies(self.http.get(url)).send().await?;
+        self.absorb(response.headers());
+        let status = response.status();
+        response.bytes().await?;
+        if !(status.is_success() || status.is_redirection()) {
+            bail!("logout answered {status}");
+        }
+        Ok(())
+    }
+
     /// Signs in once and returns the code, for setting up a session.
     pub async fn open_session(
         &mut self,
@@ -352,6 +372,23 @@ pub async fn exchange_code(
         bail!("code exchange without id_token");
     }
     Ok(v["refresh_token"].as_str().map(str::to_owned))
+}
+
+/// Exchanges a code; returns the whole token response.
+pub async fn exchange_code_tokens(
+    http: &reqwest::Client,
+    provider: &Provider,
+    client: &Client,
+    code: &str,
+    pending: &Pending,
+) -> anyhow::Result<Value> {
+    let form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", &client.redirect_uri),
+        ("code_verifier", &pending.verifier),
+    ];
+    token_request(http, provider, client, form).await
 }
 
 /// Exchanges a code; returns the access token.

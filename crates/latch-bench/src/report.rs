@@ -35,6 +35,52 @@ fn throughput_target(workload: &str, alg: &str) -> Option<Throughput> {
     }
 }
 
+/// Issue 21's p99 targets for an open-loop run at a share of the workload's capacity.
+fn open_loop_p99_limit(workload: &str, alg: &str, percent: f64) -> Option<f64> {
+    let at = |p: f64| (percent - p).abs() < 0.5;
+    match (workload, alg) {
+        ("client_credentials", "RS256") if at(70.0) => Some(5.0),
+        ("client_credentials", "RS256") if at(50.0) => Some(3.0),
+        ("sso_code_flow" | "refresh", "RS256") if at(70.0) => Some(10.0),
+        ("sso_code_flow" | "refresh", "RS256") if at(50.0) => Some(6.0),
+        ("client_credentials" | "sso_code_flow" | "refresh", "ES256") if at(70.0) => Some(2.0),
+        _ => None,
+    }
+}
+
+/// The "target" and "met" cells of an open-loop line: the arrival rate kept up with (95 %), and
+/// the p99 limit of its share of capacity when the issue sets one.
+fn judge_open_loop(line: &Value) -> [String; 3] {
+    let (workload, alg) = (
+        line["workload"].as_str().unwrap_or(""),
+        line["alg"].as_str().unwrap_or(""),
+    );
+    let rate = num(line, "target_rate_per_s");
+    let mut targets = vec![format!("≥ 95 % of {rate:.0}/s")];
+    let mut missed = Vec::new();
+    if num(line, "ops_per_s") < 0.95 * rate {
+        missed.push("rate");
+    }
+    if let Some(limit) = line["of_capacity_pct"]
+        .as_f64()
+        .and_then(|p| open_loop_p99_limit(workload, alg, p))
+    {
+        targets.push(format!("p99 ≤ {limit:.0} ms"));
+        if num(line, "p99_ms") > limit {
+            missed.push("p99");
+        }
+    }
+    if num(line, "errors") > 0.0 {
+        missed.push("errors");
+    }
+    let met = if missed.is_empty() {
+        "yes".to_owned()
+    } else {
+        format!("**no** ({})", missed.join(", "))
+    };
+    ["—".to_owned(), targets.join("; "), met]
+}
+
 fn num(v: &Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or(0.0)
 }
@@ -169,10 +215,28 @@ pub fn render(jsonl: &str) -> String {
         .iter()
         .filter(|l| l["ops_per_s"].is_number() && l["workload"] != "signature_ceiling")
     {
-        let [of_ceiling, target, met] = judge(l, &ceilings);
+        let open = l["mode"] == "open";
+        let [of_ceiling, target, met] = if open {
+            judge_open_loop(l)
+        } else {
+            judge(l, &ceilings)
+        };
         let mut workload = l["workload"].as_str().unwrap_or("").to_owned();
-        if let Some(rate) = l["target_rate_per_s"].as_u64() {
-            let _ = write!(workload, " (at {rate}/s)");
+        if let Some(minute) = l["minute"].as_u64() {
+            let _ = write!(workload, " (minute {minute})");
+        }
+        if let Some(rate) = l["target_rate_per_s"].as_f64() {
+            match (open, l["of_capacity_pct"].as_f64()) {
+                (true, Some(p)) => {
+                    let _ = write!(workload, " (open loop, {p:.0} % of capacity: {rate:.0}/s)");
+                }
+                (true, None) => {
+                    let _ = write!(workload, " (open loop at {rate:.0}/s)");
+                }
+                (false, _) => {
+                    let _ = write!(workload, " (at {rate:.0}/s)");
+                }
+            }
         }
         let _ = writeln!(
             out,
@@ -237,12 +301,165 @@ pub fn render(jsonl: &str) -> String {
         1024.0,
         Some(60.0),
     );
+    preload_section(&mut out, &lines);
+    soak_section(&mut out, &lines);
     out
+}
+
+/// The soak's verdicts (issue 21: the last minute's throughput within 5 % of the first, resident
+/// memory within ±10 %) and the database's size minute by minute.
+fn soak_section(out: &mut String, lines: &[Value]) {
+    let Some(summary) = lines.iter().find(|l| l["workload"] == "soak") else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n### Soak ({} minutes)\n\n| figure | value | target | met |\n| --- | ---: | --- | --- |",
+        summary["minutes"]
+    );
+    let within = |key: &str, label: &str, tol: f64, out: &mut String| {
+        if let Some(r) = summary[key].as_f64() {
+            let _ = writeln!(
+                out,
+                "| {label} | {r:.3} | {:.2}–{:.2} | {} |",
+                1.0 - tol,
+                1.0 + tol,
+                yes_no((r - 1.0).abs() <= tol)
+            );
+        }
+    };
+    within(
+        "soak_refresh_last_over_first",
+        "refresh throughput, last minute ÷ first",
+        0.05,
+        out,
+    );
+    within(
+        "rss_last_over_first",
+        "server resident memory, last minute ÷ first",
+        0.10,
+        out,
+    );
+    if let (Some(logouts), Some(received)) = (
+        summary["logouts"].as_u64(),
+        summary["backchannel_received"].as_u64(),
+    ) {
+        let _ = writeln!(
+            out,
+            "| back-channel logouts received / logouts | {received} / {logouts} | all | {} |",
+            yes_no(received >= logouts)
+        );
+    }
+    for l in lines
+        .iter()
+        .filter(|l| l["metric"] == "soak_database_bytes")
+    {
+        let _ = writeln!(
+            out,
+            "| database size after minute {} | {:.1} MB | flat once retention runs | — |",
+            l["minute"],
+            l["value"].as_f64().unwrap_or(0.0) / 1_048_576.0
+        );
+    }
+}
+
+/// Bytes per row of each kind the preload added (tables and their indexes), and the database's
+/// size after the preload and at the end of the run.
+fn preload_section(out: &mut String, lines: &[Value]) {
+    let per_row: Vec<(&str, f64)> = lines
+        .iter()
+        .filter_map(|l| {
+            let kind = l["metric"].as_str()?.strip_prefix("preload_bytes_per_")?;
+            Some((kind, l["value"].as_f64()?))
+        })
+        .collect();
+    if per_row.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\n### Preloaded database\n\n| kind | bytes per row (table + indexes) |\n| --- | ---: |\n",
+    );
+    for (kind, bytes) in per_row {
+        let _ = writeln!(out, "| {} | {bytes:.0} |", kind.replace('_', " "));
+    }
+    for (key, label) in [
+        ("database_bytes_after_preload", "database after the preload"),
+        ("database_bytes_at_end", "database at the end of the run"),
+    ] {
+        if let Some(bytes) = lines
+            .iter()
+            .find(|l| l["metric"] == key)
+            .and_then(|l| l["value"].as_f64())
+        {
+            let _ = writeln!(out, "| {label} | {:.1} MB |", bytes / 1_048_576.0);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_soak_compares_its_last_minute_with_its_first() {
+        let run = r#"{"workload":"soak_refresh","alg":"ES256","minute":1,"ops":600,"ops_per_s":10.0,"p50_ms":1.0,"p99_ms":2.0,"errors":0}
+{"workload":"soak","alg":"ES256","minutes":10,"soak_refresh_last_over_first":0.97,"rss_last_over_first":1.2,"logouts":1200,"backchannel_received":1200}
+{"metric":"soak_database_bytes","minute":1,"value":2097152}"#;
+        let md = render(run);
+        assert!(md.contains("| soak_refresh (minute 1) | ES256 |"), "{md}");
+        assert!(
+            md.contains("| refresh throughput, last minute ÷ first | 0.970 | 0.95–1.05 | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| server resident memory, last minute ÷ first | 1.200 | 0.90–1.10 | **no** |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| 1200 / 1200 | all | yes |"), "{md}");
+        assert!(
+            md.contains("| database size after minute 1 | 2.0 MB |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn preload_figures_are_listed_per_kind() {
+        let run = r#"{"metric":"preload_bytes_per_user","value":270.3}
+{"metric":"preload_bytes_per_refresh_grant","value":295.7}
+{"metric":"database_bytes_after_preload","value":10485760}"#;
+        let md = render(run);
+        assert!(md.contains("| user | 270 |"), "{md}");
+        assert!(md.contains("| refresh grant | 296 |"), "{md}");
+        assert!(
+            md.contains("| database after the preload | 10.0 MB |"),
+            "{md}"
+        );
+        assert!(!render("").contains("Preloaded database"));
+    }
+
+    #[test]
+    fn open_loop_lines_are_judged_by_rate_kept_and_their_p99_limit() {
+        let run = r#"{"workload":"client_credentials","alg":"RS256","concurrency":32,"ops_per_s":700.0,"p50_ms":1.0,"p90_ms":2.0,"p99_ms":4.0,"errors":0,"mode":"open","target_rate_per_s":700,"of_capacity_pct":70.0}
+{"workload":"refresh","alg":"RS256","concurrency":32,"ops_per_s":250.0,"p50_ms":1.0,"p90_ms":2.0,"p99_ms":7.0,"errors":0,"mode":"open","target_rate_per_s":300,"of_capacity_pct":50.0}
+{"workload":"refresh","alg":"ES256","concurrency":32,"ops_per_s":1000.0,"p50_ms":1.0,"p90_ms":2.0,"p99_ms":9.0,"errors":0,"mode":"open","target_rate_per_s":1000}"#;
+        let md = render(run);
+        assert!(
+            md.contains("| client_credentials (open loop, 70 % of capacity: 700/s) | RS256 |"),
+            "{md}"
+        );
+        assert!(md.contains("| ≥ 95 % of 700/s; p99 ≤ 5 ms | yes |"), "{md}");
+        assert!(
+            md.contains("| ≥ 95 % of 300/s; p99 ≤ 6 ms | **no** (rate, p99) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| refresh (open loop at 1000/s) | ES256 |"),
+            "{md}"
+        );
+        assert!(md.contains("| ≥ 95 % of 1000/s | yes |"), "{md}");
+    }
 
     #[test]
     fn token_figures_are_judged_against_the_matching_ceiling() {

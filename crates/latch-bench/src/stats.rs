@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 /// When a workload measures and when every loop stops.
 pub struct Plan {
+    /// When the warm-up began (the first paced operation's intended instant).
+    pub started: Instant,
     /// Operations started before this instant are warm-up: run, not counted.
     pub measure_from: Instant,
     /// No operation starts at or after this instant.
@@ -23,8 +25,10 @@ impl Plan {
     /// A plan starting now; `used` is shared by every workload of one run so that `cap` bounds the
     /// whole run.
     pub fn new(warmup: Duration, duration: Duration, used: Arc<AtomicU64>, cap: u64) -> Arc<Self> {
-        let measure_from = Instant::now() + warmup;
+        let started = Instant::now();
+        let measure_from = started + warmup;
         Arc::new(Self {
+            started,
             measure_from,
             until: measure_from + duration,
             used,
@@ -43,26 +47,70 @@ impl Plan {
     }
 }
 
+/// An open-loop worker's schedule: one operation every `interval`, the next one due at `next`.
+struct Pace {
+    interval: Duration,
+    next: Instant,
+}
+
+impl Pace {
+    /// The next slot, if it falls before `until`; the schedule moves on either way.
+    fn take(&mut self, until: Instant) -> Option<Instant> {
+        let at = self.next;
+        self.next += self.interval;
+        (at < until).then_some(at)
+    }
+}
+
 /// What one worker saw.
 pub struct Recorder {
     plan: Arc<Plan>,
+    pace: Option<Pace>,
     latencies_us: Vec<u32>,
     errors: u64,
     first_error: Option<String>,
 }
 
 impl Recorder {
+    /// A closed-loop worker: each operation starts when the previous one ends.
     pub fn new(plan: Arc<Plan>) -> Self {
         Self {
             plan,
+            pace: None,
             latencies_us: Vec::new(),
             errors: 0,
             first_error: None,
         }
     }
 
+    /// An open-loop worker, one of `workers` sharing `rate` operations per second: worker `index`
+    /// is due every `workers / rate` seconds, its first slot offset by `index / rate` so that the
+    /// workers' slots interleave evenly. As in wrk2, a worker that falls behind sends at once and
+    /// its latency counts from the slot it missed (no coordinated omission).
+    pub fn paced(plan: Arc<Plan>, rate: f64, index: usize, workers: usize) -> Self {
+        let rate = rate.max(0.001);
+        let interval = Duration::from_secs_f64(workers.max(1) as f64 / rate);
+        let next = plan.started + Duration::from_secs_f64(index as f64 / rate);
+        Self {
+            pace: Some(Pace { interval, next }),
+            ..Self::new(plan)
+        }
+    }
+
     pub fn go(&self, requests: u64) -> bool {
         self.plan.go(requests)
+    }
+
+    /// Starts the next operation of `requests` HTTP requests: `None` when the plan is over or the
+    /// budget spent; otherwise the instant its latency counts from (now when closed-loop; the
+    /// scheduled slot, after waiting for it, when open-loop).
+    pub async fn start(&mut self, requests: u64) -> Option<Instant> {
+        let Some(pace) = &mut self.pace else {
+            return self.plan.go(requests).then(Instant::now);
+        };
+        let at = pace.take(self.plan.until)?;
+        tokio::time::sleep_until(at.into()).await;
+        self.plan.go(requests).then_some(at)
     }
 
     /// Records an operation that started at `started`; warm-up operations only keep their first error.
@@ -218,7 +266,7 @@ pub fn round(x: f64, digits: i32) -> f64 {
 }
 
 /// The `q` quantile (nearest rank) of sorted latencies, in milliseconds.
-fn quantile_ms(sorted_us: &[u32], q: f64) -> f64 {
+pub(crate) fn quantile_ms(sorted_us: &[u32], q: f64) -> f64 {
     if sorted_us.is_empty() {
         return 0.0;
     }
@@ -301,6 +349,43 @@ mod tests {
         );
         assert!(plan.go(2));
         assert!(!plan.go(2));
+    }
+
+    #[test]
+    fn paced_workers_interleave_their_slots_and_stop_at_the_end() {
+        let plan = Plan::new(
+            Duration::ZERO,
+            Duration::from_millis(100),
+            Arc::new(AtomicU64::new(0)),
+            1_000,
+        );
+        // 100 operations per second shared by 4 workers: worker 1 is due at 10, 50, 90 ms; the
+        // slot at 130 ms is past the plan's end.
+        let mut rec = Recorder::paced(plan.clone(), 100.0, 1, 4);
+        let pace = rec.pace.as_mut().unwrap();
+        let slots: Vec<_> = std::iter::from_fn(|| pace.take(plan.until))
+            .map(|at| at - plan.started)
+            .collect();
+        assert_eq!(
+            slots,
+            [10, 50, 90].map(Duration::from_millis).to_vec(),
+            "{slots:?}"
+        );
+    }
+
+    #[test]
+    fn latency_counts_from_the_slot_not_from_the_late_send() {
+        let plan = Plan::new(
+            Duration::ZERO,
+            Duration::from_secs(60),
+            Arc::new(AtomicU64::new(0)),
+            1_000,
+        );
+        let mut rec = Recorder::paced(plan.clone(), 100.0, 0, 1);
+        // The first slot missed by 80 ms (the worker was busy): the 80 ms are part of the latency.
+        std::thread::sleep(Duration::from_millis(80));
+        rec.record(plan.started, Ok(()));
+        assert!(rec.latencies_us[0] >= 80_000, "{:?}", rec.latencies_us);
     }
 
     #[test]

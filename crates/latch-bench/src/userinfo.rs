@@ -60,7 +60,8 @@ async fn userinfo(s: &Shared, w: &UserinfoWorker) -> anyhow::Result<()> {
 }
 
 pub async fn run_loop(s: Arc<Shared>, mut w: UserinfoWorker, mut rec: Recorder) -> Recorder {
-    while rec.go(1) {
+    loop {
+        // Renewed before the operation's slot, so that the renewal is never part of a latency.
         if w.issued.elapsed() > RENEW_AFTER {
             match access_token(&s, &mut w.browser).await {
                 Ok(token) => {
@@ -69,11 +70,16 @@ pub async fn run_loop(s: Arc<Shared>, mut w: UserinfoWorker, mut rec: Recorder) 
                 }
                 Err(e) => {
                     rec.record(Instant::now(), Err(e));
+                    if !rec.go(0) {
+                        break;
+                    }
                     continue;
                 }
             }
         }
-        let t = Instant::now();
+        let Some(t) = rec.start(1).await else {
+            break;
+        };
         let r = userinfo(&s, &w).await;
         rec.record(t, r);
     }

@@ -1,5 +1,7 @@
 //! The workloads: C workers (one keep-alive HTTP client each) set up first, then looping until the
-//! plan's end; `mixed` adds an open-loop token generator at a fixed rate beside a login storm.
+//! plan's end — closed-loop (each worker sends when its previous answer arrives) or open-loop (each
+//! worker paced to its share of a constant arrival rate, latency counted from the scheduled instant,
+//! as wrk2 does); `mixed` adds an open-loop token generator at a fixed rate beside a login storm.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -47,6 +49,42 @@ pub struct Settings {
     /// Requests of the whole run, shared by every workload, against `cap`.
     pub used: Arc<AtomicU64>,
     pub cap: u64,
+    /// Open-loop runs of each workload (besides `mixed`, which has its own), when asked for.
+    pub open_loop: Vec<OpenLoop>,
+    /// The `latch` binary that provisions (the soak creates its own application).
+    pub latch: Option<PathBuf>,
+}
+
+/// An open-loop run: a constant arrival rate, given outright or as a share of the capacity the
+/// same workload just measured in a closed loop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OpenLoop {
+    PerSecond(f64),
+    PercentOfCapacity(f64),
+}
+
+impl OpenLoop {
+    /// `RATE` (operations per second) or `PERCENT%`, comma-separated: `2000`, `50%,70%`.
+    pub fn parse_list(spec: &str) -> anyhow::Result<Vec<Self>> {
+        spec.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (number, percent) = match p.strip_suffix('%') {
+                    Some(n) => (n.trim(), true),
+                    None => (p, false),
+                };
+                let x: f64 = number
+                    .parse()
+                    .map_err(|_| anyhow!("--open-loop: {p:?} is not RATE or PERCENT%"))?;
+                match percent {
+                    true if x > 0.0 && x <= 100.0 => Ok(Self::PercentOfCapacity(x)),
+                    false if x > 0.0 && x.is_finite() => Ok(Self::PerSecond(x)),
+                    _ => bail!("--open-loop: {p:?} is out of range"),
+                }
+            })
+            .collect()
+    }
 }
 
 impl Settings {
@@ -68,11 +106,64 @@ pub const ALL: [&str; 8] = [
     "mixed",
 ];
 
-/// Runs one workload; returns its JSON line(s).
+/// Runs one workload; returns its JSON line(s). With open-loop runs asked for, each workload but
+/// `mixed` runs them after its closed-loop run (whose throughput is the capacity percentages refer
+/// to; it is skipped when every rate is given outright).
 pub async fn run(
     name: &str,
     shared: &Arc<Shared>,
     settings: &Settings,
+) -> anyhow::Result<Vec<Value>> {
+    if name == "soak" {
+        let mut lines =
+            crate::soak::run(shared.clone(), settings, settings.latch.as_deref()).await?;
+        if let Some(summary) = lines.last_mut() {
+            stats::add_server_memory(summary, settings.server_pid);
+        }
+        return Ok(lines);
+    }
+    if settings.open_loop.is_empty() || name == "mixed" {
+        return run_once(name, shared, settings, None).await;
+    }
+    let needs_capacity = settings
+        .open_loop
+        .iter()
+        .any(|o| matches!(o, OpenLoop::PercentOfCapacity(_)));
+    let mut lines = Vec::new();
+    let mut capacity = None;
+    if needs_capacity {
+        let closed = run_once(name, shared, settings, None).await?;
+        capacity = closed.first().and_then(|l| l["ops_per_s"].as_f64());
+        lines.extend(closed);
+    }
+    for open in &settings.open_loop {
+        let (rate, percent) = match *open {
+            OpenLoop::PerSecond(r) => (r, None),
+            OpenLoop::PercentOfCapacity(p) => {
+                let c = capacity
+                    .filter(|c| *c > 0.0)
+                    .ok_or_else(|| anyhow!("{name}: no capacity measured"))?;
+                (c * p / 100.0, Some(p))
+            }
+        };
+        for mut line in run_once(name, shared, settings, Some(rate)).await? {
+            line["mode"] = "open".into();
+            line["target_rate_per_s"] = rate.round().into();
+            if let Some(p) = percent {
+                line["of_capacity_pct"] = p.into();
+            }
+            lines.push(line);
+        }
+    }
+    Ok(lines)
+}
+
+/// One run of a workload, closed-loop or at `rate` operations per second.
+async fn run_once(
+    name: &str,
+    shared: &Arc<Shared>,
+    settings: &Settings,
+    rate: Option<f64>,
 ) -> anyhow::Result<Vec<Value>> {
     let s = shared.clone();
     let n = settings.concurrency;
@@ -84,35 +175,35 @@ pub async fn run(
                 s.provider.discovery.clone()
             };
             let clients = setup(n, |_| async { oidc::http_client() }).await?;
-            drive(name, settings, clients, move |http, rec| {
+            drive(name, settings, rate, clients, move |http, rec| {
                 get_loop(http, url.clone(), rec)
             })
             .await?
         }
         "client_credentials" => {
             let clients = setup(n, |_| async { oidc::http_client() }).await?;
-            drive(name, settings, clients, move |http, rec| {
+            drive(name, settings, rate, clients, move |http, rec| {
                 cc_loop(s.clone(), http, rec)
             })
             .await?
         }
         "sso_code_flow" => {
             let browsers = setup(n, |_| signed_in(s.clone())).await?;
-            drive(name, settings, browsers, move |b, rec| {
+            drive(name, settings, rate, browsers, move |b, rec| {
                 sso_loop(s.clone(), b, rec)
             })
             .await?
         }
         "refresh" => {
             let workers = setup(n, |_| first_refresh_token(s.clone())).await?;
-            drive(name, settings, workers, move |w, rec| {
+            drive(name, settings, rate, workers, move |w, rec| {
                 refresh_loop(s.clone(), w, rec)
             })
             .await?
         }
         "userinfo" => {
             let workers = setup(n, |_| crate::userinfo::worker(s.clone())).await?;
-            drive(name, settings, workers, move |w, rec| {
+            drive(name, settings, rate, workers, move |w, rec| {
                 crate::userinfo::run_loop(s.clone(), w, rec)
             })
             .await?
@@ -120,7 +211,7 @@ pub async fn run(
         "login" => {
             s.user()?;
             let browsers = setup(n, |_| async { Ok(Browser::new(oidc::http_client()?)) }).await?;
-            drive(name, settings, browsers, move |b, rec| {
+            drive(name, settings, rate, browsers, move |b, rec| {
                 login_loop(s.clone(), b, rec)
             })
             .await?
@@ -153,10 +244,12 @@ where
     Ok(out)
 }
 
-/// Runs one loop per state under a fresh plan and summarizes.
+/// Runs one loop per state under a fresh plan (each paced to its share of `rate` when given) and
+/// summarizes.
 async fn drive<S, F, Fut>(
     name: &str,
     settings: &Settings,
+    rate: Option<f64>,
     states: Vec<S>,
     worker: F,
 ) -> anyhow::Result<Value>
@@ -175,7 +268,14 @@ where
     let n = states.len();
     let handles: Vec<_> = states
         .into_iter()
-        .map(|s| tokio::spawn(worker(s, Recorder::new(plan.clone()))))
+        .enumerate()
+        .map(|(i, s)| {
+            let rec = match rate {
+                Some(r) => Recorder::paced(plan.clone(), r, i, n),
+                None => Recorder::new(plan.clone()),
+            };
+            tokio::spawn(worker(s, rec))
+        })
         .collect();
     let mut recorders = Vec::with_capacity(n);
     for h in handles {
@@ -191,16 +291,14 @@ where
 }
 
 async fn get_loop(http: reqwest::Client, url: url::Url, mut rec: Recorder) -> Recorder {
-    while rec.go(1) {
-        let t = Instant::now();
+    while let Some(t) = rec.start(1).await {
         rec.record(t, oidc::get_ok(&http, &url).await);
     }
     rec
 }
 
 async fn cc_loop(s: Arc<Shared>, http: reqwest::Client, mut rec: Recorder) -> Recorder {
-    while rec.go(1) {
-        let t = Instant::now();
+    while let Some(t) = rec.start(1).await {
         rec.record(
             t,
             oidc::client_credentials(&http, &s.provider, &s.web).await,
@@ -237,8 +335,7 @@ async fn sso_op(s: &Shared, b: &mut Browser) -> anyhow::Result<()> {
 }
 
 async fn sso_loop(s: Arc<Shared>, mut b: Browser, mut rec: Recorder) -> Recorder {
-    while rec.go(2) {
-        let t = Instant::now();
+    while let Some(t) = rec.start(2).await {
         let r = sso_op(&s, &mut b).await;
         rec.record(t, r);
     }
@@ -266,29 +363,36 @@ async fn refresh_token(s: &Shared, browser: &mut Browser) -> anyhow::Result<Stri
         .ok_or_else(|| anyhow!("no refresh_token with offline_access"))
 }
 
-async fn first_refresh_token(s: Arc<Shared>) -> anyhow::Result<RefreshWorker> {
+pub(crate) async fn first_refresh_token(s: Arc<Shared>) -> anyhow::Result<RefreshWorker> {
     let mut browser = Browser::new(oidc::http_client()?);
     let token = refresh_token(&s, &mut browser).await?;
     Ok(RefreshWorker { browser, token })
 }
 
-async fn refresh_loop(s: Arc<Shared>, mut w: RefreshWorker, mut rec: Recorder) -> Recorder {
-    while rec.go(1) {
-        let t = Instant::now();
-        match oidc::refresh(&w.browser.http, &s.provider, &s.web, &w.token).await {
+impl RefreshWorker {
+    /// One refresh. When it fails, the chain is broken: a new one starts (its cost is part of the
+    /// failed operation's time, never of a measured success).
+    pub(crate) async fn step(&mut self, s: &Shared) -> anyhow::Result<()> {
+        match oidc::refresh(&self.browser.http, &s.provider, &s.web, &self.token).await {
             Ok(next) => {
-                w.token = next;
-                rec.record(t, Ok(()));
+                self.token = next;
+                Ok(())
             }
             Err(e) => {
-                rec.record(t, Err(e));
-                // The chain is broken: start a new one (not measured).
-                match refresh_token(&s, &mut w.browser).await {
-                    Ok(token) => w.token = token,
+                match refresh_token(s, &mut self.browser).await {
+                    Ok(token) => self.token = token,
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
+                Err(e)
             }
         }
+    }
+}
+
+async fn refresh_loop(s: Arc<Shared>, mut w: RefreshWorker, mut rec: Recorder) -> Recorder {
+    while let Some(t) = rec.start(1).await {
+        let r = w.step(&s).await;
+        rec.record(t, r);
     }
     rec
 }
@@ -302,8 +406,7 @@ async fn login_op(s: &Shared, b: &mut Browser) -> anyhow::Result<()> {
 }
 
 async fn login_loop(s: Arc<Shared>, mut b: Browser, mut rec: Recorder) -> Recorder {
-    while rec.go(3) {
-        let t = Instant::now();
+    while let Some(t) = rec.start(3).await {
         let r = login_op(&s, &mut b).await;
         rec.record(t, r);
     }
@@ -408,4 +511,24 @@ async fn mixed(s: Arc<Shared>, settings: &Settings) -> anyhow::Result<Vec<Value>
         cpu,
     );
     Ok(vec![token_line, login_line])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_loop_specs_are_rates_or_shares_of_capacity() {
+        assert_eq!(
+            OpenLoop::parse_list("50%, 70%,2500").unwrap(),
+            vec![
+                OpenLoop::PercentOfCapacity(50.0),
+                OpenLoop::PercentOfCapacity(70.0),
+                OpenLoop::PerSecond(2500.0),
+            ]
+        );
+        for bad in ["0", "-3", "150%", "fast", "NaN", "inf"] {
+            assert!(OpenLoop::parse_list(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //!   hosted login form (parsed by the small hand-written parser in [`html`]);
 //! - [`rp`] plugs `reqwest` into the `openidconnect` crate so tests can act as a relying party;
 //! - [`BackchannelReceiver`] records back-channel logout deliveries and can fail on purpose;
+//! - [`SmtpReceiver`] holds real SMTP conversations on loopback and keeps the mail it is sent;
 //! - [`PostgresTestDb`] creates a throw-away PostgreSQL database, or skips when none is reachable.
 //!
 //! It must not depend on any other Latch crate: the tests see the server as a black box.
@@ -25,6 +26,7 @@ pub mod html;
 mod postgres;
 pub mod rp;
 mod server;
+pub mod smtp;
 mod tempdir;
 
 pub use backchannel::{BackchannelReceiver, ReceivedLogout};
@@ -32,6 +34,7 @@ pub use browser::{AuthorizeStep, Browser};
 pub use error::TestkitError;
 pub use postgres::{PostgresTestDb, postgres_url_for_test};
 pub use server::{LatchServer, LatchServerBuilder, random_master_key};
+pub use smtp::{ReceivedMail, SmtpReceiver};
 pub use tempdir::TempDir;
 
 /// Returns a loopback TCP port that was free a moment ago (bound on `127.0.0.1:0`, then released).
