@@ -230,8 +230,17 @@ async fn sign_in(
         user_id: &user.id,
         client_id: Some(&request.client_id),
     };
+    // Resumed once: of two sign-ins racing on one parked request, one completes it.
+    let now = state.clock.now();
+    if state
+        .store
+        .take_login_request(&record.id, now)
+        .await?
+        .is_none()
+    {
+        return Ok(pages::error(theme, StatusCode::BAD_REQUEST, EXPIRED));
+    }
     let (cookie, session) = open_session(state, headers, ip, signer).await?;
-    state.store.delete_login_request(&record.id).await?;
     // The sign-in's one log line is its `login.success` audit event (`open_session`).
     crate::metrics::global().login("success");
     let mut response = complete(state, &app, &request, &session, &cookie.hash()).await?;
@@ -304,7 +313,7 @@ pub(crate) async fn check_credentials(
         .passwords
         .verify(password.to_owned(), hash.clone())
         .await
-        .map_err(|e| StoreError::Other(e.to_string()))?;
+        .map_err(|e| StoreError::other(e.to_string(), e))?;
     let known = user.as_ref().map(|u| u.id.clone());
     let Some(user) = user.filter(|_| verified != Verified::No) else {
         let reason = if known.is_some() {

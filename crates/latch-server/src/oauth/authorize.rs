@@ -238,7 +238,7 @@ async fn start_login(
     let binding = Secret::generate();
     let id = Secret::generate();
     let serialized =
-        serde_json::to_string(request).map_err(|e| StoreError::Other(e.to_string()))?;
+        serde_json::to_string(request).map_err(|e| StoreError::other(e.to_string(), e))?;
     state
         .store
         .insert_login_request(&LoginRequestRecord {

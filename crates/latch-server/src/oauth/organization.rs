@@ -110,7 +110,7 @@ async fn picker(
     let now = state.clock.now();
     let id = Secret::generate();
     let serialized =
-        serde_json::to_string(request).map_err(|e| StoreError::Other(e.to_string()))?;
+        serde_json::to_string(request).map_err(|e| StoreError::other(e.to_string(), e))?;
     state
         .store
         .insert_login_request(&LoginRequestRecord {
@@ -181,7 +181,15 @@ async fn picked(
     else {
         return Ok(expired());
     };
-    state.store.delete_login_request(&record.id).await?;
+    // Resumed once: of two picks racing on one parked request, one completes it.
+    if state
+        .store
+        .take_login_request(&record.id, now)
+        .await?
+        .is_none()
+    {
+        return Ok(expired());
+    }
     let Ok(mut request) = serde_json::from_str::<AuthorizationRequest>(&record.request) else {
         return Ok(expired());
     };
