@@ -38,19 +38,19 @@ impl<B: Backend> SqlStore<B> {
         let _timer = Timer::start("insert_secret_if_room");
         let max = i64::try_from(MAX_ACTIVE_SECRETS).unwrap_or(2);
         let done = query(
-                    "INSERT INTO client_secrets (id, application_id, hash, created_at, last_used_at) \
-                     SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM applications WHERE id = $2) \
-                     AND (SELECT count(*) FROM client_secrets WHERE application_id = $2) < $6",
-                )
-                .bind(&secret.id)
-                .bind(application_id)
-                .bind(secret.hash.as_str())
-                .bind(secret.created_at)
-                .bind(secret.last_used_at)
-                .bind(max)
-                .execute(tx.on())
-                .await
-                .map_err(unique_err("client secret id"))?;
+            "INSERT INTO client_secrets (id, application_id, hash, created_at, last_used_at) \
+             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM applications WHERE id = $2) \
+             AND (SELECT count(*) FROM client_secrets WHERE application_id = $2) < $6",
+        )
+        .bind(&secret.id)
+        .bind(application_id)
+        .bind(secret.hash.as_str())
+        .bind(secret.created_at)
+        .bind(secret.last_used_at)
+        .bind(max)
+        .execute(tx.on())
+        .await
+        .map_err(unique_err("client secret id"))?;
         Ok(done == 1)
     }
 }

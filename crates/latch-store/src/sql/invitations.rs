@@ -24,18 +24,18 @@ impl<B: Backend> SqlStore<B> {
     ) -> StoreResult<::std::collections::HashMap<String, Vec<Role>>> {
         let _timer = Timer::start("invitation_roles");
         let rows: Vec<HeldRoleRow> = query_as(
-                    "SELECT ir.invitation_id AS holder, r.id, r.name, r.description, r.permissions, \
-                     r.created_at, r.updated_at FROM invitation_roles ir \
-                     JOIN roles r ON r.id = ir.role_id JOIN invitations i ON i.id = ir.invitation_id \
-                     WHERE i.organization_id = $1 AND ir.invitation_id >= $2 AND ir.invitation_id <= $3 \
-                     ORDER BY r.name",
-                )
-                .bind(organization_id)
-                .bind(from)
-                .bind(to)
-                .fetch_all(on)
-                .await
-                .map_err(db_err)?;
+            "SELECT ir.invitation_id AS holder, r.id, r.name, r.description, r.permissions, \
+             r.created_at, r.updated_at FROM invitation_roles ir \
+             JOIN roles r ON r.id = ir.role_id JOIN invitations i ON i.id = ir.invitation_id \
+             WHERE i.organization_id = $1 AND ir.invitation_id >= $2 AND ir.invitation_id <= $3 \
+             ORDER BY r.name",
+        )
+        .bind(organization_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(on)
+        .await
+        .map_err(db_err)?;
         roles_by_holder(rows)
     }
 }
@@ -153,17 +153,17 @@ impl<B: Backend> InvitationStore for SqlStore<B> {
         let _timer = Timer::start("accept_invitation");
         let mut tx = self.begin().await?;
         let taken: Option<InvitationRow> = query_as(concat!(
-                    "UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE token_hash = $1 \
-                     AND accepted_at IS NULL AND expires_at > $2 AND email_normalized = $4 RETURNING ",
-                    invitation_columns!()
-                ))
-                .bind(token_hash.as_str())
-                .bind(now)
-                .bind(user_id)
-                .bind(normalize_email(email))
-                .fetch_optional(tx.on())
-                .await
-                .map_err(db_err)?;
+            "UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE token_hash = $1 \
+             AND accepted_at IS NULL AND expires_at > $2 AND email_normalized = $4 RETURNING ",
+            invitation_columns!()
+        ))
+        .bind(token_hash.as_str())
+        .bind(now)
+        .bind(user_id)
+        .bind(normalize_email(email))
+        .fetch_optional(tx.on())
+        .await
+        .map_err(db_err)?;
         let Some(row) = taken else { return Ok(None) };
         query(
             "INSERT INTO memberships (organization_id, user_id, created_at) VALUES ($1, $2, $3) \

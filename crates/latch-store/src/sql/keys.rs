@@ -72,9 +72,9 @@ impl<B: Backend> KeyStore for SqlStore<B> {
         let _timer = Timer::start("replace_private_keys");
         let changed = || {
             StoreError::Conflict(
-                        "the signing keys changed meanwhile (rotated or retired); nothing was changed, run it again"
-                            .to_owned(),
-                    )
+                "the signing keys changed meanwhile (rotated or retired); nothing was changed, run it again"
+                    .to_owned(),
+            )
         };
         let mut tx = self.begin().await?;
         let stored: i64 = query_scalar("SELECT count(*) FROM signing_keys")

@@ -24,17 +24,17 @@ impl<B: Backend> SqlStore<B> {
     ) -> StoreResult<::std::collections::HashMap<String, Vec<Role>>> {
         let _timer = Timer::start("member_roles");
         let rows: Vec<HeldRoleRow> = query_as(
-                    "SELECT mr.user_id AS holder, r.id, r.name, r.description, r.permissions, \
-                     r.created_at, r.updated_at FROM membership_roles mr JOIN roles r ON r.id = mr.role_id \
-                     WHERE mr.organization_id = $1 AND mr.user_id >= $2 AND mr.user_id <= $3 \
-                     ORDER BY r.name",
-                )
-                .bind(organization_id)
-                .bind(from)
-                .bind(to)
-                .fetch_all(self.read())
-                .await
-                .map_err(db_err)?;
+            "SELECT mr.user_id AS holder, r.id, r.name, r.description, r.permissions, \
+             r.created_at, r.updated_at FROM membership_roles mr JOIN roles r ON r.id = mr.role_id \
+             WHERE mr.organization_id = $1 AND mr.user_id >= $2 AND mr.user_id <= $3 \
+             ORDER BY r.name",
+        )
+        .bind(organization_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.read())
+        .await
+        .map_err(db_err)?;
         roles_by_holder(rows)
     }
 
@@ -141,15 +141,15 @@ impl<B: Backend> MembershipStore for SqlStore<B> {
     ) -> StoreResult<Vec<Organization>> {
         let _timer = Timer::start("list_user_organizations");
         let rows: Vec<OrganizationRow> = query_as(
-                    "SELECT o.id, o.name, o.display_name, o.metadata, o.created_at, o.updated_at, o.external_id \
-                     FROM organizations o JOIN memberships m ON m.organization_id = o.id \
-                     WHERE m.user_id = $1 ORDER BY o.name LIMIT $2",
-                )
-                .bind(user_id)
-                .bind(i64::from(limit))
-                .fetch_all(self.read())
-                .await
-                .map_err(db_err)?;
+            "SELECT o.id, o.name, o.display_name, o.metadata, o.created_at, o.updated_at, o.external_id \
+             FROM organizations o JOIN memberships m ON m.organization_id = o.id \
+             WHERE m.user_id = $1 ORDER BY o.name LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.read())
+        .await
+        .map_err(db_err)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -163,13 +163,13 @@ impl<B: Backend> MembershipStore for SqlStore<B> {
         let _timer = Timer::start("update_membership_roles");
         let mut tx = self.begin().await?;
         let found = query(
-                    "UPDATE memberships SET created_at = created_at WHERE organization_id = $1 AND user_id = $2",
-                )
-                .bind(organization_id)
-                .bind(user_id)
-                .execute(tx.on())
-                .await
-                .map_err(db_err)?;
+            "UPDATE memberships SET created_at = created_at WHERE organization_id = $1 AND user_id = $2",
+        )
+        .bind(organization_id)
+        .bind(user_id)
+        .execute(tx.on())
+        .await
+        .map_err(db_err)?;
         if found == 0 {
             return Ok(false);
         }

@@ -123,13 +123,13 @@ impl<B: Backend> OrganizationStore for SqlStore<B> {
         let _timer = Timer::start("delete_organization");
         let mut tx = self.begin().await?;
         query(
-                    "UPDATE refresh_grants SET revoked_at = $2 WHERE organization_id = $1 AND revoked_at IS NULL",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(tx.on())
-                .await
-                .map_err(db_err)?;
+            "UPDATE refresh_grants SET revoked_at = $2 WHERE organization_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(tx.on())
+        .await
+        .map_err(db_err)?;
         let done = query("DELETE FROM organizations WHERE id = $1")
             .bind(id)
             .execute(tx.on())

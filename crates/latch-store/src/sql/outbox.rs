@@ -13,10 +13,10 @@ use crate::timing::Timer;
 
 #[async_trait]
 impl<B: Backend> OutboxStore for SqlStore<B> {
-    /// Due rows (`next_attempt_at <= now`, neither delivered nor abandoned, not leased)
-    /// get `locked_until = now + lease` and are returned, oldest due first. One statement;
-    /// its sub-select locks with `B::LOCK_SKIP_LOCKED` (PostgreSQL `FOR UPDATE SKIP LOCKED`), so two nodes never
-    /// claim the same row (a row leased by a commit it waited for fails the re-check).
+    /// Due rows (`next_attempt_at <= now`, neither delivered nor abandoned, not leased) get
+    /// `locked_until = now + lease` and are returned, oldest due first. One statement; its
+    /// sub-select locks with `B::LOCK_SKIP_LOCKED` (PostgreSQL `FOR UPDATE SKIP LOCKED`), so two
+    /// nodes never claim the same row (a row leased by a commit it waited for fails the re-check).
     async fn claim_deliveries(
         &self,
         now: UnixTime,
@@ -99,16 +99,16 @@ impl<B: Backend> OutboxStore for SqlStore<B> {
         let _timer = Timer::start("list_deliveries");
         let limit = page_limit(page);
         let rows: Vec<DeliveryRow> = query_as(concat!(
-                    "SELECT ",
-                    delivery_columns!(),
-                    " FROM backchannel_deliveries WHERE application_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-                ))
-                .bind(application_id)
-                .bind(page_after(page))
-                .bind(limit + 1)
-                .fetch_all(self.read())
-                .await
-                .map_err(db_err)?;
+            "SELECT ",
+            delivery_columns!(),
+            " FROM backchannel_deliveries WHERE application_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(application_id)
+        .bind(page_after(page))
+        .bind(limit + 1)
+        .fetch_all(self.read())
+        .await
+        .map_err(db_err)?;
         let deliveries: Vec<BackchannelDelivery> = rows.into_iter().map(Into::into).collect();
         Ok(paginate(deliveries, limit, |d| d.id.as_str()))
     }

@@ -36,34 +36,37 @@ impl<B: Backend> SqlStore<B> {
     ) -> StoreResult<Vec<(String, String, i64)>> {
         let _timer = Timer::start("end_selected");
         let query = match selector {
-                    SessionSelector::One { sid } => query_as(
-                        "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL \
-                         RETURNING sid, user_id, last_active_at",
-                    )
-                    .bind(now)
-                    .bind(sid),
-                    SessionSelector::OneOfUser { user_id, sid } => query_as(
-                        "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND user_id = $3 \
-                         AND ended_at IS NULL RETURNING sid, user_id, last_active_at",
-                    )
-                    .bind(now)
-                    .bind(sid)
-                    .bind(user_id),
-                    SessionSelector::AllOfUser { user_id } => query_as(
-                        "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL \
-                         RETURNING sid, user_id, last_active_at",
-                    )
-                    .bind(now)
-                    .bind(user_id),
-                    SessionSelector::Expired { idle_timeout, limit } => query_as(
-                        "UPDATE sessions SET ended_at = $1 WHERE sid IN (SELECT sid FROM sessions \
-                         WHERE ended_at IS NULL AND (expires_at <= $1 OR last_active_at + $2 <= $1) \
-                         ORDER BY sid LIMIT $3) RETURNING sid, user_id, last_active_at",
-                    )
-                    .bind(now)
-                    .bind(idle_timeout)
-                    .bind(limit),
-                };
+            SessionSelector::One { sid } => query_as(
+                "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL \
+                 RETURNING sid, user_id, last_active_at",
+            )
+            .bind(now)
+            .bind(sid),
+            SessionSelector::OneOfUser { user_id, sid } => query_as(
+                "UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND user_id = $3 \
+                 AND ended_at IS NULL RETURNING sid, user_id, last_active_at",
+            )
+            .bind(now)
+            .bind(sid)
+            .bind(user_id),
+            SessionSelector::AllOfUser { user_id } => query_as(
+                "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL \
+                 RETURNING sid, user_id, last_active_at",
+            )
+            .bind(now)
+            .bind(user_id),
+            SessionSelector::Expired {
+                idle_timeout,
+                limit,
+            } => query_as(
+                "UPDATE sessions SET ended_at = $1 WHERE sid IN (SELECT sid FROM sessions \
+                 WHERE ended_at IS NULL AND (expires_at <= $1 OR last_active_at + $2 <= $1) \
+                 ORDER BY sid LIMIT $3) RETURNING sid, user_id, last_active_at",
+            )
+            .bind(now)
+            .bind(idle_timeout)
+            .bind(limit),
+        };
         query.fetch_all(tx.on()).await.map_err(db_err)
     }
 }
@@ -346,29 +349,29 @@ impl<B: Backend> SessionStore for SqlStore<B> {
                 Self::insert_revocation_on(tx.on(), &revocation, now).await?;
             }
             let targets: Vec<LogoutTargetRow> = query_as(
-                        "SELECT a.id AS application_id, a.client_id, a.backchannel_logout_uri AS url \
-                         FROM session_applications sa JOIN applications a ON a.id = sa.application_id \
-                         WHERE sa.sid = $1 AND a.backchannel_logout_uri IS NOT NULL ORDER BY a.id",
-                    )
-                    .bind(sid)
-                    .fetch_all(tx.on())
-                    .await
-                    .map_err(db_err)?;
+                "SELECT a.id AS application_id, a.client_id, a.backchannel_logout_uri AS url \
+                 FROM session_applications sa JOIN applications a ON a.id = sa.application_id \
+                 WHERE sa.sid = $1 AND a.backchannel_logout_uri IS NOT NULL ORDER BY a.id",
+            )
+            .bind(sid)
+            .fetch_all(tx.on())
+            .await
+            .map_err(db_err)?;
             for target in targets {
                 query(
-                            "INSERT INTO backchannel_deliveries (id, application_id, client_id, url, sid, sub, \
-                             attempts, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
-                        )
-                        .bind(new_id())
-                        .bind(&target.application_id)
-                        .bind(&target.client_id)
-                        .bind(&target.url)
-                        .bind(sid)
-                        .bind(user_id)
-                        .bind(now)
-                        .execute(tx.on())
-                        .await
-                        .map_err(db_err)?;
+                    "INSERT INTO backchannel_deliveries (id, application_id, client_id, url, sid, sub, \
+                     attempts, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
+                )
+                .bind(new_id())
+                .bind(&target.application_id)
+                .bind(&target.client_id)
+                .bind(&target.url)
+                .bind(sid)
+                .bind(user_id)
+                .bind(now)
+                .execute(tx.on())
+                .await
+                .map_err(db_err)?;
             }
         }
         tx.commit().await?;

@@ -23,12 +23,12 @@ impl<B: Backend> SqlStore<B> {
         if_absent: bool,
     ) -> StoreResult<u64> {
         macro_rules! insert {
-                    () => {
-                        "INSERT INTO users (id, email, email_normalized, email_verified, name, \
-                         given_name, family_name, password_hash, created_at, external_id, metadata) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-                    };
-                }
+            () => {
+                "INSERT INTO users (id, email, email_normalized, email_verified, name, \
+                 given_name, family_name, password_hash, created_at, external_id, metadata) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            };
+        }
         let sql = if if_absent {
             concat!(insert!(), " ON CONFLICT DO NOTHING")
         } else {
@@ -121,16 +121,16 @@ impl<B: Backend> UserStore for SqlStore<B> {
         let _timer = Timer::start("list_users");
         let limit = page_limit(page);
         let rows: Vec<UserRow> = query_as(concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users WHERE id > $1 AND ($2 IS NULL OR email_normalized = $2) ORDER BY id LIMIT $3"
-                ))
-                .bind(page_after(page))
-                .bind(email.map(normalize_email))
-                .bind(limit + 1)
-                .fetch_all(self.read())
-                .await
-                .map_err(db_err)?;
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id > $1 AND ($2 IS NULL OR email_normalized = $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(page_after(page))
+        .bind(email.map(normalize_email))
+        .bind(limit + 1)
+        .fetch_all(self.read())
+        .await
+        .map_err(db_err)?;
         let users: Vec<User> = rows.into_iter().map(Into::into).collect();
         Ok(paginate(users, limit, |u| u.id.as_str()))
     }
@@ -139,23 +139,23 @@ impl<B: Backend> UserStore for SqlStore<B> {
     async fn update_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<bool> {
         let _timer = Timer::start("update_user");
         let done = query(
-                    "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4, name = $5, \
-                     given_name = $6, family_name = $7, password_hash = COALESCE($8, password_hash), \
-                     external_id = $9, metadata = $10 WHERE id = $1",
-                )
-                .bind(&user.id)
-                .bind(&user.email)
-                .bind(normalize_email(&user.email))
-                .bind(user.email_verified)
-                .bind(&user.name)
-                .bind(&user.given_name)
-                .bind(&user.family_name)
-                .bind(password_hash)
-                .bind(&user.external_id)
-                .bind(metadata_json(&user.metadata))
-                .execute(self.write())
-                .await
-                .map_err(unique_err_or_external_id("email"))?;
+            "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4, name = $5, \
+             given_name = $6, family_name = $7, password_hash = COALESCE($8, password_hash), \
+             external_id = $9, metadata = $10 WHERE id = $1",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(normalize_email(&user.email))
+        .bind(user.email_verified)
+        .bind(&user.name)
+        .bind(&user.given_name)
+        .bind(&user.family_name)
+        .bind(password_hash)
+        .bind(&user.external_id)
+        .bind(metadata_json(&user.metadata))
+        .execute(self.write())
+        .await
+        .map_err(unique_err_or_external_id("email"))?;
         Ok(done == 1)
     }
 

@@ -1,6 +1,6 @@
-//! A small SQLite driver on rusqlite with the call shape of sqlx (`query(sql).bind(v).execute(&pool)`,
-//! `query_as`, `query_scalar`, `begin_with`, `commit`), so that the store's method bodies in `sql`
-//! are written once for both backends.
+//! A small SQLite driver on rusqlite: a pool of readers, one writer, write transactions, and
+//! `Connection::run` (one statement, its arguments, a callback per row), on which `Sqlite`
+//! implements the store's `Backend`.
 //!
 //! Statements run **on the calling task's thread**, inside the future's first poll: a statement
 //! on a local file costs microseconds, far less than handing it to a connection thread and back
