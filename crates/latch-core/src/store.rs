@@ -626,3 +626,33 @@ pub struct PoolStatus {
     /// does not say (PostgreSQL).
     pub waiting: Option<u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_store_error_keeps_its_cause_as_the_source() {
+        let cause = std::io::Error::other("disk on fire");
+        let e = StoreError::unavailable("cannot write", cause);
+        assert_eq!(e.to_string(), "store unavailable: cannot write");
+        assert_eq!(
+            e.source().map(ToString::to_string).as_deref(),
+            Some("disk on fire")
+        );
+        let StoreError::Unavailable(detail) = e else {
+            panic!("unavailable");
+        };
+        let with_context = StoreError::Other(detail.context("migration failed: cannot write"));
+        assert_eq!(
+            with_context.to_string(),
+            "store error: migration failed: cannot write"
+        );
+        assert!(with_context.source().is_some(), "context keeps the cause");
+        let plain = StoreError::Other("no cause".into());
+        assert!(plain.source().is_none());
+        assert!(StoreError::Conflict("email".to_owned()).source().is_none());
+    }
+}

@@ -471,3 +471,58 @@ enum Class {
     Unavailable,
     Other,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn sqlite_failure(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("detail".to_owned()))
+    }
+
+    #[test]
+    fn driver_errors_are_sorted_and_kept_as_the_source() {
+        let busy = DbError::from(sqlite_failure(rusqlite::ffi::SQLITE_BUSY)).into_store_error();
+        assert!(matches!(busy, StoreError::Unavailable(_)), "{busy:?}");
+        let source = busy.source().expect("a source");
+        let db = source
+            .downcast_ref::<DbError>()
+            .expect("the backend's error");
+        assert!(matches!(db, DbError::Sqlite(_)), "{db:?}");
+        assert!(db.source().is_some(), "and rusqlite's below it");
+
+        let taken = DbError::from(sqlite_failure(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE));
+        assert!(matches!(
+            taken.into_store_error(),
+            StoreError::Conflict(m) if m == "detail"
+        ));
+
+        let wal = DbError::NotWal {
+            mode: "delete".to_owned(),
+        }
+        .into_store_error();
+        assert!(matches!(&wal, StoreError::Unavailable(m) if m.contains("journal_mode is delete")));
+        assert!(wal.source().is_some());
+
+        let unnumbered = DbError::UnnumberedParameter {
+            index: 1,
+            sql: "SELECT :x".to_owned(),
+        }
+        .into_store_error();
+        assert!(matches!(unnumbered, StoreError::Other(_)), "{unnumbered:?}");
+    }
+
+    #[test]
+    fn nulls_keep_their_column_type() {
+        assert_eq!(None::<&str>.encode(), Arg::Text(None));
+        assert_eq!(None::<i64>.encode(), Arg::Int(None));
+        assert_eq!(None::<bool>.encode(), Arg::Bool(None));
+        assert_eq!((&None::<Vec<u8>>).encode(), Arg::Blob(None));
+        assert_eq!(
+            (&Some("x".to_owned())).encode(),
+            Arg::Text(Some("x".into()))
+        );
+    }
+}

@@ -10,8 +10,6 @@ mod migrate;
 use std::path::Path;
 use std::sync::Arc;
 
-use std::future::Future;
-
 use latch_core::store::{PoolStatus, Store, StoreError};
 
 use self::driver::Pool;
@@ -59,34 +57,27 @@ impl Backend for Sqlite {
         tx.commit().await
     }
 
-    fn execute<'e>(
-        on: Exec<'e, Self>,
-        statement: Statement<'e>,
-    ) -> impl Future<Output = Result<u64, DbError>> + Send + 'e {
-        async move {
-            let Statement { sql, args } = statement;
-            Self::run(on, |c| c.run(&sql, &args, None, |_| Ok(()))).await
-        }
+    async fn execute<'e>(on: Exec<'e, Self>, statement: Statement<'e>) -> Result<u64, DbError> {
+        let Statement { sql, args } = statement;
+        Self::run(on, |c| c.run(&sql, &args, None, |_| Ok(()))).await
     }
 
-    fn fetch<'e, O: FromRow + 'e>(
+    async fn fetch<'e, O: FromRow + 'e>(
         on: Exec<'e, Self>,
         statement: Statement<'e>,
         first_only: bool,
-    ) -> impl Future<Output = Result<Vec<O>, DbError>> + Send + 'e {
-        async move {
-            let Statement { sql, args } = statement;
-            let limit = first_only.then_some(1);
-            Self::run(on, |c| {
-                let mut out = Vec::new();
-                c.run(&sql, &args, limit, |row| {
-                    out.push(O::from_row(row)?);
-                    Ok(())
-                })?;
-                Ok(out)
-            })
-            .await
-        }
+    ) -> Result<Vec<O>, DbError> {
+        let Statement { sql, args } = statement;
+        let limit = first_only.then_some(1);
+        Self::run(on, |c| {
+            let mut out = Vec::new();
+            c.run(&sql, &args, limit, |row| {
+                out.push(O::from_row(row)?);
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
     }
 
     fn pool_status(&self) -> PoolStatus {
