@@ -23,8 +23,7 @@ impl<B: Backend> SqlStore<B> {
         let _timer = Timer::start("bump_applications_version");
         query("UPDATE application_changes SET version = version + 1 WHERE id = 1")
             .execute(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok(())
     }
 
@@ -106,8 +105,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         ))
         .bind(id)
         .fetch_optional(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         row.map(TryInto::try_into).transpose()
     }
 
@@ -123,8 +121,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         ))
         .bind(client_id)
         .fetch_optional(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         row.map(TryInto::try_into).transpose()
     }
 
@@ -193,8 +190,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
             query_scalar("SELECT client_id FROM applications WHERE id = $1")
                 .bind(id)
                 .fetch_optional(tx.on())
-                .await
-                .map_err(db_err)?;
+                .await?;
         let Some(client_id) = client_id else {
             return Ok(false);
         };
@@ -205,13 +201,12 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
             "DELETE FROM client_secrets WHERE application_id = $1",
             "DELETE FROM session_applications WHERE application_id = $1",
         ] {
-            query(sql).bind(id).execute(tx.on()).await.map_err(db_err)?;
+            query(sql).bind(id).execute(tx.on()).await?;
         }
         let done = query("DELETE FROM applications WHERE id = $1")
             .bind(id)
             .execute(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
         if done == 0 {
             return Ok(false);
         }
@@ -246,8 +241,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         let exists: i64 = query_scalar("SELECT count(*) FROM applications WHERE id = $1")
             .bind(application_id)
             .fetch_one(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
         Err(if exists == 0 {
             StoreError::Other(format!("no application `{application_id}`").into())
         } else {
@@ -268,8 +262,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         ))
         .bind(application_id)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -286,8 +279,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
             .bind(secret_id)
             .bind(application_id)
             .execute(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
         if done == 0 {
             return Ok(false);
         }
@@ -307,8 +299,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         .bind(now)
         .bind(TOUCH_INTERVAL)
         .execute(self.write())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 }

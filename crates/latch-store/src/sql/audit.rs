@@ -5,7 +5,7 @@ use latch_core::audit::{ActorType, AuditEvent, AuditFilter};
 use latch_core::store::{AuditStore, Page, PageRequest, StoreResult};
 
 use super::backend::{Backend, Query, query, query_as};
-use super::{SqlStore, db_err, page_after, page_limit, paginate};
+use super::{SqlStore, page_after, page_limit, paginate};
 use crate::timing::Timer;
 
 super::row_type! {
@@ -103,13 +103,12 @@ impl<B: Backend> AuditStore for SqlStore<B> {
             for e in chunk {
                 q = bind_event(q, e);
             }
-            q.execute(tx.on()).await.map_err(db_err)?;
+            q.execute(tx.on()).await?;
         }
         for e in chunks.remainder() {
             bind_event(query(audit_insert_sql(1)), e)
                 .execute(tx.on())
-                .await
-                .map_err(db_err)?;
+                .await?;
         }
         tx.commit().await
     }
@@ -136,8 +135,7 @@ impl<B: Backend> AuditStore for SqlStore<B> {
         .bind(filter.until)
         .bind(limit + 1)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let events = rows.into_iter().map(Into::into).collect();
         Ok(paginate(events, limit, |e: &AuditEvent| e.id.as_str()))
     }

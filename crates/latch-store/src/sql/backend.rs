@@ -406,6 +406,13 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+/// So that `?` sorts a driver error into the store's classes (`into_store_error`).
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        e.into_store_error()
+    }
+}
+
 impl DbError {
     /// Sorted into the store's classes: unique (and primary-key) violations to `Conflict`;
     /// unreachable, saturated or busy databases (and full disks) to `Unavailable`; the rest

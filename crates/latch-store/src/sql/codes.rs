@@ -6,7 +6,7 @@ use latch_core::UnixTime;
 use latch_core::store::{AuthorizationCodeStore, CodeRedemption, Redemption, StoreResult};
 
 use super::backend::{Backend, query, query_as};
-use super::{SqlStore, UserRow, db_err, user_columns_of};
+use super::{SqlStore, UserRow, user_columns_of};
 use crate::timing::Timer;
 
 #[async_trait]
@@ -33,8 +33,7 @@ impl<B: Backend> AuthorizationCodeStore for SqlStore<B> {
             let live: Option<UserRow> = query_as(sql)
                 .bind(grant.sid)
                 .fetch_optional(tx.on())
-                .await
-                .map_err(db_err)?;
+                .await?;
             let Some(live) = live else {
                 return Ok(Redemption::SessionEnded);
             };
@@ -47,8 +46,7 @@ impl<B: Backend> AuthorizationCodeStore for SqlStore<B> {
         .bind(r.expires_at)
         .bind(r.code_hash.as_str())
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         if first == 0 {
             query(
                 "UPDATE redeemed_codes SET replayed_at = COALESCE(replayed_at, $3) \
@@ -58,8 +56,7 @@ impl<B: Backend> AuthorizationCodeStore for SqlStore<B> {
             .bind(r.code_hash.as_str())
             .bind(now)
             .execute(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
             Self::revoke_family_in(&mut tx, r.code_hash.as_str(), now).await?;
             tx.commit().await?;
             return Ok(Redemption::Replayed);

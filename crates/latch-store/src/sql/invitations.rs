@@ -9,8 +9,8 @@ use latch_core::{SecretHash, UnixTime};
 
 use super::backend::{Backend, Exec, query, query_as};
 use super::{
-    HeldRoleRow, InvitationRow, SqlStore, db_err, invitation_columns, page_after, page_limit,
-    paginate, roles_by_holder, unique_err,
+    HeldRoleRow, InvitationRow, SqlStore, invitation_columns, page_after, page_limit, paginate,
+    roles_by_holder, unique_err,
 };
 use crate::timing::Timer;
 
@@ -34,8 +34,7 @@ impl<B: Backend> SqlStore<B> {
         .bind(from)
         .bind(to)
         .fetch_all(on)
-        .await
-        .map_err(db_err)?;
+        .await?;
         roles_by_holder(rows)
     }
 }
@@ -71,8 +70,7 @@ impl<B: Backend> InvitationStore for SqlStore<B> {
             .bind(&inv.id)
             .bind(&role.id)
             .execute(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
         tx.commit().await
     }
@@ -89,8 +87,7 @@ impl<B: Backend> InvitationStore for SqlStore<B> {
         ))
         .bind(token_hash.as_str())
         .fetch_optional(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let mut roles =
             Self::invitation_roles(self.read(), row.organization_id(), row.id(), row.id()).await?;
@@ -114,8 +111,7 @@ impl<B: Backend> InvitationStore for SqlStore<B> {
         .bind(page_after(page))
         .bind(limit + 1)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let shown = &rows[..rows.len().min(usize::try_from(limit).unwrap_or(1))];
         let mut roles = match (shown.first(), shown.last()) {
             (Some(a), Some(b)) => {
@@ -136,8 +132,7 @@ impl<B: Backend> InvitationStore for SqlStore<B> {
             .bind(id)
             .bind(organization_id)
             .execute(self.write())
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok(done == 1)
     }
 
@@ -162,8 +157,7 @@ impl<B: Backend> InvitationStore for SqlStore<B> {
         .bind(user_id)
         .bind(normalize_email(email))
         .fetch_optional(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let Some(row) = taken else { return Ok(None) };
         query(
             "INSERT INTO memberships (organization_id, user_id, created_at) VALUES ($1, $2, $3) \
@@ -173,8 +167,7 @@ impl<B: Backend> InvitationStore for SqlStore<B> {
         .bind(user_id)
         .bind(now)
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         query(
             "INSERT INTO membership_roles (organization_id, user_id, role_id) \
                      SELECT $1, $2, role_id FROM invitation_roles WHERE invitation_id = $3 \
@@ -184,8 +177,7 @@ impl<B: Backend> InvitationStore for SqlStore<B> {
         .bind(user_id)
         .bind(row.id())
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let org = row.organization_id().to_owned();
         let id = row.id().to_owned();
         let mut roles = Self::invitation_roles(tx.on(), &org, &id, &id).await?;

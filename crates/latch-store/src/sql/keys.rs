@@ -5,7 +5,7 @@ use latch_core::UnixTime;
 use latch_core::store::{KeyStore, SigningKeyRecord, StoreError, StoreResult};
 
 use super::backend::{Backend, query, query_as, query_scalar};
-use super::{SigningKeyRow, SqlStore, db_err, signing_key_columns, unique_err};
+use super::{SigningKeyRow, SqlStore, signing_key_columns, unique_err};
 use crate::timing::Timer;
 
 #[async_trait]
@@ -41,8 +41,7 @@ impl<B: Backend> KeyStore for SqlStore<B> {
             " FROM signing_keys ORDER BY alg, generation"
         ))
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -63,8 +62,7 @@ impl<B: Backend> KeyStore for SqlStore<B> {
         .bind(alg)
         .bind(before)
         .execute(self.write())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(done)
     }
 
@@ -79,8 +77,7 @@ impl<B: Backend> KeyStore for SqlStore<B> {
         let mut tx = self.begin().await?;
         let stored: i64 = query_scalar("SELECT count(*) FROM signing_keys")
             .fetch_one(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
         if usize::try_from(stored).ok() != Some(keys.len()) {
             return Err(changed());
         }
@@ -89,8 +86,7 @@ impl<B: Backend> KeyStore for SqlStore<B> {
                 .bind(kid)
                 .bind(encrypted)
                 .execute(tx.on())
-                .await
-                .map_err(db_err)?;
+                .await?;
             // A dropped transaction rolls back.
             if done != 1 {
                 return Err(changed());

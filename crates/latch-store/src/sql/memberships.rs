@@ -9,8 +9,8 @@ use latch_core::store::{MembershipStore, Page, PageRequest, StoreResult};
 
 use super::backend::{Backend, query, query_as};
 use super::{
-    HeldRoleRow, MembershipRow, OrganizationRow, SqlStore, Tx, db_err, page_after, page_limit,
-    paginate, roles_by_holder, unique_err,
+    HeldRoleRow, MembershipRow, OrganizationRow, SqlStore, Tx, page_after, page_limit, paginate,
+    roles_by_holder, unique_err,
 };
 use crate::timing::Timer;
 
@@ -33,8 +33,7 @@ impl<B: Backend> SqlStore<B> {
         .bind(from)
         .bind(to)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         roles_by_holder(rows)
     }
 
@@ -56,8 +55,7 @@ impl<B: Backend> SqlStore<B> {
             .bind(user_id)
             .bind(role_id)
             .execute(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
         Ok(())
     }
@@ -94,8 +92,7 @@ impl<B: Backend> MembershipStore for SqlStore<B> {
         .bind(organization_id)
         .bind(user_id)
         .fetch_optional(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let mut roles = self.member_roles(organization_id, user_id, user_id).await?;
         Ok(Some(row.into_membership(&mut roles)))
@@ -117,8 +114,7 @@ impl<B: Backend> MembershipStore for SqlStore<B> {
         .bind(page_after(page))
         .bind(limit + 1)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let shown = &rows[..rows.len().min(usize::try_from(limit).unwrap_or(1))];
         let mut roles = match (shown.first(), shown.last()) {
             (Some(a), Some(b)) => {
@@ -148,8 +144,7 @@ impl<B: Backend> MembershipStore for SqlStore<B> {
         .bind(user_id)
         .bind(i64::from(limit))
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -168,8 +163,7 @@ impl<B: Backend> MembershipStore for SqlStore<B> {
         .bind(organization_id)
         .bind(user_id)
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         if found == 0 {
             return Ok(false);
         }
@@ -177,8 +171,7 @@ impl<B: Backend> MembershipStore for SqlStore<B> {
             .bind(organization_id)
             .bind(user_id)
             .execute(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
         let ids = role_ids.iter().map(String::as_str);
         Self::grant_member_roles(&mut tx, organization_id, user_id, ids).await?;
         tx.commit().await?;
@@ -197,8 +190,7 @@ impl<B: Backend> MembershipStore for SqlStore<B> {
             .bind(organization_id)
             .bind(user_id)
             .execute(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
         if done == 0 {
             return Ok(false);
         }
@@ -210,8 +202,7 @@ impl<B: Backend> MembershipStore for SqlStore<B> {
         .bind(user_id)
         .bind(now)
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -7,8 +7,10 @@
 //! (`sqlite::driver`) both accept, and explicit column lists (see `columns`, `rows`).
 //!
 //! Adding a method: declare it on its trait in `latch_core::store`, write its body once in the
-//! area's file here (`query(…).bind(…).fetch_optional(self.read())`, or in `self.begin()`'s
-//! transaction), and add a conformance case (`conformance`) that both backends run.
+//! area's file here (`query(…).bind(…).fetch_optional(self.read()).await?`, or in `self.begin()`'s
+//! transaction), and add a conformance case (`conformance`) that both backends run. `?` sorts a
+//! driver error into `StoreError` (`unique_err("what")` first where a unique violation means a
+//! stable `Conflict` reason).
 
 pub(crate) mod backend;
 
@@ -63,7 +65,7 @@ impl<B: Backend> SqlStore<B> {
     /// Opens a write transaction: statements run on `tx.on()`, then `tx.commit()`; dropped
     /// uncommitted (an early `return` or `?`), it rolls back.
     async fn begin(&self) -> StoreResult<Tx<B>> {
-        Ok(Tx(self.db.begin().await.map_err(db_err)?))
+        Ok(Tx(self.db.begin().await?))
     }
 }
 
@@ -89,17 +91,13 @@ impl<B: Backend> Store for SqlStore<B> {
         let version: Option<i64> =
             query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
                 .fetch_one(self.read())
-                .await
-                .map_err(db_err)?;
+                .await?;
         Ok(version.unwrap_or(0))
     }
 
     async fn ping(&self) -> StoreResult<()> {
         let _timer = crate::timing::Timer::start("ping");
-        query("SELECT 1")
-            .execute(self.write())
-            .await
-            .map_err(db_err)?;
+        query("SELECT 1").execute(self.write()).await?;
         Ok(())
     }
 
@@ -120,11 +118,7 @@ impl<B: Backend> Store for SqlStore<B> {
             ),
             ("DELETE FROM sessions WHERE ended_at < $1", retained),
         ] {
-            total += query(sql)
-                .bind(cutoff)
-                .execute(self.write())
-                .await
-                .map_err(db_err)?;
+            total += query(sql).bind(cutoff).execute(self.write()).await?;
         }
         Ok(total)
     }
@@ -248,8 +242,7 @@ impl<B: Backend> SqlStore<B> {
             .bind(page_after(page))
             .bind(limit + 1)
             .fetch_all(self.read())
-            .await
-            .map_err(db_err)?;
+            .await?;
         let items = rows
             .into_iter()
             .map(TryInto::try_into)

@@ -8,8 +8,7 @@ use latch_core::store::{OrganizationStore, Page, PageRequest, StoreResult};
 
 use super::backend::{Backend, query, query_as};
 use super::{
-    OrganizationRow, SqlStore, db_err, metadata_json, organization_columns,
-    unique_err_or_external_id,
+    OrganizationRow, SqlStore, metadata_json, organization_columns, unique_err_or_external_id,
 };
 use crate::timing::Timer;
 
@@ -40,8 +39,7 @@ impl<B: Backend> SqlStore<B> {
         let row: Option<OrganizationRow> = query_as(sql)
             .bind(value)
             .fetch_optional(self.read())
-            .await
-            .map_err(db_err)?;
+            .await?;
         row.map(TryInto::try_into).transpose()
     }
 }
@@ -128,13 +126,11 @@ impl<B: Backend> OrganizationStore for SqlStore<B> {
         .bind(id)
         .bind(now)
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let done = query("DELETE FROM organizations WHERE id = $1")
             .bind(id)
             .execute(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
         if done == 0 {
             return Ok(false);
         }

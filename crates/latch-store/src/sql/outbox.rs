@@ -6,8 +6,7 @@ use latch_core::store::{BackchannelDelivery, OutboxStore, Page, PageRequest, Sto
 
 use super::backend::{Backend, query, query_as};
 use super::{
-    DeliveryRow, MAX_ERROR_CHARS, SqlStore, db_err, delivery_columns, page_after, page_limit,
-    paginate,
+    DeliveryRow, MAX_ERROR_CHARS, SqlStore, delivery_columns, page_after, page_limit, paginate,
 };
 use crate::timing::Timer;
 
@@ -38,8 +37,7 @@ impl<B: Backend> OutboxStore for SqlStore<B> {
             .bind(lease)
             .bind(limit.clamp(1, 1_000))
             .fetch_all(self.write())
-            .await
-            .map_err(db_err)?;
+            .await?;
         rows.sort_by(|a, b| a.due_order().cmp(&b.due_order()));
         Ok(rows.into_iter().map(Into::into).collect())
     }
@@ -54,8 +52,7 @@ impl<B: Backend> OutboxStore for SqlStore<B> {
         .bind(id)
         .bind(now)
         .execute(self.write())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 
@@ -85,8 +82,7 @@ impl<B: Backend> OutboxStore for SqlStore<B> {
         .bind(next_attempt_at)
         .bind(abandoned_at)
         .execute(self.write())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 
@@ -107,8 +103,7 @@ impl<B: Backend> OutboxStore for SqlStore<B> {
         .bind(page_after(page))
         .bind(limit + 1)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let deliveries: Vec<BackchannelDelivery> = rows.into_iter().map(Into::into).collect();
         Ok(paginate(deliveries, limit, |d| d.id.as_str()))
     }

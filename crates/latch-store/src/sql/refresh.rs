@@ -10,7 +10,7 @@ use latch_core::store::{
 
 use super::backend::{Backend, Exec, query, query_as, query_scalar};
 use super::{
-    PURGE_SLACK, RefreshGrantRow, SqlStore, TOUCH_INTERVAL, Tx, db_err, refresh_columns,
+    PURGE_SLACK, RefreshGrantRow, SqlStore, TOUCH_INTERVAL, Tx, refresh_columns,
     refresh_grant_select, unique_err,
 };
 use crate::timing::Timer;
@@ -58,8 +58,7 @@ impl<B: Backend> SqlStore<B> {
         .bind(family_id)
         .bind(now)
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         // RFC 7009 §2.1: the access tokens of the grant go with it.
         let revocation = Revocation::new(RevocationKind::Grant, grant_tag(family_id), now);
         Self::insert_revocation_on(tx.on(), &revocation, now).await?;
@@ -88,8 +87,7 @@ impl<B: Backend> RefreshGrantStore for SqlStore<B> {
         let row: Option<RefreshGrantRow> = query_as(sql)
             .bind(value)
             .fetch_optional(self.read())
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok(row.map(Into::into))
     }
 
@@ -118,8 +116,7 @@ impl<B: Backend> RefreshGrantStore for SqlStore<B> {
         .bind(expires_at)
         .bind(PURGE_SLACK)
         .fetch_optional(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let Some(sid) = sid else {
             return Ok(false);
         };
@@ -133,8 +130,7 @@ impl<B: Backend> RefreshGrantStore for SqlStore<B> {
         .bind(now)
         .bind(now - TOUCH_INTERVAL)
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

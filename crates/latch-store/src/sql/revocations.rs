@@ -7,8 +7,8 @@ use latch_core::UnixTime;
 use latch_core::revocation::{Revocation, RevocationKind};
 use latch_core::store::{RevocationStore, StoreResult};
 
+use super::SqlStore;
 use super::backend::{Backend, Exec, query, query_as};
-use super::{SqlStore, db_err};
 use crate::timing::Timer;
 
 impl<B: Backend> SqlStore<B> {
@@ -27,8 +27,7 @@ impl<B: Backend> SqlStore<B> {
         .bind(now)
         .bind(revocation.expires_at)
         .execute(on)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 }
@@ -54,8 +53,7 @@ impl<B: Backend> RevocationStore for SqlStore<B> {
         .bind(since)
         .bind(now)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(rows
             .into_iter()
             .filter_map(|(kind, value, expires_at)| {

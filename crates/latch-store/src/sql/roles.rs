@@ -7,8 +7,7 @@ use latch_core::store::{ApiStore, Page, PageRequest, RoleStore, StoreResult};
 
 use super::backend::{Backend, query, query_as, query_scalar};
 use super::{
-    ApiRow, RoleRow, SqlStore, api_columns, db_err, json_list, json_object, role_columns,
-    unique_err,
+    ApiRow, RoleRow, SqlStore, api_columns, json_list, json_object, role_columns, unique_err,
 };
 use crate::timing::Timer;
 
@@ -23,8 +22,7 @@ impl<B: Backend> SqlStore<B> {
         let row: Option<RoleRow> = query_as(sql)
             .bind(value)
             .fetch_optional(self.read())
-            .await
-            .map_err(db_err)?;
+            .await?;
         row.map(TryInto::try_into).transpose()
     }
 
@@ -46,8 +44,7 @@ impl<B: Backend> SqlStore<B> {
         let row: Option<ApiRow> = query_as(sql)
             .bind(value)
             .fetch_optional(self.read())
-            .await
-            .map_err(db_err)?;
+            .await?;
         row.map(TryInto::try_into).transpose()
     }
 }
@@ -120,8 +117,7 @@ impl<B: Backend> RoleStore for SqlStore<B> {
         let done = query("DELETE FROM roles WHERE id = $1")
             .bind(id)
             .execute(self.write())
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok(done == 1)
     }
 }
@@ -189,8 +185,7 @@ impl<B: Backend> ApiStore for SqlStore<B> {
         .bind(json_object(&a.custom_claims))
         .bind(a.updated_at)
         .execute(self.write())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(done == 1)
     }
 
@@ -201,8 +196,7 @@ impl<B: Backend> ApiStore for SqlStore<B> {
             query_scalar("DELETE FROM apis WHERE id = $1 RETURNING identifier")
                 .bind(id)
                 .fetch_optional(tx.on())
-                .await
-                .map_err(db_err)?;
+                .await?;
         let Some(identifier) = identifier else {
             return Ok(false);
         };
@@ -212,8 +206,7 @@ impl<B: Backend> ApiStore for SqlStore<B> {
         .bind(&identifier)
         .bind(now)
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

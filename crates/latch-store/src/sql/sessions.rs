@@ -101,8 +101,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         ))
         .bind(id)
         .fetch_optional(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(row.map(Into::into))
     }
 
@@ -120,8 +119,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         .bind(id)
         .bind(now)
         .fetch_optional(self.write())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(row.map(Into::into))
     }
 
@@ -130,8 +128,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         query("DELETE FROM login_requests WHERE id = $1")
             .bind(id)
             .execute(self.write())
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok(())
     }
 
@@ -199,8 +196,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         .bind(now)
         .bind(idle_timeout)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let mut rows = rows.into_iter();
         let Some(first) = rows.next() else {
             return Ok(None);
@@ -214,8 +210,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
                 .bind(row.sid())
                 .bind(now)
                 .execute(self.write())
-                .await
-                .map_err(db_err)?;
+                .await?;
         }
         let mut session = row.into_record(applications);
         if touch {
@@ -234,8 +229,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         ))
         .bind(sid)
         .fetch_optional(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let applications = self.session_client_ids(row.sid()).await?;
         Ok(Some(row.into_record(applications)))
@@ -257,16 +251,14 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         .bind(user_id)
         .bind(now)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let pairs: Vec<SessionApplicationRow> = query_as(
             "SELECT sa.sid, sa.client_id FROM session_applications sa \
                      JOIN sessions s ON s.sid = sa.sid WHERE s.user_id = $1 ORDER BY sa.client_id",
         )
         .bind(user_id)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(rows
             .into_iter()
             .map(|row| {
@@ -295,8 +287,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         .bind(application_id)
         .bind(client_id)
         .execute(self.write())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(())
     }
 
@@ -316,8 +307,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         .bind(token_hash.as_str())
         .bind(now)
         .execute(self.write())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(done > 0)
     }
 
@@ -342,8 +332,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
             .bind(sid)
             .bind(now)
             .execute(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
             let revocation = Revocation::of_session(sid, *last_active_at, now);
             if let Some(revocation) = revocation {
                 Self::insert_revocation_on(tx.on(), &revocation, now).await?;
@@ -355,8 +344,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
             )
             .bind(sid)
             .fetch_all(tx.on())
-            .await
-            .map_err(db_err)?;
+            .await?;
             for target in targets {
                 query(
                     "INSERT INTO backchannel_deliveries (id, application_id, client_id, url, sid, sub, \
@@ -370,8 +358,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
                 .bind(user_id)
                 .bind(now)
                 .execute(tx.on())
-                .await
-                .map_err(db_err)?;
+                .await?;
             }
         }
         tx.commit().await?;

@@ -5,8 +5,8 @@ use latch_core::UnixTime;
 use latch_core::store::{StoreResult, ThrottleStore};
 use latch_core::throttle::{ThrottlePolicy, ThrottleState};
 
+use super::SqlStore;
 use super::backend::{Backend, query, query_as};
-use super::{SqlStore, db_err};
 use crate::timing::Timer;
 
 #[async_trait]
@@ -18,8 +18,7 @@ impl<B: Backend> ThrottleStore for SqlStore<B> {
         )
         .bind(key)
         .fetch_optional(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(row.map(
             |(failures, window_start, locked_until, locks)| ThrottleState {
                 failures,
@@ -49,16 +48,14 @@ impl<B: Backend> ThrottleStore for SqlStore<B> {
         .bind(key)
         .bind(now)
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let (failures, window_start, locked_until, locks): (i64, i64, i64, i64) = query_as(
             "UPDATE throttles SET failures = failures WHERE key = $1 \
                      RETURNING failures, window_start, locked_until, locks",
         )
         .bind(key)
         .fetch_one(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let next = ThrottleState {
             failures,
             window_start,
@@ -76,8 +73,7 @@ impl<B: Backend> ThrottleStore for SqlStore<B> {
         .bind(next.locked_until)
         .bind(next.locks)
         .execute(tx.on())
-        .await
-        .map_err(db_err)?;
+        .await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -87,8 +83,7 @@ impl<B: Backend> ThrottleStore for SqlStore<B> {
         let done = query("DELETE FROM throttles WHERE key = $1")
             .bind(key)
             .execute(self.write())
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok(done > 0)
     }
 
@@ -96,8 +91,7 @@ impl<B: Backend> ThrottleStore for SqlStore<B> {
         let done = query("DELETE FROM throttles WHERE window_start <= $1 AND locked_until <= $1")
             .bind(quiet_since)
             .execute(self.write())
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok(done)
     }
 }

@@ -7,8 +7,8 @@ use latch_core::user::{User, normalize_email};
 
 use super::backend::{Backend, Exec, query, query_as};
 use super::{
-    SqlStore, UserRow, UserWithPasswordRow, db_err, metadata_json, page_after, page_limit,
-    paginate, unique_err_or_external_id, user_columns,
+    SqlStore, UserRow, UserWithPasswordRow, metadata_json, page_after, page_limit, paginate,
+    unique_err_or_external_id, user_columns,
 };
 use crate::timing::Timer;
 
@@ -83,8 +83,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
         ))
         .bind(id)
         .fetch_optional(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(row.map(Into::into))
     }
 
@@ -97,8 +96,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
         ))
         .bind(external_id)
         .fetch_optional(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(row.map(Into::into))
     }
 
@@ -111,8 +109,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
         ))
         .bind(normalize_email(email))
         .fetch_optional(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(row.map(Into::into))
     }
 
@@ -129,8 +126,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
         .bind(email.map(normalize_email))
         .bind(limit + 1)
         .fetch_all(self.read())
-        .await
-        .map_err(db_err)?;
+        .await?;
         let users: Vec<User> = rows.into_iter().map(Into::into).collect();
         Ok(paginate(users, limit, |u| u.id.as_str()))
     }
@@ -167,8 +163,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
                 .bind(old)
                 .bind(new)
                 .execute(self.write())
-                .await
-                .map_err(db_err)?;
+                .await?;
         Ok(done == 1)
     }
 
@@ -179,8 +174,7 @@ impl<B: Backend> UserStore for SqlStore<B> {
         let done = query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(self.write())
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok(done == 1)
     }
 }
