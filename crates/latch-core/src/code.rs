@@ -2,8 +2,9 @@
 //!
 //! A code is self-contained: the server seals this encoding (AES-256-GCM, in `latch-jose`) into
 //! the code it hands out, so issuing one writes nothing. Only its single use is stored, when it
-//! is redeemed (`SessionStore::redeem_authorization_code`). RFC 6749 §10.10 asks that codes cannot
-//! be guessed or forged: the seal gives both, and the client learns nothing of the content.
+//! is redeemed (`AuthorizationCodeStore::redeem_authorization_code`). RFC 6749 §10.10 asks that
+//! codes cannot be guessed or forged: the seal gives both, and the client learns nothing of the
+//! content.
 //!
 //! Layout (version 2): the version byte, then each field in `AuthorizationCodeRecord` order —
 //! strings as a big-endian `u16` length and UTF-8 bytes, optional strings as a `0`/`1` byte then

@@ -1,8 +1,13 @@
 //! The store traits: every durable state change Latch makes, as typed operations.
 //!
 //! `latch-store` implements them on SQLite and PostgreSQL. Lookups return `Ok(None)` when the row is
-//! absent; single-use things are consumed with `take_*`, atomically (exactly one caller wins).
-//! Secrets appear here only as `SecretHash`.
+//! absent. Single-use things are used up atomically (of concurrent callers exactly one wins): a
+//! parked login request with `SessionStore::take_login_request`, an authorization code with
+//! `AuthorizationCodeStore::redeem_authorization_code`, a refresh token's generation with
+//! `RefreshGrantStore::rotate_refresh_grant`. Secrets appear here only as `SecretHash`.
+//!
+//! `Store` bundles every trait; a function that needs one area can take `&dyn SessionStore` and
+//! the like.
 
 use async_trait::async_trait;
 
@@ -16,18 +21,118 @@ use crate::user::User;
 mod audit;
 mod organizations;
 pub use audit::AuditStore;
-pub use organizations::OrganizationStore;
+pub use organizations::{ApiStore, InvitationStore, MembershipStore, OrganizationStore, RoleStore};
 
-#[derive(Debug, thiserror::Error)]
+/// Why a store operation failed. `Unavailable` and `Other` keep the error that caused them (the
+/// driver's, say) as their `source()`, so a log line can print the whole chain.
+#[derive(Debug)]
 pub enum StoreError {
-    /// A uniqueness or state rule refused the write (duplicate email, third secret…).
-    #[error("conflict: {0}")]
+    /// A uniqueness or state rule refused the write (duplicate email, third secret…): a stable
+    /// reason callers may match on.
     Conflict(String),
-    /// The database could not be reached or timed out.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    #[error("store error: {0}")]
-    Other(String),
+    /// The database could not be reached, was busy for too long, or is out of space.
+    Unavailable(Detail),
+    Other(Detail),
+}
+
+impl StoreError {
+    /// `Unavailable`, keeping `source` as the cause.
+    pub fn unavailable(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Unavailable(Detail::caused_by(message, source))
+    }
+
+    /// `Other`, keeping `source` as the cause.
+    pub fn other(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Other(Detail::caused_by(message, source))
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Conflict(reason) => write!(f, "conflict: {reason}"),
+            Self::Unavailable(detail) => write!(f, "store unavailable: {detail}"),
+            Self::Other(detail) => write!(f, "store error: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Conflict(_) => None,
+            Self::Unavailable(detail) | Self::Other(detail) => detail.source(),
+        }
+    }
+}
+
+/// What a `StoreError` says (`Display`, and `Deref` to the text) and, when another error caused
+/// it, that error.
+#[derive(Debug)]
+pub struct Detail {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Detail {
+    pub fn caused_by(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The error this one was caused by, if any.
+    pub fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+
+    /// The same cause under a message with more context (`"{place}: migration failed: …"`).
+    pub fn context(self, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: self.source,
+        }
+    }
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::ops::Deref for Detail {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<String> for Detail {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            source: None,
+        }
+    }
+}
+
+impl From<&str> for Detail {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -114,7 +219,7 @@ pub struct AuthorizationCodeRecord {
     pub claims: Option<String>,
 }
 
-/// The single use of an authorization code, for `SessionStore::redeem_authorization_code`.
+/// The single use of an authorization code, for `AuthorizationCodeStore::redeem_authorization_code`.
 #[derive(Debug, Clone, Copy)]
 pub struct CodeRedemption<'a> {
     /// SHA-256 of the code as presented.
@@ -294,11 +399,19 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, id: &str) -> StoreResult<bool>;
 }
 
-/// Browser sessions, pending logins, codes, refresh tokens, revoked access tokens.
+/// Browser sessions and the authorization requests parked while their user signs in.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn insert_login_request(&self, request: &LoginRequestRecord) -> StoreResult<()>;
+    /// The request whatever its age (the caller checks `expires_at` and the browser binding).
     async fn get_login_request(&self, id: &str) -> StoreResult<Option<LoginRequestRecord>>;
+    /// Resumes a parked request: deletes it and returns it, unless it has expired at `now`. Of
+    /// concurrent takes of one request exactly one gets it, so a request is resumed once.
+    async fn take_login_request(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<LoginRequestRecord>>;
     async fn delete_login_request(&self, id: &str) -> StoreResult<()>;
 
     async fn insert_session(
@@ -331,45 +444,6 @@ pub trait SessionStore: Send + Sync {
         application_id: &str,
         client_id: &str,
     ) -> StoreResult<()>;
-    /// Uses a code up (single use, RFC 6749 §4.1.2), in one transaction with its refresh grant,
-    /// if its session is still live. A
-    /// second redemption revokes the refresh tokens the first issued (their `family_id` is the
-    /// code's hash). Concurrent redemptions of one code: exactly one `Redeemed`.
-    async fn redeem_authorization_code(
-        &self,
-        redemption: &CodeRedemption<'_>,
-        now: UnixTime,
-    ) -> StoreResult<Redemption>;
-
-    /// Stores a grant at generation 0 (its family id must be new).
-    async fn insert_refresh_grant(&self, grant: &RefreshGrant) -> StoreResult<()>;
-    /// A grant in whatever state it is (revoked, expired, its session ended), or `None`.
-    async fn get_refresh_grant(&self, key: GrantKey<'_>) -> StoreResult<Option<RefreshGrantState>>;
-    /// Moves the grant's live token from `generation` to the next one, expiring at `expires_at`,
-    /// unless it moved already or the grant is revoked: `true` if this call moved it (of
-    /// concurrent calls, exactly one). Using the token is also activity in its session.
-    async fn rotate_refresh_grant(
-        &self,
-        family_id: &str,
-        generation: i64,
-        expires_at: UnixTime,
-        now: UnixTime,
-    ) -> StoreResult<bool>;
-    /// Revokes a grant, and so every token of its family (reuse detected, a replayed code, or
-    /// RFC 7009 revocation), and records a `Grant` revocation for its access tokens; `1` if it
-    /// was live.
-    async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> StoreResult<u64>;
-
-    /// Records a revocation (see `revocation`) made at `now`, once (a second one of the same
-    /// kind and value changes nothing).
-    async fn insert_revocation(&self, revocation: &Revocation, now: UnixTime) -> StoreResult<()>;
-    /// The revocations recorded at or after `since` that have not expired at `now`: what every
-    /// node's in-memory copy polls (`since = 0` loads them all).
-    async fn list_revocations(
-        &self,
-        since: UnixTime,
-        now: UnixTime,
-    ) -> StoreResult<Vec<Revocation>>;
 
     /// Signing in again over a live session of the same user (OIDC Core §3.1.2.1 `prompt=login`,
     /// `max_age`): the session keeps its `sid`, takes a new cookie (its hash `token_hash`) and
@@ -390,9 +464,59 @@ pub trait SessionStore: Send + Sync {
         selector: SessionSelector<'_>,
         now: UnixTime,
     ) -> StoreResult<Vec<String>>;
+}
 
-    /// Deletes expired codes, login requests, refresh tokens and revocations.
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+/// Authorization codes. A code carries what it stands for itself (`code`); the store keeps only
+/// its single use.
+#[async_trait]
+pub trait AuthorizationCodeStore: Send + Sync {
+    /// Uses a code up (single use, RFC 6749 §4.1.2), in one transaction with its refresh grant,
+    /// if its session is still live. A second redemption revokes the refresh tokens the first
+    /// issued (their `family_id` is the code's hash). Concurrent redemptions of one code: exactly
+    /// one `Redeemed`.
+    async fn redeem_authorization_code(
+        &self,
+        redemption: &CodeRedemption<'_>,
+        now: UnixTime,
+    ) -> StoreResult<Redemption>;
+}
+
+/// Refresh grants (see `refresh`): one per authorization, rotated at each use.
+#[async_trait]
+pub trait RefreshGrantStore: Send + Sync {
+    /// Stores a grant at generation 0 (its family id must be new).
+    async fn insert_refresh_grant(&self, grant: &RefreshGrant) -> StoreResult<()>;
+    /// A grant in whatever state it is (revoked, expired, its session ended), or `None`.
+    async fn get_refresh_grant(&self, key: GrantKey<'_>) -> StoreResult<Option<RefreshGrantState>>;
+    /// Moves the grant's live token from `generation` to the next one, expiring at `expires_at`,
+    /// unless it moved already or the grant is revoked: `true` if this call moved it (of
+    /// concurrent calls, exactly one). Using the token is also activity in its session.
+    async fn rotate_refresh_grant(
+        &self,
+        family_id: &str,
+        generation: i64,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+    /// Revokes a grant, and so every token of its family (reuse detected, a replayed code, or
+    /// RFC 7009 revocation), and records a `Grant` revocation for its access tokens; `1` if it
+    /// was live.
+    async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// Revocations of access tokens (see `revocation`), which every node keeps in memory.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Records a revocation (see `revocation`) made at `now`, once (a second one of the same
+    /// kind and value changes nothing).
+    async fn insert_revocation(&self, revocation: &Revocation, now: UnixTime) -> StoreResult<()>;
+    /// The revocations recorded at or after `since` that have not expired at `now`: what every
+    /// node's in-memory copy polls (`since = 0` loads them all).
+    async fn list_revocations(
+        &self,
+        since: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<Vec<Revocation>>;
 }
 
 /// Which sessions to end.
@@ -469,15 +593,25 @@ pub trait Store:
     + ApplicationStore
     + UserStore
     + SessionStore
+    + AuthorizationCodeStore
+    + RefreshGrantStore
+    + RevocationStore
     + OutboxStore
     + ThrottleStore
     + OrganizationStore
+    + RoleStore
+    + MembershipStore
+    + InvitationStore
+    + ApiStore
     + AuditStore
 {
     /// The schema version applied (the latest migration).
     async fn schema_version(&self) -> StoreResult<i64>;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
+    /// Deletes what has expired: the records of used codes, login requests and revocations past
+    /// their expiry, refresh grants and ended sessions past their retention.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
     /// The connection pool now, for metrics.
     fn pool_status(&self) -> PoolStatus;
 }
@@ -491,4 +625,34 @@ pub struct PoolStatus {
     /// Requests queued for a connection (SQLite: for the one writer); `None` where the driver
     /// does not say (PostgreSQL).
     pub waiting: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_store_error_keeps_its_cause_as_the_source() {
+        let cause = std::io::Error::other("disk on fire");
+        let e = StoreError::unavailable("cannot write", cause);
+        assert_eq!(e.to_string(), "store unavailable: cannot write");
+        assert_eq!(
+            e.source().map(ToString::to_string).as_deref(),
+            Some("disk on fire")
+        );
+        let StoreError::Unavailable(detail) = e else {
+            panic!("unavailable");
+        };
+        let with_context = StoreError::Other(detail.context("migration failed: cannot write"));
+        assert_eq!(
+            with_context.to_string(),
+            "store error: migration failed: cannot write"
+        );
+        assert!(with_context.source().is_some(), "context keeps the cause");
+        let plain = StoreError::Other("no cause".into());
+        assert!(plain.source().is_none());
+        assert!(StoreError::Conflict("email".to_owned()).source().is_none());
+    }
 }

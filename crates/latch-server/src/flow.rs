@@ -184,7 +184,7 @@ async fn park(
     let now = state.clock.now();
     let id = Secret::generate();
     let serialized =
-        serde_json::to_string(request).map_err(|e| StoreError::Other(e.to_string()))?;
+        serde_json::to_string(request).map_err(|e| StoreError::other(e.to_string(), e))?;
     state
         .store
         .insert_login_request(&LoginRequestRecord {
@@ -205,6 +205,17 @@ pub struct Parked {
 }
 
 impl Parked {
+    /// Uses the request up, atomically: `false` when another step already did (of two sign-ins
+    /// or picks racing on one parked request, exactly one goes on). Call it before the step's
+    /// effects (opening a session), then [`resume`].
+    pub async fn take(&self, state: &AppState) -> Result<bool, StoreError> {
+        let taken = state
+            .store
+            .take_login_request(&self.id, state.clock.now())
+            .await?;
+        Ok(taken.is_some())
+    }
+
     /// The application the request is for; `None` once it has been deleted.
     pub async fn application(
         &self,
@@ -241,15 +252,14 @@ pub async fn parked(
         }))
 }
 
-/// Goes on with a parked request once its step is done: the request is used up, then decided
-/// again for the browser's session.
+/// Goes on with a parked request once its step is done (and the request [taken](Parked::take)):
+/// it is decided again for the browser's session.
 pub async fn resume(
     state: &AppState,
     parked: Parked,
     app: &Application,
     signed_in: &SignedIn,
 ) -> Result<Response, StoreError> {
-    state.store.delete_login_request(&parked.id).await?;
     advance(state, app, &parked.request, Some(signed_in)).await
 }
 

@@ -208,6 +208,10 @@ async fn sign_in(
         user_id: &user.id,
         client_id: Some(parked.request.client_id.as_str()),
     };
+    // Resumed once: of two sign-ins racing on one parked request, one completes it.
+    if !parked.take(state).await? {
+        return Ok(pages::error(theme, StatusCode::BAD_REQUEST, EXPIRED));
+    }
     let (cookie, session) = open_session(state, headers, ip, signer).await?;
     // The sign-in's one log line is its `login.success` audit event (`open_session`).
     crate::metrics::global().login("success");
@@ -278,7 +282,7 @@ pub(crate) async fn check_credentials(
         .passwords
         .verify(password.to_owned(), hash.clone())
         .await
-        .map_err(|e| StoreError::Other(e.to_string()))?;
+        .map_err(|e| StoreError::other(e.to_string(), e))?;
     let known = user.as_ref().map(|u| u.id.clone());
     let Some(user) = user.filter(|_| verified != Verified::No) else {
         let reason = if known.is_some() {

@@ -287,7 +287,7 @@ pub async fn export(
                 user: UserView::from(&u),
                 password_hash,
             })
-            .map_err(|e| StoreError::Other(format!("cannot write the export: {e}")))?;
+            .map_err(|e| StoreError::other(format!("cannot write the export: {e}"), e))?;
             count += 1;
         }
         match batch.next_cursor {

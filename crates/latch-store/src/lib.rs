@@ -6,8 +6,16 @@
 //!
 //! It must not know HTTP: it depends on latch-core and sqlx, never on the server or any HTTP crate.
 //!
-//! The method bodies are written once (`sql`) and stamped onto each backend's pool type; the
-//! backend modules only connect, configure and migrate.
+//! The store is written once, as ordinary generic code: `sql::SqlStore<B>` implements every store
+//! trait for any `B: sql::backend::Backend`. The backend trait is small — run a statement (text
+//! with `$N` placeholders and typed arguments) on a reader, the writer or a transaction's
+//! connection, read its rows into a `FromRow` type, begin and commit a transaction — and the few
+//! dialect differences (row-lock clauses) are its associated consts. Two backends implement it:
+//! `sqlite::Sqlite`, an inline rusqlite driver whose statements run on the calling thread (one
+//! writer connection behind an async mutex, pooled readers), and `postgres::Postgres` on sqlx.
+//! Both cache prepared statements by their text. The backend modules also connect, configure and
+//! migrate. Driver errors are `sql::backend::DbError`, kept as the `source()` of the
+//! `StoreError` a method returns.
 //!
 //! ## Opening
 //!
@@ -93,21 +101,23 @@ pub async fn backup_sqlite(database_url: &str, dest: &std::path::Path) -> Result
     if backend_of(database_url) == Some(Backend::Postgres) {
         return Err(StoreError::Other(
             "`latch backup` copies SQLite databases; back up PostgreSQL with pg_dump (see docs/deploy.md)"
-                .to_owned(),
+                .to_owned()
+                .into(),
         ));
     }
     let path = required_sqlite_path(database_url)?;
     let dest = dest.to_path_buf();
     tokio::task::spawn_blocking(move || sqlite::backup(&path, &dest))
         .await
-        .map_err(|e| StoreError::Other(format!("the backup task failed: {e}")))?
+        .map_err(|e| StoreError::Other(format!("the backup task failed: {e}").into()))?
 }
 
 fn required_sqlite_path(database_url: &str) -> Result<PathBuf, StoreError> {
     sqlite_path(database_url).ok_or_else(|| {
         StoreError::Other(
             "a SQLite database URL needs a file path (sqlite://PATH); in-memory databases are not supported"
-                .to_owned(),
+                .to_owned()
+                .into(),
         )
     })
 }
@@ -118,7 +128,7 @@ fn unsupported(database_url: &str) -> StoreError {
         .map_or(database_url, |(scheme, _)| scheme);
     StoreError::Other(format!(
         "unsupported database URL scheme `{scheme}`: use sqlite://PATH or postgres://USER@HOST/DB"
-    ))
+    ).into())
 }
 
 #[cfg(test)]

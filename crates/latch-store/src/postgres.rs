@@ -1,15 +1,20 @@
-//! PostgreSQL: connecting, configuring and migrating. The store methods come from `sql`.
+//! PostgreSQL: the `Backend` on sqlx, and connecting, configuring and migrating. The store is
+//! `sql`'s.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latch_core::store::{Store, StoreError};
+use std::future::Future;
+
+use latch_core::store::{PoolStatus, Store, StoreError};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, Row as _};
 
 use crate::schema;
+use crate::sql::backend::{Arg, Backend, DbError, Exec, FromRow, Statement, Value};
+use crate::sql::{self, SqlStore};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -18,26 +23,99 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: u32 = 16;
 
-pub(crate) struct PostgresStore {
+/// The PostgreSQL backend: one sqlx pool serves reads and writes (PostgreSQL handles concurrent
+/// writers itself); sqlx caches each connection's prepared statements by their text.
+pub(crate) struct Postgres {
     pool: PgPool,
-    /// The same pool: PostgreSQL handles concurrent writers itself.
-    writer: PgPool,
 }
 
-/// The sqlx items the store's method bodies use, by the names `sqlite::driver` gives them.
-mod pg {
-    pub(crate) use sqlx::{query, query_as, query_scalar};
-    pub(crate) type Connection = sqlx::PgConnection;
-    pub(crate) type Transaction = sqlx::Transaction<'static, sqlx::Postgres>;
+type PgQuery = sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// The statement with its arguments bound in order.
+fn pg_query(statement: Statement<'_>) -> PgQuery {
+    let Statement { sql, args } = statement;
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for arg in args {
+        query = match arg {
+            Arg::Int(v) => query.bind(v),
+            Arg::Bool(v) => query.bind(v),
+            Arg::Text(v) => query.bind(v),
+            Arg::Blob(v) => query.bind(v),
+        };
+    }
+    query
 }
 
-crate::sql::impl_store!(
-    PostgresStore,
-    pg,
-    begin = "BEGIN",
-    claim_lock = "FOR UPDATE SKIP LOCKED",
-    row_lock = "FOR UPDATE OF s"
-);
+impl sql::backend::Row for PgRow {
+    fn get<T: Value>(&self, column: &str) -> Result<T, DbError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn get_at<T: Value>(&self, index: usize) -> Result<T, DbError> {
+        Ok(self.try_get(index)?)
+    }
+}
+
+fn read_rows<O: FromRow>(rows: Vec<PgRow>) -> Result<Vec<O>, DbError> {
+    rows.iter().map(O::from_row).collect()
+}
+
+impl Backend for Postgres {
+    type Conn = PgConnection;
+    type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+    const LOCK_SESSION_ROW: &'static str = "FOR UPDATE OF s";
+    const LOCK_SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+
+    async fn begin(&self) -> Result<Self::Tx, DbError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    async fn commit(tx: Self::Tx) -> Result<(), DbError> {
+        Ok(tx.commit().await?)
+    }
+
+    fn execute<'e>(
+        on: Exec<'e, Self>,
+        statement: Statement<'e>,
+    ) -> impl Future<Output = Result<u64, DbError>> + Send + 'e {
+        let query = pg_query(statement);
+        async move {
+            let done = match on {
+                Exec::Read(db) | Exec::Write(db) => query.execute(&db.pool).await?,
+                Exec::Conn(conn) => query.execute(conn).await?,
+            };
+            Ok(done.rows_affected())
+        }
+    }
+
+    fn fetch<'e, O: FromRow + 'e>(
+        on: Exec<'e, Self>,
+        statement: Statement<'e>,
+        first_only: bool,
+    ) -> impl Future<Output = Result<Vec<O>, DbError>> + Send + 'e {
+        let query = pg_query(statement);
+        async move {
+            let rows = match (on, first_only) {
+                (Exec::Read(db) | Exec::Write(db), false) => query.fetch_all(&db.pool).await?,
+                (Exec::Read(db) | Exec::Write(db), true) => {
+                    query.fetch_optional(&db.pool).await?.into_iter().collect()
+                }
+                (Exec::Conn(conn), false) => query.fetch_all(conn).await?,
+                (Exec::Conn(conn), true) => query.fetch_optional(conn).await?.into_iter().collect(),
+            };
+            read_rows(rows)
+        }
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus {
+            open: u64::from(self.pool.size()),
+            idle: u64::try_from(self.pool.num_idle()).unwrap_or(u64::MAX),
+            waiting: None,
+        }
+    }
+}
 
 /// Opens the database; with `migrate`, applies pending migrations, otherwise requires an
 /// up-to-date schema.
@@ -61,9 +139,9 @@ pub async fn open_postgres_in_schema(
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !plain {
-        return Err(StoreError::Other(format!(
-            "`{schema}` is not a plain lower-case schema name"
-        )));
+        return Err(StoreError::Other(
+            format!("`{schema}` is not a plain lower-case schema name").into(),
+        ));
     }
     let options = parse(url)?;
     let mut conn = options.connect().await.map_err(unreachable(&options))?;
@@ -81,7 +159,9 @@ fn parse(database_url: &str) -> Result<PgConnectOptions, StoreError> {
     // The URL may hold a password: never echo it.
     PgConnectOptions::from_str(database_url)
         .map(|o| o.disable_statement_logging())
-        .map_err(|_| StoreError::Other("the PostgreSQL database URL is malformed".to_owned()))
+        .map_err(|_| {
+            StoreError::Other("the PostgreSQL database URL is malformed".to_owned().into())
+        })
 }
 
 /// `host:port/database`, for messages (no credentials).
@@ -95,12 +175,20 @@ fn place(options: &PgConnectOptions) -> String {
 }
 
 fn unreachable(options: &PgConnectOptions) -> impl Fn(sqlx::Error) -> StoreError + '_ {
-    move |e| match crate::sql::db_err(e) {
-        StoreError::Other(m) => {
-            StoreError::Other(format!("cannot connect to {}: {m}", place(options)))
-        }
-        StoreError::Unavailable(m) | StoreError::Conflict(m) => {
-            StoreError::Unavailable(format!("cannot reach {}: {m}", place(options)))
+    move |e| {
+        let cause = e.to_string();
+        match sql::db_err(e) {
+            StoreError::Other(m) => {
+                let message = format!("cannot connect to {}: {cause}", place(options));
+                StoreError::Other(m.context(message))
+            }
+            StoreError::Unavailable(m) => {
+                let message = format!("cannot reach {}: {cause}", place(options));
+                StoreError::Unavailable(m.context(message))
+            }
+            StoreError::Conflict(m) => {
+                StoreError::Unavailable(format!("cannot reach {}: {m}", place(options)).into())
+            }
         }
     }
 }
@@ -149,8 +237,5 @@ async fn finish(pool: PgPool, place: &str, migrate: bool) -> Result<Arc<dyn Stor
         let known: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
         schema::check_applied(&applied, &known, place)?;
     }
-    Ok(Arc::new(PostgresStore {
-        writer: pool.clone(),
-        pool,
-    }))
+    Ok(Arc::new(SqlStore::new(Postgres { pool })))
 }

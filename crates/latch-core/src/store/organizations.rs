@@ -1,4 +1,5 @@
-//! The `OrganizationStore` trait (kept apart from the other store traits for size).
+//! The organization traits: `OrganizationStore`, `RoleStore`, `MembershipStore`,
+//! `InvitationStore` and `ApiStore` (kept apart from the other store traits for size).
 
 use async_trait::async_trait;
 
@@ -7,10 +8,7 @@ use crate::UnixTime;
 use crate::organization::{ApiResource, Invitation, Membership, Organization, Role};
 use crate::secret::SecretHash;
 
-/// Organizations, memberships, roles, invitations and API resources (see `organization`).
-///
-/// Memberships and invitations refer to roles by id; reads return the roles themselves, sorted by
-/// name. Lists page by id (memberships by user id).
+/// Organizations (see `organization`). Lists page by id.
 #[async_trait]
 pub trait OrganizationStore: Send + Sync {
     /// A taken id or name is `Conflict("organization name")`.
@@ -28,7 +26,12 @@ pub trait OrganizationStore: Send + Sync {
     /// Deletes it with its memberships and invitations, and revokes the refresh tokens issued
     /// for it, in one transaction.
     async fn delete_organization(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
+}
 
+/// Roles: named sets of permissions that memberships and invitations hold (by id; reads return
+/// the roles themselves, sorted by name).
+#[async_trait]
+pub trait RoleStore: Send + Sync {
     /// A taken id or name is `Conflict("role name")`.
     async fn insert_role(&self, role: &Role) -> StoreResult<()>;
     async fn get_role(&self, id: &str) -> StoreResult<Option<Role>>;
@@ -37,7 +40,11 @@ pub trait OrganizationStore: Send + Sync {
     async fn update_role(&self, role: &Role) -> StoreResult<bool>;
     /// Deletes the role; members and invitations holding it lose it.
     async fn delete_role(&self, id: &str) -> StoreResult<bool>;
+}
 
+/// Members of organizations, with their roles. Lists page by user id.
+#[async_trait]
+pub trait MembershipStore: Send + Sync {
     /// Adds a member with `membership.roles` (by their ids); `Conflict("membership")` if the user
     /// is a member already. Roles deleted meanwhile are skipped.
     async fn insert_membership(&self, membership: &Membership) -> StoreResult<()>;
@@ -72,7 +79,11 @@ pub trait OrganizationStore: Send + Sync {
         user_id: &str,
         now: UnixTime,
     ) -> StoreResult<bool>;
+}
 
+/// Invitations to organizations, sent by link.
+#[async_trait]
+pub trait InvitationStore: Send + Sync {
     /// With `invitation.roles` by their ids.
     async fn insert_invitation(&self, invitation: &Invitation) -> StoreResult<()>;
     /// By the hash of the link's token, whatever its state (the caller checks).
@@ -97,7 +108,11 @@ pub trait OrganizationStore: Send + Sync {
         user_id: &str,
         now: UnixTime,
     ) -> StoreResult<Option<Invitation>>;
+}
 
+/// API resources (the `audience` an access token can be for).
+#[async_trait]
+pub trait ApiStore: Send + Sync {
     /// A taken id or identifier is `Conflict("api identifier")`.
     async fn insert_api(&self, api: &ApiResource) -> StoreResult<()>;
     async fn get_api(&self, id: &str) -> StoreResult<Option<ApiResource>>;

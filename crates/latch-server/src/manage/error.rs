@@ -55,7 +55,7 @@ impl ManageError {
     /// A failure that is neither the caller's nor the store's (hashing pool gone, a URL that
     /// cannot be built): reported as a store failure, logged with its cause by whoever answers.
     pub fn internal(e: &dyn std::error::Error) -> Self {
-        Self::Store(StoreError::Other(e.to_string()))
+        Self::Store(StoreError::Other(e.to_string().into()))
     }
 
     /// A store conflict as the named conflict; other store errors pass through.

@@ -1,7 +1,7 @@
 //! Authorization codes are sealed, not stored: the code is `base64url(AES-256-GCM(code key,
 //! latch_core::code::encode(record)))`, so the authorization endpoint writes nothing and any node
 //! can read a code another issued. Only its single use is stored, at the token endpoint
-//! (`SessionStore::redeem_authorization_code`).
+//! (`AuthorizationCodeStore::redeem_authorization_code`).
 //!
 //! The code key is derived from the master key, the same on every node. A code cannot be forged
 //! or altered (GCM's tag), reveals nothing of its content (the nonce, PKCE challenge and user stay

@@ -55,5 +55,9 @@ async fn picked(
     let Some(app) = parked.application(state).await? else {
         return Ok(expired());
     };
+    // Resumed once: of two picks racing on one parked request, one completes it.
+    if !parked.take(state).await? {
+        return Ok(expired());
+    }
     flow::resume(state, parked, &app, &signed_in).await
 }

@@ -123,6 +123,7 @@ macro_rules! conformance_tests {
             case_delete_user_removes_their_sessions,
             case_pagination_walks_every_row_once,
             case_login_requests_round_trip,
+            case_a_login_request_is_taken_once_before_it_expires,
             case_sessions_expire_when_idle_or_old,
             case_active_sessions_are_counted,
             case_session_activity_is_written_once_a_minute,
@@ -155,6 +156,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@arc $open;
             case_concurrent_secrets_stop_at_two,
             case_concurrent_redemptions_of_a_code_have_one_winner,
+            case_concurrent_takes_of_a_login_request_have_one_winner,
             case_concurrent_rotations_have_one_winner,
             case_concurrent_claims_never_share_a_delivery,
             case_concurrent_failures_are_all_counted,

@@ -1,5 +1,7 @@
 //! Cases: pending logins, browser sessions and ending them.
 
+use std::sync::Arc;
+
 use latch_core::store::{LoginRequestRecord, PageRequest, SessionSelector, Store};
 
 use super::{
@@ -39,6 +41,83 @@ pub async fn case_login_requests_round_trip(store: &dyn Store) {
         .delete_login_request(&request.id)
         .await
         .expect("deleting twice is fine");
+}
+
+fn login_request(expires_at: i64) -> LoginRequestRecord {
+    LoginRequestRecord {
+        id: new_id(),
+        browser_binding: new_hash(),
+        request: r#"{"client_id":"c","scope":"openid"}"#.to_owned(),
+        created_at: NOW,
+        expires_at,
+    }
+}
+
+/// Taking a parked request returns it and deletes it; an expired one is not taken.
+pub async fn case_a_login_request_is_taken_once_before_it_expires(store: &dyn Store) {
+    let request = login_request(NOW + 600);
+    store.insert_login_request(&request).await.expect("insert");
+    assert_eq!(
+        store
+            .take_login_request(&request.id, NOW + 599)
+            .await
+            .expect("take"),
+        Some(request.clone())
+    );
+    assert_eq!(
+        store.get_login_request(&request.id).await.expect("get"),
+        None,
+        "taking deletes it"
+    );
+    assert_eq!(
+        store
+            .take_login_request(&request.id, NOW + 1)
+            .await
+            .expect("take"),
+        None,
+        "taken once"
+    );
+    assert_eq!(
+        store
+            .take_login_request("no-such-request", NOW)
+            .await
+            .expect("take"),
+        None
+    );
+    let expired = login_request(NOW + 600);
+    store.insert_login_request(&expired).await.expect("insert");
+    assert_eq!(
+        store
+            .take_login_request(&expired.id, NOW + 600)
+            .await
+            .expect("take"),
+        None,
+        "not at or after expires_at"
+    );
+    assert_eq!(
+        store.get_login_request(&expired.id).await.expect("get"),
+        Some(expired),
+        "an expired request is left to the purge"
+    );
+}
+
+/// Of concurrent takes of one parked request, exactly one gets it.
+pub async fn case_concurrent_takes_of_a_login_request_have_one_winner(store: Arc<dyn Store>) {
+    let request = login_request(NOW + 600);
+    store.insert_login_request(&request).await.expect("insert");
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, id) = (Arc::clone(&store), request.id.clone());
+            tokio::spawn(async move { store.take_login_request(&id, NOW + 1).await })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for task in tasks {
+        if let Some(r) = task.await.expect("task").expect("take") {
+            taken.push(r);
+        }
+    }
+    assert_eq!(taken, vec![request]);
 }
 
 /// A session is live until it ends, passes `expires_at`, or stays idle for `idle_timeout`.

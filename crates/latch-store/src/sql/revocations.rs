@@ -1,88 +1,69 @@
-//! Revocations (latch-core `revocation`) and re-authentication of a session: emitted as inherent
-//! methods that `impl_session_store!` delegates to, and that ending sessions, revoking a grant and
-//! deleting an application call inside their own transactions.
+//! `RevocationStore`: revocations (latch-core `revocation`), recorded once, polled by every node.
+//! Ending sessions, revoking a grant and deleting an application record theirs inside their own
+//! transactions (`insert_revocation_on`).
 
-/// Implements the revocation methods for `$ty` (see `impl_store!`).
-macro_rules! impl_revocation_methods {
-    ($ty:ident, $q:ident) => {
-        impl $ty {
-            /// Records `revocation` on `conn` (inside the caller's transaction), once.
-            async fn insert_revocation_on(
-                conn: &mut $q::Connection,
-                revocation: &::latch_core::revocation::Revocation,
-                now: ::latch_core::UnixTime,
-            ) -> ::latch_core::store::StoreResult<()> {
-                $q::query(
-                    "INSERT INTO revocations (kind, value, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (kind, value) DO NOTHING",
-                )
-                .bind(revocation.kind.as_str())
-                .bind(&revocation.value)
-                .bind(now)
-                .bind(revocation.expires_at)
-                .execute(&mut *conn)
-                .await
-                .map_err($crate::sql::db_err)?;
-                Ok(())
-            }
+use async_trait::async_trait;
+use latch_core::UnixTime;
+use latch_core::revocation::{Revocation, RevocationKind};
+use latch_core::store::{RevocationStore, StoreResult};
 
-            async fn insert_revocation_impl(
-                &self,
-                revocation: &::latch_core::revocation::Revocation,
-                now: ::latch_core::UnixTime,
-            ) -> ::latch_core::store::StoreResult<()> {
-                let mut conn = self.writer.acquire().await.map_err($crate::sql::db_err)?;
-                Self::insert_revocation_on(&mut *conn, revocation, now).await
-            }
+use super::SqlStore;
+use super::backend::{Backend, Exec, query, query_as};
+use crate::timing::Timer;
 
-            /// Rows of unknown kinds (from a newer build) are skipped.
-            async fn list_revocations_impl(
-                &self,
-                since: ::latch_core::UnixTime,
-                now: ::latch_core::UnixTime,
-            ) -> ::latch_core::store::StoreResult<Vec<::latch_core::revocation::Revocation>> {
-                let rows: Vec<(String, String, i64)> = $q::query_as(
-                    "SELECT kind, value, expires_at FROM revocations \
-                     WHERE created_at >= $1 AND expires_at > $2",
-                )
-                .bind(since)
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::sql::db_err)?;
-                Ok(rows
-                    .into_iter()
-                    .filter_map(|(kind, value, expires_at)| {
-                        let kind = ::latch_core::revocation::RevocationKind::parse(&kind)?;
-                        Some(::latch_core::revocation::Revocation {
-                            kind,
-                            value,
-                            expires_at,
-                        })
-                    })
-                    .collect())
-            }
-
-            /// New cookie hash and `auth_time`, same `sid`, if the session is still live.
-            async fn reauthenticate_impl(
-                &self,
-                sid: &str,
-                token_hash: &::latch_core::SecretHash,
-                now: ::latch_core::UnixTime,
-            ) -> ::latch_core::store::StoreResult<bool> {
-                let done = $q::query(
-                    "UPDATE sessions SET token_hash = $2, auth_time = $3, last_active_at = $3 \
-                     WHERE sid = $1 AND ended_at IS NULL AND expires_at > $3",
-                )
-                .bind(sid)
-                .bind(token_hash.as_str())
-                .bind(now)
-                .execute(&self.writer)
-                .await
-                .map_err($crate::sql::db_err)?;
-                Ok(done.rows_affected() > 0)
-            }
-        }
-    };
+impl<B: Backend> SqlStore<B> {
+    /// Records `revocation` once (on the writer, or in the caller's transaction).
+    pub(super) async fn insert_revocation_on(
+        on: Exec<'_, B>,
+        revocation: &Revocation,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        query(
+            "INSERT INTO revocations (kind, value, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (kind, value) DO NOTHING",
+        )
+        .bind(revocation.kind.as_str())
+        .bind(&revocation.value)
+        .bind(now)
+        .bind(revocation.expires_at)
+        .execute(on)
+        .await?;
+        Ok(())
+    }
 }
-pub(crate) use impl_revocation_methods;
+
+#[async_trait]
+impl<B: Backend> RevocationStore for SqlStore<B> {
+    async fn insert_revocation(&self, revocation: &Revocation, now: UnixTime) -> StoreResult<()> {
+        let _timer = Timer::start("insert_revocation");
+        Self::insert_revocation_on(self.write(), revocation, now).await
+    }
+
+    /// Rows of unknown kinds (from a newer build) are skipped.
+    async fn list_revocations(
+        &self,
+        since: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<Vec<Revocation>> {
+        let _timer = Timer::start("list_revocations");
+        let rows: Vec<(String, String, i64)> = query_as(
+            "SELECT kind, value, expires_at FROM revocations \
+             WHERE created_at >= $1 AND expires_at > $2",
+        )
+        .bind(since)
+        .bind(now)
+        .fetch_all(self.read())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(kind, value, expires_at)| {
+                let kind = RevocationKind::parse(&kind)?;
+                Some(Revocation {
+                    kind,
+                    value,
+                    expires_at,
+                })
+            })
+            .collect())
+    }
+}

@@ -11,7 +11,7 @@ use latch_core::user::User;
 use latch_core::{SecretHash, UnixTime};
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Other(format!("unreadable {what} row: {detail}"))
+    StoreError::Other(format!("unreadable {what} row: {detail}").into())
 }
 
 crate::sql::row_type! {

@@ -1,6 +1,6 @@
-//! A small SQLite driver on rusqlite with the call shape of sqlx (`query(sql).bind(v).execute(&pool)`,
-//! `query_as`, `query_scalar`, `begin_with`, `commit`), so that the store's method bodies in `sql`
-//! are written once for both backends.
+//! A small SQLite driver on rusqlite: a pool of readers, one writer, write transactions, and
+//! `Connection::run` (one statement, its arguments, a callback per row), on which `Sqlite`
+//! implements the store's `Backend`.
 //!
 //! Statements run **on the calling task's thread**, inside the future's first poll: a statement
 //! on a local file costs microseconds, far less than handing it to a connection thread and back
@@ -17,7 +17,6 @@
 //! contending for SQLite's lock. Readers are pooled connections (WAL lets them run beside the
 //! writer). Parameters are written `$1, $2…` as in PostgreSQL and bound by number.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -26,10 +25,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rusqlite::types::{FromSql, ToSqlOutput, ValueRef};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{ErrorCode, OpenFlags, ToSql};
 
-pub(crate) use rusqlite::Error;
+use crate::sql::backend::{Arg, DbError as Error};
 
 /// How long a statement keeps retrying while another process holds the database's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,8 +72,9 @@ impl ParameterOrders {
                     .and_then(|name| name.strip_prefix('$'))
                     .and_then(|n| n.parse::<usize>().ok())
                     .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        Error::InvalidParameterName(format!("parameter {index} is not $N in {sql}"))
+                    .ok_or_else(|| Error::UnnumberedParameter {
+                        index,
+                        sql: sql.to_owned(),
                     })
             })
             .collect::<Result<Arc<[usize]>, Error>>()?;
@@ -108,7 +108,7 @@ impl Connection {
 
     /// Runs one statement with `args`, calling `on_row` for each row it returns (at most
     /// `limit`); answers the number of rows it changed.
-    fn run(
+    pub(crate) fn run(
         &self,
         sql: &str,
         args: &[Arg<'_>],
@@ -118,9 +118,10 @@ impl Connection {
         let mut stmt = self.0.prepare_cached(sql)?;
         let order = self.1.borrow_mut().of(sql, &stmt)?;
         for (index, &number) in order.iter().enumerate() {
-            let arg = args
-                .get(number - 1)
-                .ok_or(Error::InvalidParameterCount(number, args.len()))?;
+            let arg = args.get(number - 1).ok_or(Error::MissingArgument {
+                number,
+                bound: args.len(),
+            })?;
             stmt.raw_bind_parameter(index + 1, arg)?;
         }
         let mut rows = stmt.raw_query();
@@ -140,6 +141,10 @@ impl Connection {
 /// Whether a statement failed only because another connection holds a lock: nothing happened,
 /// so it may run again.
 fn is_busy(e: &Error) -> bool {
+    matches!(e, Error::Sqlite(e) if is_sqlite_busy(e))
+}
+
+fn is_sqlite_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
@@ -148,7 +153,7 @@ fn is_busy(e: &Error) -> bool {
 
 /// Runs `f` until it is not answered `SQLITE_BUSY` or `BUSY_TIMEOUT` has passed, sleeping
 /// asynchronously in between.
-async fn retry_busy<R>(
+pub(crate) async fn retry_busy<R>(
     conn: &mut Connection,
     mut f: impl FnMut(&Connection) -> Result<R, Error>,
 ) -> Result<R, Error> {
@@ -197,8 +202,9 @@ impl Drop for Queued<'_> {
     }
 }
 
-impl crate::sql::PoolStatusOf for Pool {
-    fn status(readers: &Self, writer: &Self) -> latch_core::store::PoolStatus {
+impl Pool {
+    /// The connections of the readers and the writer now.
+    pub(crate) fn status(readers: &Self, writer: &Self) -> latch_core::store::PoolStatus {
         let shared = &writer.shared;
         let idle_readers = match &readers.kind {
             Kind::Readers(idle) => match idle.lock() {
@@ -268,9 +274,7 @@ impl Pool {
             .0
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::InvalidParameterName(format!(
-                "journal_mode is {mode}, not wal"
-            )));
+            return Err(Error::NotWal { mode });
         }
         // NORMAL in WAL mode: a commit is in the WAL (the OS page cache) before it is
         // acknowledged, so it survives kill -9 of the server; only an OS crash or power loss can
@@ -300,7 +304,7 @@ impl Pool {
             // No thread for it: SQLite checkpoints inside commits, as by default.
             Err(_) => writer
                 .try_lock()
-                .map_err(|_| Error::InvalidQuery)?
+                .map_err(|_| Error::WriterBusy)?
                 .0
                 .execute_batch("PRAGMA wal_autocheckpoint = 1000;")?,
         }
@@ -344,7 +348,10 @@ impl Pool {
     }
 
     /// Runs `f` on a connection of this pool, retrying while the database is busy.
-    async fn with<R>(&self, f: impl FnMut(&Connection) -> Result<R, Error>) -> Result<R, Error> {
+    pub(crate) async fn with<R>(
+        &self,
+        f: impl FnMut(&Connection) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         match &self.kind {
             Kind::Writer(writer) => {
                 let queued = Queued::new(&self.shared.writer_waiting);
@@ -368,34 +375,17 @@ impl Pool {
     /// Opens a write transaction with `begin` (`BEGIN IMMEDIATE`), waiting for the writer.
     pub(crate) async fn begin_with(&self, begin: &'static str) -> Result<Transaction, Error> {
         let Kind::Writer(writer) = &self.kind else {
-            return Err(Error::InvalidQuery);
+            return Err(Error::NotWriter);
         };
         let queued = Queued::new(&self.shared.writer_waiting);
         let mut conn = writer.clone().lock_owned().await;
         drop(queued);
-        retry_busy(&mut conn, |c| c.0.execute_batch(begin)).await?;
+        retry_busy(&mut conn, |c| Ok(c.0.execute_batch(begin)?)).await?;
         Ok(Transaction {
             conn,
             open: true,
             shared: self.shared.clone(),
         })
-    }
-
-    /// The writer connection, held until the guard drops (statements on it autocommit).
-    pub(crate) async fn acquire(&self) -> Result<PoolConnection<'_>, Error> {
-        match &self.kind {
-            Kind::Writer(writer) => {
-                let queued = Queued::new(&self.shared.writer_waiting);
-                let conn = writer.clone().lock_owned().await;
-                drop(queued);
-                Ok(PoolConnection::Writer(conn))
-            }
-            Kind::Readers(idle) => Ok(PoolConnection::Reader(ReaderGuard {
-                conn: Some(self.take_reader(idle)?),
-                idle,
-                _lent: Queued::new(&self.shared.readers_in_use),
-            })),
-        }
     }
 }
 
@@ -428,31 +418,6 @@ impl Drop for ReaderGuard<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             Pool::give_back(self.idle, conn);
-        }
-    }
-}
-
-/// A connection held from a pool (`Pool::acquire`).
-pub(crate) enum PoolConnection<'p> {
-    Writer(tokio::sync::OwnedMutexGuard<Connection>),
-    Reader(ReaderGuard<'p>),
-}
-
-impl Deref for PoolConnection<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        match self {
-            Self::Writer(c) => c,
-            Self::Reader(c) => c,
-        }
-    }
-}
-
-impl DerefMut for PoolConnection<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        match self {
-            Self::Writer(c) => c,
-            Self::Reader(c) => c,
         }
     }
 }
@@ -536,7 +501,7 @@ fn checkpoints(shared: &Shared, writer: &tokio::sync::Mutex<Connection>) {
                     .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2))
                 {
                     Ok(done) => copied = done,
-                    Err(e) if is_busy(&e) => break,
+                    Err(e) if is_sqlite_busy(&e) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "SQLite checkpoint failed");
                         break;
@@ -568,296 +533,40 @@ fn checkpoints(shared: &Shared, writer: &tokio::sync::Mutex<Connection>) {
         let restart = restart.map(|_| ());
         match restart {
             Ok(()) => done = commits,
-            Err(e) if is_busy(&e) => {}
+            Err(e) if is_sqlite_busy(&e) => {}
             Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
         }
     }
 }
 
-/// A value bound to a `$N` parameter.
-pub(crate) enum Arg<'q> {
-    Null,
-    Int(i64),
-    Text(Cow<'q, str>),
-    Blob(Cow<'q, [u8]>),
+impl crate::sql::backend::Row for rusqlite::Row<'_> {
+    fn get<T: crate::sql::backend::Value>(&self, column: &str) -> Result<T, Error> {
+        Ok(rusqlite::Row::get(self, column)?)
+    }
+
+    fn get_at<T: crate::sql::backend::Value>(&self, index: usize) -> Result<T, Error> {
+        Ok(rusqlite::Row::get(self, index)?)
+    }
 }
 
 impl ToSql for Arg<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(ToSqlOutput::Borrowed(match self {
-            Arg::Null => ValueRef::Null,
-            Arg::Int(i) => ValueRef::Integer(*i),
-            Arg::Text(s) => ValueRef::Text(s.as_bytes()),
-            Arg::Blob(b) => ValueRef::Blob(b),
+            Arg::Int(Some(i)) => ValueRef::Integer(*i),
+            Arg::Bool(Some(b)) => ValueRef::Integer(i64::from(*b)),
+            Arg::Text(Some(s)) => ValueRef::Text(s.as_bytes()),
+            Arg::Blob(Some(b)) => ValueRef::Blob(b),
+            Arg::Int(None) | Arg::Bool(None) | Arg::Text(None) | Arg::Blob(None) => ValueRef::Null,
         }))
     }
 }
 
-/// Values that `bind` accepts.
-pub(crate) trait Encode<'q> {
-    fn encode(self) -> Arg<'q>;
-}
-
-impl<'q> Encode<'q> for &'q str {
-    fn encode(self) -> Arg<'q> {
-        Arg::Text(Cow::Borrowed(self))
-    }
-}
-impl<'q> Encode<'q> for &'q String {
-    fn encode(self) -> Arg<'q> {
-        Arg::Text(Cow::Borrowed(self))
-    }
-}
-impl<'q> Encode<'q> for String {
-    fn encode(self) -> Arg<'q> {
-        Arg::Text(Cow::Owned(self))
-    }
-}
-impl<'q> Encode<'q> for &'q [u8] {
-    fn encode(self) -> Arg<'q> {
-        Arg::Blob(Cow::Borrowed(self))
-    }
-}
-impl<'q> Encode<'q> for &'q Vec<u8> {
-    fn encode(self) -> Arg<'q> {
-        Arg::Blob(Cow::Borrowed(self))
-    }
-}
-impl<'q> Encode<'q> for Vec<u8> {
-    fn encode(self) -> Arg<'q> {
-        Arg::Blob(Cow::Owned(self))
-    }
-}
-impl<'q> Encode<'q> for i64 {
-    fn encode(self) -> Arg<'q> {
-        Arg::Int(self)
-    }
-}
-impl<'q> Encode<'q> for &'q i64 {
-    fn encode(self) -> Arg<'q> {
-        Arg::Int(*self)
-    }
-}
-impl<'q> Encode<'q> for bool {
-    fn encode(self) -> Arg<'q> {
-        Arg::Int(i64::from(self))
-    }
-}
-impl<'q, T: Encode<'q>> Encode<'q> for Option<T> {
-    fn encode(self) -> Arg<'q> {
-        self.map_or(Arg::Null, Encode::encode)
-    }
-}
-impl<'q, T> Encode<'q> for &'q Option<T>
-where
-    &'q T: Encode<'q>,
-{
-    fn encode(self) -> Arg<'q> {
-        self.as_ref().map_or(Arg::Null, Encode::encode)
-    }
-}
-
-/// A row type read by column name (see `sql::row_type!`) or a tuple read by position.
-pub(crate) trait FromRow: Sized {
-    fn from_row(row: &rusqlite::Row<'_>) -> Result<Self, Error>;
-}
-
-macro_rules! tuple_from_row {
-    ($($t:ident $i:tt),+) => {
-        impl<$($t: FromSql),+> FromRow for ($($t,)+) {
-            fn from_row(row: &rusqlite::Row<'_>) -> Result<Self, Error> {
-                Ok(($(row.get::<_, $t>($i)?,)+))
-            }
-        }
-    };
-}
-tuple_from_row!(A 0);
-tuple_from_row!(A 0, B 1);
-tuple_from_row!(A 0, B 1, C 2);
-tuple_from_row!(A 0, B 1, C 2, D 3);
-
-/// Where a statement runs: a pool (a connection is taken for it) or a held connection.
-pub(crate) enum Target<'e> {
-    Pool(&'e Pool),
-    Conn(&'e mut Connection),
-}
-
-/// What `execute` and the `fetch_*` methods accept: `&pool`, `&mut *tx`, `&mut *conn`.
-pub(crate) trait Executor<'e>: Send {
-    fn target(self) -> Target<'e>;
-}
-
-impl<'e> Executor<'e> for &'e Pool {
-    fn target(self) -> Target<'e> {
-        Target::Pool(self)
-    }
-}
-
-impl<'e> Executor<'e> for &'e mut Connection {
-    fn target(self) -> Target<'e> {
-        Target::Conn(self)
-    }
-}
-
-impl Target<'_> {
-    async fn run<R>(self, f: impl FnMut(&Connection) -> Result<R, Error>) -> Result<R, Error> {
-        match self {
-            Target::Pool(pool) => pool.with(f).await,
-            // Inside a transaction SQLite does not answer BUSY (the lock is held); outside one,
-            // a statement answered BUSY did nothing and is retried.
-            Target::Conn(conn) => retry_busy(conn, f).await,
-        }
-    }
-}
-
-/// The outcome of `execute`.
-pub(crate) struct QueryResult(u64);
-
-impl QueryResult {
-    pub(crate) fn rows_affected(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A statement and its arguments (`query`).
-pub(crate) struct Query<'q> {
-    sql: &'static str,
-    args: Vec<Arg<'q>>,
-}
-
-pub(crate) fn query<'q>(sql: &'static str) -> Query<'q> {
-    Query {
-        sql,
-        args: Vec::new(),
-    }
-}
-
-impl<'q> Query<'q> {
-    pub(crate) fn bind(mut self, value: impl Encode<'q>) -> Self {
-        self.args.push(value.encode());
-        self
-    }
-
-    pub(crate) async fn execute<'e>(
-        self,
-        executor: impl Executor<'e> + 'e,
-    ) -> Result<QueryResult, Error>
-    where
-        'q: 'e,
-    {
-        let Query { sql, args } = self;
-        executor
-            .target()
-            .run(|c| c.run(sql, &args, None, |_| Ok(())))
-            .await
-            .map(QueryResult)
-    }
-
-    async fn fetch<'e, O: Send + 'e>(
-        self,
-        executor: impl Executor<'e> + 'e,
-        limit: Option<usize>,
-        read: fn(&rusqlite::Row<'_>) -> Result<O, Error>,
-    ) -> Result<Vec<O>, Error>
-    where
-        'q: 'e,
-    {
-        let Query { sql, args } = self;
-        executor
-            .target()
-            .run(|c| {
-                let mut out = Vec::new();
-                c.run(sql, &args, limit, |row| {
-                    out.push(read(row)?);
-                    Ok(())
-                })?;
-                Ok(out)
-            })
-            .await
-    }
-}
-
-/// `query_as`: rows read into `O`.
-pub(crate) struct QueryAs<'q, O> {
-    query: Query<'q>,
-    _row: std::marker::PhantomData<fn() -> O>,
-}
-
-pub(crate) fn query_as<'q, O: FromRow>(sql: &'static str) -> QueryAs<'q, O> {
-    QueryAs {
-        query: query(sql),
-        _row: std::marker::PhantomData,
-    }
-}
-
-/// `query_scalar`: the first column of each row, as `O`.
-pub(crate) struct QueryScalar<'q, O> {
-    query: Query<'q>,
-    _value: std::marker::PhantomData<fn() -> O>,
-}
-
-pub(crate) fn query_scalar<'q, O: FromSql>(sql: &'static str) -> QueryScalar<'q, O> {
-    QueryScalar {
-        query: query(sql),
-        _value: std::marker::PhantomData,
-    }
-}
-
-fn first<O>(rows: Vec<O>) -> Result<O, Error> {
-    rows.into_iter().next().ok_or(Error::QueryReturnedNoRows)
-}
-
-/// The fetch methods of `QueryAs` and `QueryScalar`, which differ only in how a row is read.
-macro_rules! fetch_methods {
-    ($name:ident, $bound:path, $read:expr) => {
-        impl<'q, O: $bound + Send> $name<'q, O> {
-            pub(crate) fn bind(mut self, value: impl Encode<'q>) -> Self {
-                self.query = self.query.bind(value);
-                self
-            }
-
-            pub(crate) async fn fetch_all<'e>(
-                self,
-                executor: impl Executor<'e> + 'e,
-            ) -> Result<Vec<O>, Error>
-            where
-                'q: 'e,
-                O: 'e,
-            {
-                self.query.fetch(executor, None, $read).await
-            }
-
-            pub(crate) async fn fetch_optional<'e>(
-                self,
-                executor: impl Executor<'e> + 'e,
-            ) -> Result<Option<O>, Error>
-            where
-                'q: 'e,
-                O: 'e,
-            {
-                let rows = self.query.fetch(executor, Some(1), $read).await?;
-                Ok(rows.into_iter().next())
-            }
-
-            pub(crate) async fn fetch_one<'e>(
-                self,
-                executor: impl Executor<'e> + 'e,
-            ) -> Result<O, Error>
-            where
-                'q: 'e,
-                O: 'e,
-            {
-                first(self.query.fetch(executor, Some(1), $read).await?)
-            }
-        }
-    };
-}
-fetch_methods!(QueryAs, FromRow, O::from_row);
-fetch_methods!(QueryScalar, FromSql, |row| row.get(0));
-
 /// Opens a connection for a one-off look at a file (read-only, or creating it), without the
 /// pool's settings.
-pub(crate) fn open_plain(path: &Path, read_only: bool) -> Result<rusqlite::Connection, Error> {
+pub(crate) fn open_plain(
+    path: &Path,
+    read_only: bool,
+) -> Result<rusqlite::Connection, rusqlite::Error> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
@@ -871,7 +580,7 @@ pub(crate) fn open_plain(path: &Path, read_only: bool) -> Result<rusqlite::Conne
 impl Connection {
     /// Runs several statements without arguments (migrations).
     pub(crate) fn execute_batch(&self, sql: &str) -> Result<(), Error> {
-        self.0.execute_batch(sql)
+        Ok(self.0.execute_batch(sql)?)
     }
 }
 
@@ -882,18 +591,22 @@ mod tests {
 
     #[tokio::test]
     async fn tasks_queued_for_the_writer_are_counted_until_they_get_it() {
-        use crate::sql::PoolStatusOf;
         let dir = std::env::temp_dir().join(format!("latch-pool-{}", uuid_like()));
         std::fs::create_dir_all(&dir).unwrap();
         let writer = Arc::new(Pool::writer(&dir.join("x.db"), true).unwrap());
         let readers = Pool::readers(&writer);
-        let held = writer.acquire().await.unwrap();
+        let held = writer.begin_with("BEGIN IMMEDIATE").await.unwrap();
         let status = Pool::status(&readers, &writer);
         assert_eq!((status.idle, status.waiting), (0, Some(0)), "{status:?}");
         let queued: Vec<_> = (0..3)
             .map(|_| {
                 let writer = writer.clone();
-                tokio::spawn(async move { query("SELECT 1").execute(&*writer).await.map(|_| ()) })
+                tokio::spawn(async move {
+                    writer
+                        .with(|c| c.run("SELECT 1", &[], None, |_| Ok(())))
+                        .await
+                        .map(|_| ())
+                })
             })
             .collect();
         for _ in 0..100 {
@@ -921,6 +634,10 @@ mod tests {
             .as_nanos()
     }
 
+    fn text(s: &str) -> Arg<'_> {
+        Arg::Text(Some(s.into()))
+    }
+
     fn memory() -> Connection {
         Connection::wrap(rusqlite::Connection::open_in_memory().unwrap()).unwrap()
     }
@@ -938,28 +655,31 @@ mod tests {
     fn arguments_bind_by_their_number_whatever_the_order_they_appear_in() {
         let conn = memory();
         let sql = "SELECT $2 || '-' || $1 || '-' || $2";
-        let args = [Arg::Text("a".into()), Arg::Text("b".into())];
+        let args = [text("a"), text("b")];
         assert_eq!(texts(&conn, sql, &args).unwrap(), ["b-a-b"]);
         // The second run takes the remembered order and binds the new arguments.
-        let args = [Arg::Text("x".into()), Arg::Text("y".into())];
+        let args = [text("x"), text("y")];
         assert_eq!(texts(&conn, sql, &args).unwrap(), ["y-x-y"]);
     }
 
     #[test]
     fn a_missing_argument_or_a_parameter_not_named_dollar_n_is_an_error() {
         let conn = memory();
-        let one = [Arg::Text("a".into())];
+        let one = [text("a")];
         assert!(matches!(
             texts(&conn, "SELECT $1 || $2", &one),
-            Err(Error::InvalidParameterCount(2, 1))
+            Err(Error::MissingArgument {
+                number: 2,
+                bound: 1
+            })
         ));
         assert!(matches!(
             texts(&conn, "SELECT :name", &one),
-            Err(Error::InvalidParameterName(_))
+            Err(Error::UnnumberedParameter { .. })
         ));
         assert!(matches!(
             texts(&conn, "SELECT $0", &one),
-            Err(Error::InvalidParameterName(_))
+            Err(Error::UnnumberedParameter { .. })
         ));
     }
 
@@ -968,10 +688,7 @@ mod tests {
         let conn = memory();
         for i in 0..MAX_PARAMETER_ORDERS + 10 {
             let sql = format!("SELECT $1 || '{i}'");
-            assert_eq!(
-                texts(&conn, &sql, &[Arg::Text("v".into())]).unwrap(),
-                [format!("v{i}")]
-            );
+            assert_eq!(texts(&conn, &sql, &[text("v")]).unwrap(), [format!("v{i}")]);
         }
         assert!(conn.1.borrow().0.len() <= MAX_PARAMETER_ORDERS);
     }

@@ -5,7 +5,8 @@
 
 use latch_core::store::StoreError;
 
-use super::driver::{self, Pool};
+use super::Sqlite;
+use crate::sql::backend::{Backend, DbError, Exec, query, query_as, query_scalar};
 
 /// One embedded migration: `migrations/sqlite/{file}.sql`.
 struct Migration {
@@ -54,19 +55,24 @@ fn checksum(sql: &str) -> Vec<u8> {
         .to_vec()
 }
 
-fn failed(place: &str) -> impl Fn(driver::Error) -> StoreError + '_ {
-    move |e| match crate::sql::db_err(e) {
+fn failed(place: &str) -> impl Fn(DbError) -> StoreError + '_ {
+    move |e| match e.into_store_error() {
         StoreError::Unavailable(m) => {
-            StoreError::Unavailable(format!("{place}: migration failed: {m}"))
+            let message = format!("{place}: migration failed: {m}");
+            StoreError::Unavailable(m.context(message))
         }
-        other => StoreError::Other(format!("{place}: migration failed: {other}")),
+        StoreError::Other(m) => {
+            let message = format!("{place}: migration failed: store error: {m}");
+            StoreError::Other(m.context(message))
+        }
+        other => StoreError::Other(format!("{place}: migration failed: {other}").into()),
     }
 }
 
 /// Applies the migrations the database lacks. Refuses a database with a migration this build does
 /// not know, one that failed half-way, or one whose file has changed since it was applied.
-pub(crate) async fn run(writer: &Pool, place: &str) -> Result<(), StoreError> {
-    driver::query(
+pub(crate) async fn run(db: &Sqlite, place: &str) -> Result<(), StoreError> {
+    query(
         "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
             version BIGINT PRIMARY KEY,
             description TEXT NOT NULL,
@@ -76,28 +82,28 @@ pub(crate) async fn run(writer: &Pool, place: &str) -> Result<(), StoreError> {
             execution_time BIGINT NOT NULL
         )",
     )
-    .execute(writer)
+    .execute(Exec::Write(db))
     .await
     .map_err(failed(place))?;
-    let applied: Vec<(i64, bool, Vec<u8>)> = driver::query_as(
-        "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version",
-    )
-    .fetch_all(writer)
-    .await
-    .map_err(failed(place))?;
+    let applied: Vec<(i64, bool, Vec<u8>)> =
+        query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(Exec::Write(db))
+            .await
+            .map_err(failed(place))?;
     for (version, success, sum) in &applied {
         let Some(known) = MIGRATIONS.iter().find(|m| m.version == *version) else {
             return Err(newer(place, *version));
         };
         if !success {
-            return Err(StoreError::Other(format!(
-                "{place}: migration {version} failed part-way before; restore a backup"
-            )));
+            return Err(StoreError::Other(
+                format!("{place}: migration {version} failed part-way before; restore a backup")
+                    .into(),
+            ));
         }
         if *sum != checksum(known.sql) {
             return Err(StoreError::Other(format!(
                 "{place}: migration {version} was applied from a different file than this build's"
-            )));
+            ).into()));
         }
     }
     for m in MIGRATIONS
@@ -105,12 +111,9 @@ pub(crate) async fn run(writer: &Pool, place: &str) -> Result<(), StoreError> {
         .filter(|m| !applied.iter().any(|(v, _, _)| *v == m.version))
     {
         let start = std::time::Instant::now();
-        let mut tx = writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(failed(place))?;
+        let mut tx = db.begin().await.map_err(failed(place))?;
         tx.execute_batch(m.sql).map_err(failed(place))?;
-        driver::query(
+        query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
              VALUES ($1, $2, TRUE, $3, $4)",
         )
@@ -118,30 +121,32 @@ pub(crate) async fn run(writer: &Pool, place: &str) -> Result<(), StoreError> {
         .bind(m.description())
         .bind(checksum(m.sql))
         .bind(i64::try_from(start.elapsed().as_nanos()).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
+        .execute(Exec::<Sqlite>::Conn(&mut tx))
         .await
         .map_err(failed(place))?;
-        tx.commit().await.map_err(failed(place))?;
+        Sqlite::commit(tx).await.map_err(failed(place))?;
     }
     Ok(())
 }
 
 /// Requires exactly this build's migrations to have been applied.
-pub(crate) async fn check(writer: &Pool, place: &str) -> Result<(), StoreError> {
-    let applied: Vec<i64> =
-        driver::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(writer)
-            .await
-            .map_err(crate::sql::db_err)?;
+pub(crate) async fn check(db: &Sqlite, place: &str) -> Result<(), StoreError> {
+    let applied: Vec<i64> = query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(Exec::Write(db))
+        .await
+        .map_err(DbError::into_store_error)?;
     crate::schema::check_applied(&applied, &known_versions(), place)
 }
 
 fn newer(place: &str, version: i64) -> StoreError {
     let latest = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
-    StoreError::Other(format!(
-        "{place}: the database has schema migration {version}, newer than this Latch knows \
+    StoreError::Other(
+        format!(
+            "{place}: the database has schema migration {version}, newer than this Latch knows \
          (latest {latest}); upgrade Latch"
-    ))
+        )
+        .into(),
+    )
 }
 
 #[cfg(test)]

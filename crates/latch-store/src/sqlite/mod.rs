@@ -1,5 +1,5 @@
-//! SQLite: connecting, configuring and migrating. The store methods come from `sql`, run by the
-//! inline driver in `driver` (rusqlite; see there why statements run on the calling thread).
+//! SQLite: the `Backend` on the inline driver in `driver` (rusqlite; see there why statements run
+//! on the calling thread), and connecting, configuring and migrating. The store is `sql`'s.
 //!
 //! The file is checked before anything is opened for writing: a file that is not a SQLite
 //! database, or is another application's, is refused and left byte-for-byte untouched.
@@ -10,27 +10,80 @@ mod migrate;
 use std::path::Path;
 use std::sync::Arc;
 
-use latch_core::store::{Store, StoreError};
+use latch_core::store::{PoolStatus, Store, StoreError};
 
 use self::driver::Pool;
+use crate::sql::SqlStore;
+use crate::sql::backend::{Backend, DbError, Exec, FromRow, Statement};
 
 /// `PRAGMA application_id` of Latch databases ("LATC"), set by the first migration.
 pub const SQLITE_APPLICATION_ID: i32 = 0x4C41_5443;
 
-/// SQLite has one writer at a time. Writes go through one connection behind an async mutex, so
-/// they wait in an in-memory queue instead of contending for the lock inside SQLite.
-pub(crate) struct SqliteStore {
-    pool: Pool,
+/// The SQLite backend. SQLite has one writer at a time: writes go through one connection behind
+/// an async mutex, so they wait in an in-memory queue instead of contending for the lock inside
+/// SQLite; reads go to pooled reader connections beside it (WAL).
+pub(crate) struct Sqlite {
+    readers: Pool,
     writer: Pool,
 }
 
-crate::sql::impl_store!(
-    SqliteStore,
-    driver,
-    begin = "BEGIN IMMEDIATE",
-    claim_lock = "",
-    row_lock = ""
-);
+impl Sqlite {
+    /// Runs `f` where `on` says, retrying while another process holds the database's lock.
+    async fn run<R>(
+        on: Exec<'_, Self>,
+        f: impl FnMut(&driver::Connection) -> Result<R, DbError>,
+    ) -> Result<R, DbError> {
+        match on {
+            Exec::Read(db) => db.readers.with(f).await,
+            Exec::Write(db) => db.writer.with(f).await,
+            // Inside a transaction SQLite does not answer BUSY (the lock is held).
+            Exec::Conn(conn) => driver::retry_busy(conn, f).await,
+        }
+    }
+}
+
+impl Backend for Sqlite {
+    type Conn = driver::Connection;
+    type Tx = driver::Transaction;
+
+    const LOCK_SESSION_ROW: &'static str = "";
+    const LOCK_SKIP_LOCKED: &'static str = "";
+
+    async fn begin(&self) -> Result<Self::Tx, DbError> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn commit(tx: Self::Tx) -> Result<(), DbError> {
+        tx.commit().await
+    }
+
+    async fn execute<'e>(on: Exec<'e, Self>, statement: Statement<'e>) -> Result<u64, DbError> {
+        let Statement { sql, args } = statement;
+        Self::run(on, |c| c.run(&sql, &args, None, |_| Ok(()))).await
+    }
+
+    async fn fetch<'e, O: FromRow + 'e>(
+        on: Exec<'e, Self>,
+        statement: Statement<'e>,
+        first_only: bool,
+    ) -> Result<Vec<O>, DbError> {
+        let Statement { sql, args } = statement;
+        let limit = first_only.then_some(1);
+        Self::run(on, |c| {
+            let mut out = Vec::new();
+            c.run(&sql, &args, limit, |row| {
+                out.push(O::from_row(row)?);
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        Pool::status(&self.readers, &self.writer)
+    }
+}
 
 /// What is at the path before we open it.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,23 +100,27 @@ pub(crate) async fn open(path: &Path, migrate: bool) -> Result<Arc<dyn Store>, S
     let place = path.display().to_string();
     let state = inspect(path)?;
     if !migrate && state == FileState::Fresh {
-        return Err(StoreError::Other(format!(
-            "{place}: no Latch database there yet; run `latch migrate` to create it"
-        )));
+        return Err(StoreError::Other(
+            format!("{place}: no Latch database there yet; run `latch migrate` to create it")
+                .into(),
+        ));
     }
     if migrate {
         create_private(path)
-            .map_err(|e| StoreError::Unavailable(format!("{place}: cannot create: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(format!("{place}: cannot create: {e}").into()))?;
     }
     let writer = Pool::writer(path, migrate)
-        .map_err(|e| StoreError::Unavailable(format!("{place}: cannot open: {e}")))?;
+        .map_err(|e| StoreError::unavailable(format!("{place}: cannot open: {e}"), e))?;
+    let db = Sqlite {
+        readers: Pool::readers(&writer),
+        writer,
+    };
     if migrate {
-        migrate::run(&writer, &place).await?;
+        migrate::run(&db, &place).await?;
     } else {
-        migrate::check(&writer, &place).await?;
+        migrate::check(&db, &place).await?;
     }
-    let pool = Pool::readers(&writer);
-    Ok(Arc::new(SqliteStore { pool, writer }))
+    Ok(Arc::new(SqlStore::new(db)))
 }
 
 /// Creates the database file readable by its owner only (like the master key file), and narrows
@@ -109,22 +166,22 @@ fn inspect(path: &Path) -> Result<FileState, StoreError> {
 
     let place = path.display();
     let refuse = |what: String| {
-        StoreError::Other(format!(
-            "refusing to open {place}: {what}; the file was left untouched"
-        ))
+        StoreError::Other(
+            format!("refusing to open {place}: {what}; the file was left untouched").into(),
+        )
     };
     let mut header = Vec::with_capacity(100);
     match std::fs::File::open(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Fresh),
         Err(e) => {
-            return Err(StoreError::Unavailable(format!(
-                "{place}: cannot read: {e}"
-            )));
+            return Err(StoreError::Unavailable(
+                format!("{place}: cannot read: {e}").into(),
+            ));
         }
         Ok(file) => {
-            file.take(100)
-                .read_to_end(&mut header)
-                .map_err(|e| StoreError::Unavailable(format!("{place}: cannot read: {e}")))?;
+            file.take(100).read_to_end(&mut header).map_err(|e| {
+                StoreError::Unavailable(format!("{place}: cannot read: {e}").into())
+            })?;
         }
     }
     if header.is_empty() {
@@ -135,7 +192,7 @@ fn inspect(path: &Path) -> Result<FileState, StoreError> {
             "file is not a database (no SQLite header)".to_owned(),
         ));
     }
-    let not_a_database = |e: driver::Error| refuse(format!("file is not a database ({e})"));
+    let not_a_database = |e: rusqlite::Error| refuse(format!("file is not a database ({e})"));
     let conn = driver::open_plain(path, true).map_err(not_a_database)?;
     let id: i32 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -176,21 +233,20 @@ fn inspect(path: &Path) -> Result<FileState, StoreError> {
 pub(crate) fn backup(path: &Path, dest: &Path) -> Result<u64, StoreError> {
     let place = path.display();
     if inspect(path)? != FileState::Latch {
-        return Err(StoreError::Other(format!(
-            "{place}: no Latch database there to back up"
-        )));
+        return Err(StoreError::Other(
+            format!("{place}: no Latch database there to back up").into(),
+        ));
     }
     if dest.exists() {
-        return Err(StoreError::Other(format!(
-            "{}: already exists; choose a new file",
-            dest.display()
-        )));
+        return Err(StoreError::Other(
+            format!("{}: already exists; choose a new file", dest.display()).into(),
+        ));
     }
     let mut partial = dest.as_os_str().to_owned();
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
     let io = |what: &str, e: &dyn std::fmt::Display| {
-        StoreError::Unavailable(format!("{what} {}: {e}", dest.display()))
+        StoreError::Unavailable(format!("{what} {}: {e}", dest.display()).into())
     };
     // Created empty and private first (VACUUM INTO accepts an empty file): the copy holds
     // password hashes and encrypted keys.
@@ -205,9 +261,9 @@ pub(crate) fn backup(path: &Path, dest: &Path) -> Result<u64, StoreError> {
         .open(&partial)
         .map_err(|e| io("cannot create the backup beside", &e))?;
     let result = (|| {
-        let target = partial
-            .to_str()
-            .ok_or_else(|| StoreError::Other("the backup path is not valid UTF-8".to_owned()))?;
+        let target = partial.to_str().ok_or_else(|| {
+            StoreError::Other("the backup path is not valid UTF-8".to_owned().into())
+        })?;
         let conn = driver::open_plain(path, true).map_err(crate::sql::db_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(crate::sql::db_err)?;
@@ -219,9 +275,9 @@ pub(crate) fn backup(path: &Path, dest: &Path) -> Result<u64, StoreError> {
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
             .map_err(crate::sql::db_err)?;
         if check != "ok" {
-            return Err(StoreError::Other(format!(
-                "the copy failed its check: {check}"
-            )));
+            return Err(StoreError::Other(
+                format!("the copy failed its check: {check}").into(),
+            ));
         }
         drop(copy);
         let file = std::fs::File::open(&partial).map_err(|e| io("cannot reopen", &e))?;
