@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::UnixTime;
+use crate::claim_mapping::{ClaimMapping, Destination};
 pub use crate::client_type::ApplicationType;
 use crate::field::FieldError;
 use crate::redirect::{self, UriError};
@@ -55,6 +56,9 @@ pub struct Application {
     /// Namespaced claims added to every ID and access token of this application (see `claims`).
     #[serde(default)]
     pub custom_claims: Map<String, Value>,
+    /// Claims from the user's and organization's data (see `claim_mapping`).
+    #[serde(default)]
+    pub claim_mappings: Vec<ClaimMapping>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -167,7 +171,17 @@ impl Application {
             &self.allowed_origins,
             redirect::validate_origin,
         )?;
-        crate::claims::validate_custom_claims("custom_claims", &self.custom_claims)
+        crate::claims::validate_custom_claims("custom_claims", &self.custom_claims)?;
+        crate::claim_mapping::validate_claim_mappings(
+            "claim_mappings",
+            &self.claim_mappings,
+            &self.custom_claims,
+            &[
+                Destination::IdToken,
+                Destination::AccessToken,
+                Destination::Userinfo,
+            ],
+        )
     }
 }
 
@@ -230,6 +244,7 @@ mod tests {
             allowed_origins: vec![],
             id_token_signed_response_alg: "RS256".into(),
             custom_claims: Map::new(),
+            claim_mappings: Vec::new(),
             created_at: 0,
             updated_at: 0,
         }

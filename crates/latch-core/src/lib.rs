@@ -1,8 +1,8 @@
 //! # latch-core
 //!
 //! The protocol rules of Latch with no I/O: typed requests and their parsing, validation of
-//! redirect URIs, PKCE, scopes, claims, metadata and external ids, the token and authorization
-//! rules, the abuse-limit counters and device cookies, which addresses may be called out to,
+//! redirect URIs, PKCE, scopes, claims (static and mapped from data), metadata and external ids,
+//! the token and authorization rules, the abuse-limit counters and device cookies, which addresses may be called out to,
 //! errors as values (`OAuthError`), the injected `Clock`, and the store traits that `latch-store`
 //! implements.
 //!
@@ -13,6 +13,7 @@ pub mod address;
 pub mod application;
 pub mod audit;
 pub mod authorize;
+pub mod claim_mapping;
 pub mod claims;
 pub mod client_type;
 pub mod clock;

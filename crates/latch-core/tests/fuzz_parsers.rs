@@ -27,6 +27,7 @@ fn app(kind: ApplicationType) -> Application {
         allowed_origins: vec![],
         id_token_signed_response_alg: "RS256".into(),
         custom_claims: serde_json::Map::new(),
+        claim_mappings: vec![],
         created_at: 0,
         updated_at: 0,
     }

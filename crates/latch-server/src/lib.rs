@@ -21,6 +21,7 @@ mod body_limit;
 mod bounded;
 pub mod client_ip;
 mod cors;
+mod decline;
 mod edge;
 pub mod error;
 mod grants;

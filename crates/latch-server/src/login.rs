@@ -1,5 +1,6 @@
 //! The hosted login page: `GET /login` shows the form, `POST /login` checks the password, opens the
-//! shared session and finishes the pending authorization request with a code.
+//! shared session and finishes the pending authorization request with a code (or, with
+//! `cancel=1`, declines it: `decline`).
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -68,6 +69,13 @@ pub async fn post(
     };
     let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
     let (id, email, password) = (field("login_request"), field("email"), field("password"));
+    if field("cancel") == "1" {
+        let declined = match pending(&state, &headers, id).await {
+            Ok(record) => crate::decline::decline(&state, record).await,
+            Err(e) => Err(e),
+        };
+        return declined.unwrap_or_else(|e| failure(&state, &e));
+    }
     match sign_in(
         &state,
         &headers,

@@ -1,6 +1,7 @@
 //! Minting and checking Latch's JWTs: access tokens (RFC 9068), ID tokens (OIDC Core §2).
 
 use latch_core::application::Application;
+use latch_core::claim_mapping::{self, ClaimData, Destination};
 use latch_core::requested::ClaimsRequest;
 use latch_core::scope::{Scope, ScopeSet};
 use latch_core::user::User;
@@ -100,6 +101,17 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
     let org = access.organization.as_ref();
     let mut custom = grant.app.custom_claims.clone();
     custom.extend(api.map(|a| a.custom_claims.clone()).unwrap_or_default());
+    // Claims from data (issue 23), read from the user and organization of this very mint.
+    let data = ClaimData {
+        user: grant.user,
+        organization: org,
+    };
+    let app_mapped = grant.app.claim_mappings.as_slice();
+    let api_mapped = api.map_or(&[][..], |a| a.claim_mappings.as_slice());
+    let mapped = |destination, out: &mut Map<String, Value>| {
+        claim_mapping::resolve_into(&[app_mapped, api_mapped], destination, &data, out);
+    };
+    mapped(Destination::AccessToken, &mut custom);
     let claims = AccessClaims {
         iss: issuer,
         sub: grant
@@ -153,6 +165,7 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
             user_claims(user, access.scope.oidc, &mut c);
             requested_claims(user, &grant.claims.id_token, &mut c);
             c.extend(grant.app.custom_claims.clone());
+            mapped(Destination::IdToken, &mut c);
             Some(key.sign_jwt(Some("JWT"), &c).map_err(sign_error)?)
         }
         _ => None,

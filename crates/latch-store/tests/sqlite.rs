@@ -252,7 +252,7 @@ async fn live_refresh_tokens_of_schema_4_become_grants() {
     let store = latch_store::open_and_migrate(&url(&path))
         .await
         .expect("upgrade");
-    assert_eq!(store.schema_version().await.expect("version"), 7);
+    assert_eq!(store.schema_version().await.expect("version"), 8);
     let state = store
         .get_refresh_grant(GrantKey::Legacy(&live))
         .await

@@ -161,6 +161,7 @@ pub fn schemas() -> Map<String, Value> {
     view::<OrganizationView>(&mut all);
     add::<NewMember>(&mut all);
     view::<MemberView>(&mut all);
+    view::<UserOrganizationView>(&mut all);
     add::<NewInvitation>(&mut all);
     view::<InvitationView>(&mut all);
     view::<InvitationCreated>(&mut all);
@@ -372,6 +373,7 @@ mod tests {
             allowed_origins: vec![],
             id_token_signed_response_alg: "RS256".into(),
             custom_claims: Map::new(),
+            claim_mappings: vec![],
             created_at: 0,
             updated_at: 0,
         };

@@ -28,9 +28,9 @@ pub use applications::{
 pub use error::ManageError;
 pub use organizations::{
     InvitationCreated, InvitationView, MemberFields, MemberView, NewInvitation, NewMember,
-    NewOrganization, OrganizationView, add_member, create_invitation, create_organization,
-    delete_organization, member, organization, remove_member, revoke_invitation, update_member,
-    update_organization,
+    NewOrganization, OrganizationView, UserOrganizationView, add_member, create_invitation,
+    create_organization, delete_organization, member, organization, remove_member,
+    revoke_invitation, update_member, update_organization, user_organizations,
 };
 pub use roles::{NewRole, RoleView, create_role, delete_role, resolve_roles, role, update_role};
 pub use users::{

@@ -62,7 +62,7 @@ macro_rules! impl_application_store {
                 $q::query(concat!(
                     "INSERT INTO applications (",
                     $crate::sql::application_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 ))
                 .bind(&app.id)
                 .bind(&app.client_id)
@@ -80,6 +80,7 @@ macro_rules! impl_application_store {
                 .bind(app.created_at)
                 .bind(app.updated_at)
                 .bind($crate::sql::json_object(&app.custom_claims))
+                .bind($crate::sql::claim_mappings_json(&app.claim_mappings))
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::unique_err("application"))?;
@@ -148,7 +149,7 @@ macro_rules! impl_application_store {
                      post_login_redirect_uris = $8, initiate_login_uri = $9, \
                      post_logout_redirect_uris = $10, backchannel_logout_uri = $11, \
                      allowed_origins = $12, id_token_signed_response_alg = $13, updated_at = $14, \
-                     custom_claims = $15 WHERE id = $1",
+                     custom_claims = $15, claim_mappings = $16 WHERE id = $1",
                 )
                 .bind(&app.id)
                 .bind(&app.client_id)
@@ -165,6 +166,7 @@ macro_rules! impl_application_store {
                 .bind(&app.id_token_signed_response_alg)
                 .bind(app.updated_at)
                 .bind($crate::sql::json_object(&app.custom_claims))
+                .bind($crate::sql::claim_mappings_json(&app.claim_mappings))
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::unique_err("application"))?;

@@ -143,6 +143,59 @@ macro_rules! impl_membership_methods {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
+            /// By organization id after the cursor; the roles of the page in one more query over
+            /// the page's organization-id range.
+            async fn list_user_memberships_impl(
+                &self,
+                user_id: &str,
+                page: &::latch_core::store::PageRequest,
+            ) -> ::latch_core::store::StoreResult<
+                ::latch_core::store::Page<::latch_core::organization::UserOrganization>,
+            > {
+                let _timer = $crate::timing::Timer::start("list_user_memberships_impl");
+                let limit = $crate::sql::page_limit(page);
+                let rows: Vec<$crate::sql::OrganizationRow> = $q::query_as(
+                    "SELECT o.id, o.name, o.display_name, o.metadata, o.created_at, o.updated_at, o.external_id \
+                     FROM organizations o JOIN memberships m ON m.organization_id = o.id \
+                     WHERE m.user_id = $1 AND o.id > $2 ORDER BY o.id LIMIT $3",
+                )
+                .bind(user_id)
+                .bind($crate::sql::page_after(page))
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::sql::db_err)?;
+                let orgs: Vec<::latch_core::organization::Organization> =
+                    rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
+                let shown = &orgs[..orgs.len().min(usize::try_from(limit).unwrap_or(1))];
+                let mut roles = match (shown.first(), shown.last()) {
+                    (Some(a), Some(b)) => {
+                        let rows: Vec<$crate::sql::HeldRoleRow> = $q::query_as(
+                            "SELECT mr.organization_id AS holder, r.id, r.name, r.description, r.permissions, \
+                             r.created_at, r.updated_at FROM membership_roles mr JOIN roles r ON r.id = mr.role_id \
+                             WHERE mr.user_id = $1 AND mr.organization_id >= $2 AND mr.organization_id <= $3 \
+                             ORDER BY r.name",
+                        )
+                        .bind(user_id)
+                        .bind(&a.id)
+                        .bind(&b.id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err($crate::sql::db_err)?;
+                        $crate::sql::roles_by_holder(rows)?
+                    }
+                    _ => ::std::collections::HashMap::new(),
+                };
+                let items: Vec<::latch_core::organization::UserOrganization> = orgs
+                    .into_iter()
+                    .map(|organization| ::latch_core::organization::UserOrganization {
+                        roles: roles.remove(&organization.id).unwrap_or_default(),
+                        organization,
+                    })
+                    .collect();
+                Ok($crate::sql::paginate(items, limit, |m| m.organization.id.as_str()))
+            }
+
             /// Locks the membership row first, so concurrent replacements apply one after the other.
             async fn update_membership_roles_impl(
                 &self,

@@ -204,6 +204,17 @@ macro_rules! impl_organization_store {
                 self.list_user_organizations_impl(user_id, limit).await
             }
 
+            async fn list_user_memberships(
+                &self,
+                user_id: &str,
+                page: &::latch_core::store::PageRequest,
+            ) -> ::latch_core::store::StoreResult<
+                ::latch_core::store::Page<::latch_core::organization::UserOrganization>,
+            > {
+                let _timer = $crate::timing::Timer::start("list_user_memberships");
+                self.list_user_memberships_impl(user_id, page).await
+            }
+
             async fn update_membership_roles(
                 &self,
                 organization_id: &str,

@@ -92,7 +92,7 @@ macro_rules! impl_role_methods {
                 $q::query(concat!(
                     "INSERT INTO apis (",
                     $crate::sql::api_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                 ))
                 .bind(&a.id)
                 .bind(&a.identifier)
@@ -103,6 +103,7 @@ macro_rules! impl_role_methods {
                 .bind($crate::sql::json_object(&a.custom_claims))
                 .bind(a.created_at)
                 .bind(a.updated_at)
+                .bind($crate::sql::claim_mappings_json(&a.claim_mappings))
                 .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err("api identifier"))?;
@@ -144,7 +145,8 @@ macro_rules! impl_role_methods {
                 let _timer = $crate::timing::Timer::start("update_api_impl");
                 let done = $q::query(
                     "UPDATE apis SET name = $2, permissions = $3, access_token_ttl_seconds = $4, \
-                     allow_offline_access = $5, custom_claims = $6, updated_at = $7 WHERE id = $1",
+                     allow_offline_access = $5, custom_claims = $6, updated_at = $7, \
+                     claim_mappings = $8 WHERE id = $1",
                 )
                 .bind(&a.id)
                 .bind(&a.name)
@@ -153,6 +155,7 @@ macro_rules! impl_role_methods {
                 .bind(a.allow_offline_access)
                 .bind($crate::sql::json_object(&a.custom_claims))
                 .bind(a.updated_at)
+                .bind($crate::sql::claim_mappings_json(&a.claim_mappings))
                 .execute(&self.writer)
                 .await
                 .map_err($crate::sql::db_err)?;

@@ -1,6 +1,7 @@
 //! Private row types (`FromRow`) and their conversion to latch-core types, shared by both backends.
 
 use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
+use latch_core::claim_mapping::ClaimMapping;
 use latch_core::store::{
     BackchannelDelivery, LoginRequestRecord, RefreshGrant, RefreshGrantState, SessionRecord,
     SigningKeyRecord, StoreError,
@@ -59,6 +60,16 @@ pub(crate) fn parse_object(
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
+/// Claim mappings as stored: their JSON form (`latch_core::claim_mapping`).
+pub(crate) fn claim_mappings_json(mappings: &[ClaimMapping]) -> String {
+    serde_json::to_string(mappings).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The claim mappings of a `what` row.
+pub(crate) fn parse_claim_mappings(what: &str, text: &str) -> Result<Vec<ClaimMapping>, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
 /// A JSON list of strings of a `what` row.
 pub(crate) fn parse_strings(what: &str, text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
@@ -82,6 +93,7 @@ crate::sql::row_type! {
         created_at: i64,
         updated_at: i64,
         custom_claims: String,
+        claim_mappings: String,
     }
 }
 
@@ -108,6 +120,7 @@ impl TryFrom<ApplicationRow> for Application {
             allowed_origins: parse_list(&r.allowed_origins)?,
             id_token_signed_response_alg: r.id_token_signed_response_alg,
             custom_claims: parse_object("application", &r.custom_claims)?,
+            claim_mappings: parse_claim_mappings("application", &r.claim_mappings)?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
