@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::UnixTime;
 use crate::claim_mapping::{ClaimMapping, Destination};
+use crate::token_hook::TokenHook;
 pub use crate::client_type::ApplicationType;
 use crate::field::FieldError;
 use crate::redirect::{self, UriError};
@@ -59,6 +60,9 @@ pub struct Application {
     /// Claims from the user's and organization's data (see `claim_mapping`).
     #[serde(default)]
     pub claim_mappings: Vec<ClaimMapping>,
+    /// Asked before tokens are issued (see `token_hook`); set through its own endpoint.
+    #[serde(default)]
+    pub token_hook: Option<TokenHook>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -245,6 +249,7 @@ mod tests {
             id_token_signed_response_alg: "RS256".into(),
             custom_claims: Map::new(),
             claim_mappings: Vec::new(),
+            token_hook: None,
             created_at: 0,
             updated_at: 0,
         }

@@ -287,6 +287,7 @@ mod tests {
             id_token_signed_response_alg: "RS256".into(),
             custom_claims: serde_json::Map::new(),
             claim_mappings: vec![],
+            token_hook: None,
             created_at: 0,
             updated_at: 0,
         }

@@ -35,6 +35,7 @@ pub mod secret;
 pub mod store;
 pub mod throttle;
 pub mod token;
+pub mod token_hook;
 pub mod user;
 
 pub use clock::{Clock, SystemClock, UnixTime};

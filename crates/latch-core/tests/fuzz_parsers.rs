@@ -28,6 +28,7 @@ fn app(kind: ApplicationType) -> Application {
         id_token_signed_response_alg: "RS256".into(),
         custom_claims: serde_json::Map::new(),
         claim_mappings: vec![],
+        token_hook: None,
         created_at: 0,
         updated_at: 0,
     }

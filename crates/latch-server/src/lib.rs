@@ -47,6 +47,7 @@ mod startup;
 mod state;
 mod sweep;
 mod throttle;
+mod token_hook;
 pub mod tokens;
 pub mod user_transfer;
 

@@ -2,6 +2,7 @@
 
 use latch_core::application::Application;
 use latch_core::claim_mapping::{self, ClaimData, Destination};
+use latch_core::token_hook::HookGrant;
 use latch_core::requested::ClaimsRequest;
 use latch_core::scope::{Scope, ScopeSet};
 use latch_core::user::User;
@@ -28,6 +29,8 @@ pub struct Grant<'a> {
     pub jti: String,
     /// Claims asked for individually (OIDC Core §5.5).
     pub claims: ClaimsRequest,
+    /// What the token hook is told (`latch_core::token_hook`).
+    pub grant_type: HookGrant,
 }
 
 #[derive(Serialize)]
@@ -76,14 +79,14 @@ fn signing_alg(app: &Application) -> Algorithm {
     Algorithm::parse(&app.id_token_signed_response_alg).unwrap_or(Algorithm::RS256)
 }
 
-/// Signs the access token and, when `openid` was granted to a user, the ID token.
-pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted, OAuthError> {
-    let keys = state.keys.current();
+/// Signs the access token and, when `openid` was granted to a user, the ID token; the
+/// application's token hook, if it has one, is asked first.
+pub async fn mint(
+    state: &AppState,
+    grant: &Grant<'_>,
+    now: UnixTime,
+) -> Result<Minted, OAuthError> {
     let alg = signing_alg(grant.app);
-    let key = keys.signer(alg).ok_or_else(|| {
-        tracing::error!(alg = alg.as_str(), "no signing key for this algorithm");
-        OAuthError::server_error()
-    })?;
     let issuer = state.settings.issuer.as_str();
     let ttl = grant.app.access_token_ttl();
     let access = grant.access;
@@ -112,7 +115,7 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
         claim_mapping::resolve_into(&[app_mapped, api_mapped], destination, &data, out);
     };
     mapped(Destination::AccessToken, &mut custom);
-    let claims = AccessClaims {
+    let mut claims = AccessClaims {
         iss: issuer,
         sub: grant
             .user
@@ -137,8 +140,7 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
         tracing::error!(error = %e, "signing failed");
         OAuthError::server_error()
     };
-    let access_token = key.sign_jwt(Some("at+jwt"), &claims).map_err(sign_error)?;
-    let id_token = match grant.user {
+    let mut id_claims = match grant.user {
         Some(user) if access.scope.contains(Scope::OPENID) => {
             let mut c = Map::new();
             c.insert("iss".into(), issuer.into());
@@ -156,7 +158,6 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
             if let Some(nonce) = grant.nonce {
                 c.insert("nonce".into(), nonce.into());
             }
-            c.insert("at_hash".into(), at_hash(alg, &access_token).into());
             if let Some(o) = org {
                 c.insert("org_id".into(), o.id.as_str().into());
                 c.insert("org_name".into(), o.name.as_str().into());
@@ -166,9 +167,33 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
             requested_claims(user, &grant.claims.id_token, &mut c);
             c.extend(grant.app.custom_claims.clone());
             mapped(Destination::IdToken, &mut c);
-            Some(key.sign_jwt(Some("JWT"), &c).map_err(sign_error)?)
+            Some(c)
         }
         _ => None,
+    };
+    // Apps without a hook pay nothing here (no lookup, no allocation).
+    if let Some(hook) = &grant.app.token_hook {
+        let access_shown = serde_json::to_value(&claims).unwrap_or_default();
+        let issuing = crate::token_hook::Issuing {
+            access_token: &mut claims.custom,
+            access_shown,
+            id_token: id_claims.as_mut(),
+        };
+        crate::token_hook::call(state, grant, hook, issuing, now).await?;
+    }
+    // The keys are read after the hook: a rotation meanwhile signs with the newest.
+    let keys = state.keys.current();
+    let key = keys.signer(alg).ok_or_else(|| {
+        tracing::error!(alg = alg.as_str(), "no signing key for this algorithm");
+        OAuthError::server_error()
+    })?;
+    let access_token = key.sign_jwt(Some("at+jwt"), &claims).map_err(sign_error)?;
+    let id_token = match id_claims {
+        Some(mut c) => {
+            c.insert("at_hash".into(), at_hash(alg, &access_token).into());
+            Some(key.sign_jwt(Some("JWT"), &c).map_err(sign_error)?)
+        }
+        None => None,
     };
     Ok(Minted {
         access_token,

@@ -145,7 +145,7 @@ async fn claims_world() -> (World, String, String) {
     ]);
     let patched = w.patch(&app, json!({"claim_mappings": mappings})).await;
     assert_eq!(patched["claim_mappings"], mappings);
-    let api = json!({"identifier": API, "name": "API", "claim_mappings": [
+    let api = json!({"identifier": API, "name": "API", "allow_offline_access": true, "claim_mappings": [
         {"claim": "https://example.com/org-crm", "source": "organization.external_id", "destinations": ["access_token"]},
     ]});
     w.post("/apis", api).await;

@@ -162,6 +162,9 @@ pub fn schemas() -> Map<String, Value> {
     add::<NewMember>(&mut all);
     view::<MemberView>(&mut all);
     view::<UserOrganizationView>(&mut all);
+    add::<NewTokenHook>(&mut all);
+    view::<TokenHookView>(&mut all);
+    view::<TokenHookCreated>(&mut all);
     add::<NewInvitation>(&mut all);
     view::<InvitationView>(&mut all);
     view::<InvitationCreated>(&mut all);
@@ -374,6 +377,7 @@ mod tests {
             id_token_signed_response_alg: "RS256".into(),
             custom_claims: Map::new(),
             claim_mappings: vec![],
+            token_hook: None,
             created_at: 0,
             updated_at: 0,
         };

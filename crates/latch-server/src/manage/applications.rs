@@ -137,6 +137,8 @@ pub struct ApplicationView {
     pub custom_claims: Map<String, Value>,
     #[schema(schema_with = claim_mappings)]
     pub claim_mappings: Vec<ClaimMapping>,
+    /// Set through `/applications/{id}/token-hook`; read-only here.
+    pub token_hook: Option<super::TokenHookView>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -158,6 +160,7 @@ impl From<&Application> for ApplicationView {
             id_token_signed_response_alg: app.id_token_signed_response_alg.clone(),
             custom_claims: app.custom_claims.clone(),
             claim_mappings: app.claim_mappings.clone(),
+            token_hook: app.token_hook.as_ref().map(super::TokenHookView::from),
             created_at: rfc3339(app.created_at),
             updated_at: rfc3339(app.updated_at),
         }
@@ -250,6 +253,7 @@ fn build_application(new: NewApplication, identity: Identity, now: UnixTime) -> 
             .unwrap_or_else(|| "RS256".to_owned()),
         custom_claims: new.custom_claims.unwrap_or_default(),
         claim_mappings: new.claim_mappings.unwrap_or_default(),
+        token_hook: None,
         created_at: identity.created_at,
         updated_at: now,
     }
@@ -334,7 +338,7 @@ pub async fn update_application(
     let mut fields = patched(
         &view,
         patch,
-        &["id", "client_id", "type", "created_at", "updated_at"],
+        &["id", "client_id", "type", "token_hook", "created_at", "updated_at"],
     )?;
     if let Value::Object(map) = &mut fields {
         map.insert("type".into(), current.application_type.as_str().into());
@@ -344,7 +348,10 @@ pub async fn update_application(
         client_id: current.client_id.clone(),
         created_at: current.created_at,
     };
-    let app = build_application(parse_json(&fields)?, identity, now);
+    let app = Application {
+        token_hook: current.token_hook.clone(),
+        ..build_application(parse_json(&fields)?, identity, now)
+    };
     app.validate()?;
     app.check_outbound_addresses(allow_private)?;
     if !store.update_application(&app).await? {

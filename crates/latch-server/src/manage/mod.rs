@@ -17,6 +17,7 @@ mod error;
 mod organizations;
 pub mod patch;
 mod roles;
+mod token_hook;
 mod users;
 
 pub use apis::{ApiView, NewApi, api, create_api, delete_api, update_api};
@@ -31,6 +32,9 @@ pub use organizations::{
     NewOrganization, OrganizationView, UserOrganizationView, add_member, create_invitation,
     create_organization, delete_organization, member, organization, remove_member,
     revoke_invitation, update_member, update_organization, user_organizations,
+};
+pub use token_hook::{
+    NewTokenHook, TokenHookCreated, TokenHookView, delete_token_hook, set_token_hook,
 };
 pub use roles::{NewRole, RoleView, create_role, delete_role, resolve_roles, role, update_role};
 pub use users::{

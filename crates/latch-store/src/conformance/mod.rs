@@ -211,6 +211,12 @@ pub(crate) fn application(backchannel: Option<&str>) -> Application {
         claim_mappings: backchannel
             .map(|_| claim_mappings(&["id_token", "userinfo"]))
             .unwrap_or_default(),
+        token_hook: backchannel.map(|_| latch_core::token_hook::TokenHook {
+            url: "https://app.example.com/token-hook".to_owned(),
+            on_failure: latch_core::token_hook::OnFailure::Proceed,
+            timeout_ms: 1500,
+            secret_salt: new_id(),
+        }),
         created_at: NOW,
         updated_at: NOW,
     }

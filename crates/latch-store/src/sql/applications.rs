@@ -62,7 +62,7 @@ macro_rules! impl_application_store {
                 $q::query(concat!(
                     "INSERT INTO applications (",
                     $crate::sql::application_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
                 ))
                 .bind(&app.id)
                 .bind(&app.client_id)
@@ -81,6 +81,7 @@ macro_rules! impl_application_store {
                 .bind(app.updated_at)
                 .bind($crate::sql::json_object(&app.custom_claims))
                 .bind($crate::sql::claim_mappings_json(&app.claim_mappings))
+                .bind($crate::sql::token_hook_json(app.token_hook.as_ref()))
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::unique_err("application"))?;
@@ -149,7 +150,7 @@ macro_rules! impl_application_store {
                      post_login_redirect_uris = $8, initiate_login_uri = $9, \
                      post_logout_redirect_uris = $10, backchannel_logout_uri = $11, \
                      allowed_origins = $12, id_token_signed_response_alg = $13, updated_at = $14, \
-                     custom_claims = $15, claim_mappings = $16 WHERE id = $1",
+                     custom_claims = $15, claim_mappings = $16, token_hook = $17 WHERE id = $1",
                 )
                 .bind(&app.id)
                 .bind(&app.client_id)
@@ -167,6 +168,7 @@ macro_rules! impl_application_store {
                 .bind(app.updated_at)
                 .bind($crate::sql::json_object(&app.custom_claims))
                 .bind($crate::sql::claim_mappings_json(&app.claim_mappings))
+                .bind($crate::sql::token_hook_json(app.token_hook.as_ref()))
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::sql::unique_err("application"))?;

@@ -2,6 +2,7 @@
 
 use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
 use latch_core::claim_mapping::ClaimMapping;
+use latch_core::token_hook::TokenHook;
 use latch_core::store::{
     BackchannelDelivery, LoginRequestRecord, RefreshGrant, RefreshGrantState, SessionRecord,
     SigningKeyRecord, StoreError,
@@ -65,6 +66,11 @@ pub(crate) fn claim_mappings_json(mappings: &[ClaimMapping]) -> String {
     serde_json::to_string(mappings).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// A token hook as stored (JSON), or NULL.
+pub(crate) fn token_hook_json(hook: Option<&TokenHook>) -> Option<String> {
+    hook.and_then(|h| serde_json::to_string(h).ok())
+}
+
 /// The claim mappings of a `what` row.
 pub(crate) fn parse_claim_mappings(what: &str, text: &str) -> Result<Vec<ClaimMapping>, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
@@ -94,6 +100,7 @@ crate::sql::row_type! {
         updated_at: i64,
         custom_claims: String,
         claim_mappings: String,
+        token_hook: Option<String>,
     }
 }
 
@@ -121,6 +128,10 @@ impl TryFrom<ApplicationRow> for Application {
             id_token_signed_response_alg: r.id_token_signed_response_alg,
             custom_claims: parse_object("application", &r.custom_claims)?,
             claim_mappings: parse_claim_mappings("application", &r.claim_mappings)?,
+            token_hook: r
+                .token_hook
+                .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("application", e)))
+                .transpose()?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })

@@ -4,3 +4,7 @@
 
 ALTER TABLE applications ADD COLUMN claim_mappings TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE apis ADD COLUMN claim_mappings TEXT NOT NULL DEFAULT '[]';
+
+-- An application's token hook (latch_core::token_hook::TokenHook: url, on_failure, timeout_ms and
+-- the salt its secret is derived from with the master key), as JSON text, or NULL.
+ALTER TABLE applications ADD COLUMN token_hook TEXT;
