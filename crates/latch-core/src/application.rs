@@ -5,11 +5,11 @@ use serde_json::{Map, Value};
 
 use crate::UnixTime;
 use crate::claim_mapping::{ClaimMapping, Destination};
-use crate::token_hook::TokenHook;
 pub use crate::client_type::ApplicationType;
 use crate::field::FieldError;
 use crate::redirect::{self, UriError};
 use crate::secret::SecretHash;
+use crate::token_hook::TokenHook;
 
 /// Environment default for `expires_in` of access tokens, unless the application overrides it.
 pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 300;

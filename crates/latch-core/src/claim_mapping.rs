@@ -48,7 +48,9 @@ impl MetadataPath {
     fn parse(text: &str) -> Result<Self, String> {
         let segments: Vec<String> = text.split('.').map(str::to_owned).collect();
         if segments.len() > MAX_PATH_DEPTH {
-            return Err(format!("a metadata path has at most {MAX_PATH_DEPTH} members"));
+            return Err(format!(
+                "a metadata path has at most {MAX_PATH_DEPTH} members"
+            ));
         }
         for s in &segments {
             if s.is_empty() || s.len() > MAX_SEGMENT_LEN || s.chars().any(char::is_control) {
@@ -219,7 +221,10 @@ pub fn validate_claim_mappings(
         }
         match (&m.source, &m.value) {
             (ClaimSource::Literal, None | Some(Value::Null)) => {
-                return Err(FieldError::new(at("value"), "a literal source needs a value"));
+                return Err(FieldError::new(
+                    at("value"),
+                    "a literal source needs a value",
+                ));
             }
             (ClaimSource::Literal, Some(v)) if v.to_string().len() > MAX_LITERAL_BYTES => {
                 let reason = format!("at most {MAX_LITERAL_BYTES} bytes of JSON");
@@ -227,20 +232,32 @@ pub fn validate_claim_mappings(
             }
             (ClaimSource::Literal, Some(_)) | (_, None) => {}
             (_, Some(_)) => {
-                return Err(FieldError::new(at("value"), "only a literal source takes a value"));
+                return Err(FieldError::new(
+                    at("value"),
+                    "only a literal source takes a value",
+                ));
             }
         }
         if m.destinations.is_empty() {
-            return Err(FieldError::new(at("destinations"), "name at least one destination"));
+            return Err(FieldError::new(
+                at("destinations"),
+                "name at least one destination",
+            ));
         }
         for (j, d) in m.destinations.iter().enumerate() {
             if !allowed.contains(d) {
                 let reason = format!("`{}` is not a destination here", destination_name(*d));
-                return Err(FieldError::new(format!("{}[{j}]", at("destinations")), reason));
+                return Err(FieldError::new(
+                    format!("{}[{j}]", at("destinations")),
+                    reason,
+                ));
             }
             if m.destinations[..j].contains(d) {
                 let reason = "is named twice";
-                return Err(FieldError::new(format!("{}[{j}]", at("destinations")), reason));
+                return Err(FieldError::new(
+                    format!("{}[{j}]", at("destinations")),
+                    reason,
+                ));
             }
         }
     }
@@ -294,7 +311,8 @@ mod tests {
     ];
 
     fn mappings(v: Value) -> Result<Vec<ClaimMapping>, FieldError> {
-        let m: Vec<ClaimMapping> = serde_json::from_value(v).map_err(|e| FieldError::new("", e.to_string()))?;
+        let m: Vec<ClaimMapping> =
+            serde_json::from_value(v).map_err(|e| FieldError::new("", e.to_string()))?;
         validate_claim_mappings("claim_mappings", &m, &Map::new(), &ALL)?;
         Ok(m)
     }
@@ -365,8 +383,11 @@ mod tests {
     fn the_error_names_the_mappings_field() {
         let claim = "https://example.com/x";
         let one = |extra: Value| {
-            let mut m = json!({"claim": claim, "source": "user.external_id", "destinations": ["id_token"]});
-            m.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
+            let mut m =
+                json!({"claim": claim, "source": "user.external_id", "destinations": ["id_token"]});
+            m.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().cloned().unwrap());
             mappings(json!([m]))
         };
         assert!(one(json!({})).is_ok());
@@ -374,8 +395,14 @@ mod tests {
         assert_eq!(field(json!({"claim": "sub"})), "claim_mappings[0].claim");
         assert_eq!(field(json!({"claim": "plan"})), "claim_mappings[0].claim");
         assert_eq!(field(json!({"value": 1})), "claim_mappings[0].value");
-        assert_eq!(field(json!({"source": "literal"})), "claim_mappings[0].value");
-        assert_eq!(field(json!({"destinations": []})), "claim_mappings[0].destinations");
+        assert_eq!(
+            field(json!({"source": "literal"})),
+            "claim_mappings[0].value"
+        );
+        assert_eq!(
+            field(json!({"destinations": []})),
+            "claim_mappings[0].destinations"
+        );
         assert_eq!(
             field(json!({"destinations": ["id_token", "id_token"]})),
             "claim_mappings[0].destinations[1]"
@@ -384,18 +411,29 @@ mod tests {
             {"claim": claim, "source": "user.external_id", "destinations": ["id_token"]},
             {"claim": claim, "source": "user.email_verified", "destinations": ["userinfo"]},
         ]);
-        assert_eq!(mappings(twice).unwrap_err().field, "claim_mappings[1].claim");
+        assert_eq!(
+            mappings(twice).unwrap_err().field,
+            "claim_mappings[1].claim"
+        );
         let custom = json!({claim: 1}).as_object().cloned().unwrap();
         let m = one(json!({})).unwrap();
         let e = validate_claim_mappings("claim_mappings", &m, &custom, &ALL).unwrap_err();
         assert_eq!(e.field, "claim_mappings[0].claim");
-        let e = validate_claim_mappings("claim_mappings", &m, &Map::new(), &[Destination::AccessToken])
-            .unwrap_err();
+        let e = validate_claim_mappings(
+            "claim_mappings",
+            &m,
+            &Map::new(),
+            &[Destination::AccessToken],
+        )
+        .unwrap_err();
         assert_eq!(e.field, "claim_mappings[0].destinations[0]");
         let many: Vec<Value> = (0..=MAX_CLAIM_MAPPINGS)
             .map(|i| json!({"claim": format!("https://e.com/{i}"), "source": "user.external_id", "destinations": ["id_token"]}))
             .collect();
-        assert_eq!(mappings(Value::Array(many)).unwrap_err().field, "claim_mappings");
+        assert_eq!(
+            mappings(Value::Array(many)).unwrap_err().field,
+            "claim_mappings"
+        );
     }
 
     #[test]
@@ -413,7 +451,10 @@ mod tests {
         ]))
         .unwrap();
         let (u, o) = (user(), org());
-        let data = ClaimData { user: Some(&u), organization: Some(&o) };
+        let data = ClaimData {
+            user: Some(&u),
+            organization: Some(&o),
+        };
         let resolved = |d: Destination, data: &ClaimData<'_>| {
             let mut out = Map::new();
             resolve_into(&[&m], d, data, &mut out);
@@ -427,7 +468,10 @@ mod tests {
             resolved(Destination::AccessToken, &data),
             json!({"https://e.com/tier": "gold", "https://e.com/verified": true, "https://e.com/env": ["prod"]})
         );
-        assert_eq!(resolved(Destination::Userinfo, &data), json!({"https://e.com/crm": "crm-7"}));
+        assert_eq!(
+            resolved(Destination::Userinfo, &data),
+            json!({"https://e.com/crm": "crm-7"})
+        );
         // client_credentials: no user, no organization; only the literal.
         assert_eq!(
             resolved(Destination::AccessToken, &ClaimData::default()),
@@ -443,12 +487,20 @@ mod tests {
         ]))
         .unwrap();
         let mut u = user();
-        u.metadata.insert("big".into(), "x".repeat(MAX_MAPPED_BYTES).into());
-        let data = ClaimData { user: Some(&u), organization: None };
+        u.metadata
+            .insert("big".into(), "x".repeat(MAX_MAPPED_BYTES).into());
+        let data = ClaimData {
+            user: Some(&u),
+            organization: None,
+        };
         let mut out = Map::new();
         out.insert("https://e.com/b".into(), "static".into());
         resolve_into(&[&m], Destination::IdToken, &data, &mut out);
-        assert_eq!(Value::Object(out), json!({"https://e.com/b": "static"}), "too big: left out");
+        assert_eq!(
+            Value::Object(out),
+            json!({"https://e.com/b": "static"}),
+            "too big: left out"
+        );
         // An API's mapping does not replace the application's.
         let api = mappings(json!([
             {"claim": "https://e.com/c", "source": "literal", "value": "api", "destinations": ["id_token"]},

@@ -152,7 +152,10 @@ pub fn parse_answer(body: &[u8]) -> Result<HookAnswer, &'static str> {
     let answer: AnswerBody = serde_json::from_slice(body).map_err(|_| "malformed answer")?;
     match answer.decision.as_deref() {
         Some("deny") => {
-            let reason = answer.reason.as_deref().unwrap_or("denied by the token hook");
+            let reason = answer
+                .reason
+                .as_deref()
+                .unwrap_or("denied by the token hook");
             return Ok(HookAnswer::Deny(sanitize_reason(reason)));
         }
         None | Some("allow") => {}
@@ -168,7 +171,10 @@ pub fn parse_answer(body: &[u8]) -> Result<HookAnswer, &'static str> {
         {
             return Err("too many claims");
         }
-        if claims.keys().any(|name| check_claim_name("", name).is_err()) {
+        if claims
+            .keys()
+            .any(|name| check_claim_name("", name).is_err())
+        {
             return Err("a claim name is not namespaced");
         }
     }
@@ -216,14 +222,27 @@ mod tests {
 
     #[test]
     fn the_url_follows_the_backchannel_rules_and_the_timeout_is_bounded() {
-        assert_eq!(hook("https://app.example.com/hook", 1000).validate("token_hook"), Ok(()));
-        assert_eq!(hook("http://127.0.0.1:9/hook", 100).validate("token_hook"), Ok(()));
-        for bad in ["http://app.example.com/hook", "ftp://x/", "https://x/#f", "not a url"] {
+        assert_eq!(
+            hook("https://app.example.com/hook", 1000).validate("token_hook"),
+            Ok(())
+        );
+        assert_eq!(
+            hook("http://127.0.0.1:9/hook", 100).validate("token_hook"),
+            Ok(())
+        );
+        for bad in [
+            "http://app.example.com/hook",
+            "ftp://x/",
+            "https://x/#f",
+            "not a url",
+        ] {
             let e = hook(bad, 1000).validate("token_hook").unwrap_err();
             assert_eq!(e.field, "token_hook.url", "{bad}");
         }
         for bad in [0, 99, 5001] {
-            let e = hook("https://a.example/h", bad).validate("token_hook").unwrap_err();
+            let e = hook("https://a.example/h", bad)
+                .validate("token_hook")
+                .unwrap_err();
             assert_eq!(e.field, "token_hook.timeout_ms");
         }
     }
@@ -232,10 +251,20 @@ mod tests {
     fn answers_allow_add_or_deny_and_anything_else_fails() {
         assert_eq!(
             parse_answer(b""),
-            Ok(HookAnswer::Allow { id_token: Map::new(), access_token: Map::new() })
+            Ok(HookAnswer::Allow {
+                id_token: Map::new(),
+                access_token: Map::new()
+            })
         );
-        let added = parse_answer(br#"{"claims": {"access_token": {"https://e.com/x": 1}}}"#).unwrap();
-        let HookAnswer::Allow { access_token, id_token } = added else { panic!() };
+        let added =
+            parse_answer(br#"{"claims": {"access_token": {"https://e.com/x": 1}}}"#).unwrap();
+        let HookAnswer::Allow {
+            access_token,
+            id_token,
+        } = added
+        else {
+            panic!()
+        };
         assert_eq!(access_token["https://e.com/x"], 1);
         assert!(id_token.is_empty());
         assert_eq!(
@@ -250,14 +279,19 @@ mod tests {
             b"not json",
             br#"[1]"#,
         ] {
-            assert!(parse_answer(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                parse_answer(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn reasons_keep_only_the_error_description_charset_and_are_cut() {
         assert_eq!(sanitize_reason("a\nb\u{7f}c é"), "a b c é");
-        let e = crate::OAuthError::new(crate::ErrorCode::AccessDenied, sanitize_reason("\"x\" é\\"));
+        let e =
+            crate::OAuthError::new(crate::ErrorCode::AccessDenied, sanitize_reason("\"x\" é\\"));
         assert_eq!(e.description, "'x' ?/");
         assert_eq!(sanitize_reason("\n\t"), "denied by the token hook");
         assert_eq!(sanitize_reason(&"x".repeat(500)).len(), MAX_REASON_CHARS);
@@ -271,7 +305,10 @@ mod tests {
         added.insert("https://e.com/a".into(), 2.into());
         added.insert("https://e.com/b".into(), 3.into());
         merge_added(added, &mut claims);
-        assert_eq!(Value::Object(claims), json!({"https://e.com/a": 1, "https://e.com/b": 3}));
+        assert_eq!(
+            Value::Object(claims),
+            json!({"https://e.com/a": 1, "https://e.com/b": 3})
+        );
     }
 
     #[test]

@@ -40,10 +40,7 @@ pub async fn decline(
         return Ok(expired(state));
     }
     state.store.delete_login_request(&record.id).await?;
-    let error = OAuthError::new(
-        ErrorCode::AccessDenied,
-        "the user declined to sign in",
-    );
+    let error = OAuthError::new(ErrorCode::AccessDenied, "the user declined to sign in");
     let mut response = error_redirect(
         state,
         &request.redirect_uri,

@@ -15,11 +15,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latch_core::token_hook::{
-    HookAnswer, HookRequest, MAX_ANSWER_BYTES, OnFailure, SIGNATURE_HEADER, TokenHook,
-    parse_answer,
-};
 use latch_core::secret::random_id;
+use latch_core::token_hook::{
+    HookAnswer, HookRequest, MAX_ANSWER_BYTES, OnFailure, SIGNATURE_HEADER, TokenHook, parse_answer,
+};
 use latch_core::{ErrorCode, OAuthError, UnixTime};
 use serde_json::{Map, Value};
 
@@ -158,7 +157,9 @@ async fn ask(
         .client(allow_private)
         .ok_or("no HTTP client")?;
     let body = serde_json::to_vec(&request.body()).map_err(|_| "cannot encode the request")?;
-    let key = state.token_hooks.secret_key(application_id, &hook.secret_salt);
+    let key = state
+        .token_hooks
+        .secret_key(application_id, &hook.secret_salt);
     let sent = client
         .post(&hook.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -166,7 +167,10 @@ async fn ask(
         .body(body);
     let timeout = Duration::from_millis(hook.timeout_ms);
     let exchange = async {
-        let mut response = sent.send().await.map_err(|e| crate::outbound::describe(&e))?;
+        let mut response = sent
+            .send()
+            .await
+            .map_err(|e| crate::outbound::describe(&e))?;
         if !response.status().is_success() {
             return Err("non-2xx answer");
         }

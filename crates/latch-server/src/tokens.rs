@@ -1,10 +1,12 @@
-//! Minting and checking Latch's JWTs: access tokens (RFC 9068), ID tokens (OIDC Core §2).
+//! Minting and checking Latch's JWTs: access tokens (RFC 9068), ID tokens (OIDC Core §2), with
+//! the application's and API's claims from data (`latch_core::claim_mapping`) and, when the
+//! application has one, what its token hook adds (`token_hook`).
 
 use latch_core::application::Application;
 use latch_core::claim_mapping::{self, ClaimData, Destination};
-use latch_core::token_hook::HookGrant;
 use latch_core::requested::ClaimsRequest;
 use latch_core::scope::{Scope, ScopeSet};
+use latch_core::token_hook::HookGrant;
 use latch_core::user::User;
 use latch_core::{OAuthError, UnixTime};
 use latch_jose::{Algorithm, at_hash};

@@ -55,7 +55,11 @@ async fn a_users_organizations_are_listed_with_their_roles_in_each_and_paged() {
         json!({"id": initech, "name": "initech", "display_name": "INITECH", "roles": ["viewer"]}),
     ];
     want.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    assert_eq!(all["data"], Value::Array(want.clone()), "by id, hooli left out");
+    assert_eq!(
+        all["data"],
+        Value::Array(want.clone()),
+        "by id, hooli left out"
+    );
 
     let (ids, sizes) = walk(&w, &path, "id").await;
     assert_eq!(sizes, [2, 1]);
@@ -68,7 +72,8 @@ async fn a_users_organizations_are_listed_with_their_roles_in_each_and_paged() {
         json!({"roles": ["editor"]}),
     )
     .await;
-    w.delete(&format!("/organizations/{acme}/members/{user}")).await;
+    w.delete(&format!("/organizations/{acme}/members/{user}"))
+        .await;
     let after = w.get(&path).await;
     let names: Vec<(&str, &Value)> = after["data"]
         .as_array()
@@ -103,7 +108,11 @@ async fn listing_the_organizations_of_no_user_or_with_a_bad_page_is_refused() {
     assert_eq!(none, json!({"data": [], "next_cursor": null}));
     for bad in ["limit=0", "limit=201", "limit=x", "role=admin"] {
         let (status, body) = w
-            .call(Method::GET, &format!("/users/{user}/organizations?{bad}"), None)
+            .call(
+                Method::GET,
+                &format!("/users/{user}/organizations?{bad}"),
+                None,
+            )
             .await;
         assert_eq!(status, 400, "{bad}: {body}");
     }
@@ -125,7 +134,10 @@ async fn the_openapi_document_describes_a_users_organizations() {
     assert_eq!(op["operationId"], "listUserOrganizations", "{op}");
     let schema = &doc["components"]["schemas"]["UserOrganization"];
     for field in ["id", "name", "display_name", "roles"] {
-        assert!(schema["properties"].get(field).is_some(), "{field}: {schema}");
+        assert!(
+            schema["properties"].get(field).is_some(),
+            "{field}: {schema}"
+        );
     }
 }
 
@@ -176,9 +188,15 @@ async fn mapped_claims_come_from_the_data_and_change_at_the_next_refresh() {
     assert_eq!(at["https://example.com/region"], "eu");
     assert_eq!(at["https://example.com/verified"], false);
     assert_eq!(at["https://example.com/env"], "prod");
-    assert_eq!(at["https://example.com/org-crm"], "acct-9", "the API's mapping");
+    assert_eq!(
+        at["https://example.com/org-crm"], "acct-9",
+        "the API's mapping"
+    );
     assert!(at.get("https://example.com/crm").is_none(), "userinfo only");
-    assert!(at.get("https://example.com/missing").is_none(), "a missing value is left out");
+    assert!(
+        at.get("https://example.com/missing").is_none(),
+        "a missing value is left out"
+    );
     assert_eq!(id["https://example.com/tier"], "gold", "{id}");
     assert_eq!(id["https://example.com/region"], "eu");
     for absent in ["crm", "env", "verified", "org-crm", "missing"] {
@@ -198,14 +216,20 @@ async fn mapped_claims_come_from_the_data_and_change_at_the_next_refresh() {
         json!({"metadata": {"plan": {"tier": "platinum"}}, "external_id": null, "email_verified": true}),
     )
     .await;
-    w.patch(&format!("/organizations/{acme}"), json!({"metadata": {"region": null}}))
-        .await;
+    w.patch(
+        &format!("/organizations/{acme}"),
+        json!({"metadata": {"region": null}}),
+    )
+    .await;
     let (_, info) = support::userinfo(&w.server, access_token).await;
     assert!(info.get("https://example.com/crm").is_none(), "{info}");
     assert!(info.get("https://example.com/region").is_none(), "{info}");
     let (status, refreshed) = w.refresh(tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{refreshed}");
-    let (at, id) = (claims(&refreshed["access_token"]), claims(&refreshed["id_token"]));
+    let (at, id) = (
+        claims(&refreshed["access_token"]),
+        claims(&refreshed["id_token"]),
+    );
     assert_eq!(at["https://example.com/tier"], "platinum", "{at}");
     assert_eq!(at["https://example.com/verified"], true);
     assert!(at.get("https://example.com/region").is_none(), "{at}");
@@ -216,7 +240,10 @@ async fn mapped_claims_come_from_the_data_and_change_at_the_next_refresh() {
 async fn a_client_credentials_token_carries_only_what_needs_no_user() {
     let (w, _, _) = claims_world().await;
     let form = [("grant_type", "client_credentials")];
-    let basic = (w.web.client_id.as_str(), w.web.client_secret.as_deref().unwrap());
+    let basic = (
+        w.web.client_id.as_str(),
+        w.web.client_secret.as_deref().unwrap(),
+    );
     let (status, body, _) = support::token(&w.server, &form, Some(basic)).await;
     assert_eq!(status, 200, "{body}");
     let at = claims(&body["access_token"]);
@@ -233,31 +260,56 @@ async fn bad_claim_mappings_are_refused_naming_the_field_and_change_nothing() {
     let app = format!("/applications/{}", w.web.id);
     let one = |source: &str, extra: Value| {
         let mut m = json!({"claim": "https://example.com/x", "source": source, "destinations": ["id_token"]});
-        m.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
+        m.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap());
         json!({"claim_mappings": [m]})
     };
     let cases = [
-        (one("user.password_hash", json!({})), "claim_mappings[0].source"),
+        (
+            one("user.password_hash", json!({})),
+            "claim_mappings[0].source",
+        ),
         (one("user.metadata", json!({})), "claim_mappings[0].source"),
-        (one("user.external_id", json!({"claim": "sub"})), "claim_mappings[0].claim"),
-        (one("user.external_id", json!({"claim": "plan"})), "claim_mappings[0].claim"),
+        (
+            one("user.external_id", json!({"claim": "sub"})),
+            "claim_mappings[0].claim",
+        ),
+        (
+            one("user.external_id", json!({"claim": "plan"})),
+            "claim_mappings[0].claim",
+        ),
         (one("literal", json!({})), "claim_mappings[0].value"),
-        (one("user.external_id", json!({"destinations": ["cookie"]})), "claim_mappings[0].destinations[0]"),
-        (one("user.external_id", json!({"destinations": []})), "claim_mappings[0].destinations"),
+        (
+            one("user.external_id", json!({"destinations": ["cookie"]})),
+            "claim_mappings[0].destinations[0]",
+        ),
+        (
+            one("user.external_id", json!({"destinations": []})),
+            "claim_mappings[0].destinations",
+        ),
     ];
     for (body, field) in &cases {
         let (status, answer) = w.call(Method::PATCH, &app, Some(body.clone())).await;
         assert_eq!(status, 422, "{body}: {answer}");
         assert_eq!(answer["error"], "invalid_field", "{answer}");
         let description = answer["error_description"].as_str().unwrap();
-        assert!(description.starts_with(&format!("{field}: ")), "{field}: {description}");
+        assert!(
+            description.starts_with(&format!("{field}: ")),
+            "{field}: {description}"
+        );
     }
     let created = json!({"name": "x", "type": "web", "claim_mappings": [
         {"claim": "https://example.com/x", "source": "user.nickname", "destinations": ["id_token"]},
     ]});
     let (status, answer) = w.call(Method::POST, "/applications", Some(created)).await;
     assert_eq!(status, 422, "{answer}");
-    assert!(answer["error_description"].as_str().unwrap().contains("claim_mappings[0].source"));
+    assert!(
+        answer["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("claim_mappings[0].source")
+    );
     // An API's mappings go into its access tokens only.
     let api = json!({"identifier": API, "name": "API", "claim_mappings": [
         {"claim": "https://example.com/x", "source": "user.external_id", "destinations": ["id_token"]},
@@ -265,7 +317,10 @@ async fn bad_claim_mappings_are_refused_naming_the_field_and_change_nothing() {
     let (status, answer) = w.call(Method::POST, "/apis", Some(api)).await;
     assert_eq!(status, 422, "{answer}");
     assert!(
-        answer["error_description"].as_str().unwrap().starts_with("claim_mappings[0].destinations[0]"),
+        answer["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("claim_mappings[0].destinations[0]"),
         "{answer}"
     );
     let unchanged = w.get(&app).await;
@@ -308,9 +363,18 @@ async fn back_to_the_application_returns_access_denied_with_state_and_iss() {
         .await
         .expect_redirect();
     assert!(callback.as_str().starts_with(world::REDIRECT), "{callback}");
-    assert_eq!(support::param(&callback, "error").as_deref(), Some("access_denied"));
-    assert_eq!(support::param(&callback, "state").as_deref(), Some(attempt.state.as_str()));
-    assert_eq!(support::param(&callback, "iss").as_deref(), Some(w.server.issuer()));
+    assert_eq!(
+        support::param(&callback, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(
+        support::param(&callback, "state").as_deref(),
+        Some(attempt.state.as_str())
+    );
+    assert_eq!(
+        support::param(&callback, "iss").as_deref(),
+        Some(w.server.issuer())
+    );
     assert_eq!(support::param(&callback, "code"), None);
 
     // The request is used up: neither signing in nor declining again works.

@@ -58,10 +58,14 @@ impl Hook {
         let answer = body.to_string();
         tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let (seen, answer) = (seen.clone(), answer.clone());
                 tokio::spawn(async move {
-                    let Some(request) = read_request(&mut stream).await else { return };
+                    let Some(request) = read_request(&mut stream).await else {
+                        return;
+                    };
                     seen.lock().unwrap().push(request);
                     tokio::time::sleep(delay).await;
                     let reply = format!(
@@ -131,7 +135,10 @@ async fn set_hook(w: &World, url: &str, on_failure: &str, timeout_ms: u64) -> St
 /// `client_credentials` for the web application: status and body.
 async fn client_token(w: &World) -> (u16, Value) {
     let form = [("grant_type", "client_credentials")];
-    let basic = (w.web.client_id.as_str(), w.web.client_secret.as_deref().unwrap());
+    let basic = (
+        w.web.client_id.as_str(),
+        w.web.client_secret.as_deref().unwrap(),
+    );
     let (status, body, _) = support::token(&w.server, &form, Some(basic)).await;
     (status, body)
 }
@@ -148,8 +155,11 @@ fn verifies(secret: &str, received: &Received) -> bool {
 async fn the_hook_is_told_what_is_issued_with_a_verifiable_signature_and_adds_claims() {
     let w = World::start().await;
     let app = format!("/applications/{}", w.web.id);
-    w.patch(&app, json!({"custom_claims": {"https://example.com/plan": "gold"}}))
-        .await;
+    w.patch(
+        &app,
+        json!({"custom_claims": {"https://example.com/plan": "gold"}}),
+    )
+    .await;
     let answer = json!({"claims": {
         "access_token": {"https://example.com/risk": "low", "https://example.com/plan": "free"},
         "id_token": {"https://example.com/risk": "low"},
@@ -157,14 +167,20 @@ async fn the_hook_is_told_what_is_issued_with_a_verifiable_signature_and_adds_cl
     let hook = Hook::start(200, answer, Duration::ZERO).await;
     let secret = set_hook(&w, &hook.url, "deny", 1000).await;
     let shown = w.get(&format!("{app}/token-hook")).await;
-    assert_eq!(shown, json!({"url": hook.url, "on_failure": "deny", "timeout_ms": 1000}));
+    assert_eq!(
+        shown,
+        json!({"url": hook.url, "on_failure": "deny", "timeout_ms": 1000})
+    );
     assert_eq!(w.get(&app).await["token_hook"], shown, "never the secret");
 
     let browser = Browser::new();
     let tokens = w.tokens(&browser, &["offline_access"], &[]).await;
     let (at, id) = (claims(&tokens["access_token"]), claims(&tokens["id_token"]));
     assert_eq!(at["https://example.com/risk"], "low", "{at}");
-    assert_eq!(at["https://example.com/plan"], "gold", "never overrides: {at}");
+    assert_eq!(
+        at["https://example.com/plan"], "gold",
+        "never overrides: {at}"
+    );
     assert_eq!(id["https://example.com/risk"], "low", "{id}");
 
     let calls = hook.received();
@@ -177,18 +193,41 @@ async fn the_hook_is_told_what_is_issued_with_a_verifiable_signature_and_adds_cl
     assert_eq!(body["subject"], user.as_str());
     assert_eq!(body["client_id"], w.web.client_id.as_str());
     assert_eq!(body["organization"], Value::Null);
-    assert!(body["granted_scopes"].as_array().unwrap().contains(&json!("openid")), "{body}");
+    assert!(
+        body["granted_scopes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("openid")),
+        "{body}"
+    );
     assert_eq!(body["claims"]["access_token"]["sub"], user.as_str());
-    assert_eq!(body["claims"]["access_token"]["https://example.com/plan"], "gold");
+    assert_eq!(
+        body["claims"]["access_token"]["https://example.com/plan"],
+        "gold"
+    );
     assert_eq!(body["claims"]["id_token"]["sub"], user.as_str());
 
     let (status, refreshed) = w.refresh(tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{refreshed}");
-    assert_eq!(claims(&refreshed["access_token"])["https://example.com/risk"], "low");
+    assert_eq!(
+        claims(&refreshed["access_token"])["https://example.com/risk"],
+        "low"
+    );
     let (status, body) = client_token(&w).await;
     assert_eq!(status, 200, "{body}");
-    let kinds: Vec<Value> = hook.received().iter().map(|r| r.json()["grant_type"].clone()).collect();
-    assert_eq!(kinds, [json!("authorization_code"), json!("refresh_token"), json!("client_credentials")]);
+    let kinds: Vec<Value> = hook
+        .received()
+        .iter()
+        .map(|r| r.json()["grant_type"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            json!("authorization_code"),
+            json!("refresh_token"),
+            json!("client_credentials")
+        ]
+    );
     assert!(hook.received().iter().all(|r| verifies(&secret, r)));
 
     // A new hook secret replaces the old one; removing the hook stops the calls.
@@ -226,8 +265,16 @@ async fn a_hook_that_times_out_is_skipped_with_proceed_and_denies_with_deny() {
     let started = std::time::Instant::now();
     let (status, body) = client_token(&w).await;
     assert_eq!(status, 200, "{body}");
-    assert!(claims(&body["access_token"]).get("https://example.com/late").is_none());
-    assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
+    assert!(
+        claims(&body["access_token"])
+            .get("https://example.com/late")
+            .is_none()
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
 
     set_hook(&w, &hook.url, "deny", 200).await;
     let (status, body) = client_token(&w).await;
@@ -239,7 +286,11 @@ async fn a_hook_that_times_out_is_skipped_with_proceed_and_denies_with_deny() {
     let failing = Hook::start(500, json!({}), Duration::ZERO).await;
     set_hook(&w, &failing.url, "deny", 1000).await;
     let (status, body) = client_token(&w).await;
-    assert_eq!((status, body["error"].as_str()), (403, Some("access_denied")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("access_denied")),
+        "{body}"
+    );
     assert_eq!(failing.received().len(), 1);
 }
 
@@ -252,18 +303,28 @@ async fn hook_urls_follow_the_backchannel_address_rules() {
         ("http://hooks.example.com/hook", "url"),
         ("https://10.0.0.1/hook", "url"),
     ] {
-        let (status, body) = w
-            .call(Method::POST, &path, Some(json!({"url": url})))
-            .await;
+        let (status, body) = w.call(Method::POST, &path, Some(json!({"url": url}))).await;
         assert_eq!(status, 422, "{url}: {body}");
         let description = body["error_description"].as_str().unwrap();
-        assert!(description.starts_with(&format!("{field}: ")), "{description}");
+        assert!(
+            description.starts_with(&format!("{field}: ")),
+            "{description}"
+        );
     }
     let (status, body) = w
-        .call(Method::POST, &path, Some(json!({"url": "https://h.example.com/", "timeout_ms": 9000})))
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"url": "https://h.example.com/", "timeout_ms": 9000})),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error_description"].as_str().unwrap().starts_with("timeout_ms: "));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("timeout_ms: ")
+    );
     let (status, _) = w.call(Method::GET, &path, None).await;
     assert_eq!(status, 404, "nothing was set");
 }

@@ -47,7 +47,9 @@ pub async fn of_user(
     query: ListQuery,
 ) -> Result<Json<List<UserOrganizationView>>, ApiError> {
     let page = manage::user_organizations(state.store.as_ref(), &user_id, &query.page).await?;
-    Ok(Json(List::from_page(page, |x| UserOrganizationView::from(x))))
+    Ok(Json(List::from_page(page, |x| {
+        UserOrganizationView::from(x)
+    })))
 }
 
 pub async fn show(

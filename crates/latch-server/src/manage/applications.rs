@@ -91,7 +91,10 @@ pub(crate) fn claim_mappings() -> impl Into<RefOr<Schema>> {
         .enum_values(Some(["id_token", "access_token", "userinfo"]));
     let mapping = ObjectBuilder::new()
         .schema_type(SchemaType::Type(Type::Object))
-        .property("claim", text("a namespaced claim name: an http(s) URL, not a registered name"))
+        .property(
+            "claim",
+            text("a namespaced claim name: an http(s) URL, not a registered name"),
+        )
         .required("claim")
         .property(
             "source",
@@ -102,7 +105,10 @@ pub(crate) fn claim_mappings() -> impl Into<RefOr<Schema>> {
             ),
         )
         .required("source")
-        .property("value", ObjectBuilder::new().description(Some("the literal's value (JSON)")))
+        .property(
+            "value",
+            ObjectBuilder::new().description(Some("the literal's value (JSON)")),
+        )
         .property(
             "destinations",
             utoipa::openapi::schema::ArrayBuilder::new().items(destination),
@@ -338,7 +344,14 @@ pub async fn update_application(
     let mut fields = patched(
         &view,
         patch,
-        &["id", "client_id", "type", "token_hook", "created_at", "updated_at"],
+        &[
+            "id",
+            "client_id",
+            "type",
+            "token_hook",
+            "created_at",
+            "updated_at",
+        ],
     )?;
     if let Value::Object(map) = &mut fields {
         map.insert("type".into(), current.application_type.as_str().into());

@@ -33,10 +33,10 @@ pub use organizations::{
     create_organization, delete_organization, member, organization, remove_member,
     revoke_invitation, update_member, update_organization, user_organizations,
 };
+pub use roles::{NewRole, RoleView, create_role, delete_role, resolve_roles, role, update_role};
 pub use token_hook::{
     NewTokenHook, TokenHookCreated, TokenHookView, delete_token_hook, set_token_hook,
 };
-pub use roles::{NewRole, RoleView, create_role, delete_role, resolve_roles, role, update_role};
 pub use users::{
     NewUser, UserFields, UserView, create_user, delete_user, update_user, user, validate_profile,
 };

@@ -94,7 +94,11 @@ pub async fn set_token_hook(
         return Err(ManageError::NotFound("application"));
     }
     let created = TokenHookCreated {
-        hook: TokenHookView::from(app.token_hook.as_ref().ok_or(ManageError::NotFound("token hook"))?),
+        hook: TokenHookView::from(
+            app.token_hook
+                .as_ref()
+                .ok_or(ManageError::NotFound("token hook"))?,
+        ),
         secret,
     };
     Ok((app, created))

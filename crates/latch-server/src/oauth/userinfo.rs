@@ -113,9 +113,7 @@ async fn mapped_claims(
         .filter(wanted)
         .any(ClaimMapping::reads_organization);
     let organization = match org_id {
-        Some(id) if reads_organization => {
-            state.store.get_organization(id).await.map_err(failed)?
-        }
+        Some(id) if reads_organization => state.store.get_organization(id).await.map_err(failed)?,
         _ => None,
     };
     let data = ClaimData {

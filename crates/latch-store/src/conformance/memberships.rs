@@ -239,14 +239,20 @@ pub async fn case_a_users_organizations_page_with_their_roles(store: &dyn Store)
             roles,
             created_at: NOW,
         };
-        store.insert_membership(&m).await.expect("insert membership");
+        store
+            .insert_membership(&m)
+            .await
+            .expect("insert membership");
         let theirs = Membership {
             organization_id: org.id.clone(),
             user_id: other.id.clone(),
             roles: vec![writer.clone()],
             created_at: NOW,
         };
-        store.insert_membership(&theirs).await.expect("other member");
+        store
+            .insert_membership(&theirs)
+            .await
+            .expect("other member");
         orgs.push(org);
     }
     let elsewhere = given_organization(store, "hooli").await;
@@ -266,7 +272,10 @@ pub async fn case_a_users_organizations_page_with_their_roles(store: &dyn Store)
         elsewhere.name
     );
     let roles = |name: &str| {
-        let row = rows.iter().find(|r| r.organization.name == name).expect("listed");
+        let row = rows
+            .iter()
+            .find(|r| r.organization.name == name)
+            .expect("listed");
         row.roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>()
     };
     assert_eq!(roles("acme"), ["reader", "writer"], "sorted by name");
@@ -274,7 +283,13 @@ pub async fn case_a_users_organizations_page_with_their_roles(store: &dyn Store)
     assert_eq!(roles("initech"), ["reader"]);
 
     let nobody = store
-        .list_user_memberships(&new_id(), &latch_core::store::PageRequest { limit: 10, after: None })
+        .list_user_memberships(
+            &new_id(),
+            &latch_core::store::PageRequest {
+                limit: 10,
+                after: None,
+            },
+        )
         .await
         .expect("unknown user");
     assert!(nobody.data.is_empty() && nobody.next_cursor.is_none());

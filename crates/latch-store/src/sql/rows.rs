@@ -2,11 +2,11 @@
 
 use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
 use latch_core::claim_mapping::ClaimMapping;
-use latch_core::token_hook::TokenHook;
 use latch_core::store::{
     BackchannelDelivery, LoginRequestRecord, RefreshGrant, RefreshGrantState, SessionRecord,
     SigningKeyRecord, StoreError,
 };
+use latch_core::token_hook::TokenHook;
 use latch_core::user::User;
 use latch_core::{SecretHash, UnixTime};
 
@@ -72,7 +72,10 @@ pub(crate) fn token_hook_json(hook: Option<&TokenHook>) -> Option<String> {
 }
 
 /// The claim mappings of a `what` row.
-pub(crate) fn parse_claim_mappings(what: &str, text: &str) -> Result<Vec<ClaimMapping>, StoreError> {
+pub(crate) fn parse_claim_mappings(
+    what: &str,
+    text: &str,
+) -> Result<Vec<ClaimMapping>, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
