@@ -143,7 +143,7 @@ try {
   check('logo_named_and_loaded', logo.alt === 'Acme Staging' && logo.loaded, logo);
   // The stylesheet is a separate file under the CSP's style-src: its colour reaching the button
   // proves it loaded (the page has no inline style at all).
-  const buttonColour = await page.locator('button[type="submit"]').evaluate((b) => getComputedStyle(b).backgroundColor);
+  const buttonColour = await page.getByRole('button', { name: 'Sign in' }).evaluate((b) => getComputedStyle(b).backgroundColor);
   check('stylesheet_applied', buttonColour === 'rgb(11, 110, 79)', buttonColour);
 
   begin('sign in: fill email and password');
