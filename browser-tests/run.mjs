@@ -143,7 +143,7 @@ try {
   check('logo_named_and_loaded', logo.alt === 'Acme Staging' && logo.loaded, logo);
   // The stylesheet is a separate file under the CSP's style-src: its colour reaching the button
   // proves it loaded (the page has no inline style at all).
-  const buttonColour = await page.locator('button[type="submit"]').evaluate((b) => getComputedStyle(b).backgroundColor);
+  const buttonColour = await page.getByRole('button', { name: 'Sign in' }).evaluate((b) => getComputedStyle(b).backgroundColor);
   check('stylesheet_applied', buttonColour === 'rgb(11, 110, 79)', buttonColour);
 
   begin('sign in: fill email and password');
@@ -284,8 +284,32 @@ try {
     client: document.documentElement.clientWidth,
   }));
   check('phone_no_horizontal_scroll', widths.scroll <= 375, widths);
+  const declineBox = await phonePage.getByRole('link', { name: /^Back to / }).boundingBox();
+  check('phone_decline_visible', declineBox !== null && declineBox.x >= 0 && declineBox.x + declineBox.width <= 375, declineBox);
   await phonePage.screenshot({ path: join(artifacts, 'login-page-375px.png'), fullPage: true });
   await phone.close();
+
+  // ---- Declining: back to the application, by keyboard, without JavaScript, at 375 px ------------
+  begin('"Back to the application" returns access_denied with the state, by keyboard and without JavaScript');
+  const decline = await browser.newContext({ viewport: { width: 375, height: 740 }, javaScriptEnabled: false });
+  const declinePage = await decline.newPage();
+  failurePage = declinePage;
+  watch(declinePage, 'decline');
+  const declined = authorizeUrl();
+  await declinePage.goto(declined.url);
+  await declinePage.waitForURL((u) => isLoginPage(u.href));
+  // Password field, then the Sign in button, then the way back: Tab, Tab, Enter.
+  await declinePage.focus('#password');
+  await declinePage.keyboard.press('Tab');
+  await declinePage.keyboard.press('Tab');
+  await declinePage.keyboard.press('Enter');
+  await declinePage.waitForURL((u) => u.href.startsWith(`${spaA}/callback.html`));
+  const back = new URL(declinePage.url());
+  check('decline_access_denied', back.searchParams.get('error') === 'access_denied', back.search);
+  check('decline_state', back.searchParams.get('state') === declined.state, back.searchParams.get('state'));
+  check('decline_iss', back.searchParams.get('iss') === issuer, back.searchParams.get('iss'));
+  check('decline_no_code', !back.searchParams.has('code'), back.search);
+  await decline.close();
 
   process.stdout.write(`${JSON.stringify({ ok: true, checks })}\n`);
   await browser.close();

@@ -5,10 +5,12 @@ use serde_json::{Map, Value};
 
 use crate::UnixTime;
 pub use crate::algorithm::Algorithm;
+use crate::claim_mapping::{ClaimMapping, Destination};
 pub use crate::client_type::ApplicationType;
 use crate::field::FieldError;
 use crate::redirect::{self, UriError};
 use crate::secret::SecretHash;
+use crate::token_hook::TokenHook;
 
 /// Environment default for `expires_in` of access tokens, unless the application overrides it.
 pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 300;
@@ -56,6 +58,12 @@ pub struct Application {
     /// Namespaced claims added to every ID and access token of this application (see `claims`).
     #[serde(default)]
     pub custom_claims: Map<String, Value>,
+    /// Claims from the user's and organization's data (see `claim_mapping`).
+    #[serde(default)]
+    pub claim_mappings: Vec<ClaimMapping>,
+    /// Asked before tokens are issued (see `token_hook`); set through its own endpoint.
+    #[serde(default)]
+    pub token_hook: Option<TokenHook>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -173,7 +181,17 @@ impl Application {
             &self.allowed_origins,
             redirect::validate_origin,
         )?;
-        crate::claims::validate_custom_claims("custom_claims", &self.custom_claims)
+        crate::claims::validate_custom_claims("custom_claims", &self.custom_claims)?;
+        crate::claim_mapping::validate_claim_mappings(
+            "claim_mappings",
+            &self.claim_mappings,
+            &self.custom_claims,
+            &[
+                Destination::IdToken,
+                Destination::AccessToken,
+                Destination::Userinfo,
+            ],
+        )
     }
 }
 
@@ -237,6 +255,8 @@ pub(crate) mod tests {
             allowed_origins: vec![],
             id_token_signed_response_alg: Algorithm::RS256,
             custom_claims: Map::new(),
+            claim_mappings: Vec::new(),
+            token_hook: None,
             created_at: 0,
             updated_at: 0,
         }

@@ -288,6 +288,8 @@ mod tests {
             allowed_origins: vec![],
             id_token_signed_response_alg: crate::algorithm::Algorithm::RS256,
             custom_claims: serde_json::Map::new(),
+            claim_mappings: vec![],
+            token_hook: None,
             created_at: 0,
             updated_at: 0,
         }

@@ -65,24 +65,31 @@ pub fn validate_custom_claims(field: &str, claims: &Map<String, Value>) -> Resul
         ));
     }
     for name in claims.keys() {
-        let at = || format!("{field}.{}", name.chars().take(80).collect::<String>());
-        if REGISTERED_CLAIMS.contains(&name.as_str()) {
-            return Err(FieldError::new(
-                at(),
-                "is a registered claim name; custom claims need a namespaced URL name such as https://example.com/claim",
-            ));
-        }
-        if !is_namespaced(name) {
-            return Err(FieldError::new(
-                at(),
-                "must be a namespaced URL (http:// or https://), e.g. https://example.com/claim",
-            ));
-        }
+        let at = format!("{field}.{}", name.chars().take(80).collect::<String>());
+        check_claim_name(&at, name)?;
     }
     if Value::Object(claims.clone()).to_string().len() > MAX_CUSTOM_CLAIMS_BYTES {
         return Err(FieldError::new(
             field,
             format!("at most {MAX_CUSTOM_CLAIMS_BYTES} bytes of JSON"),
+        ));
+    }
+    Ok(())
+}
+
+/// A custom (or mapped, `claim_mapping`) claim's name: not a registered one, a namespaced URL;
+/// `field` names it in the error.
+pub fn check_claim_name(field: &str, name: &str) -> Result<(), FieldError> {
+    if REGISTERED_CLAIMS.contains(&name) {
+        return Err(FieldError::new(
+            field,
+            "is a registered claim name; custom claims need a namespaced URL name such as https://example.com/claim",
+        ));
+    }
+    if !is_namespaced(name) {
+        return Err(FieldError::new(
+            field,
+            "must be a namespaced URL (http:// or https://), e.g. https://example.com/claim",
         ));
     }
     Ok(())

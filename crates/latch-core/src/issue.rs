@@ -116,7 +116,8 @@ pub fn code_refresh_grant(
         })
 }
 
-/// What an ID token says, besides what the server alone knows (its signature, `at_hash`).
+/// What an ID token says, besides what the server alone knows (its signature, and `at_hash`,
+/// which it adds once the access token is signed: a token hook may still add claims before).
 pub struct IdToken<'a> {
     pub issuer: &'a str,
     pub user: &'a User,
@@ -128,8 +129,6 @@ pub struct IdToken<'a> {
     pub auth_time: Option<UnixTime>,
     pub sid: Option<&'a str>,
     pub nonce: Option<&'a str>,
-    /// OIDC Core §3.1.3.6: of the access token it goes with.
-    pub at_hash: String,
     /// Claims asked for individually for the ID token (OIDC Core §5.5).
     pub requested: &'a BTreeSet<String>,
 }
@@ -154,7 +153,6 @@ pub fn id_token_claims(t: IdToken<'_>) -> Map<String, Value> {
     if let Some(nonce) = t.nonce {
         c.insert("nonce".into(), nonce.into());
     }
-    c.insert("at_hash".into(), t.at_hash.into());
     if let Some(o) = &t.access.organization {
         c.insert("org_id".into(), o.id.as_str().into());
         c.insert("org_name".into(), o.name.as_str().into());
@@ -371,7 +369,6 @@ mod tests {
             auth_time: Some(90),
             sid: Some("s"),
             nonce: Some("n"),
-            at_hash: "h".into(),
             requested: &requested,
         });
         assert_eq!(c["iss"], "https://id.example.com");
@@ -387,10 +384,8 @@ mod tests {
             (&c["iat"], &c["exp"], &c["auth_time"]),
             (&100.into(), &400.into(), &90.into())
         );
-        assert_eq!(
-            (&c["sid"], &c["nonce"], &c["at_hash"]),
-            (&"s".into(), &"n".into(), &"h".into())
-        );
+        assert_eq!((&c["sid"], &c["nonce"]), (&"s".into(), &"n".into()));
+        assert!(!c.contains_key("at_hash"), "added by the server once signed");
         assert_eq!(
             (&c["org_id"], &c["org_name"]),
             (&"org_a".into(), &"acme".into())

@@ -1,8 +1,8 @@
 //! # latch-core
 //!
 //! The protocol rules of Latch with no I/O: typed requests and their parsing, validation of
-//! redirect URIs, PKCE, scopes, claims, metadata and external ids, the token and authorization
-//! rules, the abuse-limit counters and device cookies, which addresses may be called out to,
+//! redirect URIs, PKCE, scopes, claims (static and mapped from data), metadata and external ids,
+//! the token and authorization rules, the abuse-limit counters and device cookies, which addresses may be called out to,
 //! errors as values (`OAuthError`), the injected `Clock`, and the store traits that `latch-store`
 //! implements.
 //!
@@ -14,6 +14,7 @@ pub mod algorithm;
 pub mod application;
 pub mod audit;
 pub mod authorize;
+pub mod claim_mapping;
 pub mod claims;
 pub mod client_type;
 pub mod clock;
@@ -38,6 +39,7 @@ pub mod store;
 pub mod throttle;
 pub mod token;
 pub mod types;
+pub mod token_hook;
 pub mod user;
 
 pub use clock::{Clock, SystemClock, UnixTime};

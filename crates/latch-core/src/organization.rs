@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::UnixTime;
 use crate::application::{MAX_ACCESS_TOKEN_TTL, MIN_ACCESS_TOKEN_TTL};
+use crate::claim_mapping::{ClaimMapping, Destination, validate_claim_mappings};
 use crate::claims::validate_custom_claims;
 use crate::field::FieldError;
 use crate::scope::{MAX_PERMISSION_LEN, is_permission};
@@ -37,6 +38,14 @@ pub struct Organization {
     pub external_id: Option<String>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
+}
+
+/// An organization a user belongs to, with the roles they hold there (sorted by name): one item
+/// of `GET /api/v1/users/{id}/organizations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserOrganization {
+    pub organization: Organization,
+    pub roles: Vec<Role>,
 }
 
 /// A role: a name (unique) and the permissions it grants.
@@ -103,6 +112,8 @@ pub struct ApiResource {
     /// Whether `offline_access` yields a refresh token for this API (Auth0's "Allow Offline Access").
     pub allow_offline_access: bool,
     pub custom_claims: Map<String, Value>,
+    /// Claims from the user's and organization's data, for this API's access tokens.
+    pub claim_mappings: Vec<ClaimMapping>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -152,7 +163,13 @@ impl ApiResource {
                 format!("must be between {MIN_ACCESS_TOKEN_TTL} and {MAX_ACCESS_TOKEN_TTL}"),
             ));
         }
-        validate_custom_claims("custom_claims", &self.custom_claims)
+        validate_custom_claims("custom_claims", &self.custom_claims)?;
+        validate_claim_mappings(
+            "claim_mappings",
+            &self.claim_mappings,
+            &self.custom_claims,
+            &[Destination::AccessToken],
+        )
     }
 }
 
@@ -235,6 +252,7 @@ mod tests {
             access_token_ttl_seconds: None,
             allow_offline_access: false,
             custom_claims: Map::new(),
+            claim_mappings: Vec::new(),
             created_at: 0,
             updated_at: 0,
         }

@@ -27,6 +27,8 @@ fn app(kind: ApplicationType) -> Application {
         allowed_origins: vec![],
         id_token_signed_response_alg: latch_core::algorithm::Algorithm::RS256,
         custom_claims: serde_json::Map::new(),
+        claim_mappings: vec![],
+        token_hook: None,
         created_at: 0,
         updated_at: 0,
     }

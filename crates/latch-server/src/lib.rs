@@ -21,6 +21,7 @@ mod body_limit;
 mod bounded;
 pub mod client_ip;
 mod cors;
+mod decline;
 mod edge;
 pub mod error;
 mod flow;
@@ -47,6 +48,7 @@ mod startup;
 mod state;
 mod sweep;
 mod throttle;
+mod token_hook;
 pub mod tokens;
 pub mod user_transfer;
 

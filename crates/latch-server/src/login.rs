@@ -1,5 +1,6 @@
 //! The hosted login page, the flow's login step: `GET /login` shows the form, `POST /login` checks
-//! the password, opens the shared session and resumes the parked authorization request (`flow`).
+//! the password, opens the shared session and resumes the parked authorization request (`flow`);
+//! the page's "Back to {application}" declines it instead (`decline`).
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};

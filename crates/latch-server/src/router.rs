@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
             get(authorize::get).post(authorize::post),
         )
         .route("/login", get(login::get).post(login::post))
+        .route("/login/decline", get(crate::decline::get))
         .route(&state.theme.stylesheet_route, get(crate::pages::stylesheet))
         .route("/login/organization", post(organization::pick))
         .route(

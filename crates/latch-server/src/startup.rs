@@ -88,6 +88,8 @@ impl Server {
         let refresh_token_key = keys.master().derive("latch refresh token v1");
         let code_key = keys.master().sub_key("latch authorization code v1");
         let device_key = keys.master().derive("latch device cookie v1");
+        let token_hooks =
+            crate::token_hook::TokenHooks::new(keys.master().derive("latch token hook v1"));
         let state = AppState(Arc::new(Inner {
             discovery: crate::oidc::discovery_document(&settings.issuer),
             theme: crate::pages::Theme::new(&settings),
@@ -104,6 +106,7 @@ impl Server {
             refresh_token_key,
             device_key,
             code_key,
+            token_hooks,
         }));
         Ok(Self {
             state,

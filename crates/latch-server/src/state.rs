@@ -38,6 +38,8 @@ pub struct Inner {
     pub(crate) device_key: [u8; 32],
     /// Seals authorization codes (see `oauth::code`).
     pub(crate) code_key: latch_jose::MasterKey,
+    /// Token hooks' HTTP client and the key their secrets are derived from (see `token_hook`).
+    pub(crate) token_hooks: crate::token_hook::TokenHooks,
 }
 
 impl std::ops::Deref for AppState {

@@ -1,9 +1,13 @@
-//! Minting and checking Latch's JWTs: access tokens (RFC 9068), ID tokens (OIDC Core §2).
+//! Minting and checking Latch's JWTs: access tokens (RFC 9068), ID tokens (OIDC Core §2), with
+//! the application's and API's claims from data (`latch_core::claim_mapping`) and, when the
+//! application has one, what its token hook adds (`token_hook`).
 
 use latch_core::application::Application;
+use latch_core::claim_mapping::{self, ClaimData, Destination};
 use latch_core::issue::{Access, IdToken, id_token_claims, issues_id_token};
 use latch_core::requested::ClaimsRequest;
 use latch_core::scope::ScopeSet;
+use latch_core::token_hook::HookGrant;
 use latch_core::user::User;
 use latch_core::{OAuthError, UnixTime};
 use latch_jose::at_hash;
@@ -27,6 +31,8 @@ pub struct Grant<'a> {
     pub jti: String,
     /// Claims asked for individually (OIDC Core §5.5).
     pub claims: ClaimsRequest,
+    /// What the token hook is told (`latch_core::token_hook`).
+    pub grant_type: HookGrant,
 }
 
 #[derive(Serialize)]
@@ -71,14 +77,14 @@ pub struct Minted {
     pub expires_in: i64,
 }
 
-/// Signs the access token and, when `openid` was granted to a user, the ID token.
-pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted, OAuthError> {
-    let keys = state.keys.current();
+/// Signs the access token and, when `openid` was granted to a user, the ID token; the
+/// application's token hook, if it has one, is asked first.
+pub async fn mint(
+    state: &AppState,
+    grant: &Grant<'_>,
+    now: UnixTime,
+) -> Result<Minted, OAuthError> {
     let alg = grant.app.id_token_signed_response_alg;
-    let key = keys.signer(alg).ok_or_else(|| {
-        tracing::error!(alg = alg.as_str(), "no signing key for this algorithm");
-        OAuthError::server_error()
-    })?;
     let issuer = state.settings.issuer.as_str();
     let ttl = grant.app.access_token_ttl();
     let access = grant.access;
@@ -96,7 +102,18 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
     let org = access.organization.as_ref();
     let mut custom = grant.app.custom_claims.clone();
     custom.extend(api.map(|a| a.custom_claims.clone()).unwrap_or_default());
-    let claims = AccessClaims {
+    // Claims from data (issue 23), read from the user and organization of this very mint.
+    let data = ClaimData {
+        user: grant.user,
+        organization: org,
+    };
+    let app_mapped = grant.app.claim_mappings.as_slice();
+    let api_mapped = api.map_or(&[][..], |a| a.claim_mappings.as_slice());
+    let mapped = |destination, out: &mut Map<String, Value>| {
+        claim_mapping::resolve_into(&[app_mapped, api_mapped], destination, &data, out);
+    };
+    mapped(Destination::AccessToken, &mut custom);
+    let mut claims = AccessClaims {
         iss: issuer,
         sub: grant
             .user
@@ -121,10 +138,9 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
         tracing::error!(error = %e, "signing failed");
         OAuthError::server_error()
     };
-    let access_token = key.sign_jwt(Some("at+jwt"), &claims).map_err(sign_error)?;
-    let id_token = match grant.user {
+    let mut id_claims = match grant.user {
         Some(user) if issues_id_token(access, true) => {
-            let claims = id_token_claims(IdToken {
+            let mut c = id_token_claims(IdToken {
                 issuer,
                 user,
                 app: grant.app,
@@ -134,12 +150,36 @@ pub fn mint(state: &AppState, grant: &Grant<'_>, now: UnixTime) -> Result<Minted
                 auth_time: grant.auth_time,
                 sid: grant.sid,
                 nonce: grant.nonce,
-                at_hash: at_hash(alg, &access_token),
                 requested: &grant.claims.id_token,
             });
-            Some(key.sign_jwt(Some("JWT"), &claims).map_err(sign_error)?)
+            mapped(Destination::IdToken, &mut c);
+            Some(c)
         }
         _ => None,
+    };
+    // Apps without a hook pay nothing here (no lookup, no allocation).
+    if let Some(hook) = &grant.app.token_hook {
+        let access_shown = serde_json::to_value(&claims).unwrap_or_default();
+        let issuing = crate::token_hook::Issuing {
+            access_token: &mut claims.custom,
+            access_shown,
+            id_token: id_claims.as_mut(),
+        };
+        crate::token_hook::call(state, grant, hook, issuing, now).await?;
+    }
+    // The keys are read after the hook: a rotation meanwhile signs with the newest.
+    let keys = state.keys.current();
+    let key = keys.signer(alg).ok_or_else(|| {
+        tracing::error!(alg = alg.as_str(), "no signing key for this algorithm");
+        OAuthError::server_error()
+    })?;
+    let access_token = key.sign_jwt(Some("at+jwt"), &claims).map_err(sign_error)?;
+    let id_token = match id_claims {
+        Some(mut c) => {
+            c.insert("at_hash".into(), at_hash(alg, &access_token).into());
+            Some(key.sign_jwt(Some("JWT"), &c).map_err(sign_error)?)
+        }
+        None => None,
     };
     Ok(Minted {
         access_token,

@@ -308,6 +308,11 @@ async fn spas_sign_in_refresh_and_sign_out_in_headless_chromium() {
         "inline_script_blocked",
         "no_dialog",
         "phone_no_horizontal_scroll",
+        "phone_decline_visible",
+        "decline_access_denied",
+        "decline_state",
+        "decline_iss",
+        "decline_no_code",
     ] {
         assert!(
             !checks[name].is_null() && checks[name] != false,

@@ -1077,7 +1077,7 @@ async fn the_openapi_document_lists_every_route_and_each_is_served() {
             );
         }
     }
-    assert_eq!(operations, 44, "{paths:?}");
+    assert_eq!(operations, 48, "{paths:?}");
     for schema in [
         "Application",
         "NewApplication",

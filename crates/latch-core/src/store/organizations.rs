@@ -5,7 +5,9 @@ use async_trait::async_trait;
 
 use super::{Page, PageRequest, StoreResult};
 use crate::UnixTime;
-use crate::organization::{ApiResource, Invitation, Membership, Organization, Role};
+use crate::organization::{
+    ApiResource, Invitation, Membership, Organization, Role, UserOrganization,
+};
 use crate::secret::SecretHash;
 
 /// Organizations (see `organization`). Lists page by id.
@@ -64,6 +66,13 @@ pub trait MembershipStore: Send + Sync {
         user_id: &str,
         limit: u32,
     ) -> StoreResult<Vec<Organization>>;
+    /// The organizations the user belongs to with the roles held in each, by organization id after
+    /// the cursor.
+    async fn list_user_memberships(
+        &self,
+        user_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<UserOrganization>>;
     /// Replaces the member's roles; `false` if there is no such membership.
     async fn update_membership_roles(
         &self,

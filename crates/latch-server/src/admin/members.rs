@@ -1,4 +1,5 @@
-//! `/api/v1/organizations/{id}/members` and `/members/{user_id}`: who belongs, with which roles.
+//! `/api/v1/organizations/{id}/members` and `/members/{user_id}`: who belongs, with which roles;
+//! `/api/v1/users/{id}/organizations`: the same memberships seen from the user.
 
 use axum::Json;
 use axum::extract::State;
@@ -11,7 +12,7 @@ use super::json::{JsonBody, PathParams};
 use super::organizations::find;
 use super::pagination::{List, ListQuery};
 use crate::error::ApiError;
-use crate::manage::{self, MemberView, NewMember};
+use crate::manage::{self, MemberView, NewMember, UserOrganizationView};
 use crate::state::AppState;
 
 pub async fn add(
@@ -36,6 +37,19 @@ pub async fn list(
     let org = find(&state, &id).await?;
     let page = state.store.list_memberships(&org.id, &query.page).await?;
     Ok(Json(List::from_page(page, |x| MemberView::from(x))))
+}
+
+/// A user's organizations with their roles in each, by organization id.
+pub async fn of_user(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParams(user_id): PathParams<String>,
+    query: ListQuery,
+) -> Result<Json<List<UserOrganizationView>>, ApiError> {
+    let page = manage::user_organizations(state.store.as_ref(), &user_id, &query.page).await?;
+    Ok(Json(List::from_page(page, |x| {
+        UserOrganizationView::from(x)
+    })))
 }
 
 pub async fn show(

@@ -24,6 +24,7 @@ mod pagination;
 mod roles;
 mod secrets;
 mod sessions;
+mod token_hook;
 mod users;
 
 use axum::Router;
@@ -165,6 +166,9 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(Post, secrets, secrets::create, Doc::new("createClientSecret", "Create a client secret (web applications only), shown this once", Body(201, "ClientSecretCreated")).conflict("two secrets are active already (too_many_secrets)")),
         endpoint(Get, secrets, secrets::list, Doc::new("listClientSecrets", "List the active client secrets, without their values", List("ClientSecret"))),
         endpoint(Get, "/applications/{id}/backchannel-deliveries", deliveries::list, Doc::new("listBackchannelDeliveries", "List the back-channel logout notifications sent to an application: pending, delivered and abandoned", List("BackchannelDelivery"))),
+        endpoint(Post, "/applications/{id}/token-hook", token_hook::set, Doc::new("setTokenHook", "Set (or replace) the application's token hook; the answer carries its signing secret, shown this once", Body(201, "TokenHookCreated")).body("NewTokenHook")),
+        endpoint(Get, "/applications/{id}/token-hook", token_hook::show, Doc::new("getTokenHook", "Read the application's token hook (never its secret)", Body(200, "TokenHook"))),
+        endpoint(Delete, "/applications/{id}/token-hook", token_hook::delete, Doc::new("deleteTokenHook", "Remove the application's token hook", NoContent)),
         endpoint(Delete, "/applications/{id}/secrets/{secret_id}", secrets::delete, Doc::new("revokeClientSecret", "Revoke a client secret", NoContent)),
         endpoint(Post, users, users::create, Doc::new("createUser", "Create a user", Body(201, "User")).body("NewUser").conflict("the email (email_taken) or the external_id (external_id_taken) is taken")),
         endpoint(Post, "/users/import", users::import, Doc::new("importUsers", "Import users from JSON Lines in the body (one user per line, password hashes of other servers accepted; see docs/api.md); existing emails are skipped, failed lines reported by number", Body(200, "UserImportReport"))),
@@ -175,6 +179,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(Get, sessions, sessions::list, Doc::new("listUserSessions", "List a user's active browser sessions", List("Session"))),
         endpoint(Delete, sessions, sessions::end_all, Doc::new("endUserSessions", "End all of a user's sessions", NoContent)),
         endpoint(Delete, "/users/{id}/sessions/{sid}", sessions::end_one, Doc::new("endUserSession", "End one of a user's sessions", NoContent)),
+        endpoint(Get, "/users/{id}/organizations", members::of_user, Doc::new("listUserOrganizations", "List the organizations a user belongs to, with the user's roles in each", List("UserOrganization"))),
         endpoint(Delete, "/users/{id}/lock", users::unlock, Doc::new("unlockUser", "Lift the lock that repeated failed sign-ins put on the user's account", NoContent)),
         endpoint(Get, "/audit-events", audit::list, Doc::new("listAuditEvents", "List audit events, oldest first; `since`/`until` take RFC 3339 or unix seconds (inclusive)", List("AuditEvent")).filters(&["user_id", "client_id", "type", "since", "until"])),
     ];

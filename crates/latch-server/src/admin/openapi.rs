@@ -161,6 +161,10 @@ pub fn schemas() -> Map<String, Value> {
     view::<OrganizationView>(&mut all);
     add::<NewMember>(&mut all);
     view::<MemberView>(&mut all);
+    view::<UserOrganizationView>(&mut all);
+    add::<NewTokenHook>(&mut all);
+    view::<TokenHookView>(&mut all);
+    view::<TokenHookCreated>(&mut all);
     add::<NewInvitation>(&mut all);
     view::<InvitationView>(&mut all);
     view::<InvitationCreated>(&mut all);
@@ -372,6 +376,8 @@ mod tests {
             allowed_origins: vec![],
             id_token_signed_response_alg: latch_core::algorithm::Algorithm::RS256,
             custom_claims: Map::new(),
+            claim_mappings: vec![],
+            token_hook: None,
             created_at: 0,
             updated_at: 0,
         };

@@ -1,7 +1,8 @@
 //! API resources (`/api/v1/apis`): what `audience=` at authorize names, the permissions its
-//! tokens may carry, their lifetime, offline access and custom claims.
+//! tokens may carry, their lifetime, offline access, custom claims and claim mappings.
 
 use latch_core::UnixTime;
+use latch_core::claim_mapping::ClaimMapping;
 use latch_core::field::FieldError;
 use latch_core::organization::ApiResource;
 use latch_core::store::Store;
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::applications::custom_claims;
+use super::applications::{claim_mappings, custom_claims};
 use super::patch::{parse_json, patched};
 use super::roles::permissions;
 use super::{ManageError, rfc3339};
@@ -36,6 +37,11 @@ pub struct NewApi {
     #[serde(default)]
     #[schema(schema_with = custom_claims)]
     pub custom_claims: Option<Map<String, Value>>,
+    /// Claims from the user's and organization's data, for this API's access tokens
+    /// (`destinations`: `access_token` only).
+    #[serde(default)]
+    #[schema(schema_with = claim_mappings)]
+    pub claim_mappings: Option<Vec<ClaimMapping>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -50,6 +56,8 @@ pub struct ApiView {
     pub access_token_ttl_seconds: Option<i64>,
     pub allow_offline_access: bool,
     pub custom_claims: Map<String, Value>,
+    #[schema(schema_with = claim_mappings)]
+    pub claim_mappings: Vec<ClaimMapping>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -66,6 +74,7 @@ impl From<&ApiResource> for ApiView {
             access_token_ttl_seconds: a.access_token_ttl_seconds,
             allow_offline_access: a.allow_offline_access,
             custom_claims: a.custom_claims.clone(),
+            claim_mappings: a.claim_mappings.clone(),
             created_at: rfc3339(a.created_at),
             updated_at: rfc3339(a.updated_at),
         }
@@ -81,6 +90,7 @@ fn api_from(new: NewApi, id: String, created_at: UnixTime, now: UnixTime) -> Api
         access_token_ttl_seconds: new.access_token_ttl_seconds,
         allow_offline_access: new.allow_offline_access,
         custom_claims: new.custom_claims.unwrap_or_default(),
+        claim_mappings: new.claim_mappings.unwrap_or_default(),
         created_at,
         updated_at: now,
     }

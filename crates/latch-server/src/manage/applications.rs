@@ -7,6 +7,7 @@ use latch_core::application::{
     Algorithm, Application, ApplicationType, ClientSecretInfo, MAX_ACTIVE_SECRETS, Redirects,
     SIGNING_ALGORITHMS, parse_signing_algorithm,
 };
+use latch_core::claim_mapping::ClaimMapping;
 use latch_core::secret::random_id;
 use latch_core::store::Store;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,10 @@ pub struct NewApplication {
     #[serde(default)]
     #[schema(schema_with = custom_claims)]
     pub custom_claims: Option<Map<String, Value>>,
+    /// Claims from the user's and organization's data (see docs/api.md "Claims from data").
+    #[serde(default)]
+    #[schema(schema_with = claim_mappings)]
+    pub claim_mappings: Option<Vec<ClaimMapping>>,
 }
 
 /// `id_token_signed_response_alg`: one of the algorithms Latch signs with.
@@ -74,6 +79,51 @@ pub(crate) fn custom_claims() -> impl Into<RefOr<Schema>> {
         ))
 }
 
+/// `claim_mappings` of applications and APIs: a list that a merge patch replaces whole.
+pub(crate) fn claim_mappings() -> impl Into<RefOr<Schema>> {
+    let text = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .description(Some(description))
+    };
+    let destination = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .enum_values(Some(["id_token", "access_token", "userinfo"]));
+    let mapping = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .property(
+            "claim",
+            text("a namespaced claim name: an http(s) URL, not a registered name"),
+        )
+        .required("claim")
+        .property(
+            "source",
+            text(
+                "user.metadata.<path>, organization.metadata.<path> (members joined by `.`, at \
+                 most 5), user.external_id, organization.external_id, user.email_verified, or \
+                 literal (then `value` is the claim's value)",
+            ),
+        )
+        .required("source")
+        .property(
+            "value",
+            ObjectBuilder::new().description(Some("the literal's value (JSON)")),
+        )
+        .property(
+            "destinations",
+            utoipa::openapi::schema::ArrayBuilder::new().items(destination),
+        )
+        .required("destinations");
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(mapping)
+        .max_items(Some(latch_core::claim_mapping::MAX_CLAIM_MAPPINGS))
+        .description(Some(
+            "claims whose values are read when a token is issued or refreshed (and at userinfo); \
+             a missing value leaves the claim out; an unknown source is refused (422)",
+        ))
+}
+
 /// An application as the API and CLI show it.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Application)]
@@ -91,6 +141,10 @@ pub struct ApplicationView {
     #[schema(schema_with = signing_algorithm)]
     pub id_token_signed_response_alg: String,
     pub custom_claims: Map<String, Value>,
+    #[schema(schema_with = claim_mappings)]
+    pub claim_mappings: Vec<ClaimMapping>,
+    /// Set through `/applications/{id}/token-hook`; read-only here.
+    pub token_hook: Option<super::TokenHookView>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -111,6 +165,8 @@ impl From<&Application> for ApplicationView {
             allowed_origins: app.allowed_origins.clone(),
             id_token_signed_response_alg: app.id_token_signed_response_alg.as_str().to_owned(),
             custom_claims: app.custom_claims.clone(),
+            claim_mappings: app.claim_mappings.clone(),
+            token_hook: app.token_hook.as_ref().map(super::TokenHookView::from),
             created_at: rfc3339(app.created_at),
             updated_at: rfc3339(app.updated_at),
         }
@@ -208,6 +264,8 @@ fn build_application(
         allowed_origins: new.allowed_origins,
         id_token_signed_response_alg,
         custom_claims: new.custom_claims.unwrap_or_default(),
+        claim_mappings: new.claim_mappings.unwrap_or_default(),
+        token_hook: None,
         created_at: identity.created_at,
         updated_at: now,
     })
@@ -292,7 +350,14 @@ pub async fn update_application(
     let mut fields = patched(
         &view,
         patch,
-        &["id", "client_id", "type", "created_at", "updated_at"],
+        &[
+            "id",
+            "client_id",
+            "type",
+            "token_hook",
+            "created_at",
+            "updated_at",
+        ],
     )?;
     if let Value::Object(map) = &mut fields {
         map.insert("type".into(), current.application_type.as_str().into());
@@ -302,7 +367,10 @@ pub async fn update_application(
         client_id: current.client_id.clone(),
         created_at: current.created_at,
     };
-    let app = build_application(parse_json(&fields)?, identity, now)?;
+    let app = Application {
+        token_hook: current.token_hook.clone(),
+        ..build_application(parse_json(&fields)?, identity, now)?
+    };
     app.validate()?;
     app.check_outbound_addresses(allow_private)?;
     if !store.update_application(&app).await? {

@@ -17,6 +17,7 @@ mod error;
 mod organizations;
 pub mod patch;
 mod roles;
+mod token_hook;
 mod users;
 
 pub use apis::{ApiView, NewApi, api, create_api, delete_api, update_api};
@@ -28,11 +29,14 @@ pub use applications::{
 pub use error::ManageError;
 pub use organizations::{
     InvitationCreated, InvitationView, MemberFields, MemberView, NewInvitation, NewMember,
-    NewOrganization, OrganizationView, add_member, create_invitation, create_organization,
-    delete_organization, member, organization, remove_member, revoke_invitation, update_member,
-    update_organization,
+    NewOrganization, OrganizationView, UserOrganizationView, add_member, create_invitation,
+    create_organization, delete_organization, member, organization, remove_member,
+    revoke_invitation, update_member, update_organization, user_organizations,
 };
 pub use roles::{NewRole, RoleView, create_role, delete_role, resolve_roles, role, update_role};
+pub use token_hook::{
+    NewTokenHook, TokenHookCreated, TokenHookView, delete_token_hook, set_token_hook,
+};
 pub use users::{
     NewUser, UserFields, UserView, create_user, delete_user, update_user, user, validate_profile,
 };

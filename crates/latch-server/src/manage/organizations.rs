@@ -4,9 +4,9 @@
 use latch_core::field::FieldError;
 use latch_core::organization::{
     DEFAULT_INVITATION_TTL, Invitation, MAX_INVITATION_TTL, Membership, ORGANIZATION_ID_PREFIX,
-    Organization,
+    Organization, UserOrganization,
 };
-use latch_core::store::Store;
+use latch_core::store::{Page, PageRequest, Store};
 use latch_core::{Secret, UnixTime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -184,6 +184,41 @@ impl From<&Membership> for MemberView {
             created_at: rfc3339(m.created_at),
         }
     }
+}
+
+/// One organization a user belongs to (`GET /api/v1/users/{id}/organizations`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = UserOrganization)]
+pub struct UserOrganizationView {
+    /// `org_…`; `org_id` in tokens.
+    pub id: String,
+    /// A unique slug; `organization=` at authorize, `org_name` in tokens.
+    pub name: String,
+    pub display_name: Option<String>,
+    /// Names of the roles the user holds in this organization.
+    pub roles: Vec<String>,
+}
+
+impl From<&UserOrganization> for UserOrganizationView {
+    fn from(m: &UserOrganization) -> Self {
+        Self {
+            id: m.organization.id.clone(),
+            name: m.organization.name.clone(),
+            display_name: m.organization.display_name.clone(),
+            roles: m.roles.iter().map(|r| r.name.clone()).collect(),
+        }
+    }
+}
+
+/// The organizations the user with this id belongs to, with their roles in each, by organization
+/// id; an unknown user is `NotFound("user")` (not an empty list).
+pub async fn user_organizations(
+    store: &dyn Store,
+    user_id: &str,
+    page: &PageRequest,
+) -> Result<Page<UserOrganization>, ManageError> {
+    let user = super::user(store, user_id).await?;
+    Ok(store.list_user_memberships(&user.id, page).await?)
 }
 
 /// The membership of `user_id` in the organization with id `org_id`.

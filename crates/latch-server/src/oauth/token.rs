@@ -19,6 +19,7 @@ use latch_core::store::{
 };
 use latch_core::token::{self, RefreshDecision, TokenGrant};
 use latch_core::types::{AuthorizationCode, CodeVerifier, RedirectUri, RefreshToken};
+use latch_core::token_hook::HookGrant;
 use latch_core::{ErrorCode, OAuthError, Secret, SecretHash, UnixTime};
 use serde::Serialize;
 
@@ -93,7 +94,7 @@ async fn exchange(
             refresh_token,
             scope,
         } => refresh(state, &app, &refresh_token, scope).await,
-        TokenGrant::ClientCredentials { .. } => client_credentials(state, &app),
+        TokenGrant::ClientCredentials { .. } => client_credentials(state, &app).await,
     }?;
     crate::metrics::global().token_issued(grant_type);
     let event = Event::new("token.issued")
@@ -189,8 +190,9 @@ async fn authorization_code(
         nonce: record.nonce.as_deref(),
         jti: grant_jti(hash.as_str()),
         claims: ClaimsRequest::from_stored(record.claims.as_deref()),
+        grant_type: HookGrant::AuthorizationCode,
     };
-    let minted = mint(state, &grant, now)?;
+    let minted = mint(state, &grant, now).await?;
     Ok(TokenResponse {
         access_token: minted.access_token,
         token_type: "Bearer",
@@ -338,8 +340,9 @@ async fn refresh(
         nonce: None,
         jti: grant_jti(&g.family_id),
         claims: ClaimsRequest::from_stored(g.claims.as_deref()),
+        grant_type: HookGrant::RefreshToken,
     };
-    let minted = mint(state, &grant, now)?;
+    let minted = mint(state, &grant, now).await?;
     Ok(TokenResponse {
         access_token: minted.access_token,
         token_type: "Bearer",
@@ -352,7 +355,10 @@ async fn refresh(
 }
 
 /// RFC 6749 §4.4: confidential clients only; the token is about the client itself.
-fn client_credentials(state: &AppState, app: &Application) -> Result<TokenResponse, OAuthResponse> {
+async fn client_credentials(
+    state: &AppState,
+    app: &Application,
+) -> Result<TokenResponse, OAuthResponse> {
     if !app.application_type.is_confidential() {
         return Err(OAuthError::new(
             latch_core::ErrorCode::UnauthorizedClient,
@@ -371,8 +377,9 @@ fn client_credentials(state: &AppState, app: &Application) -> Result<TokenRespon
         nonce: None,
         jti: random_id(),
         claims: ClaimsRequest::default(),
+        grant_type: HookGrant::ClientCredentials,
     };
-    let minted = mint(state, &grant, now)?;
+    let minted = mint(state, &grant, now).await?;
     Ok(TokenResponse {
         access_token: minted.access_token,
         token_type: "Bearer",

@@ -1,19 +1,23 @@
 //! `GET`/`POST /userinfo` (OIDC Core §5.3): the claims the access token's scope allows, and those
-//! asked for with the `claims` parameter (§5.5).
+//! asked for with the `claims` parameter (§5.5), and the application's claim mappings whose
+//! destination is `userinfo` (read from the user's and organization's data at each call).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use latch_core::claim_mapping::{self, ClaimData, ClaimMapping, Destination};
 use latch_core::issue::{requested_claims, user_claims};
 use latch_core::scope::Scope;
+use latch_core::store::StoreError;
+use latch_core::user::User;
 use latch_core::{ErrorCode, OAuthError};
 use serde_json::{Map, Value};
 
 use crate::error::{OAuthResponse, no_store};
 use crate::state::AppState;
-use crate::tokens::{bearer, verify_access_token};
+use crate::tokens::{AccessToken, bearer, verify_access_token};
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     respond(&state, bearer(&headers)).await
@@ -77,5 +81,46 @@ async fn claims(state: &AppState, token: &str) -> Result<Map<String, Value>, OAu
     if let Some(Value::Array(names)) = access.claims.get("userinfo_claims") {
         requested_claims(&user, names.iter().filter_map(Value::as_str), &mut out);
     }
+    mapped_claims(state, &access, &user, &mut out).await?;
     Ok(out)
+}
+
+/// The application's claim mappings with destination `userinfo`, from the data as it is now; the
+/// organization is read only when a mapping needs it (and the token names one).
+async fn mapped_claims(
+    state: &AppState,
+    access: &AccessToken,
+    user: &User,
+    out: &mut Map<String, Value>,
+) -> Result<(), OAuthError> {
+    let failed = |e: StoreError| {
+        crate::error::internal(&e);
+        OAuthError::server_error()
+    };
+    let app = state
+        .applications
+        .by_client_id(state.store.as_ref(), &access.client_id)
+        .await
+        .map_err(failed)?;
+    let Some(app) = app else { return Ok(()) };
+    let wanted = |m: &&ClaimMapping| m.destinations.contains(&Destination::Userinfo);
+    if !app.claim_mappings.iter().any(|m| wanted(&m)) {
+        return Ok(());
+    }
+    let org_id = access.claims.get("org_id").and_then(Value::as_str);
+    let reads_organization = app
+        .claim_mappings
+        .iter()
+        .filter(wanted)
+        .any(ClaimMapping::reads_organization);
+    let organization = match org_id {
+        Some(id) if reads_organization => state.store.get_organization(id).await.map_err(failed)?,
+        _ => None,
+    };
+    let data = ClaimData {
+        user: Some(user),
+        organization: organization.as_ref(),
+    };
+    claim_mapping::resolve_into(&[&app.claim_mappings], Destination::Userinfo, &data, out);
+    Ok(())
 }

@@ -65,6 +65,9 @@ pub async fn case_applications_round_trip_every_field(store: &dyn Store) {
     changed.allowed_origins = vec![];
     changed.id_token_signed_response_alg = latch_core::algorithm::Algorithm::EdDSA;
     changed.updated_at = NOW + 10;
+    changed.claim_mappings = super::claim_mappings(&["access_token"]);
+    changed.claim_mappings.truncate(1);
+    changed.token_hook = None;
     assert!(store.update_application(&changed).await.expect("update"));
     assert_eq!(
         store.get_application(&full.id).await.expect("get"),

@@ -217,3 +217,80 @@ pub async fn case_removals_revoke_the_refresh_tokens_issued_for_them(store: &dyn
     assert!(revoked(for_api).await);
     assert!(!revoked(plain).await && !revoked(elsewhere).await);
 }
+
+/// A user's organizations page by organization id, each with the roles the user holds there (not
+/// another member's), and only the organizations they belong to.
+pub async fn case_a_users_organizations_page_with_their_roles(store: &dyn Store) {
+    let writer = given_role(store, "writer", &["write:x"]).await;
+    let reader = given_role(store, "reader", &["read:x"]).await;
+    let user = given_user(store).await;
+    let other = given_user(store).await;
+    let mut orgs = Vec::new();
+    for (i, name) in ["acme", "globex", "initech"].into_iter().enumerate() {
+        let org = given_organization(store, name).await;
+        let roles = match i {
+            0 => vec![writer.clone(), reader.clone()],
+            1 => vec![],
+            _ => vec![reader.clone()],
+        };
+        let m = Membership {
+            organization_id: org.id.clone(),
+            user_id: user.id.clone(),
+            roles,
+            created_at: NOW,
+        };
+        store
+            .insert_membership(&m)
+            .await
+            .expect("insert membership");
+        let theirs = Membership {
+            organization_id: org.id.clone(),
+            user_id: other.id.clone(),
+            roles: vec![writer.clone()],
+            created_at: NOW,
+        };
+        store
+            .insert_membership(&theirs)
+            .await
+            .expect("other member");
+        orgs.push(org);
+    }
+    let elsewhere = given_organization(store, "hooli").await;
+
+    let (rows, sizes) = walk(2, |page| {
+        let id = user.id.clone();
+        async move { store.list_user_memberships(&id, &page).await }
+    })
+    .await;
+    assert_eq!(sizes, [2, 1], "three organizations in pages of two");
+    let mut want = orgs.clone();
+    want.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        rows.iter().map(|r| &r.organization).collect::<Vec<_>>(),
+        want.iter().collect::<Vec<_>>(),
+        "by id, never {}",
+        elsewhere.name
+    );
+    let roles = |name: &str| {
+        let row = rows
+            .iter()
+            .find(|r| r.organization.name == name)
+            .expect("listed");
+        row.roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(roles("acme"), ["reader", "writer"], "sorted by name");
+    assert!(roles("globex").is_empty(), "not the other member's writer");
+    assert_eq!(roles("initech"), ["reader"]);
+
+    let nobody = store
+        .list_user_memberships(
+            &new_id(),
+            &latch_core::store::PageRequest {
+                limit: 10,
+                after: None,
+            },
+        )
+        .await
+        .expect("unknown user");
+    assert!(nobody.data.is_empty() && nobody.next_cursor.is_none());
+}

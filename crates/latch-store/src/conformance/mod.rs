@@ -148,6 +148,7 @@ macro_rules! conformance_tests {
             case_organization_metadata_and_external_ids_round_trip,
             case_roles_and_apis_round_trip,
             case_memberships_carry_roles_and_page_by_user,
+            case_a_users_organizations_page_with_their_roles,
             case_removals_revoke_the_refresh_tokens_issued_for_them,
             case_an_invitation_is_accepted_once_by_its_email_before_it_expires,
             case_audit_events_are_filtered_and_paged,
@@ -209,9 +210,29 @@ pub(crate) fn application(backchannel: Option<&str>) -> Application {
                 claims.as_object().cloned().unwrap_or_default()
             })
             .unwrap_or_default(),
+        claim_mappings: backchannel
+            .map(|_| claim_mappings(&["id_token", "userinfo"]))
+            .unwrap_or_default(),
+        token_hook: backchannel.map(|_| latch_core::token_hook::TokenHook {
+            url: "https://app.example.com/token-hook".to_owned(),
+            on_failure: latch_core::token_hook::OnFailure::Proceed,
+            timeout_ms: 1500,
+            secret_salt: new_id(),
+        }),
         created_at: NOW,
         updated_at: NOW,
     }
+}
+
+/// Two mappings (one from metadata, one literal) going to `destinations`.
+pub(crate) fn claim_mappings(
+    destinations: &[&str],
+) -> Vec<latch_core::claim_mapping::ClaimMapping> {
+    let json = serde_json::json!([
+        {"claim": "https://example.com/tier", "source": "user.metadata.plan.tier", "destinations": destinations},
+        {"claim": "https://example.com/env", "source": "literal", "value": {"n": 1}, "destinations": destinations},
+    ]);
+    serde_json::from_value(json).expect("claim mappings")
 }
 
 pub(crate) fn secret(created_at: UnixTime) -> ClientSecretInfo {
@@ -370,7 +391,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        7,
+        8,
         "the latest migration"
     );
     store.ping().await.expect("ping");

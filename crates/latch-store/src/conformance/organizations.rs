@@ -43,6 +43,7 @@ pub(crate) fn api(identifier: &str) -> ApiResource {
         access_token_ttl_seconds: Some(900),
         allow_offline_access: false,
         custom_claims: claims.as_object().cloned().unwrap_or_default(),
+        claim_mappings: super::claim_mappings(&["access_token"]),
         created_at: NOW,
         updated_at: NOW,
     }
@@ -199,10 +200,12 @@ pub async fn case_roles_and_apis_round_trip(store: &dyn Store) {
     changed.allow_offline_access = true;
     changed.access_token_ttl_seconds = None;
     changed.custom_claims.clear();
+    changed.claim_mappings.truncate(1);
     assert!(store.update_api(&changed).await.expect("update"));
     let got = store.get_api(&a.id).await.expect("get").expect("api");
     assert_eq!(got.identifier, a.identifier, "the identifier is immutable");
     assert!(got.allow_offline_access && got.custom_claims.is_empty());
+    assert_eq!(got.claim_mappings, changed.claim_mappings);
     store
         .insert_api(&api("urn:second"))
         .await

@@ -13,7 +13,8 @@ use latch_core::store::{ApplicationStore, Page, PageRequest, StoreError, StoreRe
 use super::backend::{Backend, query, query_as, query_scalar};
 use super::{
     ApplicationRow, ClientSecretRow, SqlStore, TOUCH_INTERVAL, Tx, application_columns,
-    client_secret_columns, db_err, json_list, json_object, unique_err,
+    claim_mappings_json, client_secret_columns, db_err, json_list, json_object, token_hook_json,
+    unique_err,
 };
 use crate::timing::Timer;
 
@@ -69,7 +70,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         query(concat!(
             "INSERT INTO applications (",
             application_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(&app.id)
         .bind(&app.client_id)
@@ -87,6 +88,8 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         .bind(app.created_at)
         .bind(app.updated_at)
         .bind(json_object(&app.custom_claims))
+        .bind(claim_mappings_json(&app.claim_mappings))
+        .bind(token_hook_json(app.token_hook.as_ref()))
         .execute(tx.on())
         .await
         .map_err(unique_err("application"))?;
@@ -151,7 +154,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
                      post_login_redirect_uris = $8, initiate_login_uri = $9, \
                      post_logout_redirect_uris = $10, backchannel_logout_uri = $11, \
                      allowed_origins = $12, id_token_signed_response_alg = $13, updated_at = $14, \
-                     custom_claims = $15 WHERE id = $1",
+                     custom_claims = $15, claim_mappings = $16, token_hook = $17 WHERE id = $1",
         )
         .bind(&app.id)
         .bind(&app.client_id)
@@ -168,6 +171,8 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         .bind(app.id_token_signed_response_alg.as_str())
         .bind(app.updated_at)
         .bind(json_object(&app.custom_claims))
+        .bind(claim_mappings_json(&app.claim_mappings))
+        .bind(token_hook_json(app.token_hook.as_ref()))
         .execute(tx.on())
         .await
         .map_err(unique_err("application"))?;

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use latch_core::UnixTime;
-use latch_core::organization::{Membership, Organization, Role};
+use latch_core::organization::{Membership, Organization, Role, UserOrganization};
 use latch_core::store::{MembershipStore, Page, PageRequest, StoreResult};
 
 use super::backend::{Backend, query, query_as};
@@ -146,6 +146,57 @@ impl<B: Backend> MembershipStore for SqlStore<B> {
         .fetch_all(self.read())
         .await?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// By organization id after the cursor; the roles of the page in one more query over the
+    /// page's organization-id range.
+    async fn list_user_memberships(
+        &self,
+        user_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<UserOrganization>> {
+        let _timer = Timer::start("list_user_memberships");
+        let limit = page_limit(page);
+        let rows: Vec<OrganizationRow> = query_as(
+            "SELECT o.id, o.name, o.display_name, o.metadata, o.created_at, o.updated_at, o.external_id \
+             FROM organizations o JOIN memberships m ON m.organization_id = o.id \
+             WHERE m.user_id = $1 AND o.id > $2 ORDER BY o.id LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(page_after(page))
+        .bind(limit + 1)
+        .fetch_all(self.read())
+        .await?;
+        let orgs: Vec<Organization> = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_, _>>()?;
+        let shown = &orgs[..orgs.len().min(usize::try_from(limit).unwrap_or(1))];
+        let mut roles = match (shown.first(), shown.last()) {
+            (Some(a), Some(b)) => {
+                let rows: Vec<HeldRoleRow> = query_as(
+                    "SELECT mr.organization_id AS holder, r.id, r.name, r.description, r.permissions, \
+                     r.created_at, r.updated_at FROM membership_roles mr JOIN roles r ON r.id = mr.role_id \
+                     WHERE mr.user_id = $1 AND mr.organization_id >= $2 AND mr.organization_id <= $3 \
+                     ORDER BY r.name",
+                )
+                .bind(user_id)
+                .bind(a.id.as_str())
+                .bind(b.id.as_str())
+                .fetch_all(self.read())
+                .await?;
+                roles_by_holder(rows)?
+            }
+            _ => ::std::collections::HashMap::new(),
+        };
+        let items: Vec<UserOrganization> = orgs
+            .into_iter()
+            .map(|organization| UserOrganization {
+                roles: roles.remove(&organization.id).unwrap_or_default(),
+                organization,
+            })
+            .collect();
+        Ok(paginate(items, limit, |m| m.organization.id.as_str()))
     }
 
     /// Locks the membership row first, so concurrent replacements apply one after the other.

@@ -27,7 +27,7 @@ macro_rules! invitation_columns {
 macro_rules! api_columns {
     () => {
         "id, identifier, name, permissions, access_token_ttl_seconds, allow_offline_access, \
-         custom_claims, created_at, updated_at"
+         custom_claims, created_at, updated_at, claim_mappings"
     };
 }
 pub(crate) use {api_columns, invitation_columns, organization_columns, role_columns};
@@ -184,6 +184,7 @@ crate::sql::row_type! {
         custom_claims: String,
         created_at: i64,
         updated_at: i64,
+        claim_mappings: String,
     }
 }
 
@@ -194,6 +195,7 @@ impl TryFrom<ApiRow> for ApiResource {
         Ok(Self {
             permissions: parse_strings("api", &r.permissions)?,
             custom_claims: parse_object("api", &r.custom_claims)?,
+            claim_mappings: crate::sql::parse_claim_mappings("api", &r.claim_mappings)?,
             id: r.id,
             identifier: r.identifier,
             name: r.name,

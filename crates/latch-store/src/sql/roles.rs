@@ -7,7 +7,8 @@ use latch_core::store::{ApiStore, Page, PageRequest, RoleStore, StoreResult};
 
 use super::backend::{Backend, query, query_as, query_scalar};
 use super::{
-    ApiRow, RoleRow, SqlStore, api_columns, json_list, json_object, role_columns, unique_err,
+    ApiRow, RoleRow, SqlStore, api_columns, claim_mappings_json, json_list, json_object,
+    role_columns, unique_err,
 };
 use crate::timing::Timer;
 
@@ -129,7 +130,7 @@ impl<B: Backend> ApiStore for SqlStore<B> {
         query(concat!(
             "INSERT INTO apis (",
             api_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&a.id)
         .bind(&a.identifier)
@@ -140,6 +141,7 @@ impl<B: Backend> ApiStore for SqlStore<B> {
         .bind(json_object(&a.custom_claims))
         .bind(a.created_at)
         .bind(a.updated_at)
+        .bind(claim_mappings_json(&a.claim_mappings))
         .execute(self.write())
         .await
         .map_err(unique_err("api identifier"))?;
@@ -175,7 +177,8 @@ impl<B: Backend> ApiStore for SqlStore<B> {
         let _timer = Timer::start("update_api");
         let done = query(
             "UPDATE apis SET name = $2, permissions = $3, access_token_ttl_seconds = $4, \
-                     allow_offline_access = $5, custom_claims = $6, updated_at = $7 WHERE id = $1",
+                     allow_offline_access = $5, custom_claims = $6, updated_at = $7, \
+                     claim_mappings = $8 WHERE id = $1",
         )
         .bind(&a.id)
         .bind(&a.name)
@@ -184,6 +187,7 @@ impl<B: Backend> ApiStore for SqlStore<B> {
         .bind(a.allow_offline_access)
         .bind(json_object(&a.custom_claims))
         .bind(a.updated_at)
+        .bind(claim_mappings_json(&a.claim_mappings))
         .execute(self.write())
         .await?;
         Ok(done == 1)

@@ -3,10 +3,12 @@
 use latch_core::application::{
     Algorithm, Application, ApplicationType, ClientSecretInfo, Redirects,
 };
+use latch_core::claim_mapping::ClaimMapping;
 use latch_core::store::{
     BackchannelDelivery, LoginRequestRecord, RefreshGrant, RefreshGrantState, SessionRecord,
     SigningKeyRecord, StoreError,
 };
+use latch_core::token_hook::TokenHook;
 use latch_core::user::User;
 use latch_core::{SecretHash, UnixTime};
 
@@ -61,6 +63,24 @@ pub(crate) fn parse_object(
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
+/// Claim mappings as stored: their JSON form (`latch_core::claim_mapping`).
+pub(crate) fn claim_mappings_json(mappings: &[ClaimMapping]) -> String {
+    serde_json::to_string(mappings).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// A token hook as stored (JSON), or NULL.
+pub(crate) fn token_hook_json(hook: Option<&TokenHook>) -> Option<String> {
+    hook.and_then(|h| serde_json::to_string(h).ok())
+}
+
+/// The claim mappings of a `what` row.
+pub(crate) fn parse_claim_mappings(
+    what: &str,
+    text: &str,
+) -> Result<Vec<ClaimMapping>, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
 /// A JSON list of strings of a `what` row.
 pub(crate) fn parse_strings(what: &str, text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
@@ -84,6 +104,8 @@ crate::sql::row_type! {
         created_at: i64,
         updated_at: i64,
         custom_claims: String,
+        claim_mappings: String,
+        token_hook: Option<String>,
     }
 }
 
@@ -113,6 +135,11 @@ impl TryFrom<ApplicationRow> for Application {
             allowed_origins: parse_list(&r.allowed_origins)?,
             id_token_signed_response_alg,
             custom_claims: parse_object("application", &r.custom_claims)?,
+            claim_mappings: parse_claim_mappings("application", &r.claim_mappings)?,
+            token_hook: r
+                .token_hook
+                .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("application", e)))
+                .transpose()?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })

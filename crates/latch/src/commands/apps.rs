@@ -118,6 +118,7 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
                 allowed_origins,
                 id_token_signed_response_alg: signing_alg,
                 custom_claims: None,
+                claim_mappings: None,
             };
             let (app, secret) =
                 manage::create_application(store, new, now(), settings.backchannel_allow_private)

@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 use clap::Subcommand;
 use latch_core::store::PageRequest;
 use latch_server::Settings;
-use latch_server::manage::{self, NewUser, UserView};
+use latch_server::manage::{self, NewUser, UserOrganizationView, UserView};
 use latch_server::password::PasswordHasher;
 use latch_server::user_transfer;
 
@@ -47,6 +47,11 @@ pub enum UsersCommand {
         /// Only the user with this email.
         #[arg(long)]
         email: Option<String>,
+    },
+    /// List the organizations a user belongs to, with the user's roles in each.
+    Organizations {
+        /// The user's id.
+        id: String,
     },
     /// Import users from a JSON Lines file (one user object per line; see docs/api.md):
     /// existing emails are skipped, failed lines are reported by number.
@@ -115,6 +120,24 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             loop {
                 let batch = store.list_users(&page, email.as_deref()).await?;
                 all.extend(batch.data.iter().map(UserView::from));
+                match batch.next_cursor {
+                    Some(c) => page.after = Some(c),
+                    None => break,
+                }
+            }
+            print_json(&all)
+        }
+        UsersCommand::Organizations { id } => {
+            let mut all = Vec::new();
+            let mut page = PageRequest {
+                limit: 200,
+                after: None,
+            };
+            loop {
+                let batch = manage::user_organizations(store, &id, &page)
+                    .await
+                    .map_err(manage_error)?;
+                all.extend(batch.data.iter().map(UserOrganizationView::from));
                 match batch.next_cursor {
                     Some(c) => page.after = Some(c),
                     None => break,
