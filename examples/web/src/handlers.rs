@@ -202,16 +202,33 @@ pub struct CsrfForm {
     csrf: String,
 }
 
+/// Why a form post is refused.
+enum Refused {
+    /// Its CSRF token is not its session's.
+    Stale,
+    /// No session (it ended meanwhile).
+    NoSession,
+}
+
+impl Refused {
+    fn response(self) -> Response {
+        match self {
+            Refused::Stale => pages::problem(
+                StatusCode::FORBIDDEN,
+                "Refused",
+                "The form is stale: reload the page.",
+            ),
+            Refused::NoSession => redirect("/", vec![]),
+        }
+    }
+}
+
 /// The session of a form post whose CSRF token matches it.
-fn posted(app: &App, headers: &HeaderMap, form: &CsrfForm) -> Result<(String, Session), Response> {
+fn posted(app: &App, headers: &HeaderMap, form: &CsrfForm) -> Result<(String, Session), Refused> {
     match current(app, headers) {
         Some((id, s)) if s.csrf == form.csrf => Ok((id, s)),
-        Some(_) => Err(pages::problem(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "The form is stale: reload the page.",
-        )),
-        None => Err(redirect("/", vec![])),
+        Some(_) => Err(Refused::Stale),
+        None => Err(Refused::NoSession),
     }
 }
 
@@ -223,7 +240,7 @@ pub async fn refresh(
 ) -> Response {
     let (id, session) = match posted(&app, &headers, &form) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.response(),
     };
     match app.inner.provider.refresh(&session.tokens).await {
         Ok(Refreshed::Tokens(tokens)) => {
@@ -247,7 +264,7 @@ pub async fn logout(
 ) -> Response {
     let (id, session) = match posted(&app, &headers, &form) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.response(),
     };
     app.inner.sessions.remove(&id);
     let back = format!("{}/", app.inner.base_url);
