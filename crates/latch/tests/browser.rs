@@ -5,6 +5,8 @@
 //! This test runs Latch, registers the apps and the user with the CLI, serves the SPA, then runs
 //! the script and checks its JSON verdict. Screenshots land in `target/test-artifacts/browser/`.
 //!
+//! The second test, in `browser/examples.rs`, runs the three examples of `examples/` together.
+//!
 //! Needs `/usr/bin/chromium`, `node` and `browser-tests/node_modules` (`scripts/browser-test
 //! --install`). Without them it fails under `CI=true` and skips loudly otherwise.
 
@@ -12,6 +14,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+
+#[path = "browser/examples.rs"]
+mod examples;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -60,7 +65,27 @@ fn missing_prerequisites(root: &Path) -> Vec<String> {
     missing
 }
 
-/// One SPA origin: the static files of `browser-tests/spa`, the library, and a `config.js`.
+/// `true` (after a loud SKIP) when Chromium, node or the npm packages are missing; under `CI=true`
+/// it panics instead.
+fn skip_without_prerequisites(root: &Path) -> bool {
+    let missing = missing_prerequisites(root);
+    if missing.is_empty() {
+        return false;
+    }
+    let message = format!(
+        "the browser test needs {}: run `scripts/browser-test --install`",
+        missing.join(", ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message}");
+    }
+    eprintln!(
+        "\n==================== SKIP ====================\nSKIP browser test: {message}\n==============================================\n"
+    );
+    true
+}
+
+/// One SPA origin: the static files of `examples/spa`, the library, and a `config.js`.
 struct Spa {
     listener: TcpListener,
     origin: String,
@@ -76,7 +101,7 @@ impl Spa {
     /// Serves until the test ends (the runtime drops the task).
     fn serve(self, root: &Path, config: String) {
         let files = Arc::new(StaticFiles {
-            spa: root.join("browser-tests/spa"),
+            spa: root.join("examples/spa"),
             library: root.join(
                 "browser-tests/node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js",
             ),
@@ -185,18 +210,7 @@ fn config_js(issuer: &str, client_id: &str, name: &str) -> String {
 #[tokio::test]
 async fn spas_sign_in_refresh_and_sign_out_in_headless_chromium() {
     let root = workspace_root();
-    let missing = missing_prerequisites(&root);
-    if !missing.is_empty() {
-        let message = format!(
-            "the browser test needs {}: run `scripts/browser-test --install`",
-            missing.join(", ")
-        );
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{message}");
-        }
-        eprintln!(
-            "\n==================== SKIP ====================\nSKIP browser test: {message}\n==============================================\n"
-        );
+    if skip_without_prerequisites(&root) {
         return;
     }
 
