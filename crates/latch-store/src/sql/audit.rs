@@ -127,14 +127,28 @@ macro_rules! impl_audit_store {
             > {
                 let _timer = $crate::timing::Timer::start("list_audit_events");
                 let limit = $crate::sql::page_limit(page);
-                let rows: Vec<$crate::sql::AuditRow> = $q::query_as(
-                    "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, session_id, \
-                     ip, success, reason, details FROM audit_events WHERE id > $1 \
-                     AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $3) \
-                     AND ($4 IS NULL OR kind = $4) AND ($5 IS NULL OR at >= $5) \
-                     AND ($6 IS NULL OR at <= $6) ORDER BY id LIMIT $7",
-                )
-                .bind($crate::sql::page_after(page))
+                macro_rules! columns {
+                    () => {
+                        "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, session_id, \
+                         ip, success, reason, details FROM audit_events WHERE "
+                    };
+                }
+                macro_rules! filters {
+                    () => {
+                        " AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $3) \
+                         AND ($4 IS NULL OR kind = $4) AND ($5 IS NULL OR at >= $5) \
+                         AND ($6 IS NULL OR at <= $6) ORDER BY id "
+                    };
+                }
+                let (sql, after) = if filter.newest_first {
+                    let sql = concat!(columns!(), "($1 IS NULL OR id < $1)", filters!(), "DESC LIMIT $7");
+                    (sql, page.after.as_deref())
+                } else {
+                    let sql = concat!(columns!(), "id > $1", filters!(), "ASC LIMIT $7");
+                    (sql, Some($crate::sql::page_after(page)))
+                };
+                let rows: Vec<$crate::sql::AuditRow> = $q::query_as(sql)
+                .bind(after)
                 .bind(&filter.user_id)
                 .bind(&filter.client_id)
                 .bind(&filter.kind)

@@ -17,8 +17,8 @@ macro_rules! impl_user_store {
                 macro_rules! insert {
                     () => {
                         "INSERT INTO users (id, email, email_normalized, email_verified, name, \
-                         given_name, family_name, password_hash, created_at, external_id, metadata) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                         given_name, family_name, password_hash, created_at, external_id, metadata, admin) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                     };
                 }
                 let sql = if if_absent {
@@ -38,6 +38,7 @@ macro_rules! impl_user_store {
                     .bind(user.created_at)
                     .bind(&user.external_id)
                     .bind($crate::sql::metadata_json(&user.metadata))
+                    .bind(user.admin)
                     .execute(&mut *conn)
                     .await
                     .map_err($crate::sql::unique_err_or_external_id("email"))?;
@@ -170,6 +171,21 @@ macro_rules! impl_user_store {
                 .execute(&self.writer)
                 .await
                 .map_err($crate::sql::unique_err_or_external_id("email"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_user_admin(
+                &self,
+                id: &str,
+                admin: bool,
+            ) -> ::latch_core::store::StoreResult<bool> {
+                let _timer = $crate::timing::Timer::start("set_user_admin");
+                let done = $q::query("UPDATE users SET admin = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(admin)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::sql::db_err)?;
                 Ok(done.rows_affected() == 1)
             }
 
