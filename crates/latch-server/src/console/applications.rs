@@ -69,7 +69,11 @@ pub async fn home(State(state): State<AppState>) -> Response {
     Redirect::to(&format!("{}/applications", super::cookies::root(&state))).into_response()
 }
 
-pub async fn list(admin: Admin, State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
+pub async fn list(
+    admin: Admin,
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Response {
     list_page(&state, &admin, q.after, Attempt::default()).await
 }
 
@@ -82,7 +86,12 @@ struct Attempt {
     kind: String,
 }
 
-async fn list_page(state: &AppState, admin: &Admin, after: Option<String>, attempt: Attempt) -> Response {
+async fn list_page(
+    state: &AppState,
+    admin: &Admin,
+    after: Option<String>,
+    attempt: Attempt,
+) -> Response {
     let page = PageRequest {
         limit: PAGE_SIZE,
         after,
@@ -113,7 +122,11 @@ async fn list_page(state: &AppState, admin: &Admin, after: Option<String>, attem
             last_secret_use,
         });
     }
-    let kind = if attempt.kind.is_empty() { "web".to_owned() } else { attempt.kind };
+    let kind = if attempt.kind.is_empty() {
+        "web".to_owned()
+    } else {
+        attempt.kind
+    };
     render(
         state,
         attempt.status.unwrap_or(StatusCode::OK),
@@ -138,7 +151,11 @@ pub struct CreateForm {
 }
 
 /// `POST /admin/applications`: a web application's first secret is shown on the answer, once.
-pub async fn create(admin: Admin, State(state): State<AppState>, Form(f): Form<CreateForm>) -> Response {
+pub async fn create(
+    admin: Admin,
+    State(state): State<AppState>,
+    Form(f): Form<CreateForm>,
+) -> Response {
     let kind = match f.kind.as_deref() {
         Some("web") => ApplicationType::Web,
         Some("spa") => ApplicationType::Spa,
@@ -198,7 +215,11 @@ pub async fn create(admin: Admin, State(state): State<AppState>, Form(f): Form<C
 }
 
 fn to_application(state: &AppState, id: &str) -> Response {
-    Redirect::to(&format!("{}/applications/{id}", super::cookies::root(state))).into_response()
+    Redirect::to(&format!(
+        "{}/applications/{id}",
+        super::cookies::root(state)
+    ))
+    .into_response()
 }
 
 #[derive(Template)]
@@ -356,7 +377,12 @@ async fn find_changeable(state: &AppState, id: &str) -> Result<Application, Resp
     Ok(app)
 }
 
-async fn application_page(state: &AppState, admin: &Admin, app: &Application, shown: Shown) -> Response {
+async fn application_page(
+    state: &AppState,
+    admin: &Admin,
+    app: &Application,
+    shown: Shown,
+) -> Response {
     let web = app.application_type == ApplicationType::Web;
     let secrets = if web {
         match state.store.list_client_secrets(&app.id).await {
@@ -419,7 +445,9 @@ impl SettingsForm {
         let ttl = match self.access_token_ttl_seconds.trim() {
             "" => Value::Null,
             // Not a number: the API's own type error names the field.
-            t => t.parse::<i64>().map_or_else(|_| Value::String(t.to_owned()), Value::from),
+            t => t
+                .parse::<i64>()
+                .map_or_else(|_| Value::String(t.to_owned()), Value::from),
         };
         let mut patch = json!({
             "name": self.name.trim(),
@@ -449,7 +477,15 @@ pub async fn update_settings(
         Err(page) => return page,
     };
     let patch = f.patch(app.application_type == ApplicationType::Web);
-    update(&state, &admin, &app, &patch, "application.update_settings", None).await
+    update(
+        &state,
+        &admin,
+        &app,
+        &patch,
+        "application.update_settings",
+        None,
+    )
+    .await
 }
 
 pub async fn update_redirects(
@@ -463,7 +499,15 @@ pub async fn update_redirects(
         Err(page) => return page,
     };
     let patch = f.patch();
-    update(&state, &admin, &app, &patch, "application.update_redirects", Some(f)).await
+    update(
+        &state,
+        &admin,
+        &app,
+        &patch,
+        "application.update_redirects",
+        Some(f),
+    )
+    .await
 }
 
 /// Applies a merge patch through the management layer; a refusal is shown on the page, by the
@@ -516,7 +560,11 @@ async fn update(
 }
 
 /// `POST …/secrets`: a new secret, shown once; wants a recent sign-in.
-pub async fn create_secret(admin: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub async fn create_secret(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
     let app = match find_changeable(&state, &id).await {
         Ok(a) => a,
         Err(page) => return page,
@@ -561,9 +609,10 @@ pub async fn revoke_secret(
     match manage::revoke_client_secret(state.store.as_ref(), &app, &secret_id).await {
         Ok(()) => {
             crate::admin::refresh_cache(&state).await;
-            state
-                .audit
-                .record(secret_event("secret.revoked", &admin, &app, &secret_id), now);
+            state.audit.record(
+                secret_event("secret.revoked", &admin, &app, &secret_id),
+                now,
+            );
             to_application(&state, &app.id)
         }
         Err(e) => match manage_failure(&state, &e) {

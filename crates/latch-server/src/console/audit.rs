@@ -73,7 +73,11 @@ fn text(value: &str) -> Option<String> {
     (!v.is_empty()).then(|| v.to_owned())
 }
 
-pub async fn list(admin: Admin, State(state): State<AppState>, Query(q): Query<AuditQuery>) -> Response {
+pub async fn list(
+    admin: Admin,
+    State(state): State<AppState>,
+    Query(q): Query<AuditQuery>,
+) -> Response {
     let times = parse_time("since", &q.since).and_then(|s| Ok((s, parse_time("until", &q.until)?)));
     let (since, until) = match times {
         Ok(t) => t,
@@ -144,7 +148,11 @@ fn page(
     next_page: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     render(
         state,
         status,

@@ -49,7 +49,10 @@ pub(super) struct Flow {
 }
 
 fn key(state: &AppState) -> latch_jose::MasterKey {
-    state.keys.master().sub_key("latch admin console cookies v1")
+    state
+        .keys
+        .master()
+        .sub_key("latch admin console cookies v1")
 }
 
 /// `__Secure-` names on an https issuer (`__Host-` would need `Path=/`; these stay under the

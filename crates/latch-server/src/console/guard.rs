@@ -49,9 +49,11 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         match authenticate(state, &parts.headers).await {
             Ok(Some(admin)) => Ok(admin),
-            Ok(None) if parts.method == Method::GET => {
-                Err(sign_in_redirect(state, relative_target(state, parts), false))
-            }
+            Ok(None) if parts.method == Method::GET => Err(sign_in_redirect(
+                state,
+                relative_target(state, parts),
+                false,
+            )),
             Ok(None) => Err(views::problem(
                 state,
                 StatusCode::UNAUTHORIZED,
@@ -68,11 +70,7 @@ fn relative_target(state: &AppState, parts: &Parts) -> String {
     let root = url::Url::parse(&cookies::root(state))
         .map(|u| u.path().to_owned())
         .unwrap_or_default();
-    let target = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("");
+    let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
     target.strip_prefix(root.as_str()).unwrap_or("").to_owned()
 }
 
@@ -116,18 +114,20 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Ad
     if revoked {
         return Ok(None);
     }
-    let live = state.store.get_session(&session.sid).await?.is_some_and(|s| {
-        s.user_id == session.user_id
-            && s.expires_at > now
-            && now - s.last_active_at < state.settings.session_idle_timeout
-    });
+    let live = state
+        .store
+        .get_session(&session.sid)
+        .await?
+        .is_some_and(|s| {
+            s.user_id == session.user_id
+                && s.expires_at > now
+                && now - s.last_active_at < state.settings.session_idle_timeout
+        });
     if !live {
         return Ok(None);
     }
     let user = state.store.get_user(&session.user_id).await?;
-    Ok(user
-        .filter(|u| u.admin)
-        .map(|user| Admin { user, session }))
+    Ok(user.filter(|u| u.admin).map(|user| Admin { user, session }))
 }
 
 pub(super) fn failure(state: &AppState, e: &dyn std::error::Error) -> Response {
@@ -167,7 +167,8 @@ pub(super) async fn forms(State(state): State<AppState>, request: Request, next:
         .and_then(|p| p.get("csrf").ok().flatten().map(str::to_owned));
     match (session, token) {
         (Some(s), Some(t)) if bool::from(s.csrf.as_bytes().ct_eq(t.as_bytes())) => {
-            next.run(Request::from_parts(parts, Body::from(bytes))).await
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
         }
         _ => refused(),
     }

@@ -69,7 +69,11 @@ async fn page(state: &AppState, admin: &Admin, error: Option<String>) -> Respons
             activate_at: rfc3339(k.activate_at),
         })
         .collect();
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     render(
         state,
         status,
@@ -91,9 +95,18 @@ pub struct RotateForm {
 }
 
 /// `POST /admin/keys/rotate`: as `latch keys rotate`, after a recent sign-in.
-pub async fn rotate(admin: Admin, State(state): State<AppState>, Form(f): Form<RotateForm>) -> Response {
+pub async fn rotate(
+    admin: Admin,
+    State(state): State<AppState>,
+    Form(f): Form<RotateForm>,
+) -> Response {
     let Some(alg) = Algorithm::parse(&f.alg) else {
-        return page(&state, &admin, Some("alg: must be one of RS256, ES256, EdDSA".into())).await;
+        return page(
+            &state,
+            &admin,
+            Some("alg: must be one of RS256, ES256, EdDSA".into()),
+        )
+        .await;
     };
     let now = state.clock.now();
     if !admin.recently_authenticated(now) {
@@ -109,7 +122,11 @@ pub async fn rotate(admin: Admin, State(state): State<AppState>, Form(f): Form<R
     .await;
     match rotated {
         Ok(record) => {
-            if let Err(e) = state.keys.reload(state.store.as_ref(), state.clock.as_ref()).await {
+            if let Err(e) = state
+                .keys
+                .reload(state.store.as_ref(), state.clock.as_ref())
+                .await
+            {
                 tracing::warn!(error = %e, "could not reload the keys after a rotation");
             }
             let event = change(&admin, "key.rotate")

@@ -73,10 +73,7 @@ fn routes(state: &AppState) -> Router<AppState> {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::show))
         .route("/users/{id}/sessions/end", post(users::end_all_sessions))
-        .route(
-            "/users/{id}/sessions/{sid}/end",
-            post(users::end_session),
-        )
+        .route("/users/{id}/sessions/{sid}/end", post(users::end_session))
         .route("/users/{id}/unlock", post(users::unlock))
         .route("/users/{id}/admin", post(users::set_admin))
         .route("/users/{id}/delete", post(users::delete))

@@ -55,7 +55,12 @@ pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -
     };
     let issuer = &state.settings.issuer;
     let Ok(mut url) = url::Url::parse(&format!("{issuer}/oauth/authorize")) else {
-        return views::problem(&state, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "The issuer is not a URL.");
+        return views::problem(
+            &state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "The issuer is not a URL.",
+        );
     };
     {
         let mut q = url.query_pairs_mut();
@@ -74,7 +79,12 @@ pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -
     let Some(cookie) = cookies::seal(&state, cookies::FLOW, &flow)
         .and_then(|v| cookies::set(&state, cookies::FLOW, &v, cookies::FLOW_LIFETIME))
     else {
-        return views::problem(&state, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again.");
+        return views::problem(
+            &state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Please try again.",
+        );
     };
     let mut response = Redirect::to(url.as_str()).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -128,7 +138,12 @@ pub async fn callback(
             crate::oauth::bounded(error),
             crate::oauth::bounded(q.error_description.as_deref().unwrap_or(""))
         );
-        return views::problem(&state, StatusCode::BAD_REQUEST, "Sign-in did not complete", &text);
+        return views::problem(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Sign-in did not complete",
+            &text,
+        );
     }
     let Some(code) = q.code.as_deref() else {
         return again();
@@ -137,7 +152,12 @@ pub async fn callback(
         Ok(s) => s,
         Err(reason) => {
             tracing::warn!(reason, "console sign-in failed at the code exchange");
-            return views::problem(&state, StatusCode::BAD_REQUEST, "Sign-in did not complete", "The sign-in could not be completed. Open the console again to sign in.");
+            return views::problem(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "Sign-in did not complete",
+                "The sign-in could not be completed. Open the console again to sign in.",
+            );
         }
     };
     let user = match state.store.get_user(&signed_in.user_id).await {
@@ -175,7 +195,12 @@ pub async fn callback(
     let Some(cookie) = cookies::seal(&state, cookies::SESSION, &session)
         .and_then(|v| cookies::set(&state, cookies::SESSION, &v, cookies::SESSION_LIFETIME))
     else {
-        return views::problem(&state, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again.");
+        return views::problem(
+            &state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Please try again.",
+        );
     };
     let target = format!("{}{}", cookies::root(&state), flow.next);
     let mut response = Redirect::to(&target).into_response();
@@ -279,8 +304,18 @@ mod tests {
 
     #[test]
     fn only_paths_inside_the_console_are_returned_to() {
-        assert_eq!(safe_next(Some("/applications/x?y=1")), "/applications/x?y=1");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "", "/a b", "x"] {
+        assert_eq!(
+            safe_next(Some("/applications/x?y=1")),
+            "/applications/x?y=1"
+        );
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "",
+            "/a b",
+            "x",
+        ] {
             assert_eq!(safe_next(Some(bad)), "", "{bad}");
         }
         assert_eq!(safe_next(None), "");

@@ -48,7 +48,11 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-pub async fn list(admin: Admin, State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
+pub async fn list(
+    admin: Admin,
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Response {
     let search = q.email.unwrap_or_default().trim().to_owned();
     list_page(&state, &admin, search, q.after, Attempt::default()).await
 }
@@ -114,7 +118,11 @@ pub struct CreateForm {
     password: String,
 }
 
-pub async fn create(admin: Admin, State(state): State<AppState>, Form(f): Form<CreateForm>) -> Response {
+pub async fn create(
+    admin: Admin,
+    State(state): State<AppState>,
+    Form(f): Form<CreateForm>,
+) -> Response {
     let name = f.name.trim();
     let new = NewUser {
         email: f.email.clone(),
@@ -204,7 +212,12 @@ pub async fn show(admin: Admin, State(state): State<AppState>, Path(id): Path<St
     user_page(&state, &admin, &user, None).await
 }
 
-async fn user_page(state: &AppState, admin: &Admin, user: &User, error: Option<(StatusCode, String)>) -> Response {
+async fn user_page(
+    state: &AppState,
+    admin: &Admin,
+    user: &User,
+    error: Option<(StatusCode, String)>,
+) -> Response {
     let now = state.clock.now();
     let key = crate::throttle::account_key(&user.email);
     let wait = match state.store.get_throttle(&key).await {
@@ -238,7 +251,11 @@ async fn user_page(state: &AppState, admin: &Admin, user: &User, error: Option<(
             sid: s.sid.clone(),
             created_at: rfc3339(s.created_at),
             last_active_at: rfc3339(s.last_active_at),
-            applications: if names.is_empty() { "none".to_owned() } else { names.join(", ") },
+            applications: if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            },
         });
     }
     let (status, error) = match error {
@@ -277,7 +294,12 @@ fn ended_by(admin: &Admin, user_id: &str, because: &str) -> Event {
         .detail("via", "console")
 }
 
-async fn end(state: &AppState, admin: &Admin, user: &User, selector: SessionSelector<'_>) -> Response {
+async fn end(
+    state: &AppState,
+    admin: &Admin,
+    user: &User,
+    selector: SessionSelector<'_>,
+) -> Response {
     let now = state.clock.now();
     match crate::lifecycle::end_sessions(state, selector, now).await {
         Ok(ended) => {
@@ -306,7 +328,11 @@ pub async fn end_session(
     end(&state, &admin, &user, selector).await
 }
 
-pub async fn end_all_sessions(admin: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub async fn end_all_sessions(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
     let user = match find(&state, &id).await {
         Ok(u) => u,
         Err(page) => return page,
@@ -315,7 +341,11 @@ pub async fn end_all_sessions(admin: Admin, State(state): State<AppState>, Path(
     end(&state, &admin, &user, selector).await
 }
 
-pub async fn unlock(admin: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub async fn unlock(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
     let user = match find(&state, &id).await {
         Ok(u) => u,
         Err(page) => return page,
@@ -349,18 +379,31 @@ pub async fn set_admin(
     };
     let grant = f.admin == "on";
     if user.id == admin.user.id {
-        let refused = (StatusCode::UNPROCESSABLE_ENTITY, "admin: you cannot change your own console access".to_owned());
+        let refused = (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "admin: you cannot change your own console access".to_owned(),
+        );
         return user_page(&state, &admin, &user, Some(refused)).await;
     }
     let now = state.clock.now();
     if !admin.recently_authenticated(now) {
-        let what = if grant { "Granting console access" } else { "Withdrawing console access" };
+        let what = if grant {
+            "Granting console access"
+        } else {
+            "Withdrawing console access"
+        };
         return views::reauth(&state, &admin, what, &format!("/users/{}", user.id));
     }
     match manage::set_admin(state.store.as_ref(), &user.id, grant).await {
         Ok(()) => {
-            let action = if grant { "user.grant_admin" } else { "user.withdraw_admin" };
-            state.audit.record(change(&admin, action).user(Some(&user.id)), now);
+            let action = if grant {
+                "user.grant_admin"
+            } else {
+                "user.withdraw_admin"
+            };
+            state
+                .audit
+                .record(change(&admin, action).user(Some(&user.id)), now);
             to_user(&state, &user.id)
         }
         Err(e) => failure(&state, &e),
@@ -403,7 +446,9 @@ pub async fn delete(
             state
                 .audit
                 .record_sessions(ended_by(&admin, &user.id, "user_deleted"), &ended, now);
-            state.audit.record(change(&admin, "user.delete").user(Some(&user.id)), now);
+            state
+                .audit
+                .record(change(&admin, "user.delete").user(Some(&user.id)), now);
             Redirect::to(&format!("{}/users", super::cookies::root(&state))).into_response()
         }
         Err(e) => failure(&state, &e),

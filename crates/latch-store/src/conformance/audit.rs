@@ -205,7 +205,10 @@ pub async fn case_audit_events_are_listed_newest_first_on_request(store: &dyn St
         newest_first: true,
         ..Default::default()
     };
-    let mut page = PageRequest { limit: 2, after: None };
+    let mut page = PageRequest {
+        limit: 2,
+        after: None,
+    };
     let mut seen = Vec::new();
     loop {
         let p = store.list_audit_events(&filter, &page).await.expect("list");

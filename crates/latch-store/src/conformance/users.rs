@@ -301,9 +301,19 @@ pub async fn case_the_admin_flag_is_set_apart_from_the_profile(store: &dyn Store
     let mut root = user(&format!("root-{}@example.com", super::new_id()));
     root.admin = true;
     store.insert_user(&root, "h").await.expect("insert admin");
-    assert_eq!(store.get_user(&root.id).await.expect("get"), Some(root.clone()));
+    assert_eq!(
+        store.get_user(&root.id).await.expect("get"),
+        Some(root.clone())
+    );
     let plain = given_user(store).await;
-    assert!(!store.get_user(&plain.id).await.expect("get").expect("user").admin);
+    assert!(
+        !store
+            .get_user(&plain.id)
+            .await
+            .expect("get")
+            .expect("user")
+            .admin
+    );
 
     assert!(store.set_user_admin(&plain.id, true).await.expect("grant"));
     let (found, _) = store
@@ -317,10 +327,32 @@ pub async fn case_the_admin_flag_is_set_apart_from_the_profile(store: &dyn Store
     renamed.admin = false;
     assert!(store.update_user(&renamed, None).await.expect("update"));
     assert!(
-        store.get_user(&plain.id).await.expect("get").expect("user").admin,
+        store
+            .get_user(&plain.id)
+            .await
+            .expect("get")
+            .expect("user")
+            .admin,
         "a profile update leaves the flag alone"
     );
-    assert!(store.set_user_admin(&plain.id, false).await.expect("withdraw"));
-    assert!(!store.get_user(&plain.id).await.expect("get").expect("user").admin);
-    assert!(!store.set_user_admin("no-such-user", true).await.expect("missing"));
+    assert!(
+        store
+            .set_user_admin(&plain.id, false)
+            .await
+            .expect("withdraw")
+    );
+    assert!(
+        !store
+            .get_user(&plain.id)
+            .await
+            .expect("get")
+            .expect("user")
+            .admin
+    );
+    assert!(
+        !store
+            .set_user_admin("no-such-user", true)
+            .await
+            .expect("missing")
+    );
 }

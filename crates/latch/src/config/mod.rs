@@ -136,7 +136,8 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
     s.backchannel_allow_private = r.bool("LATCH_BACKCHANNEL_ALLOW_PRIVATE")?;
     s.access_log = r.bool("LATCH_ACCESS_LOG")?;
     // On unless turned off.
-    s.admin_console = r.sources.get("LATCH_ADMIN_CONSOLE").is_none() || r.bool("LATCH_ADMIN_CONSOLE")?;
+    s.admin_console =
+        r.sources.get("LATCH_ADMIN_CONSOLE").is_none() || r.bool("LATCH_ADMIN_CONSOLE")?;
     let log_format = r.string("LATCH_LOG_FORMAT", "human");
     if !matches!(log_format.as_str(), "human" | "json") {
         return Err(anyhow!(
