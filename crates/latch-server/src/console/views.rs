@@ -3,7 +3,7 @@
 //! administrator, the CSRF token every form carries), `title` and `error`.
 
 use askama::Template;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use super::cookies;
@@ -33,9 +33,16 @@ impl<'a> Chrome<'a> {
     }
 }
 
-/// A page of the console, rendered with the hosted pages' security headers (CSP without script).
+/// A page of the console, rendered with the hosted pages' security headers (CSP without script),
+/// except `Referrer-Policy: same-origin`: under `no-referrer` browsers send `Origin: null` with
+/// the console's own form posts, which `guard::forms` could not tell from a foreign one.
 pub(super) fn render(state: &AppState, status: StatusCode, page: &impl Template) -> Response {
-    state.theme.render(status, page)
+    let mut response = state.theme.render(status, page);
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
 }
 
 #[derive(Template)]
