@@ -209,7 +209,7 @@ pub async fn create(
                 };
                 list_page(&state, &admin, None, attempt).await
             }
-            Err(page) => page,
+            Err(page) => *page,
         },
     }
 }
@@ -554,7 +554,7 @@ async fn update(
                 };
                 application_page(state, admin, app, shown).await
             }
-            Err(page) => page,
+            Err(page) => *page,
         },
     }
 }
@@ -591,7 +591,7 @@ pub async fn create_secret(
                 };
                 application_page(&state, &admin, &app, shown).await
             }
-            Err(page) => page,
+            Err(page) => *page,
         },
     }
 }
@@ -624,7 +624,7 @@ pub async fn revoke_secret(
                 };
                 application_page(&state, &admin, &app, shown).await
             }
-            Err(page) => page,
+            Err(page) => *page,
         },
     }
 }

@@ -100,7 +100,7 @@ fn change(admin: &guard::Admin, action: &'static str) -> crate::audit::Event {
 fn manage_failure(
     state: &AppState,
     e: &crate::manage::ManageError,
-) -> Result<(axum::http::StatusCode, String), axum::response::Response> {
+) -> Result<(axum::http::StatusCode, String), Box<axum::response::Response>> {
     use crate::manage::ManageError;
     use axum::http::StatusCode;
     let status = match e {
@@ -109,7 +109,7 @@ fn manage_failure(
         ManageError::InvalidField(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ManageError::Forbidden { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         ManageError::Store(latch_core::store::StoreError::Conflict(_)) => StatusCode::CONFLICT,
-        ManageError::Store(_) => return Err(guard::failure(state, e)),
+        ManageError::Store(_) => return Err(Box::new(guard::failure(state, e))),
     };
     Ok((status, e.to_string()))
 }

@@ -152,7 +152,7 @@ pub async fn create(
                 };
                 list_page(&state, &admin, String::new(), None, attempt).await
             }
-            Err(page) => page,
+            Err(page) => *page,
         },
     }
 }
