@@ -105,6 +105,7 @@ try {
   begin('the admin signs in through the hosted login');
   // axe-core is injected by the test, not by the page: the console's CSP allows no script.
   const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, bypassCSP: true });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: issuer });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   failurePage = page;
@@ -130,12 +131,17 @@ try {
   const clientId = await page.inputValue('#client-id');
   const firstSecret = await page.inputValue('#client-secret');
   check('secret_copied', firstSecret.length >= 40, firstSecret.length);
+  await page.getByRole('button', { name: 'Copy client secret' }).click();
+  const clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  check('secret_copied_to_clipboard', clipboard === firstSecret);
   await shot(page, 'secret');
   await axe(page, 'secret');
   check('first_secret_works', (await tokenRequest(clientId, firstSecret)) === 200);
 
   begin('a redirect the API refuses shows its message');
   await page.getByRole('link', { name: 'Back to the application' }).click();
+  await page.waitForSelector('#post-login');
+  const applicationUrl = page.url();
   await page.getByLabel('Post-login URLs (one per line)').fill('http://billing.example/callback');
   await page.getByRole('button', { name: 'Save redirects' }).click();
   const alert = await page.textContent('#redirect-error');
@@ -220,6 +226,11 @@ try {
     await phonePage.screenshot({ path: join(artifacts, `console-${path}-375px.png`), fullPage: true });
   }
   check('phone_no_horizontal_scroll', Object.values(widths).every((w) => w <= 375), widths);
+  // This context keeps the CSP: the console's script loads under it and shows the copy button.
+  await phonePage.goto(applicationUrl);
+  await phonePage.getByRole('button', { name: 'Copy client ID' }).waitFor({ state: 'visible' });
+  check('script_runs_under_csp', true);
+  await phonePage.screenshot({ path: join(artifacts, 'console-application-375px.png'), fullPage: true });
   await phone.close();
 
   process.stdout.write(`${JSON.stringify({ ok: true, checks })}\n`);

@@ -322,6 +322,8 @@ async fn the_admin_console_in_headless_chromium() {
         "audit_events_visible",
         "audit_filtered",
         "phone_no_horizontal_scroll",
+        "secret_copied_to_clipboard",
+        "script_runs_under_csp",
     ] {
         assert!(
             !checks[name].is_null() && checks[name] != false,

@@ -89,6 +89,19 @@ async fn post(
     (r.status(), location, r.text().await.unwrap())
 }
 
+/// The page once it shows `needle` (audit events are written in batches); panics after 5 s.
+async fn page_showing(browser: &Browser, url: &str, needle: &str) -> String {
+    for _ in 0..50 {
+        let (status, html) = page(browser, url).await;
+        assert_eq!(status, 200, "{html}");
+        if html.contains(needle) {
+            return html;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{url} never showed {needle}");
+}
+
 /// The value of `<input id="{id}" … value="…">`.
 fn input_value(html: &str, id: &str) -> String {
     let at = html
@@ -488,22 +501,10 @@ async fn an_admin_ends_a_users_session_and_their_refresh_token_stops_working() {
     let (_, html) = page(&admin, &server.url("/admin/keys")).await;
     assert!(html.contains(">next<"), "{html}");
 
-    // The audit log shows it, newest first.
-    let (status, html) = page(&admin, &server.url("/admin/audit?type=session.ended")).await;
-    assert_eq!(status, 200);
-    assert!(
-        html.contains("session.ended") && html.contains(uid),
-        "{html}"
-    );
-    // Events are written in batches: wait for the rotation's.
-    let mut html = String::new();
-    for _ in 0..50 {
-        html = page(&admin, &server.url("/admin/audit")).await.1;
-        if html.contains("key.rotate") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    // The audit log shows it, newest first (events are written in batches: wait for them).
+    let html = page_showing(&admin, &server.url("/admin/audit?type=session.ended"), uid).await;
+    assert!(html.contains("session.ended"), "{html}");
+    let html = page_showing(&admin, &server.url("/admin/audit"), "key.rotate").await;
     let first = html.find("key.rotate").expect("the rotation in the log");
     let older = html
         .find("console.sign_in")

@@ -14,13 +14,14 @@
 //!   is audited with the administrator (their user id) as the actor. No management-API token
 //!   exists here: the browser holds only the sealed cookie.
 //! - Pages are askama templates (`templates/console/`) on the hosted pages' stylesheet, under
-//!   their CSP (no script): every form works without JavaScript.
+//!   their CSP, which allows one script, `script` (copy buttons): every form works without it.
 
 mod applications;
 mod audit;
 mod cookies;
 mod guard;
 mod keys;
+mod script;
 mod setup;
 mod signin;
 mod users;
@@ -36,7 +37,9 @@ pub use setup::{CLIENT_ID, ensure_application};
 /// The console at `/admin`, or nothing with `LATCH_ADMIN_CONSOLE=off` (`router.rs` merges it).
 pub fn mounted(state: &AppState) -> Router<AppState> {
     if state.settings.admin_console {
-        Router::new().nest("/admin", routes(state))
+        Router::new()
+            .nest("/admin", routes(state))
+            .route(script::ROUTE.as_str(), get(script::get))
     } else {
         Router::new()
     }

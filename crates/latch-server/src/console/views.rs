@@ -19,6 +19,8 @@ pub(super) struct Chrome<'a> {
     pub csrf: &'a str,
     /// Which navigation entry is current.
     pub section: &'static str,
+    /// The console script's URL.
+    pub script: String,
 }
 
 impl<'a> Chrome<'a> {
@@ -29,16 +31,28 @@ impl<'a> Chrome<'a> {
             email: &admin.user.email,
             csrf: &admin.session.csrf,
             section,
+            script: format!("{}{}", state.settings.issuer, super::script::ROUTE.as_str()),
         }
     }
 }
 
-/// A page of the console, rendered with the hosted pages' security headers (CSP without script),
-/// except `Referrer-Policy: same-origin`: under `no-referrer` browsers send `Origin: null` with
-/// the console's own form posts, which `guard::forms` could not tell from a foreign one.
+/// A page of the console, rendered with the hosted pages' security headers, except that:
+/// - the CSP allows one script, the console's own file (`script`), by its full URL;
+/// - `Referrer-Policy: same-origin`: under `no-referrer` browsers send `Origin: null` with the
+///   console's own form posts, which `guard::forms` could not tell from a foreign one.
 pub(super) fn render(state: &AppState, status: StatusCode, page: &impl Template) -> Response {
     let mut response = state.theme.render(status, page);
-    response.headers_mut().insert(
+    let h = response.headers_mut();
+    let script = format!("{}{}", state.settings.issuer, super::script::ROUTE.as_str());
+    let csp = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|csp| format!("{csp}; script-src {script}"))
+        .and_then(|csp| HeaderValue::from_str(&csp).ok());
+    if let Some(csp) = csp {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
