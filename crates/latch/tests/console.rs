@@ -146,6 +146,25 @@ async fn only_admins_get_in_and_the_console_session_needs_the_latch_session() {
 
     // The admin gets in; the cookie is scoped to the console and HttpOnly.
     let (admin, html) = admin_browser(&server).await;
+    // No token reaches the browser: no JWT in the page; one script, from the console's file.
+    assert!(
+        !html.contains("eyJ") && !html.contains("access_token"),
+        "{html}"
+    );
+    let r = admin.get(&server.url("/admin/applications")).await;
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.starts_with("default-src 'none';"), "{csp}");
+    assert!(
+        csp.contains(&format!("script-src {}/assets/console-", server.issuer())),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let script = csp.rsplit("script-src ").next().unwrap();
+    let r = admin.get(script).await;
+    assert_eq!(r.status(), 200, "{script}");
     assert!(
         html.contains(ROOT_EMAIL) && html.contains("Latch admin console"),
         "{html}"
@@ -487,6 +506,28 @@ async fn an_admin_ends_a_users_session_and_their_refresh_token_stops_working() {
     let (status, body, _) = support::token(&server, &form, Some((&web.client_id, &secret))).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_grant");
+
+    // Console access granted (a recent sign-in: this one), but not to oneself.
+    let (status, _, _) = post(
+        &admin,
+        &server.url(&format!("/admin/users/{uid}/admin")),
+        &[("csrf", &token), ("admin", "on")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        server.cli(&["users", "list", "--email", EMAIL]).await[0]["admin"],
+        true
+    );
+    let root = server.cli(&["users", "list", "--email", ROOT_EMAIL]).await;
+    let root_id = root[0]["id"].as_str().unwrap();
+    let (status, _, _) = post(
+        &admin,
+        &server.url(&format!("/admin/users/{root_id}/admin")),
+        &[("csrf", &token), ("admin", "off")],
+    )
+    .await;
+    assert_eq!(status, 422);
 
     // A key rotation shows the new key as next.
     let (_, html) = page(&admin, &server.url("/admin/keys")).await;
