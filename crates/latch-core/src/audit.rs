@@ -69,4 +69,6 @@ pub struct AuditFilter {
     pub kind: Option<String>,
     pub since: Option<UnixTime>,
     pub until: Option<UnixTime>,
+    /// Newest first (the console); the page cursor then walks back in time.
+    pub newest_first: bool,
 }

@@ -392,6 +392,8 @@ pub trait UserStore: Send + Sync {
     async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>>;
     async fn list_users(&self, page: &PageRequest, email: Option<&str>) -> StoreResult<Page<User>>;
     async fn update_user(&self, user: &User, password_hash: Option<&str>) -> StoreResult<bool>;
+    /// Grants (or withdraws) the admin console; `false` if there is no such user.
+    async fn set_user_admin(&self, id: &str, admin: bool) -> StoreResult<bool>;
     /// Replaces the password hash only if it is still `old` (a sign-in upgrading an imported
     /// hash must not undo a password change made meanwhile); `false` if it was not.
     async fn replace_password_hash(&self, id: &str, old: &str, new: &str) -> StoreResult<bool>;

@@ -208,6 +208,7 @@ mod tests {
                 created_at: 0,
                 external_id: None,
                 metadata: Default::default(),
+                admin: false,
             },
             generation,
             rotated_at,

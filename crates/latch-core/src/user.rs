@@ -21,6 +21,10 @@ pub struct User {
     /// The application's data about this user (`metadata::validate_metadata`).
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// May sign in to the admin console (`/admin`). Changed only by `UserStore::set_user_admin`;
+    /// written by `insert_user`, left alone by `update_user`.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// The form emails are compared in: trimmed and lower-cased (uniqueness is case-insensitive).

@@ -253,6 +253,7 @@ async fn sign_up(state: &AppState, a: &Acceptance<'_>) -> Result<User, String> {
         family_name: None,
         external_id: None,
         metadata: None,
+        admin: false,
     };
     manage::create_user(
         state.store.as_ref(),

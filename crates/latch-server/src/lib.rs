@@ -3,8 +3,8 @@
 //! Latch's HTTP surface on axum: every route (`router.rs`), the OAuth 2.0 / OpenID Connect
 //! endpoints, the hosted pages (`pages`: askama templates in `templates/`, one layout, one
 //! stylesheet, the `LATCH_BRANDING_*` theme), the management layer (`manage`: operations shared by
-//! the management API, the CLI and the coming console) and its HTTP API (`admin`), the
-//! error-to-HTTP mapping, the
+//! the management API, the CLI and the console) and its HTTP API (`admin`), the admin console at
+//! `/admin` (`console`), the error-to-HTTP mapping, the
 //! in-memory caches (applications, signing keys, revocations), the abuse limits, the listening edge
 //! (`edge`: header-read timeout, connection cap), outbound calls (`outbound`), the background jobs,
 //! metrics, and the services the binary shares (user import/export, key rewrap, password hashing and
@@ -20,6 +20,7 @@ mod backchannel;
 mod body_limit;
 mod bounded;
 pub mod client_ip;
+mod console;
 mod cors;
 mod decline;
 mod edge;

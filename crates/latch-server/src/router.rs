@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
             get(crate::logout::get).post(crate::logout::post),
         )
         .nest("/api/v1", crate::admin::audited_routes(&state))
+        .merge(crate::console::mounted(&state))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::middleware,

@@ -81,6 +81,10 @@ impl Server {
         // A superseded key stays published as long as the longest-lived token it signed.
         let grace = latch_core::application::MAX_ACCESS_TOKEN_TTL;
         let keys = Arc::new(Keys::new(&records, master, clock.now(), grace)?);
+        if settings.admin_console {
+            let now = clock.now();
+            crate::console::ensure_application(store.as_ref(), &settings.issuer, now).await?;
+        }
         let applications = Arc::new(Applications::default());
         applications.refresh(store.as_ref(), true).await?;
         let revocations = Arc::new(crate::revocations::Revocations::default());

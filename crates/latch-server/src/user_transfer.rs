@@ -43,6 +43,9 @@ struct ImportLine {
     external_id: Option<String>,
     #[serde(default)]
     metadata: Option<serde_json::Value>,
+    /// The admin console flag, as `latch users export` writes it.
+    #[serde(default)]
+    admin: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,6 +251,7 @@ fn parse_line(text: &str, now: UnixTime) -> Result<(User, String), String> {
         created_at,
         external_id: line.external_id,
         metadata,
+        admin: line.admin,
     };
     validate_profile(&user).map_err(|e| format!("{} {}", e.field, e.reason))?;
     Ok((user, hash))

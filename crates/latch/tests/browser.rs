@@ -1,6 +1,7 @@
-//! The end-to-end browser test: two single-page apps using `oidc-client-ts`, served on their own
+//! The end-to-end browser tests: two single-page apps using `oidc-client-ts`, served on their own
 //! loopback origins, signed in with Latch in headless Chromium (Debian's `/usr/bin/chromium`,
-//! driven by `playwright-core` from `browser-tests/run.mjs`).
+//! driven by `playwright-core` from `browser-tests/run.mjs`); and the admin console
+//! (`browser-tests/console.mjs`, checked with axe-core).
 //!
 //! This test runs Latch, registers the apps and the user with the CLI, serves the SPA, then runs
 //! the script and checks its JSON verdict. Screenshots land in `target/test-artifacts/browser/`.
@@ -44,7 +45,7 @@ fn missing_prerequisites(root: &Path) -> Vec<String> {
     if !Path::new(CHROMIUM).exists() {
         missing.push(format!("{CHROMIUM} (Debian package chromium)"));
     }
-    for package in ["playwright-core", "oidc-client-ts"] {
+    for package in ["playwright-core", "oidc-client-ts", "axe-core"] {
         if !root
             .join("browser-tests/node_modules")
             .join(package)
@@ -207,6 +208,164 @@ fn config_js(issuer: &str, client_id: &str, name: &str) -> String {
     format!("window.LATCH_SPA = {config};\n")
 }
 
+/// Runs a Playwright script against `server` with `env` (plus `LATCH_ISSUER`, `ARTIFACTS_DIR`,
+/// `CHROMIUM`); returns its JSON verdict, panicking with the logs if it failed.
+async fn run_script(
+    root: &Path,
+    server: &latch_testkit::LatchServer,
+    script: &str,
+    env: &[(&str, &str)],
+) -> Value {
+    let artifacts = root.join("target/test-artifacts/browser");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(script)
+        .current_dir(root)
+        .env("LATCH_ISSUER", server.issuer())
+        .env("ARTIFACTS_DIR", &artifacts)
+        .env("CHROMIUM", CHROMIUM);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start node {script}: {e}"));
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (mut out, mut err) = (String::new(), String::new());
+    let outcome = tokio::time::timeout(SCRIPT_TIMEOUT, async {
+        let (a, b, status) = tokio::join!(
+            stdout.read_to_string(&mut out),
+            stderr.read_to_string(&mut err),
+            child.wait()
+        );
+        a.unwrap();
+        b.unwrap();
+        status.unwrap()
+    })
+    .await;
+    let status = outcome
+        .unwrap_or_else(|_| panic!("{script} did not finish within {SCRIPT_TIMEOUT:?}\n{err}"));
+    let verdict: Value = out
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!("no JSON verdict from {script} ({status})\nstdout: {out}\nstderr: {err}")
+        });
+    assert!(
+        status.success() && verdict["ok"] == true,
+        "{script} failed ({status}) at step {}:\n{}\nchecks so far: {}\nscreenshots: {}\nscript log:\n{err}\nserver log:\n{}",
+        verdict["step"],
+        verdict["error"].as_str().unwrap_or(""),
+        verdict["checks"],
+        artifacts.display(),
+        server.logs(),
+    );
+    eprintln!(
+        "{script} checks: {}\nscreenshots: {}",
+        verdict["checks"],
+        artifacts.display()
+    );
+    verdict
+}
+
+/// The admin console (issue 19) in Chromium: a non-admin refused; the admin creates a web
+/// application and copies its secret, sees a redirect refused with the API's message, rotates the
+/// secret (the old one then fails at the token endpoint, the new one works), ends a user's
+/// session, rotates a key and finds the events in the audit log; keyboard, 375 px, axe-core.
+#[tokio::test]
+async fn the_admin_console_in_headless_chromium() {
+    let root = workspace_root();
+    if skip_without_prerequisites(&root) {
+        return;
+    }
+    let server = server().await;
+    let admin = server
+        .cli(&[
+            "users",
+            "create",
+            "--email",
+            "root@example.com",
+            "--password",
+            "a long admin passphrase",
+            "--admin",
+        ])
+        .await;
+    assert_eq!(admin["admin"], true);
+    let verdict = run_script(
+        &root,
+        &server,
+        "browser-tests/console.mjs",
+        &[
+            ("ADMIN_EMAIL", "root@example.com"),
+            ("ADMIN_PASSWORD", "a long admin passphrase"),
+            ("USER_EMAIL", EMAIL),
+            ("USER_PASSWORD", PASSWORD),
+        ],
+    )
+    .await;
+    let checks = &verdict["checks"];
+    for name in [
+        "non_admin_refused",
+        "admin_signed_in",
+        "keyboard_skip_link",
+        "keyboard_nav",
+        "secret_shown_once",
+        "first_secret_works",
+        "redirect_error_shown",
+        "redirect_saved",
+        "revoked_secret_refused",
+        "new_secret_works",
+        "session_ended",
+        "user_must_sign_in_again",
+        "key_rotated",
+        "audit_events_visible",
+        "audit_filtered",
+        "phone_no_horizontal_scroll",
+        "secret_copied_to_clipboard",
+        "script_runs_under_csp",
+    ] {
+        assert!(
+            !checks[name].is_null() && checks[name] != false,
+            "check {name} missing or false: {checks}"
+        );
+    }
+    for page in [
+        "applications",
+        "secret",
+        "application",
+        "user",
+        "users",
+        "keys",
+        "audit",
+    ] {
+        assert_eq!(
+            checks["axe"][page],
+            serde_json::json!([]),
+            "axe-core on {page}: {checks}"
+        );
+    }
+    let artifacts = root.join("target/test-artifacts/browser");
+    for shot in [
+        "console-refused.png",
+        "console-applications.png",
+        "console-secret.png",
+        "console-application.png",
+        "console-user.png",
+        "console-keys.png",
+        "console-audit.png",
+        "console-applications-375px.png",
+    ] {
+        assert!(artifacts.join(shot).exists(), "screenshot {shot}");
+    }
+}
+
 #[tokio::test]
 async fn spas_sign_in_refresh_and_sign_out_in_headless_chromium() {
     let root = workspace_root();
@@ -246,63 +405,20 @@ async fn spas_sign_in_refresh_and_sign_out_in_headless_chromium() {
     }
 
     let artifacts = root.join("target/test-artifacts/browser");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let mut child = tokio::process::Command::new("node")
-        .arg("browser-tests/run.mjs")
-        .current_dir(&root)
-        .env("LATCH_ISSUER", server.issuer())
-        .env("SPA_A_URL", &origin_a)
-        .env("SPA_A_CLIENT_ID", &client_a)
-        .env("SPA_B_URL", &origin_b)
-        .env("USER_EMAIL", EMAIL)
-        .env("USER_PASSWORD", PASSWORD)
-        .env("ARTIFACTS_DIR", &artifacts)
-        .env("CHROMIUM", CHROMIUM)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node browser-tests/run.mjs");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let (mut out, mut err) = (String::new(), String::new());
-    let outcome = tokio::time::timeout(SCRIPT_TIMEOUT, async {
-        let (a, b, status) = tokio::join!(
-            stdout.read_to_string(&mut out),
-            stderr.read_to_string(&mut err),
-            child.wait()
-        );
-        a.unwrap();
-        b.unwrap();
-        status.unwrap()
-    })
+    let verdict = run_script(
+        &root,
+        &server,
+        "browser-tests/run.mjs",
+        &[
+            ("SPA_A_URL", &origin_a),
+            ("SPA_A_CLIENT_ID", &client_a),
+            ("SPA_B_URL", &origin_b),
+            ("USER_EMAIL", EMAIL),
+            ("USER_PASSWORD", PASSWORD),
+        ],
+    )
     .await;
-    let status = outcome.unwrap_or_else(|_| {
-        panic!("the browser test did not finish within {SCRIPT_TIMEOUT:?}\n{err}")
-    });
-
-    let verdict: Value = out
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!("no JSON verdict from run.mjs ({status})\nstdout: {out}\nstderr: {err}")
-        });
-    assert!(
-        status.success() && verdict["ok"] == true,
-        "browser test failed ({status}) at step {}:\n{}\nchecks so far: {}\nscreenshots: {}\nscript log:\n{err}\nserver log:\n{}",
-        verdict["step"],
-        verdict["error"].as_str().unwrap_or(""),
-        verdict["checks"],
-        artifacts.display(),
-        server.logs(),
-    );
     let checks = &verdict["checks"];
-    eprintln!(
-        "browser test checks: {checks}\nscreenshots: {}",
-        artifacts.display()
-    );
     for name in [
         "pkce_s256",
         "signed_in",

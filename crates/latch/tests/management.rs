@@ -659,6 +659,7 @@ async fn users_are_created_found_updated_and_deleted() {
     assert_eq!(
         keys,
         [
+            "admin",
             "created_at",
             "email",
             "email_verified",
@@ -677,6 +678,14 @@ async fn users_are_created_found_updated_and_deleted() {
     )
     .await
     .expect_error(409, "email_taken");
+    // `admin` is read-only here: repeated unchanged it passes, changed it is refused.
+    let ada_path = format!("/users/{}", ada["id"].as_str().unwrap());
+    api.patch(&ada_path, json!({"admin": false}))
+        .await
+        .expect(200);
+    let refused = api.patch(&ada_path, json!({"admin": true})).await;
+    refused.expect_error(422, "invalid_field");
+    assert_eq!(api.get(&ada_path).await.expect(200)["admin"], false);
     for (body, field) in [
         (
             json!({"email": "bob@example.com", "password": "password123"}),
@@ -950,8 +959,8 @@ async fn malformed_oversized_and_mistyped_bodies_are_refused_and_change_nothing(
 #[tokio::test]
 async fn lists_walk_in_pages_and_bad_pagination_is_refused() {
     let api = Api::start().await;
-    // With the management application, six in all: three pages of two.
-    for i in 0..5 {
+    // With the management application and the admin console's, six in all: three pages of two.
+    for i in 0..4 {
         api.create_app(web(&format!("app {i}"))).await;
     }
     for i in 0..6 {

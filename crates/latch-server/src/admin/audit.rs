@@ -112,6 +112,7 @@ pub async fn list(
         user_id: q.user_id,
         client_id: q.client_id,
         kind: q.kind,
+        newest_first: false,
     };
     let page = state.store.list_audit_events(&filter, &query.page).await?;
     Ok(Json(List::from_page(page, |e| AuditEventView::from(e))))

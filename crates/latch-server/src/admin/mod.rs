@@ -11,6 +11,7 @@
 
 mod apis;
 mod applications;
+pub(crate) use applications::refresh_cache;
 mod audit;
 mod auth;
 mod deliveries;

@@ -1,7 +1,8 @@
 //! The management layer: creating, reading, changing and deleting applications, client secrets,
 //! users, organizations with their members and invitations, roles and API resources, with the
-//! rules around them. The HTTP API (`crate::admin`), the CLI (`latch apps`, `latch users`) and the
-//! hosted pages that create users (invitations) call these functions; none of them knows HTTP.
+//! rules around them. The HTTP API (`crate::admin`), the console (`crate::console`), the CLI
+//! (`latch apps`, `latch users`) and the hosted pages that create users (invitations) call these
+//! functions; none of them knows HTTP.
 //!
 //! - Functions take what they need (the store, the time, the password hasher, the issuer), not
 //!   the whole `AppState`, and answer [`ManageError`]: not found, conflict, an invalid field
@@ -38,7 +39,8 @@ pub use token_hook::{
     NewTokenHook, TokenHookCreated, TokenHookView, delete_token_hook, set_token_hook,
 };
 pub use users::{
-    NewUser, UserFields, UserView, create_user, delete_user, update_user, user, validate_profile,
+    NewUser, UserFields, UserView, create_user, delete_user, set_admin, update_user, user,
+    validate_profile,
 };
 
 use latch_core::UnixTime;

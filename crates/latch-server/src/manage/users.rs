@@ -41,6 +41,9 @@ pub struct NewUser {
     #[serde(default)]
     #[schema(schema_with = metadata_schema)]
     pub metadata: Option<Map<String, Value>>,
+    /// May sign in to the admin console (`/admin`).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// `metadata` of users and organizations: written by the management API and the CLI only.
@@ -71,6 +74,9 @@ pub struct UserView {
     pub external_id: Option<String>,
     #[schema(schema_with = metadata_schema)]
     pub metadata: Map<String, Value>,
+    /// May sign in to the admin console (`/admin`); read-only here (`latch users grant-admin`,
+    /// or an administrator in the console).
+    pub admin: bool,
 }
 
 impl From<&User> for UserView {
@@ -85,6 +91,7 @@ impl From<&User> for UserView {
             created_at: rfc3339(u.created_at),
             external_id: u.external_id.clone(),
             metadata: u.metadata.clone(),
+            admin: u.admin,
         }
     }
 }
@@ -161,6 +168,7 @@ pub async fn create_user(
         created_at: now,
         external_id: new.external_id,
         metadata: new.metadata.unwrap_or_default(),
+        admin: new.admin,
     };
     validate_profile(&user)?;
     let hash = hash_password(passwords, new.password).await?;
@@ -170,6 +178,14 @@ pub async fn create_user(
         .await
         .map_err(ManageError::conflict_as(code, description))?;
     Ok(user)
+}
+
+/// Grants (or withdraws) the admin console to the user with this id.
+pub async fn set_admin(store: &dyn Store, id: &str, admin: bool) -> Result<(), ManageError> {
+    if !store.set_user_admin(id, admin).await? {
+        return Err(ManageError::NotFound("user"));
+    }
+    Ok(())
 }
 
 /// Ends the user's sessions (notifying the applications is the caller's: see
@@ -202,7 +218,7 @@ pub async fn update_user(
     let fields: UserFields = parse_json(&patched(
         &UserView::from(current),
         patch,
-        &["id", "created_at"],
+        &["id", "created_at", "admin"],
     )?)?;
     let user = User {
         id: current.id.clone(),
@@ -214,6 +230,7 @@ pub async fn update_user(
         created_at: current.created_at,
         external_id: fields.external_id,
         metadata: fields.metadata.unwrap_or_default(),
+        admin: current.admin,
     };
     validate_profile(&user)?;
     let hash = match fields.password {

@@ -192,3 +192,34 @@ pub async fn case_audit_batches_of_any_size_are_stored_whole(store: &dyn Store) 
     };
     assert!(ids(store, u10).await.is_empty(), "nothing of it is kept");
 }
+
+/// Newest first: the same events in the reverse order, the cursor walking back in time.
+pub async fn case_audit_events_are_listed_newest_first_on_request(store: &dyn Store) {
+    let user = format!("newest-{}", new_id());
+    let events: Vec<AuditEvent> = (0..5)
+        .map(|i| event("login.success", NOW + i, Some(&user), None))
+        .collect();
+    store.insert_audit_events(&events).await.expect("insert");
+    let filter = AuditFilter {
+        user_id: Some(user.clone()),
+        newest_first: true,
+        ..Default::default()
+    };
+    let mut page = PageRequest {
+        limit: 2,
+        after: None,
+    };
+    let mut seen = Vec::new();
+    loop {
+        let p = store.list_audit_events(&filter, &page).await.expect("list");
+        seen.extend(p.data.iter().map(|e| e.id.clone()));
+        match p.next_cursor {
+            Some(c) => page.after = Some(c),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+    expected.sort();
+    expected.reverse();
+    assert_eq!(seen, expected);
+}

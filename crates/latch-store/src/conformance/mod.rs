@@ -118,6 +118,7 @@ macro_rules! conformance_tests {
             case_client_secrets_are_two_at_most,
             case_delete_application_revokes_what_was_issued,
             case_users_round_trip_with_case_insensitive_email,
+            case_the_admin_flag_is_set_apart_from_the_profile,
             case_password_hash_is_replaced_only_if_unchanged,
             case_users_are_inserted_in_batches_skipping_taken_ones,
             case_delete_user_removes_their_sessions,
@@ -152,6 +153,7 @@ macro_rules! conformance_tests {
             case_removals_revoke_the_refresh_tokens_issued_for_them,
             case_an_invitation_is_accepted_once_by_its_email_before_it_expires,
             case_audit_events_are_filtered_and_paged,
+            case_audit_events_are_listed_newest_first_on_request,
             case_audit_batches_of_any_size_are_stored_whole
         );
         $crate::conformance_tests!(@arc $open;
@@ -264,6 +266,7 @@ pub(crate) fn user(email: &str) -> User {
         created_at: NOW,
         external_id: None,
         metadata: Default::default(),
+        admin: false,
     }
 }
 
@@ -391,7 +394,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        8,
+        9,
         "the latest migration"
     );
     store.ping().await.expect("ping");

@@ -294,3 +294,65 @@ pub async fn case_users_are_inserted_in_batches_skipping_taken_ones(store: &dyn 
             .is_empty()
     );
 }
+
+/// The admin flag: written at insert, changed only by `set_user_admin` (a profile update keeps
+/// it), read back by every lookup.
+pub async fn case_the_admin_flag_is_set_apart_from_the_profile(store: &dyn Store) {
+    let mut root = user(&format!("root-{}@example.com", super::new_id()));
+    root.admin = true;
+    store.insert_user(&root, "h").await.expect("insert admin");
+    assert_eq!(
+        store.get_user(&root.id).await.expect("get"),
+        Some(root.clone())
+    );
+    let plain = given_user(store).await;
+    assert!(
+        !store
+            .get_user(&plain.id)
+            .await
+            .expect("get")
+            .expect("user")
+            .admin
+    );
+
+    assert!(store.set_user_admin(&plain.id, true).await.expect("grant"));
+    let (found, _) = store
+        .get_user_by_email(&plain.email)
+        .await
+        .expect("by email")
+        .expect("user");
+    assert!(found.admin, "granted");
+    let mut renamed = found.clone();
+    renamed.name = Some("Renamed".to_owned());
+    renamed.admin = false;
+    assert!(store.update_user(&renamed, None).await.expect("update"));
+    assert!(
+        store
+            .get_user(&plain.id)
+            .await
+            .expect("get")
+            .expect("user")
+            .admin,
+        "a profile update leaves the flag alone"
+    );
+    assert!(
+        store
+            .set_user_admin(&plain.id, false)
+            .await
+            .expect("withdraw")
+    );
+    assert!(
+        !store
+            .get_user(&plain.id)
+            .await
+            .expect("get")
+            .expect("user")
+            .admin
+    );
+    assert!(
+        !store
+            .set_user_admin("no-such-user", true)
+            .await
+            .expect("missing")
+    );
+}

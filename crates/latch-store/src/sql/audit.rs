@@ -120,22 +120,33 @@ impl<B: Backend> AuditStore for SqlStore<B> {
     ) -> StoreResult<Page<AuditEvent>> {
         let _timer = Timer::start("list_audit_events");
         let limit = page_limit(page);
-        let rows: Vec<AuditRow> = query_as(
-            "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, session_id, \
-             ip, success, reason, details FROM audit_events WHERE id > $1 \
+        // Oldest first from the cursor on; newest first (the console's view) from the newest, or
+        // before the cursor.
+        const OLDEST_FIRST: &str = "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, \
+             session_id, ip, success, reason, details FROM audit_events WHERE id > $1 \
              AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $3) \
              AND ($4 IS NULL OR kind = $4) AND ($5 IS NULL OR at >= $5) \
-             AND ($6 IS NULL OR at <= $6) ORDER BY id LIMIT $7",
-        )
-        .bind(page_after(page))
-        .bind(&filter.user_id)
-        .bind(&filter.client_id)
-        .bind(&filter.kind)
-        .bind(filter.since)
-        .bind(filter.until)
-        .bind(limit + 1)
-        .fetch_all(self.read())
-        .await?;
+             AND ($6 IS NULL OR at <= $6) ORDER BY id ASC LIMIT $7";
+        const NEWEST_FIRST: &str = "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, \
+             session_id, ip, success, reason, details FROM audit_events WHERE ($1 IS NULL OR id < $1) \
+             AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $3) \
+             AND ($4 IS NULL OR kind = $4) AND ($5 IS NULL OR at >= $5) \
+             AND ($6 IS NULL OR at <= $6) ORDER BY id DESC LIMIT $7";
+        let (sql, after) = if filter.newest_first {
+            (NEWEST_FIRST, page.after.as_deref())
+        } else {
+            (OLDEST_FIRST, Some(page_after(page)))
+        };
+        let rows: Vec<AuditRow> = query_as(sql)
+            .bind(after)
+            .bind(&filter.user_id)
+            .bind(&filter.client_id)
+            .bind(&filter.kind)
+            .bind(filter.since)
+            .bind(filter.until)
+            .bind(limit + 1)
+            .fetch_all(self.read())
+            .await?;
         let events = rows.into_iter().map(Into::into).collect();
         Ok(paginate(events, limit, |e: &AuditEvent| e.id.as_str()))
     }

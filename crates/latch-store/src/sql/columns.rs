@@ -21,7 +21,7 @@ macro_rules! client_secret_columns {
 }
 macro_rules! user_columns {
     () => {
-        "id, email, email_verified, name, given_name, family_name, created_at, external_id, metadata"
+        "id, email, email_verified, name, given_name, family_name, created_at, external_id, metadata, admin"
     };
 }
 macro_rules! session_columns {
@@ -61,7 +61,9 @@ macro_rules! user_columns_of {
             $t,
             ".external_id, ",
             $t,
-            ".metadata"
+            ".metadata, ",
+            $t,
+            ".admin"
         )
     };
 }

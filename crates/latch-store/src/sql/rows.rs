@@ -177,6 +177,7 @@ crate::sql::row_type! {
         created_at: i64,
         external_id: Option<String>,
         metadata: String,
+        admin: bool,
     }
 }
 
@@ -198,6 +199,7 @@ impl From<UserRow> for User {
             created_at: r.created_at,
             external_id: r.external_id,
             metadata,
+            admin: r.admin,
         }
     }
 }

@@ -25,8 +25,8 @@ impl<B: Backend> SqlStore<B> {
         macro_rules! insert {
             () => {
                 "INSERT INTO users (id, email, email_normalized, email_verified, name, \
-                 given_name, family_name, password_hash, created_at, external_id, metadata) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                 given_name, family_name, password_hash, created_at, external_id, metadata, admin) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             };
         }
         let sql = if if_absent {
@@ -46,6 +46,7 @@ impl<B: Backend> SqlStore<B> {
             .bind(user.created_at)
             .bind(&user.external_id)
             .bind(metadata_json(&user.metadata))
+            .bind(user.admin)
             .execute(on)
             .await
             .map_err(unique_err_or_external_id("email"))?;
@@ -164,6 +165,16 @@ impl<B: Backend> UserStore for SqlStore<B> {
                 .bind(new)
                 .execute(self.write())
                 .await?;
+        Ok(done == 1)
+    }
+
+    async fn set_user_admin(&self, id: &str, admin: bool) -> StoreResult<bool> {
+        let _timer = Timer::start("set_user_admin");
+        let done = query("UPDATE users SET admin = $2 WHERE id = $1")
+            .bind(id)
+            .bind(admin)
+            .execute(self.write())
+            .await?;
         Ok(done == 1)
     }
 

@@ -41,6 +41,14 @@ pub enum UsersCommand {
         /// The application's data about the user: a JSON object (at most 16 KiB, 5 levels deep).
         #[arg(long)]
         metadata: Option<String>,
+        /// Let the user sign in to the admin console (`/admin`).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Let the user with this email sign in to the admin console (`/admin`); prints the user.
+    GrantAdmin {
+        /// The user's sign-in email (any letter case).
+        email: String,
     },
     /// List users, optionally the one with an email.
     List {
@@ -87,6 +95,7 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             email_verified,
             external_id,
             metadata,
+            admin,
         } => {
             let metadata = match metadata {
                 Some(text) => Some(
@@ -105,6 +114,7 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
                 family_name,
                 external_id,
                 metadata,
+                admin,
             };
             let user = manage::create_user(store, &passwords, new, now())
                 .await
@@ -144,6 +154,16 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
                 }
             }
             print_json(&all)
+        }
+        UsersCommand::GrantAdmin { email } => {
+            let Some((user, _)) = store.get_user_by_email(&email).await? else {
+                return Err(anyhow!("not_found: no user with email `{email}`"));
+            };
+            manage::set_admin(store, &user.id, true)
+                .await
+                .map_err(manage_error)?;
+            let user = manage::user(store, &user.id).await.map_err(manage_error)?;
+            print_json(&UserView::from(&user))
         }
         UsersCommand::Import { file } => import(store, &file).await,
         UsersCommand::Export {

@@ -135,6 +135,9 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
     s.max_connections = r.int("LATCH_MAX_CONNECTIONS", 10_000, 1, 1_000_000)? as usize;
     s.backchannel_allow_private = r.bool("LATCH_BACKCHANNEL_ALLOW_PRIVATE")?;
     s.access_log = r.bool("LATCH_ACCESS_LOG")?;
+    // On unless turned off.
+    s.admin_console =
+        r.sources.get("LATCH_ADMIN_CONSOLE").is_none() || r.bool("LATCH_ADMIN_CONSOLE")?;
     let log_format = r.string("LATCH_LOG_FORMAT", "human");
     if !matches!(log_format.as_str(), "human" | "json") {
         return Err(anyhow!(

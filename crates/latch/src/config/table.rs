@@ -151,6 +151,11 @@ pub const SETTINGS: &[Setting] = &[
         "127.0.0.1:9464",
         "Prometheus `/metrics`, on its own address (`off` to disable); an address that cannot be bound is refused",
     ),
+    s(
+        "LATCH_ADMIN_CONSOLE",
+        "on",
+        "`off`: no admin console; `on`: the console at `/admin`, for users with the `admin` flag (`latch users create --admin`, `latch users grant-admin EMAIL`)",
+    ),
 ];
 
 pub fn find(env: &str) -> Option<&'static Setting> {
