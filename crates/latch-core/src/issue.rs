@@ -210,6 +210,7 @@ mod tests {
             access_token_ttl_seconds: None,
             allow_offline_access: offline,
             custom_claims: serde_json::Map::new(),
+            claim_mappings: vec![],
             created_at: 0,
             updated_at: 0,
         }
