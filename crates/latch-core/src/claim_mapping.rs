@@ -319,6 +319,7 @@ mod tests {
 
     fn user() -> User {
         User {
+            admin: false,
             id: "u1".into(),
             email: "ada@example.com".into(),
             email_verified: true,

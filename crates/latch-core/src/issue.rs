@@ -325,6 +325,7 @@ mod tests {
 
     fn user() -> User {
         User {
+            admin: false,
             id: "u".into(),
             email: "u@example.com".into(),
             email_verified: true,

@@ -180,6 +180,7 @@ pub async fn create(
         allowed_origins: Vec::new(),
         id_token_signed_response_alg: None,
         custom_claims: None,
+        claim_mappings: None,
     };
     let now = state.clock.now();
     let created = manage::create_application(
@@ -416,7 +417,7 @@ async fn application_page(
                     .access_token_ttl_seconds
                     .map(|t| t.to_string())
                     .unwrap_or_default(),
-                alg: app.id_token_signed_response_alg.clone(),
+                alg: app.id_token_signed_response_alg.as_str().to_owned(),
             },
             kind_text: type_text(app.application_type),
             web,

@@ -3,7 +3,7 @@
 //! Its `client_id` is fixed, so every node and every start finds the same one.
 
 use latch_core::UnixTime;
-use latch_core::application::{Application, ApplicationType, Redirects};
+use latch_core::application::{Algorithm, Application, ApplicationType, Redirects};
 use latch_core::store::{Store, StoreError};
 
 /// The console's `client_id`.
@@ -55,8 +55,10 @@ pub async fn ensure_application(
                 access_token_ttl_seconds: None,
                 redirects: wanted,
                 allowed_origins: Vec::new(),
-                id_token_signed_response_alg: "RS256".to_owned(),
+                id_token_signed_response_alg: Algorithm::RS256,
                 custom_claims: Default::default(),
+                claim_mappings: Vec::new(),
+                token_hook: None,
                 created_at: now,
                 updated_at: now,
             };
