@@ -387,7 +387,10 @@ mod tests {
             (&100.into(), &400.into(), &90.into())
         );
         assert_eq!((&c["sid"], &c["nonce"]), (&"s".into(), &"n".into()));
-        assert!(!c.contains_key("at_hash"), "added by the server once signed");
+        assert!(
+            !c.contains_key("at_hash"),
+            "added by the server once signed"
+        );
         assert_eq!(
             (&c["org_id"], &c["org_name"]),
             (&"org_a".into(), &"acme".into())

@@ -38,8 +38,8 @@ pub mod secret;
 pub mod store;
 pub mod throttle;
 pub mod token;
-pub mod types;
 pub mod token_hook;
+pub mod types;
 pub mod user;
 
 pub use clock::{Clock, SystemClock, UnixTime};

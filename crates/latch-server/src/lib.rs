@@ -14,46 +14,28 @@
 //! here extract, parse, call those, and map the outcome to HTTP. Nothing here writes SQL.
 
 mod admin;
-mod applications;
-pub mod audit;
-mod backchannel;
-mod body_limit;
 mod bounded;
-pub mod client_ip;
 mod console;
-mod cors;
-mod decline;
-mod edge;
-pub mod error;
-mod flow;
-mod grants;
-mod invitation;
-mod keys;
+pub mod http;
+pub mod jobs;
 mod lifecycle;
-mod login;
-mod logout;
 pub mod manage;
-mod metrics;
-mod metrics_process;
 mod oauth;
-mod oidc;
 mod outbound;
 mod pages;
-pub mod password;
-mod rate_limit;
-mod revocations;
-mod router;
-mod session;
 pub mod settings;
+pub mod signin;
 mod startup;
 mod state;
-mod sweep;
-mod throttle;
-mod token_hook;
-pub mod tokens;
 pub mod user_transfer;
 
-pub use keys::{replace_key_file, resolve_master_key, rewrap_keys, rotate_key};
+// The paths the binary and the tests have always used.
+pub use http::{client_ip, error};
+pub use jobs::audit;
+pub use oauth::tokens;
+pub use signin::password;
+
+pub use jobs::keys::{replace_key_file, resolve_master_key, rewrap_keys, rotate_key};
 pub use settings::{Settings, SettingsError};
 pub use startup::{Server, StartupError};
 pub use state::AppState;

@@ -7,10 +7,10 @@ use latch_core::store::{Store, StoreError};
 use latch_core::{Clock, SystemClock};
 use tokio::net::TcpListener;
 
-use crate::applications::{self, Applications};
-use crate::keys::{self, KeyError, Keys};
-use crate::password::{PasswordError, PasswordHasher};
+use crate::jobs::applications::{self, Applications};
+use crate::jobs::keys::{self, KeyError, Keys};
 use crate::settings::Settings;
+use crate::signin::password::{PasswordError, PasswordHasher};
 use crate::state::{AppState, Inner};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,7 @@ async fn bind(
 impl Server {
     /// Everything that can fail at start-up fails here, before the port answers.
     pub async fn prepare(settings: Settings) -> Result<Self, StartupError> {
-        crate::metrics_process::start_time();
+        crate::http::metrics_process::start_time();
         // The addresses first: a port in use stops start-up before a database file is created.
         let listener = bind(settings.listen, "LATCH_LISTEN").await?;
         let metrics = match settings.metrics_listen {
@@ -87,19 +87,19 @@ impl Server {
         }
         let applications = Arc::new(Applications::default());
         applications.refresh(store.as_ref(), true).await?;
-        let revocations = Arc::new(crate::revocations::Revocations::default());
+        let revocations = Arc::new(crate::lifecycle::revocations::Revocations::default());
         revocations.refresh(store.as_ref(), clock.now()).await?;
         let refresh_token_key = keys.master().derive("latch refresh token v1");
         let code_key = keys.master().sub_key("latch authorization code v1");
         let device_key = keys.master().derive("latch device cookie v1");
         let token_hooks =
-            crate::token_hook::TokenHooks::new(keys.master().derive("latch token hook v1"));
+            crate::oauth::token_hook::TokenHooks::new(keys.master().derive("latch token hook v1"));
         let state = AppState(Arc::new(Inner {
-            discovery: crate::oidc::discovery_document(&settings.issuer),
+            discovery: crate::oauth::oidc::discovery_document(&settings.issuer),
             theme: crate::pages::Theme::new(&settings),
             passwords: PasswordHasher::new(PasswordHasher::default_concurrency())?,
             locks: Default::default(),
-            token_rate: crate::rate_limit::RateLimiter::new(settings.token_rate_limit),
+            token_rate: crate::http::rate_limit::RateLimiter::new(settings.token_rate_limit),
             audit: Default::default(),
             settings,
             store,
@@ -135,17 +135,17 @@ impl Server {
         let state = self.state;
         keys::spawn_reloader(state.keys.clone(), state.store.clone(), state.clock.clone());
         applications::spawn_refresher(state.applications.clone(), state.store.clone());
-        crate::revocations::spawn_refresher(
+        crate::lifecycle::revocations::spawn_refresher(
             state.revocations.clone(),
             state.store.clone(),
             state.clock.clone(),
         );
-        crate::backchannel::spawn(state.clone());
-        crate::sweep::spawn(state.clone());
+        crate::jobs::backchannel::spawn(state.clone());
+        crate::jobs::sweep::spawn(state.clone());
         let audit_writer = state.audit.spawn(state.store.clone());
         let audit_state = state.clone();
         if let Some(listener) = self.metrics {
-            crate::metrics::spawn_listener(listener, state.clone());
+            crate::http::metrics::spawn_listener(listener, state.clone());
         }
         let store: Arc<dyn Store> = state.store.clone();
         tracing::info!(
@@ -153,12 +153,12 @@ impl Server {
             listen = %state.settings.listen,
             "latch is ready"
         );
-        let limits = crate::edge::Limits {
+        let limits = crate::http::edge::Limits {
             header_read_timeout: state.settings.header_read_timeout,
             max_connections: state.settings.max_connections,
         };
-        let app = crate::router::router(state);
-        crate::edge::serve(self.listener, app, limits, shutdown).await;
+        let app = crate::http::router::router(state);
+        crate::http::edge::serve(self.listener, app, limits, shutdown).await;
         audit_state.audit.flush(audit_writer).await;
         drop(audit_state);
         drop(store);

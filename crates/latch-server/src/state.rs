@@ -5,10 +5,10 @@ use std::sync::Arc;
 use latch_core::Clock;
 use latch_core::store::Store;
 
-use crate::applications::Applications;
-use crate::keys::Keys;
-use crate::password::PasswordHasher;
+use crate::jobs::applications::Applications;
+use crate::jobs::keys::Keys;
 use crate::settings::Settings;
+use crate::signin::password::PasswordHasher;
 
 /// Cheap to clone: everything sits behind one `Arc`.
 #[derive(Clone)]
@@ -21,13 +21,13 @@ pub struct Inner {
     pub(crate) keys: Arc<Keys>,
     pub(crate) applications: Arc<Applications>,
     /// What stops access tokens before they expire (see `revocations`).
-    pub(crate) revocations: Arc<crate::revocations::Revocations>,
+    pub(crate) revocations: Arc<crate::lifecycle::revocations::Revocations>,
     pub(crate) passwords: PasswordHasher,
     /// Abuse-limit locks this node has seen (see `throttle`).
-    pub(crate) locks: crate::throttle::Locks,
-    pub(crate) token_rate: crate::rate_limit::RateLimiter,
+    pub(crate) locks: crate::signin::throttle::Locks,
+    pub(crate) token_rate: crate::http::rate_limit::RateLimiter,
     /// The audit log's recorder (see `audit`).
-    pub(crate) audit: crate::audit::Audit,
+    pub(crate) audit: crate::jobs::audit::Audit,
     /// The hosted pages' name, logo, stylesheet and headers (see `pages`).
     pub(crate) theme: crate::pages::Theme,
     /// Pre-rendered discovery document.
@@ -39,7 +39,7 @@ pub struct Inner {
     /// Seals authorization codes (see `oauth::code`).
     pub(crate) code_key: latch_jose::MasterKey,
     /// Token hooks' HTTP client and the key their secrets are derived from (see `token_hook`).
-    pub(crate) token_hooks: crate::token_hook::TokenHooks,
+    pub(crate) token_hooks: crate::oauth::token_hook::TokenHooks,
 }
 
 impl std::ops::Deref for AppState {

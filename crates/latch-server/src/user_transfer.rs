@@ -14,7 +14,7 @@ use latch_core::user::User;
 use serde::{Deserialize, Serialize};
 
 use crate::manage::{UserView, validate_profile};
-use crate::password::{NO_PASSWORD, StoredHash, keycloak_to_phc};
+use crate::signin::password::{NO_PASSWORD, StoredHash, keycloak_to_phc};
 
 /// One imported user, as written in the file.
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
 use super::pagination::{List, ListQuery};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::manage::{self, ApiView, NewApi};
 use crate::state::AppState;
 

@@ -18,8 +18,8 @@ use utoipa::ToSchema;
 
 use super::auth::Admin;
 use super::pagination::{List, ListQuery};
-use crate::audit::Event;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::jobs::audit::Event;
 use crate::manage::rfc3339;
 use crate::state::AppState;
 

@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use latch_core::ErrorCode;
 use latch_core::application::ApplicationType;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::oauth::tokens::{bearer, management_audience, verify_access_token};
 use crate::state::AppState;
-use crate::tokens::{bearer, management_audience, verify_access_token};
 
 /// An authorized caller of the management API: the application whose token was presented.
 #[derive(Debug)]

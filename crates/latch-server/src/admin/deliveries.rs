@@ -11,7 +11,7 @@ use super::applications::find;
 use super::auth::Admin;
 use super::json::PathParams;
 use super::pagination::{List, ListQuery};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::manage::rfc3339;
 use crate::state::AppState;
 

@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::manage::ManageError;
 
 impl From<ManageError> for ApiError {

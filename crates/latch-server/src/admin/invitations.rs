@@ -1,5 +1,5 @@
 //! `/api/v1/organizations/{id}/invitations`: single-use links that make their email's user a
-//! member (accepted on the hosted pages, see `crate::invitation`).
+//! member (accepted on the hosted pages, see `crate::signin::invitation`).
 
 use axum::Json;
 use axum::extract::State;
@@ -9,7 +9,7 @@ use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
 use super::organizations::find;
 use super::pagination::{List, ListQuery};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::manage::{self, InvitationCreated, InvitationView, NewInvitation};
 use crate::state::AppState;
 

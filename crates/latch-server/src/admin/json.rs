@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// A JSON request body: malformed → 400 `invalid_request`, wrong types or unknown fields → 422
 /// `invalid_field` naming the field, not `application/json` → 400, over the size limit → 413.

@@ -11,7 +11,7 @@ use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
 use super::organizations::find;
 use super::pagination::{List, ListQuery};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::manage::{self, MemberView, NewMember, UserOrganizationView};
 use crate::state::AppState;
 

@@ -33,7 +33,7 @@ use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-use crate::error::{ApiError, no_store};
+use crate::http::error::{ApiError, no_store};
 use crate::state::AppState;
 
 /// The HTTP methods the management API uses.

@@ -145,7 +145,7 @@ pub fn schemas() -> Map<String, Value> {
         "OpenApi".into(),
         json!({"type": "object", "description": "this document"}),
     );
-    add::<crate::error::ErrorBody<'static>>(&mut all);
+    add::<crate::http::error::ErrorBody<'static>>(&mut all);
     add::<NewApplication>(&mut all);
     view::<ApplicationView>(&mut all);
     add::<ApplicationCreated>(&mut all);

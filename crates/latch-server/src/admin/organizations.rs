@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
 use super::pagination::{List, ListQuery};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::manage::{self, NewOrganization, OrganizationView};
 use crate::state::AppState;
 

@@ -9,8 +9,8 @@ use super::applications::{find, refresh_cache};
 use super::auth::Admin;
 use super::json::PathParams;
 use super::pagination::{List, ListQuery, page_of};
-use crate::audit::Event;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::jobs::audit::Event;
 use crate::manage::{self, ClientSecretCreated, SecretView, rfc3339};
 use crate::state::AppState;
 

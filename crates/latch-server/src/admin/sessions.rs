@@ -13,8 +13,8 @@ use super::auth::Admin;
 use super::json::PathParams;
 use super::pagination::{List, ListQuery, page_of};
 use super::users::find;
-use crate::audit::Event;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::jobs::audit::Event;
 use crate::manage::rfc3339;
 use crate::state::AppState;
 

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use super::applications::{find, refresh_cache};
 use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::manage::{self, NewTokenHook, TokenHookCreated, TokenHookView};
 use crate::state::AppState;
 

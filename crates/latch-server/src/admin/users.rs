@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::auth::Admin;
 use super::json::{JsonBody, PathParams};
 use super::pagination::{List, ListQuery};
-use crate::audit::Event;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::jobs::audit::Event;
 use crate::manage::{self, NewUser, UserView};
 use crate::state::AppState;
 
@@ -141,7 +141,7 @@ pub async fn unlock(
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = find(&state, &id).await?;
-    crate::throttle::unlock_account(state.store.as_ref(), &user.email).await?;
+    crate::signin::throttle::unlock_account(state.store.as_ref(), &user.email).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::guard::{Admin, failure};
 use super::views::{self, Chrome, render};
 use super::{CLIENT_ID, change, manage_failure};
-use crate::audit::Event;
+use crate::jobs::audit::Event;
 use crate::manage::{self, ManageError, NewApplication, rfc3339};
 use crate::state::AppState;
 

@@ -86,7 +86,7 @@ pub(super) fn open<T: DeserializeOwned>(
     headers: &HeaderMap,
     base: &str,
 ) -> Option<T> {
-    let raw = crate::session::read_cookie(headers, &name(state, base))?;
+    let raw = crate::signin::session::read_cookie(headers, &name(state, base))?;
     if raw.len() > MAX_COOKIE {
         return None;
     }

@@ -104,7 +104,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Ad
     // The Latch session must still live: signing out of Latch, or an administrator ending the
     // session, ends console access with it.
     let revoked = state.revocations.revokes(
-        &crate::revocations::TokenIds {
+        &crate::lifecycle::revocations::TokenIds {
             jti: "",
             sid: Some(&session.sid),
             client_id: CLIENT_ID,
@@ -131,7 +131,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Ad
 }
 
 pub(super) fn failure(state: &AppState, e: &dyn std::error::Error) -> Response {
-    crate::error::internal(e);
+    crate::http::error::internal(e);
     views::problem(
         state,
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -112,7 +112,7 @@ pub async fn rotate(
     if !admin.recently_authenticated(now) {
         return views::reauth(&state, &admin, "Rotating a signing key", "/keys");
     }
-    let rotated = crate::keys::rotate_key(
+    let rotated = crate::jobs::keys::rotate_key(
         state.store.as_ref(),
         state.keys.master(),
         alg,

@@ -91,8 +91,8 @@ fn routes(state: &AppState) -> Router<AppState> {
 
 /// A `management.change` made in the console: the administrator (their user id) as the actor,
 /// the action named (the API's records name the route instead).
-fn change(admin: &guard::Admin, action: &'static str) -> crate::audit::Event {
-    crate::audit::Event::new("management.change")
+fn change(admin: &guard::Admin, action: &'static str) -> crate::jobs::audit::Event {
+    crate::jobs::audit::Event::new("management.change")
         .actor(latch_core::audit::ActorType::Admin, Some(&admin.user.id))
         .detail("via", "console")
         .detail("action", action)

@@ -20,7 +20,7 @@ use super::cookies::{self, ConsoleSession, Flow};
 use super::guard::{Admin, REAUTH_WINDOW};
 use super::setup::{CLIENT_ID, callback_url};
 use super::views;
-use crate::audit::Event;
+use crate::jobs::audit::Event;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::guard::{Admin, failure};
 use super::views::{self, Chrome, render};
 use super::{change, manage_failure};
-use crate::audit::Event;
+use crate::jobs::audit::Event;
 use crate::manage::{self, ManageError, NewUser, rfc3339};
 use crate::state::AppState;
 
@@ -219,7 +219,7 @@ async fn user_page(
     error: Option<(StatusCode, String)>,
 ) -> Response {
     let now = state.clock.now();
-    let key = crate::throttle::account_key(&user.email);
+    let key = crate::signin::throttle::account_key(&user.email);
     let wait = match state.store.get_throttle(&key).await {
         Ok(t) => t.and_then(|t| t.retry_after(now)),
         Err(e) => return failure(state, &e),
@@ -350,7 +350,7 @@ pub async fn unlock(
         Ok(u) => u,
         Err(page) => return page,
     };
-    match crate::throttle::unlock_account(state.store.as_ref(), &user.email).await {
+    match crate::signin::throttle::unlock_account(state.store.as_ref(), &user.email).await {
         Ok(_) => {
             let event = change(&admin, "user.unlock").user(Some(&user.id));
             state.audit.record(event, state.clock.now());

@@ -14,7 +14,7 @@ use super::applications::{claim_mappings, custom_claims};
 use super::patch::{parse_json, patched};
 use super::roles::permissions;
 use super::{ManageError, rfc3339};
-use crate::tokens::management_audience;
+use crate::oauth::tokens::management_audience;
 
 /// `POST /api/v1/apis`; after a merge patch, also the editable fields of one.
 #[derive(Debug, Clone, Deserialize, ToSchema)]

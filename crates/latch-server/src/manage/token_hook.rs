@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ManageError;
-use crate::token_hook::TokenHooks;
+use crate::oauth::token_hook::TokenHooks;
 
 /// `POST /api/v1/applications/{id}/token-hook`: sets (or replaces) the hook; a new secret each time.
 #[derive(Debug, Clone, Deserialize, ToSchema)]

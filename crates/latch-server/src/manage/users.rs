@@ -14,7 +14,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 
 use super::patch::{parse_json, patched};
 use super::{ManageError, rfc3339};
-use crate::password::PasswordHasher;
+use crate::signin::password::PasswordHasher;
 
 const EMAIL_TAKEN: (&str, &str) = ("email_taken", "a user with this email exists");
 

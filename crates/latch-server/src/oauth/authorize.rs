@@ -10,7 +10,7 @@ use latch_core::authorize::{self, AuthorizeError, AuthorizeParams};
 use latch_core::params::Params;
 use latch_core::store::StoreError;
 
-use crate::flow;
+use crate::oauth::flow;
 use crate::pages;
 use crate::state::AppState;
 
@@ -66,7 +66,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: &Params) -> Respo
     match authorize(state, headers, params).await {
         Ok(response) => response,
         Err(e) => {
-            crate::error::internal(&e);
+            crate::http::error::internal(&e);
             pages::error(
                 &state.theme,
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -141,7 +141,7 @@ async fn authorize(
     }
     // OIDC Core §3.1.2.1: an id_token_hint must be an ID token of ours (expired is fine).
     let hinted_sub = match p.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
-        Some(token) => match crate::logout::verify_hint(state, token) {
+        Some(token) => match crate::oauth::logout::verify_hint(state, token) {
             Some(hint) => hint.sub,
             None => {
                 let error = OAuthError::invalid_request(

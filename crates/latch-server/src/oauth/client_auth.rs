@@ -14,12 +14,12 @@ use latch_core::audit::ActorType;
 use latch_core::params::{self, Params};
 use latch_core::{OAuthError, UnixTime};
 
-use crate::applications::AuthFailure;
-use crate::audit::Event;
-use crate::client_ip::ClientIp;
-use crate::error::OAuthResponse;
+use crate::http::client_ip::ClientIp;
+use crate::http::error::OAuthResponse;
+use crate::jobs::applications::AuthFailure;
+use crate::jobs::audit::Event;
+use crate::signin::throttle;
 use crate::state::AppState;
-use crate::throttle;
 
 /// Parses the request and authenticates the client.
 pub async fn authenticated_client(

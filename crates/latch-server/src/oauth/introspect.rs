@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use latch_core::OAuthError;
 use serde_json::{Value, json};
 
-use crate::client_ip::ClientIp;
-use crate::error::{OAuthResponse, no_store};
+use crate::http::client_ip::ClientIp;
+use crate::http::error::{OAuthResponse, no_store};
 use crate::state::AppState;
 
 pub async fn introspect(
@@ -39,7 +39,7 @@ async fn run(
         .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;
     let inactive = json!({ "active": false });
     if token.matches('.').count() == 2 {
-        let Ok(t) = crate::tokens::verify_access_token(state, token).await else {
+        let Ok(t) = crate::oauth::tokens::verify_access_token(state, token).await else {
             return Ok(inactive);
         };
         if t.client_id != app.client_id && !t.aud.contains(&app.client_id) {

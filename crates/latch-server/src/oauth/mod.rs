@@ -1,12 +1,22 @@
-//! The OAuth 2.0 endpoints: authorization, token, revocation, introspection, and userinfo.
+//! The OAuth 2.0 and OpenID Connect endpoints — authorization, token, revocation, introspection,
+//! userinfo, discovery and keys (`oidc`), RP-initiated logout (`logout`) — with the one
+//! authorization flow (`flow`: park, resume, issue a code, redirect), what a grant reads
+//! (`grants`), minting and verifying JWTs (`tokens`) and the applications' token hooks
+//! (`token_hook`).
 
 pub mod authorize;
 pub mod client_auth;
 pub mod code;
+pub(crate) mod flow;
+pub(crate) mod grants;
 pub mod introspect;
+pub(crate) mod logout;
+pub(crate) mod oidc;
 pub mod organization;
 pub mod revoke;
 pub mod token;
+pub(crate) mod token_hook;
+pub mod tokens;
 pub mod userinfo;
 
 use axum::body::Bytes;

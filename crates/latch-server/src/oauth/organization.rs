@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use latch_core::store::StoreError;
 
-use crate::flow;
+use crate::oauth::flow;
 use crate::pages;
 use crate::state::AppState;
 
@@ -29,7 +29,7 @@ pub async fn pick(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     {
         Ok(response) => response,
         Err(e) => {
-            crate::error::internal(&e);
+            crate::http::error::internal(&e);
             let theme = &state.theme;
             let text = "Something went wrong; please try again.";
             pages::error(theme, StatusCode::INTERNAL_SERVER_ERROR, text)

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latch_core::{ErrorCode, OAuthError};
 
-use crate::client_ip::ClientIp;
-use crate::error::{OAuthResponse, no_store};
+use crate::http::client_ip::ClientIp;
+use crate::http::error::{OAuthResponse, no_store};
 use crate::state::AppState;
 
 pub async fn revoke(
@@ -45,7 +45,7 @@ async fn run(
     let now = state.clock.now();
     // A JWT has two dots; refresh tokens are opaque.
     if token.matches('.').count() == 2 {
-        if let Ok(access) = crate::tokens::verify_access_token(state, token).await
+        if let Ok(access) = crate::oauth::tokens::verify_access_token(state, token).await
             && access.client_id == app.client_id
         {
             crate::lifecycle::revoke_access_token(state, &access.jti, access.exp, now).await?;

@@ -18,17 +18,17 @@ use latch_core::store::{
     RefreshGrantState, Store, StoreError,
 };
 use latch_core::token::{self, RefreshDecision, TokenGrant};
-use latch_core::types::{AuthorizationCode, CodeVerifier, RedirectUri, RefreshToken};
 use latch_core::token_hook::HookGrant;
+use latch_core::types::{AuthorizationCode, CodeVerifier, RedirectUri, RefreshToken};
 use latch_core::{ErrorCode, OAuthError, Secret, SecretHash, UnixTime};
 use serde::Serialize;
 
-use crate::audit::Event;
-use crate::client_ip::ClientIp;
-use crate::error::{OAuthResponse, no_store};
-use crate::grants::{self, GrantTarget};
+use crate::http::client_ip::ClientIp;
+use crate::http::error::{OAuthResponse, no_store};
+use crate::jobs::audit::Event;
+use crate::oauth::grants::{self, GrantTarget};
+use crate::oauth::tokens::{Grant, mint};
 use crate::state::AppState;
-use crate::tokens::{Grant, mint};
 
 #[derive(Serialize)]
 struct TokenResponse {
@@ -56,7 +56,7 @@ pub async fn token(
         Ok(r) => no_store(Json(r).into_response()),
         Err(e) => {
             // By RFC 6749 §5.2 code: a closed set, so the metric's labels stay bounded.
-            crate::metrics::global().token_error(e.error.code.as_str());
+            crate::http::metrics::global().token_error(e.error.code.as_str());
             e.into_response()
         }
     }
@@ -96,7 +96,7 @@ async fn exchange(
         } => refresh(state, &app, &refresh_token, scope).await,
         TokenGrant::ClientCredentials { .. } => client_credentials(state, &app).await,
     }?;
-    crate::metrics::global().token_issued(grant_type);
+    crate::http::metrics::global().token_issued(grant_type);
     let event = Event::new("token.issued")
         .actor(ActorType::Client, Some(&app.client_id))
         .client(Some(&app.client_id))

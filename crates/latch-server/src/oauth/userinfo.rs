@@ -15,9 +15,9 @@ use latch_core::user::User;
 use latch_core::{ErrorCode, OAuthError};
 use serde_json::{Map, Value};
 
-use crate::error::{OAuthResponse, no_store};
+use crate::http::error::{OAuthResponse, no_store};
+use crate::oauth::tokens::{AccessToken, bearer, verify_access_token};
 use crate::state::AppState;
-use crate::tokens::{AccessToken, bearer, verify_access_token};
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     respond(&state, bearer(&headers)).await
@@ -70,7 +70,7 @@ async fn claims(state: &AppState, token: &str) -> Result<Map<String, Value>, OAu
         .get_user(&access.sub)
         .await
         .map_err(|e| {
-            crate::error::internal(&e);
+            crate::http::error::internal(&e);
             OAuthError::server_error()
         })?
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidToken, "the user no longer exists"))?;
@@ -94,7 +94,7 @@ async fn mapped_claims(
     out: &mut Map<String, Value>,
 ) -> Result<(), OAuthError> {
     let failed = |e: StoreError| {
-        crate::error::internal(&e);
+        crate::http::error::internal(&e);
         OAuthError::server_error()
     };
     let app = state

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::pages::{self, Picker};
-use crate::session;
+use crate::signin::session;
 use crate::state::AppState;
 
 /// Authorization codes live 60 seconds (RFC 6749 §4.1.2 recommends at most 10 minutes).

@@ -168,11 +168,11 @@ impl Worker {
         let recorded = match outcome {
             Ok(()) => {
                 tracing::info!(delivery_id = %d.id, client_id = %d.client_id, sid = %d.sid, "back-channel logout delivered");
-                crate::metrics::global().delivery("delivered");
+                crate::http::metrics::global().delivery("delivered");
                 store.mark_delivered(&d.id, now).await
             }
             Err(Failure::Retry(error)) => {
-                crate::metrics::global().delivery("failed");
+                crate::http::metrics::global().delivery("failed");
                 let jitter = i64::from(u16::from_le_bytes(random_bytes::<2>()));
                 let next = next_attempt(d.attempts, d.created_at, now, jitter);
                 match next {
@@ -190,7 +190,7 @@ impl Worker {
         };
         if let Err(e) = recorded {
             // The lease lapses and the delivery is claimed again.
-            crate::error::internal(&e);
+            crate::http::error::internal(&e);
         }
     }
 
@@ -203,7 +203,7 @@ impl Worker {
             .by_client_id(store, &d.client_id)
             .await
             .map_err(|e| {
-                crate::error::internal(&e);
+                crate::http::error::internal(&e);
                 Failure::Retry("internal error".into())
             })?;
         let Some(app) = app.filter(|a| a.id == d.application_id) else {
@@ -248,7 +248,7 @@ async fn idle() {
 }
 
 fn abandoned(d: &BackchannelDelivery, error: &str) {
-    crate::metrics::global().delivery("abandoned");
+    crate::http::metrics::global().delivery("abandoned");
     tracing::warn!(
         delivery_id = %d.id,
         application_id = %d.application_id,

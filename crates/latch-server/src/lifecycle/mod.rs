@@ -9,6 +9,8 @@
 //! function here makes that store change, then tells this node at once (`Revocations::add`) and
 //! wakes the back-channel deliverer; other nodes learn from the store within a second.
 
+pub(crate) mod revocations;
+
 use latch_core::UnixTime;
 use latch_core::revocation::{Revocation, RevocationKind, grant_tag};
 use latch_core::store::{SessionSelector, StoreError};
@@ -38,7 +40,7 @@ pub async fn sessions_ended(state: &AppState, sids: &[String], now: UnixTime) {
         // The poll learns them within a second anyway.
         tracing::warn!(error = %e, "could not read the revocations of ended sessions");
     }
-    crate::backchannel::wake();
+    crate::jobs::backchannel::wake();
 }
 
 /// Deletes an application and stops everything issued to it; `false` if there was none.

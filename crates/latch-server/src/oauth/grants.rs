@@ -11,7 +11,7 @@ use latch_core::issue::{self, Access};
 use latch_core::scope::ScopeSet;
 use latch_core::store::Store;
 
-use crate::error::OAuthResponse;
+use crate::http::error::OAuthResponse;
 
 /// The grant's organization and API, as stored on its code or refresh token.
 pub struct GrantTarget<'a> {

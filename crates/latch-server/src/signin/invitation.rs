@@ -16,12 +16,12 @@ use latch_core::params::Params;
 use latch_core::store::StoreError;
 use latch_core::user::{User, normalize_email};
 
-use crate::client_ip::ClientIp;
-use crate::flow;
-use crate::login::{Credentials, Signer, check_credentials, locked_page, open_session};
+use crate::http::client_ip::ClientIp;
 use crate::manage::{self, NewUser};
+use crate::oauth::flow;
 use crate::pages::{self, InvitationForm};
-use crate::session;
+use crate::signin::login::{Credentials, Signer, check_credentials, locked_page, open_session};
+use crate::signin::session;
 use crate::state::AppState;
 
 const INVALID: &str = "This invitation link is invalid, was used already, or has expired.";
@@ -265,7 +265,7 @@ async fn sign_up(state: &AppState, a: &Acceptance<'_>) -> Result<User, String> {
     .map_err(|e| match e {
         // The store's own words stay in the log.
         manage::ManageError::Store(e) => {
-            crate::error::internal(&e);
+            crate::http::error::internal(&e);
             "internal error".to_owned()
         }
         refused => refused.to_string(),
@@ -300,7 +300,7 @@ fn invalid(state: &AppState) -> Response {
 }
 
 fn failure(state: &AppState, e: &StoreError) -> Response {
-    crate::error::internal(e);
+    crate::http::error::internal(e);
     let theme = &state.theme;
     pages::error(
         theme,

@@ -24,11 +24,11 @@ use latch_core::store::{SessionRecord, SessionSelector, StoreError};
 use latch_core::{Secret, UnixTime};
 use url::Url;
 
-use crate::audit::Event;
-use crate::client_ip::ClientIp;
-use crate::flow::found;
+use crate::http::client_ip::ClientIp;
+use crate::jobs::audit::Event;
+use crate::oauth::flow::found;
 use crate::state::AppState;
-use crate::{pages, session};
+use crate::{pages, signin::session};
 
 /// How long a confirmation page may wait for its answer.
 const CONFIRM_TTL: i64 = 1800;
@@ -100,7 +100,7 @@ async fn respond(
     match logout(state, ip, headers, params, posted).await {
         Ok(response) => response,
         Err(e) => {
-            crate::error::internal(&e);
+            crate::http::error::internal(&e);
             let theme = &state.theme;
             pages::error(
                 theme,

@@ -5,7 +5,7 @@ use axum::routing::{get, post};
 
 use crate::oauth::{authorize, introspect, organization, revoke, token, userinfo};
 use crate::state::AppState;
-use crate::{invitation, login, oidc};
+use crate::{oauth::oidc, signin::invitation, signin::login};
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
@@ -19,7 +19,7 @@ pub fn router(state: AppState) -> Router {
             get(authorize::get).post(authorize::post),
         )
         .route("/login", get(login::get).post(login::post))
-        .route("/login/decline", get(crate::decline::get))
+        .route("/login/decline", get(crate::signin::decline::get))
         .route(&state.theme.stylesheet_route, get(crate::pages::stylesheet))
         .route("/login/organization", post(organization::pick))
         .route(
@@ -32,13 +32,13 @@ pub fn router(state: AppState) -> Router {
         .route("/userinfo", get(userinfo::get).post(userinfo::post))
         .route(
             "/oidc/logout",
-            get(crate::logout::get).post(crate::logout::post),
+            get(crate::oauth::logout::get).post(crate::oauth::logout::post),
         )
         .nest("/api/v1", crate::admin::audited_routes(&state))
         .merge(crate::console::mounted(&state))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::metrics::middleware,
+            crate::http::metrics::middleware,
         ));
     // Endpoints live under the issuer's path (RFC 8414 §3: the issuer may have a path component).
     let prefix = url::Url::parse(&state.settings.issuer)
@@ -51,12 +51,12 @@ pub fn router(state: AppState) -> Router {
     };
     routes
         .layer(axum::middleware::from_fn_with_state(
-            crate::cors::Cors::new(&state),
-            crate::cors::middleware,
+            crate::http::cors::Cors::new(&state),
+            crate::http::cors::middleware,
         ))
         .layer(axum::middleware::from_fn_with_state(
             body_limit,
-            crate::body_limit::middleware,
+            crate::http::body_limit::middleware,
         ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -202,7 +202,7 @@ async fn form_client_id(request: Request) -> Result<(Request, Option<String>), R
 /// Userinfo: the `client_id` claim of the access token, from the `Authorization` header or, for a
 /// POST without one, the form body (RFC 6750 §2.2). Not verified: it only chooses the CORS answer.
 async fn userinfo_client_id(request: Request) -> Result<(Request, Option<String>), Response> {
-    if let Some(token) = crate::tokens::bearer(request.headers()) {
+    if let Some(token) = crate::oauth::tokens::bearer(request.headers()) {
         let id = unverified_client_id(token);
         return Ok((request, id));
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use latch_core::store::SessionSelector;
 
-use crate::audit::Event;
+use crate::jobs::audit::Event;
 use crate::state::AppState;
 
 const EVERY: Duration = Duration::from_secs(60);

@@ -143,7 +143,7 @@ impl Audit {
         let e = event.finish(now);
         log(&e);
         if let Err(err) = self.tx.try_send(e) {
-            crate::metrics::global().audit_dropped(1);
+            crate::http::metrics::global().audit_dropped(1);
             let reason = match err {
                 mpsc::error::TrySendError::Full(_) => "queue full",
                 mpsc::error::TrySendError::Closed(_) => "writer stopped",
@@ -222,7 +222,7 @@ async fn write(store: &dyn Store, batch: &mut Vec<AuditEvent>) {
     }
     if let Err(e) = result {
         let lost = u64::try_from(batch.len()).unwrap_or(u64::MAX);
-        crate::metrics::global().audit_dropped(lost);
+        crate::http::metrics::global().audit_dropped(lost);
         tracing::warn!(error = %e, count = batch.len(), "could not store audit events");
     }
     batch.clear();

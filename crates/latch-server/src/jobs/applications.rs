@@ -229,6 +229,6 @@ pub fn spawn_refresher(applications: Arc<Applications>, store: Arc<dyn Store>) {
 }
 
 fn internal_oauth(e: &StoreError) -> OAuthError {
-    crate::error::internal(e);
+    crate::http::error::internal(e);
     OAuthError::server_error()
 }

@@ -22,8 +22,8 @@ use latch_core::token_hook::{
 use latch_core::{ErrorCode, OAuthError, UnixTime};
 use serde_json::{Map, Value};
 
+use crate::oauth::tokens::Grant;
 use crate::state::AppState;
-use crate::tokens::Grant;
 
 /// The HTTP client (built at the first call) and the key hook secrets are derived from.
 pub struct TokenHooks {

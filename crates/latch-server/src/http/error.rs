@@ -93,7 +93,7 @@ pub fn internal(e: &dyn std::error::Error) {
         source = s.source();
     }
     tracing::error!(error = %chain, "internal error");
-    crate::metrics::global().internal_error();
+    crate::http::metrics::global().internal_error();
 }
 
 pub fn oauth_status(code: ErrorCode) -> StatusCode {

@@ -14,14 +14,14 @@ use latch_core::{Secret, SecretHash};
 
 use std::net::IpAddr;
 
-use crate::audit::Event;
-use crate::client_ip::ClientIp;
-use crate::flow::{self, Parked, SignedIn};
+use crate::http::client_ip::ClientIp;
+use crate::jobs::audit::Event;
+use crate::oauth::flow::{self, Parked, SignedIn};
 use crate::pages::{self, LoginForm};
-use crate::password::Verified;
-use crate::session;
+use crate::signin::password::Verified;
+use crate::signin::session;
+use crate::signin::throttle;
 use crate::state::AppState;
-use crate::throttle;
 
 const WRONG_CREDENTIALS: &str = "The email or password is incorrect.";
 const EXPIRED: &str =
@@ -103,7 +103,7 @@ pub(crate) fn locked_page(state: &AppState, wait: i64) -> Response {
 }
 
 fn failure(state: &AppState, e: &StoreError) -> Response {
-    crate::error::internal(e);
+    crate::http::error::internal(e);
     pages::error(
         &state.theme,
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -215,7 +215,7 @@ async fn sign_in(
     }
     let (cookie, session) = open_session(state, headers, ip, signer).await?;
     // The sign-in's one log line is its `login.success` audit event (`open_session`).
-    crate::metrics::global().login("success");
+    crate::http::metrics::global().login("success");
     let signed_in = SignedIn {
         session,
         cookie: cookie.hash(),
@@ -273,7 +273,7 @@ pub(crate) async fn check_credentials(
     let policies = throttle::policies(&state.settings);
     let store = state.store.as_ref();
     if let Some(wait) = throttle::login_locked(store, policies, judged, now).await? {
-        crate::metrics::global().login("locked");
+        crate::http::metrics::global().login("locked");
         let event = Event::new("login.failure").ip(ip).failure("locked");
         state.audit.record(event, now);
         return Ok(Credentials::Locked(wait));
@@ -293,7 +293,7 @@ pub(crate) async fn check_credentials(
         };
         // Logged once, as the audit event's line (with the reason; never the password, nor the
         // email: it may be a mistyped password).
-        crate::metrics::global().login("failure");
+        crate::http::metrics::global().login("failure");
         let user_id = known.as_deref();
         let event = Event::new("login.failure")
             .actor(ActorType::User, user_id)

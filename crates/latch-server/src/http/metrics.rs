@@ -168,7 +168,7 @@ impl Metrics {
             }
         }
         render_store_operations(&mut out);
-        crate::metrics_process::render(&mut out);
+        crate::http::metrics_process::render(&mut out);
         let _ = writeln!(
             out,
             "# HELP latch_internal_errors_total Requests that failed inside Latch (database, signing).\n# TYPE latch_internal_errors_total counter\nlatch_internal_errors_total {}",
@@ -225,7 +225,7 @@ pub async fn middleware(
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = method_label(request.method());
     let client = state.settings.access_log.then(|| {
-        crate::client_ip::of_request(
+        crate::http::client_ip::of_request(
             request.extensions(),
             request.headers(),
             &state.settings.trusted_proxies,

@@ -160,12 +160,12 @@ pub async fn mint(
     // Apps without a hook pay nothing here (no lookup, no allocation).
     if let Some(hook) = &grant.app.token_hook {
         let access_shown = serde_json::to_value(&claims).unwrap_or_default();
-        let issuing = crate::token_hook::Issuing {
+        let issuing = crate::oauth::token_hook::Issuing {
             access_token: &mut claims.custom,
             access_shown,
             id_token: id_claims.as_mut(),
         };
-        crate::token_hook::call(state, grant, hook, issuing, now).await?;
+        crate::oauth::token_hook::call(state, grant, hook, issuing, now).await?;
     }
     // The keys are read after the hook: a rotation meanwhile signs with the newest.
     let keys = state.keys.current();
@@ -238,7 +238,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Access
         text("client_id").ok_or_else(|| invalid("the access token has no client_id"))?;
     let sid = text("sid");
     // In memory, O(1): its jti, session, application or grant revoked (see `revocations`).
-    let ids = crate::revocations::TokenIds {
+    let ids = crate::lifecycle::revocations::TokenIds {
         jti: &jti,
         sid: sid.as_deref(),
         client_id: &client_id,

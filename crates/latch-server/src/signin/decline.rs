@@ -18,7 +18,7 @@ use latch_core::store::StoreError;
 use latch_core::{ErrorCode, OAuthError};
 
 use crate::state::AppState;
-use crate::{flow, pages, session};
+use crate::{oauth::flow, pages, signin::session};
 
 pub async fn get(
     State(state): State<AppState>,
@@ -30,7 +30,7 @@ pub async fn get(
     match decline(&state, &headers, id).await {
         Ok(response) => response,
         Err(e) => {
-            crate::error::internal(&e);
+            crate::http::error::internal(&e);
             let text = "Something went wrong; please try again.";
             pages::error(&state.theme, StatusCode::INTERNAL_SERVER_ERROR, text)
         }

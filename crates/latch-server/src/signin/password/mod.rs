@@ -314,7 +314,7 @@ mod tests {
     #[tokio::test]
     async fn every_imported_format_verifies_its_password_and_asks_for_an_upgrade() {
         let h = PasswordHasher::new(1).unwrap();
-        let vectors = include_str!("../../testdata/password_vectors.jsonl");
+        let vectors = include_str!("../../../testdata/password_vectors.jsonl");
         let mut formats = Vec::new();
         for line in vectors.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
