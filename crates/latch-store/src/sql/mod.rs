@@ -20,6 +20,7 @@ mod codes;
 mod columns;
 mod invitations;
 mod keys;
+mod mail;
 mod memberships;
 mod org_rows;
 mod organizations;

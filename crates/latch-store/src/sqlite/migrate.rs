@@ -42,6 +42,7 @@ static MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_sealed_codes_and_refresh_grants"),
     migration!(6, "0006_revocations"),
     migration!(7, "0007_metadata_and_external_ids"),
+    migration!(10, "0010_mail_outbox"),
 ];
 
 /// The versions this build knows.
