@@ -30,6 +30,7 @@ mod keys;
 mod lifecycle;
 mod login;
 mod logout;
+pub mod mail;
 pub mod manage;
 mod metrics;
 mod metrics_process;

@@ -48,6 +48,8 @@ pub struct Settings {
     pub backchannel_allow_private: bool,
     /// One log line per request (`LATCH_ACCESS_LOG=on`).
     pub access_log: bool,
+    /// Where e-mail goes (`LATCH_SMTP_URL`, `LATCH_SMTP_FROM`); `None`: e-mail features are off.
+    pub smtp: Option<crate::mail::SmtpSettings>,
 }
 
 /// What the hosted pages show of the environment (`pages::Theme` renders it).
@@ -157,6 +159,7 @@ impl Settings {
             max_connections: 10_000,
             backchannel_allow_private: false,
             access_log: false,
+            smtp: None,
         })
     }
 

@@ -38,6 +38,17 @@ pub struct Inner {
     pub(crate) device_key: [u8; 32],
     /// Seals authorization codes (see `oauth::code`).
     pub(crate) code_key: latch_jose::MasterKey,
+    /// The SMTP sender (`None`: e-mail is not configured; see `mail`).
+    pub(crate) mail: Option<Arc<crate::mail::worker::Mailer>>,
+    /// Seals queued e-mail (see `mail`), derived from the master key.
+    pub(crate) mail_key: latch_jose::MasterKey,
+}
+
+impl Inner {
+    /// Whether e-mail can be sent: pages offer what needs mail only then.
+    pub fn mail_enabled(&self) -> bool {
+        self.mail.is_some()
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -135,6 +135,16 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
     s.max_connections = r.int("LATCH_MAX_CONNECTIONS", 10_000, 1, 1_000_000)? as usize;
     s.backchannel_allow_private = r.bool("LATCH_BACKCHANNEL_ALLOW_PRIVATE")?;
     s.access_log = r.bool("LATCH_ACCESS_LOG")?;
+    s.smtp = match r.sources.get("LATCH_SMTP_URL") {
+        Some(url) if !url.trim().is_empty() => Some(
+            latch_server::mail::SmtpSettings::parse(
+                &url,
+                r.sources.get("LATCH_SMTP_FROM").as_deref(),
+            )
+            .map_err(|e| anyhow!("{e}"))?,
+        ),
+        _ => None,
+    };
     let log_format = r.string("LATCH_LOG_FORMAT", "human");
     if !matches!(log_format.as_str(), "human" | "json") {
         return Err(anyhow!(
