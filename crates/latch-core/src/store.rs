@@ -22,7 +22,7 @@ mod audit;
 mod mail;
 mod organizations;
 pub use audit::AuditStore;
-pub use mail::{MailLimits, MailStore, NewMail, QueuedMail};
+pub use mail::{MailLimits, MailStore, NewMail, PasswordReset, PasswordResetStore, QueuedMail};
 pub use organizations::{ApiStore, InvitationStore, MembershipStore, OrganizationStore, RoleStore};
 
 /// Why a store operation failed. `Unavailable` and `Other` keep the error that caused them (the
@@ -607,6 +607,7 @@ pub trait Store:
     + ApiStore
     + AuditStore
     + MailStore
+    + PasswordResetStore
 {
     /// The schema version applied (the latest migration).
     async fn schema_version(&self) -> StoreResult<i64>;

@@ -1,9 +1,11 @@
-//! The `MailStore` trait: the durable outbox of e-mail (see latch-server's `mail`).
+//! The `MailStore` trait (the durable outbox of e-mail, see latch-server's `mail`) and the
+//! `PasswordResetStore` trait (the links that mail carries).
 
 use async_trait::async_trait;
 
 use super::StoreResult;
 use crate::UnixTime;
+use crate::secret::SecretHash;
 
 /// A message to queue. `message` is opaque to the store (the server seals it: its links carry
 /// single-use tokens that must not be readable from the database).
@@ -67,4 +69,35 @@ pub trait MailStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Deletes sent and abandoned messages created before `before` (keep the limits' window).
     async fn purge_mail(&self, before: UnixTime) -> StoreResult<u64>;
+}
+
+/// A password-reset link as stored (its token only as a hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordReset {
+    pub user_id: String,
+    /// The parked authorization request the reset started from, if any.
+    pub login_request: Option<String>,
+    pub expires_at: UnixTime,
+}
+
+/// Password-reset links: one live link per user; single use.
+#[async_trait]
+pub trait PasswordResetStore: Send + Sync {
+    /// Stores a new link for the user, replacing (invalidating) any earlier one, in one
+    /// transaction. A user that does not exist is `Conflict("user")`.
+    async fn insert_password_reset(
+        &self,
+        token_hash: &SecretHash,
+        reset: &PasswordReset,
+        now: UnixTime,
+    ) -> StoreResult<()>;
+    /// Uses the link up: deletes it and returns it if it existed and had not expired at `now`
+    /// (of concurrent callers exactly one wins).
+    async fn take_password_reset(
+        &self,
+        token_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<PasswordReset>>;
+    /// Deletes every link of the user (their password changed); returns how many.
+    async fn delete_password_resets(&self, user_id: &str) -> StoreResult<u64>;
 }

@@ -21,3 +21,16 @@ CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at)
 -- The send limits count a recipient's recent rows, and all recent rows.
 CREATE INDEX mail_outbox_recipient ON mail_outbox (recipient, created_at);
 CREATE INDEX mail_outbox_created ON mail_outbox (created_at);
+
+-- Password-reset links (the forgot-password flow): only the SHA-256 of the 256-bit token is kept.
+-- One live link per user (a newer one replaces it); taken (deleted) once used; deleted with every
+-- other link of the user when the password changes. `login_request` is the parked authorization
+-- request the reset started from, continued afterwards in the same browser.
+CREATE TABLE password_resets (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE,
+    login_request TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX password_resets_expires ON password_resets (expires_at);

@@ -1,11 +1,12 @@
-//! Cases: the mail outbox.
+//! Cases: the mail outbox and password-reset links.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use latch_core::store::{MailLimits, NewMail, Store};
+use latch_core::SecretHash;
+use latch_core::store::{MailLimits, NewMail, PasswordReset, Store, StoreError};
 
-use super::NOW;
+use super::{NOW, given_user};
 
 fn limits(per_recipient: i64, global: i64) -> MailLimits {
     MailLimits {
@@ -172,4 +173,125 @@ pub async fn case_concurrent_mail_claims_never_share_a_message(store: Arc<dyn St
     let distinct: HashSet<&String> = all.iter().collect();
     assert_eq!(all.len(), 30, "every message claimed once: {all:?}");
     assert_eq!(distinct.len(), 30);
+}
+
+fn reset(user_id: &str, login_request: Option<&str>, expires_at: i64) -> PasswordReset {
+    PasswordReset {
+        user_id: user_id.to_owned(),
+        login_request: login_request.map(str::to_owned),
+        expires_at,
+    }
+}
+
+/// A reset link works once and only before it expires; a newer link replaces it; a password
+/// change deletes them; a link for an unknown user is refused; deleting the user deletes it.
+pub async fn case_password_resets_are_single_use_and_superseded(store: &dyn Store) {
+    let user = given_user(store).await;
+    let (first, second) = (SecretHash::of(b"first"), SecretHash::of(b"second"));
+    store
+        .insert_password_reset(&first, &reset(&user.id, Some("lr-1"), NOW + 1_800), NOW)
+        .await
+        .expect("insert");
+    store
+        .insert_password_reset(&second, &reset(&user.id, None, NOW + 1_800), NOW + 10)
+        .await
+        .expect("insert a newer one");
+    assert_eq!(
+        store
+            .take_password_reset(&first, NOW + 20)
+            .await
+            .expect("take"),
+        None,
+        "superseded by the newer link"
+    );
+    assert_eq!(
+        store
+            .take_password_reset(&second, NOW + 1_800)
+            .await
+            .expect("take"),
+        None,
+        "expired at expires_at"
+    );
+    let third = SecretHash::of(b"third");
+    store
+        .insert_password_reset(&third, &reset(&user.id, Some("lr-3"), NOW + 1_800), NOW)
+        .await
+        .expect("insert");
+    assert_eq!(
+        store
+            .take_password_reset(&third, NOW + 1_799)
+            .await
+            .expect("take"),
+        Some(reset(&user.id, Some("lr-3"), NOW + 1_800))
+    );
+    assert_eq!(
+        store
+            .take_password_reset(&third, NOW + 1_799)
+            .await
+            .expect("take"),
+        None,
+        "used up"
+    );
+
+    let fourth = SecretHash::of(b"fourth");
+    store
+        .insert_password_reset(&fourth, &reset(&user.id, None, NOW + 1_800), NOW)
+        .await
+        .expect("insert");
+    assert_eq!(
+        store
+            .delete_password_resets(&user.id)
+            .await
+            .expect("delete"),
+        1
+    );
+    assert_eq!(
+        store.take_password_reset(&fourth, NOW).await.expect("take"),
+        None
+    );
+
+    let err = store
+        .insert_password_reset(
+            &SecretHash::of(b"x"),
+            &reset("no-such-user", None, NOW + 1),
+            NOW,
+        )
+        .await
+        .expect_err("unknown user");
+    assert!(
+        matches!(err, StoreError::Conflict(ref what) if what == "user"),
+        "{err}"
+    );
+
+    let fifth = SecretHash::of(b"fifth");
+    store
+        .insert_password_reset(&fifth, &reset(&user.id, None, NOW + 1_800), NOW)
+        .await
+        .expect("insert");
+    assert!(store.delete_user(&user.id).await.expect("delete user"));
+    assert_eq!(
+        store.take_password_reset(&fifth, NOW).await.expect("take"),
+        None
+    );
+}
+
+/// Eight tasks take the same link at once: exactly one gets it.
+pub async fn case_concurrent_takes_of_a_reset_link_have_one_winner(store: Arc<dyn Store>) {
+    let user = given_user(&*store).await;
+    let hash = SecretHash::of(b"raced");
+    store
+        .insert_password_reset(&hash, &reset(&user.id, None, NOW + 1_800), NOW)
+        .await
+        .expect("insert");
+    let takers: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, hash) = (store.clone(), hash.clone());
+            tokio::spawn(async move { store.take_password_reset(&hash, NOW).await.expect("take") })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in takers {
+        winners += usize::from(t.await.expect("taker").is_some());
+    }
+    assert_eq!(winners, 1);
 }

@@ -143,6 +143,7 @@ macro_rules! conformance_tests {
             case_deliveries_are_leased_and_retried,
             case_mail_is_leased_retried_and_erased,
             case_mail_limits_count_per_recipient_and_in_all,
+            case_password_resets_are_single_use_and_superseded,
             case_purge_deletes_only_what_expired,
             case_throttles_count_lock_and_clear,
             case_quiet_throttles_are_purged_and_live_ones_kept,
@@ -164,6 +165,7 @@ macro_rules! conformance_tests {
             case_concurrent_rotations_have_one_winner,
             case_concurrent_claims_never_share_a_delivery,
             case_concurrent_mail_claims_never_share_a_message,
+            case_concurrent_takes_of_a_reset_link_have_one_winner,
             case_concurrent_failures_are_all_counted,
             case_concurrent_acceptances_have_one_winner
         );
