@@ -39,6 +39,7 @@ mod oidc;
 mod outbound;
 mod pages;
 pub mod password;
+pub mod password_reset;
 mod rate_limit;
 mod revocations;
 mod router;

@@ -19,6 +19,10 @@ pub fn router(state: AppState) -> Router {
             get(authorize::get).post(authorize::post),
         )
         .route("/login", get(login::get).post(login::post))
+        .route(
+            "/password/forgot",
+            get(crate::password_reset::get).post(crate::password_reset::post),
+        )
         .route(&state.theme.stylesheet_route, get(crate::pages::stylesheet))
         .route("/login/organization", post(organization::pick))
         .route(
