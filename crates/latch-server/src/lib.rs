@@ -34,6 +34,7 @@ pub mod mail;
 pub mod manage;
 mod metrics;
 mod metrics_process;
+mod new_password;
 mod oauth;
 mod oidc;
 mod outbound;

@@ -130,6 +130,16 @@ fn form(
 ) -> Response {
     let Page { id, application } = *page;
     let action = format!("{}/login", state.settings.issuer);
+    let forgot = state.mail_enabled().then(|| {
+        let mut url = format!("{}/password/forgot?", state.settings.issuer);
+        url.extend(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("login_request", id)
+                .finish()
+                .chars(),
+        );
+        url
+    });
     pages::login(
         &state.theme,
         status,
@@ -139,6 +149,7 @@ fn form(
             login_request: id,
             email,
             error,
+            forgot: forgot.as_deref(),
         },
     )
 }

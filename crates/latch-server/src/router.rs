@@ -23,6 +23,10 @@ pub fn router(state: AppState) -> Router {
             "/password/forgot",
             get(crate::password_reset::get).post(crate::password_reset::post),
         )
+        .route(
+            "/password/reset",
+            get(crate::new_password::get).post(crate::new_password::post),
+        )
         .route(&state.theme.stylesheet_route, get(crate::pages::stylesheet))
         .route("/login/organization", post(organization::pick))
         .route(
