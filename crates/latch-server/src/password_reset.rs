@@ -15,13 +15,16 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use latch_core::Secret;
+use latch_core::UnixTime;
 use latch_core::params::Params;
-use latch_core::store::{PasswordReset, StoreError};
+use latch_core::store::{PasswordReset, Store, StoreError};
+use latch_jose::MasterKey;
 use tokio::sync::Semaphore;
 
 use crate::mail::Mail;
 use crate::pages::{self, Theme};
 use crate::session;
+use crate::settings::Branding;
 use crate::state::AppState;
 
 /// Seconds a reset link works.
@@ -125,44 +128,82 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 /// Stores a new reset link for the account using `email`, if there is one, and queues the mail
-/// carrying it; returns whether a mail was queued. `login_request` is the parked request to
-/// continue afterwards. Also used by `latch users send-reset`.
+/// carrying it (audited); returns whether a mail was queued. `login_request` is the parked
+/// request to continue afterwards.
 pub async fn request_reset(
     state: &AppState,
     email: &str,
     login_request: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let token = Secret::generate();
-    let Some((user, _)) = state.store.get_user_by_email(email).await? else {
+    if state.mail.is_none() {
+        return Ok(false);
+    }
+    let issuer = Issuer {
+        store: state.store.as_ref(),
+        issuer: &state.settings.issuer,
+        branding: &state.settings.branding,
+        mail_key: &state.mail_key,
+        now: state.clock.now(),
+    };
+    let Some((user_id, queued)) = issue_link(&issuer, email, login_request).await? else {
         return Ok(false);
     };
-    let now = state.clock.now();
+    if queued {
+        crate::mail::worker::wake();
+    } else {
+        tracing::warn!("a password-reset mail was not queued: the e-mail send limit is reached");
+        crate::metrics::global().mail("limited");
+    }
+    let event = crate::audit::Event::new("password_reset.requested")
+        .actor(latch_core::audit::ActorType::User, Some(&user_id))
+        .user(Some(&user_id));
+    state.audit.record(event, issuer.now);
+    Ok(queued)
+}
+
+/// What issuing a reset link needs (the server's state, or the CLI's settings and store).
+pub struct Issuer<'a> {
+    pub store: &'a dyn Store,
+    pub issuer: &'a str,
+    pub branding: &'a Branding,
+    /// `mail::key` of the master key.
+    pub mail_key: &'a MasterKey,
+    pub now: UnixTime,
+}
+
+/// Stores a new link for the account using `email` (replacing any earlier one) and queues its
+/// mail within the send limits. `None` when no account uses the address; otherwise the user's id
+/// and whether the mail was queued. Used by the form and by `latch users send-reset`.
+pub async fn issue_link(
+    ctx: &Issuer<'_>,
+    email: &str,
+    login_request: Option<&str>,
+) -> Result<Option<(String, bool)>, StoreError> {
+    let token = Secret::generate();
+    let Some((user, _)) = ctx.store.get_user_by_email(email).await? else {
+        return Ok(None);
+    };
     let reset = PasswordReset {
         user_id: user.id.clone(),
         login_request: login_request.map(str::to_owned),
-        expires_at: now + LINK_TTL,
+        expires_at: ctx.now + LINK_TTL,
     };
-    state
-        .store
-        .insert_password_reset(&token.hash(), &reset, now)
+    ctx.store
+        .insert_password_reset(&token.hash(), &reset, ctx.now)
         .await?;
-    let mail = reset_mail(state, &user.email, &token)
+    let mail = reset_mail(ctx, &user.email, &token)
         .map_err(|e| StoreError::Other(format!("the reset mail did not render: {e}").into()))?;
-    let queued = crate::mail::queue(state, &mail).await?;
-    let event = crate::audit::Event::new("password_reset.requested")
-        .actor(latch_core::audit::ActorType::User, Some(&user.id))
-        .user(Some(&user.id));
-    state.audit.record(event, now);
-    Ok(queued == crate::mail::Queued::Yes)
+    let queued = crate::mail::enqueue(ctx.store, ctx.mail_key, &mail, ctx.now).await?;
+    Ok(Some((user.id, queued)))
 }
 
 /// The reset mail: text and HTML, branded like the hosted pages, the link absolute on the issuer.
-fn reset_mail(state: &AppState, to: &str, token: &Secret) -> Result<Mail, askama::Error> {
-    let mut link = url::Url::parse(&format!("{}/password/reset", state.settings.issuer))
+fn reset_mail(ctx: &Issuer<'_>, to: &str, token: &Secret) -> Result<Mail, askama::Error> {
+    let mut link = url::Url::parse(&format!("{}/password/reset", ctx.issuer))
         .map_err(|e| askama::Error::Custom(Box::new(e)))?;
     link.query_pairs_mut()
         .append_pair("token", token.expose_secret());
-    let (name, link) = (state.theme.name.as_str(), link.as_str());
+    let (name, link) = (ctx.branding.name.as_str(), link.as_str());
     let text = ResetText {
         name,
         email: to,
@@ -173,7 +214,7 @@ fn reset_mail(state: &AppState, to: &str, token: &Secret) -> Result<Mail, askama
         name,
         email: to,
         link,
-        color: &state.settings.branding.primary_color,
+        color: &ctx.branding.primary_color,
     }
     .render()?;
     Ok(Mail {

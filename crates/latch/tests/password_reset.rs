@@ -313,3 +313,23 @@ async fn a_newer_link_supersedes_the_older_one() {
     let used = set_password(&browser, &second, "a brand new horse battery").await;
     assert!(used.status().is_success() || used.status().is_redirection());
 }
+
+#[tokio::test]
+async fn the_cli_queues_a_reset_that_the_running_server_sends() {
+    let smtp = SmtpReceiver::start().await;
+    let server = server_sending_to(&smtp).await;
+    let out = server.cli(&["users", "send-reset", EMAIL]).await;
+    assert_eq!(out["queued"], true, "{out}");
+    let mails = smtp.wait_for(EMAIL, 1, Duration::from_secs(15)).await;
+    let link = mails[0]
+        .link(&server.url("/password/reset?token="))
+        .unwrap();
+    let browser = Browser::new();
+    let done = set_password(&browser, &link, "a brand new horse battery").await;
+    assert_eq!(
+        done.status(),
+        200,
+        "no parked request: a page says it is done"
+    );
+    assert!(done.text().await.unwrap().contains("Password changed"));
+}

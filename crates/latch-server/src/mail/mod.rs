@@ -1,19 +1,19 @@
-//! Outbound e-mail. A request never talks SMTP: it renders a [`Mail`] and [`queue`]s it — sealed
-//! with a key derived from the master key (its links carry single-use tokens), as one outbox row
-//! that the send limits admit or refuse — and the [`worker`] on any node claims due rows, sends
-//! them over SMTP (`smtp`: `LATCH_SMTP_URL`, `LATCH_SMTP_FROM`) and retries with back-off, the
-//! same pattern as back-channel logout (`backchannel`). Without SMTP configured `AppState::mail`
-//! is `None`: start-up says so once, and no page offers what needs mail.
+//! Outbound e-mail. A request never talks SMTP: it renders a [`Mail`] and [`enqueue`]s it —
+//! sealed with a key derived from the master key (its links carry single-use tokens), as one
+//! outbox row that the send limits admit or refuse — then wakes the [`worker`], which on any node
+//! claims due rows, sends them over SMTP (`smtp`: `LATCH_SMTP_URL`, `LATCH_SMTP_FROM`) and retries
+//! with back-off, the same pattern as back-channel logout (`backchannel`). The CLI queues the same
+//! way; a running server sends. Without SMTP configured `AppState::mail` is `None`: start-up says
+//! so once, and no page offers what needs mail.
 
 pub mod smtp;
 pub mod worker;
 
+use latch_core::UnixTime;
 use latch_core::secret::random_id;
-use latch_core::store::{MailLimits, NewMail, StoreError};
+use latch_core::store::{MailLimits, MailStore, NewMail, StoreError};
 use latch_jose::MasterKey;
 use serde::{Deserialize, Serialize};
-
-use crate::state::AppState;
 
 pub use smtp::{SmtpSecurity, SmtpSettings};
 
@@ -35,31 +35,23 @@ pub struct Mail {
     pub html: String,
 }
 
-/// What [`queue`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Queued {
-    Yes,
-    /// A send limit refused it (the caller answers as if it had been sent: no enumeration).
-    Limited,
-    /// No SMTP server is configured.
-    NotConfigured,
-}
-
 /// The key sealing queued messages, the same on every node.
 pub fn key(master: &MasterKey) -> MasterKey {
     master.sub_key("latch mail outbox v1")
 }
 
-/// Queues `mail` for the worker, within the send limits, and wakes it.
-pub async fn queue(state: &AppState, mail: &Mail) -> Result<Queued, StoreError> {
-    if state.mail.is_none() {
-        return Ok(Queued::NotConfigured);
-    }
+/// Seals `mail` with `key` (see [`key`]) and queues it within the send limits; `false` if a limit
+/// refused it. For callers without a running server (the CLI): a server's worker sends it.
+pub async fn enqueue(
+    store: &dyn MailStore,
+    key: &MasterKey,
+    mail: &Mail,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
     let id = random_id();
     let json = serde_json::to_vec(mail).map_err(|e| StoreError::Other(e.to_string().into()))?;
-    let sealed = state.mail_key.encrypt(&json, id.as_bytes());
+    let sealed = key.encrypt(&json, id.as_bytes());
     let recipient = mail.to.trim().to_lowercase();
-    let now = state.clock.now();
     let limits = MailLimits {
         since: now - LIMIT_WINDOW,
         per_recipient: PER_RECIPIENT,
@@ -70,17 +62,10 @@ pub async fn queue(state: &AppState, mail: &Mail) -> Result<Queued, StoreError> 
         recipient: &recipient,
         message: &sealed,
     };
-    if state.store.enqueue_mail(&new, &limits, now).await? {
-        worker::wake();
-        Ok(Queued::Yes)
-    } else {
-        tracing::warn!("a message was not queued: the e-mail send limit is reached");
-        crate::metrics::global().mail("limited");
-        Ok(Queued::Limited)
-    }
+    store.enqueue_mail(&new, &limits, now).await
 }
 
-/// Opens a queued message sealed by [`queue`] under row id `id`.
+/// Opens a queued message sealed by [`enqueue`] under row id `id`.
 pub fn open(key: &MasterKey, id: &str, sealed: &[u8]) -> Option<Mail> {
     let json = key.decrypt(sealed, id.as_bytes()).ok()?;
     serde_json::from_slice(&json).ok()
