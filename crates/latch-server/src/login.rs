@@ -131,14 +131,10 @@ fn form(
     let Page { id, application } = *page;
     let action = format!("{}/login", state.settings.issuer);
     let forgot = state.mail_enabled().then(|| {
-        let mut url = format!("{}/password/forgot?", state.settings.issuer);
-        url.extend(
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("login_request", id)
-                .finish()
-                .chars(),
-        );
-        url
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("login_request", id)
+            .finish();
+        format!("{}/password/forgot?{query}", state.settings.issuer)
     });
     pages::login(
         &state.theme,
