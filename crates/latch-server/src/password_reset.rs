@@ -249,3 +249,41 @@ fn failure(state: &AppState, e: &StoreError) -> Response {
         "Something went wrong; please try again.",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "<script>alert(\"x\")</script>' onmouseover='y' & \"z";
+
+    #[test]
+    fn the_reset_mail_escapes_its_html_and_keeps_its_text_plain() {
+        let (name, email, link) = (
+            HOSTILE,
+            HOSTILE,
+            "https://id.example.com/password/reset?token=a&b",
+        );
+        let html = ResetHtml {
+            name,
+            email,
+            link,
+            color: "#3466d6",
+        }
+        .render()
+        .unwrap();
+        assert!(
+            !html.contains("<script") && !html.contains("' onmouseover"),
+            "{html}"
+        );
+        assert!(
+            html.contains("token=a&#38;b"),
+            "the link, escaped in the attribute: {html}"
+        );
+        let text = ResetText { name, email, link }.render().unwrap();
+        assert!(
+            text.contains(link) && text.contains(HOSTILE),
+            "plain text is not escaped: {text}"
+        );
+        assert!(text.contains("30 minutes"));
+    }
+}

@@ -253,7 +253,7 @@ mod tests {
                         "!doctype", "html", "/html", "head", "/head", "meta", "title", "/title",
                         "link", "body", "/body", "main", "/main", "header", "/header", "img", "h1",
                         "/h1", "em", "/em", "p", "/p", "div", "/div", "form", "/form", "input",
-                        "label", "/label", "button", "/button", "strong", "/strong",
+                        "label", "/label", "button", "/button", "strong", "/strong", "a", "/a",
                     ]
                     .contains(tag),
                     "{name}: unexpected <{tag}> in {html}"
