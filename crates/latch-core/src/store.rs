@@ -19,8 +19,10 @@ use crate::throttle::{ThrottlePolicy, ThrottleState};
 use crate::user::User;
 
 mod audit;
+mod mail;
 mod organizations;
 pub use audit::AuditStore;
+pub use mail::{MailLimits, MailStore, NewMail, PasswordReset, PasswordResetStore, QueuedMail};
 pub use organizations::{ApiStore, InvitationStore, MembershipStore, OrganizationStore, RoleStore};
 
 /// Why a store operation failed. `Unavailable` and `Other` keep the error that caused them (the
@@ -606,6 +608,8 @@ pub trait Store:
     + InvitationStore
     + ApiStore
     + AuditStore
+    + MailStore
+    + PasswordResetStore
 {
     /// The schema version applied (the latest migration).
     async fn schema_version(&self) -> StoreResult<i64>;

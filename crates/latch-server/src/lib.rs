@@ -19,6 +19,7 @@ mod console;
 pub mod http;
 pub mod jobs;
 mod lifecycle;
+pub mod mail;
 pub mod manage;
 mod oauth;
 mod outbound;

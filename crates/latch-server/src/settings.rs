@@ -50,6 +50,8 @@ pub struct Settings {
     pub access_log: bool,
     /// The admin console at `/admin` (`LATCH_ADMIN_CONSOLE`, on unless `off`).
     pub admin_console: bool,
+    /// Where e-mail goes (`LATCH_SMTP_URL`, `LATCH_SMTP_FROM`); `None`: e-mail features are off.
+    pub smtp: Option<crate::mail::SmtpSettings>,
 }
 
 /// What the hosted pages show of the environment (`pages::Theme` renders it).
@@ -160,6 +162,7 @@ impl Settings {
             backchannel_allow_private: false,
             access_log: false,
             admin_console: true,
+            smtp: None,
         })
     }
 

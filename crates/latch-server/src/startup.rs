@@ -31,6 +31,24 @@ pub enum StartupError {
     },
     #[error("server error")]
     Serve(#[source] std::io::Error),
+    #[error("cannot set up e-mail (LATCH_SMTP_URL)")]
+    Mail(#[source] lettre::transport::smtp::Error),
+}
+
+/// The SMTP sender, or `None` (said once: e-mail features are off).
+fn mailer(settings: &Settings) -> Result<Option<Arc<crate::mail::worker::Mailer>>, StartupError> {
+    let Some(smtp) = &settings.smtp else {
+        tracing::info!(
+            "e-mail is not configured (LATCH_SMTP_URL): password reset and other e-mail features are off"
+        );
+        return Ok(None);
+    };
+    let transport = smtp.transport().map_err(StartupError::Mail)?;
+    tracing::info!(smtp = %smtp.describe(), from = %smtp.from, "e-mail is sent through SMTP");
+    Ok(Some(Arc::new(crate::mail::worker::Mailer {
+        transport,
+        from: smtp.from.clone(),
+    })))
 }
 
 /// A server ready to accept traffic.
@@ -94,6 +112,8 @@ impl Server {
         let device_key = keys.master().derive("latch device cookie v1");
         let token_hooks =
             crate::oauth::token_hook::TokenHooks::new(keys.master().derive("latch token hook v1"));
+        let mail_key = crate::mail::key(keys.master());
+        let mail = mailer(&settings)?;
         let state = AppState(Arc::new(Inner {
             discovery: crate::oauth::oidc::discovery_document(&settings.issuer),
             theme: crate::pages::Theme::new(&settings),
@@ -111,6 +131,8 @@ impl Server {
             device_key,
             code_key,
             token_hooks,
+            mail,
+            mail_key,
         }));
         Ok(Self {
             state,
@@ -141,6 +163,7 @@ impl Server {
             state.clock.clone(),
         );
         crate::jobs::backchannel::spawn(state.clone());
+        crate::mail::worker::spawn(state.clone());
         crate::jobs::sweep::spawn(state.clone());
         let audit_writer = state.audit.spawn(state.store.clone());
         let audit_state = state.clone();

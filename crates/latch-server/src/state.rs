@@ -40,6 +40,17 @@ pub struct Inner {
     pub(crate) code_key: latch_jose::MasterKey,
     /// Token hooks' HTTP client and the key their secrets are derived from (see `token_hook`).
     pub(crate) token_hooks: crate::oauth::token_hook::TokenHooks,
+    /// The SMTP sender (`None`: e-mail is not configured; see `mail`).
+    pub(crate) mail: Option<Arc<crate::mail::worker::Mailer>>,
+    /// Seals queued e-mail (see `mail`), derived from the master key.
+    pub(crate) mail_key: latch_jose::MasterKey,
+}
+
+impl Inner {
+    /// Whether e-mail can be sent: pages offer what needs mail only then.
+    pub fn mail_enabled(&self) -> bool {
+        self.mail.is_some()
+    }
 }
 
 impl std::ops::Deref for AppState {

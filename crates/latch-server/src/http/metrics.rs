@@ -35,6 +35,7 @@ pub struct Metrics {
     token_errors: Mutex<BTreeMap<&'static str, u64>>,
     logins: Mutex<BTreeMap<&'static str, u64>>,
     deliveries: Mutex<BTreeMap<&'static str, u64>>,
+    mail: Mutex<BTreeMap<&'static str, u64>>,
     internal_errors: AtomicU64,
     audit_dropped: AtomicU64,
 }
@@ -69,6 +70,11 @@ impl Metrics {
     /// A back-channel delivery attempt: `delivered`, `failed` or `abandoned`.
     pub fn delivery(&self, outcome: &'static str) {
         bump(&self.deliveries, outcome);
+    }
+
+    /// An outbound e-mail: `sent`, `failed`, `abandoned` or `limited` (refused by a send limit).
+    pub fn mail(&self, outcome: &'static str) {
+        bump(&self.mail, outcome);
     }
 
     /// Audit events that could not be stored (queue full, or the store refused a batch).
@@ -158,6 +164,12 @@ impl Metrics {
                 "Back-channel logout deliveries by outcome.",
                 "outcome",
                 &self.deliveries,
+            ),
+            (
+                "latch_mail_total",
+                "Outbound e-mail by outcome.",
+                "outcome",
+                &self.mail,
             ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

@@ -20,6 +20,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/login", get(login::get).post(login::post))
         .route("/login/decline", get(crate::signin::decline::get))
+        .route(
+            "/password/forgot",
+            get(crate::signin::password_reset::get).post(crate::signin::password_reset::post),
+        )
+        .route(
+            "/password/reset",
+            get(crate::signin::new_password::get).post(crate::signin::new_password::post),
+        )
         .route(&state.theme.stylesheet_route, get(crate::pages::stylesheet))
         .route("/login/organization", post(organization::pick))
         .route(

@@ -50,4 +50,12 @@ async fn sweep(state: &AppState) {
     if let Err(e) = state.store.purge_throttles(now - window).await {
         tracing::warn!(error = %e, "could not purge old abuse-limit counters");
     }
+    // Finished e-mail, once the send limits no longer count it.
+    if let Err(e) = state
+        .store
+        .purge_mail(now - crate::mail::LIMIT_WINDOW)
+        .await
+    {
+        tracing::warn!(error = %e, "could not purge sent e-mail");
+    }
 }

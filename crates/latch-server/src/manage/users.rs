@@ -246,6 +246,8 @@ pub async fn update_user(
         return Err(ManageError::NotFound("user"));
     }
     let ended = if hash.is_some() {
+        // A password change invalidates every password-reset link of the user.
+        store.delete_password_resets(&user.id).await?;
         let all = SessionSelector::AllOfUser { user_id: &user.id };
         store.end_sessions(all, now).await?
     } else {

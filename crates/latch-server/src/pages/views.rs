@@ -13,6 +13,8 @@ pub struct LoginForm<'a> {
     pub login_request: &'a str,
     pub email: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// The forgot-password page, linked only when e-mail is configured.
+    pub forgot: Option<&'a str>,
 }
 
 /// What the organization picker shows.
@@ -61,6 +63,7 @@ pub(super) struct LoginPage<'a> {
     login_request: &'a str,
     email: &'a str,
     error: Option<&'a str>,
+    forgot: Option<&'a str>,
 }
 
 impl<'a> LoginPage<'a> {
@@ -73,6 +76,7 @@ impl<'a> LoginPage<'a> {
             login_request: form.login_request,
             email: form.email.unwrap_or(""),
             error: form.error,
+            forgot: form.forgot,
         }
     }
 }
@@ -171,6 +175,7 @@ mod tests {
             login_request: h,
             email: Some(h),
             error: Some(h),
+            forgot: Some(h),
         };
         let picker = Picker {
             application: Some(h),
@@ -271,11 +276,16 @@ mod tests {
                 login_request: "r",
                 email: None,
                 error: None,
+                forgot: None,
             },
         )
         .render()
         .unwrap();
         assert!(html.contains("Sign in to <em>Acme Portal</em>"), "{html}");
+        assert!(
+            !html.contains("Forgot password?"),
+            "no link without e-mail: {html}"
+        );
         assert!(html.contains("<form method=\"post\""), "{html}");
         assert!(html.contains("name=\"email\"") && html.contains("name=\"password\""));
         assert!(html.contains("autocomplete=\"current-password\""));

@@ -131,6 +131,12 @@ fn form(
 ) -> Response {
     let Page { id, application } = *page;
     let action = format!("{}/login", state.settings.issuer);
+    let forgot = state.mail_enabled().then(|| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("login_request", id)
+            .finish();
+        format!("{}/password/forgot?{query}", state.settings.issuer)
+    });
     pages::login(
         &state.theme,
         status,
@@ -140,6 +146,7 @@ fn form(
             login_request: id,
             email,
             error,
+            forgot: forgot.as_deref(),
         },
     )
 }

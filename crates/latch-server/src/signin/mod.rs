@@ -1,12 +1,15 @@
 //! Signing in on the hosted pages: the login form and its decline link (`login`, `decline`), the
 //! browser session and device cookies (`session`), failure counting under the abuse limits
-//! (`throttle`), invitation acceptance (`invitation`), and password hashing with the foreign formats
+//! (`throttle`), invitation acceptance (`invitation`), the forgot-password pages (`password_reset`:
+//! the e-mail form; `new_password`: the link's page), and password hashing with the foreign formats
 //! it verifies (`password`). Each step hands the parked authorization request back to
 //! `oauth::flow`.
 
 pub(crate) mod decline;
 pub(crate) mod invitation;
 pub(crate) mod login;
+pub(crate) mod new_password;
 pub mod password;
+pub mod password_reset;
 pub(crate) mod session;
 pub(crate) mod throttle;

@@ -16,6 +16,7 @@ mod audit;
 mod codes;
 mod invitations;
 mod keys;
+mod mail;
 mod memberships;
 mod metadata;
 mod organizations;
@@ -43,6 +44,7 @@ pub use audit::*;
 pub use codes::*;
 pub use invitations::*;
 pub use keys::*;
+pub use mail::*;
 pub use memberships::*;
 pub use metadata::*;
 pub use organizations::*;
@@ -140,6 +142,9 @@ macro_rules! conformance_tests {
             case_ending_a_session_revokes_and_notifies,
             case_sessions_end_only_for_their_user,
             case_deliveries_are_leased_and_retried,
+            case_mail_is_leased_retried_and_erased,
+            case_mail_limits_count_per_recipient_and_in_all,
+            case_password_resets_are_single_use_and_superseded,
             case_purge_deletes_only_what_expired,
             case_throttles_count_lock_and_clear,
             case_quiet_throttles_are_purged_and_live_ones_kept,
@@ -162,6 +167,8 @@ macro_rules! conformance_tests {
             case_concurrent_takes_of_a_login_request_have_one_winner,
             case_concurrent_rotations_have_one_winner,
             case_concurrent_claims_never_share_a_delivery,
+            case_concurrent_mail_claims_never_share_a_message,
+            case_concurrent_takes_of_a_reset_link_have_one_winner,
             case_concurrent_failures_are_all_counted,
             case_concurrent_acceptances_have_one_winner
         );
@@ -394,7 +401,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        9,
+        10,
         "the latest migration"
     );
     store.ping().await.expect("ping");

@@ -20,11 +20,13 @@ mod codes;
 mod columns;
 mod invitations;
 mod keys;
+mod mail;
 mod memberships;
 mod org_rows;
 mod organizations;
 mod outbox;
 mod refresh;
+mod resets;
 mod revocations;
 mod roles;
 mod rows;
@@ -111,6 +113,7 @@ impl<B: Backend> Store for SqlStore<B> {
         for (sql, cutoff) in [
             ("DELETE FROM redeemed_codes WHERE expires_at < $1", now),
             ("DELETE FROM login_requests WHERE expires_at < $1", now),
+            ("DELETE FROM password_resets WHERE expires_at < $1", now),
             ("DELETE FROM revocations WHERE expires_at < $1", now),
             (
                 "DELETE FROM refresh_grants WHERE purge_after < $1",

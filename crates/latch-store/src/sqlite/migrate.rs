@@ -44,6 +44,7 @@ static MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_metadata_and_external_ids"),
     migration!(8, "0008_claim_mappings_and_token_hooks"),
     migration!(9, "0009_admin_users"),
+    migration!(10, "0010_mail_outbox"),
 ];
 
 /// The versions this build knows.

@@ -75,6 +75,11 @@ pub enum UsersCommand {
         #[arg(long = "include-password-hashes")]
         include_password_hashes: bool,
     },
+    /// Mail the user a password-reset link (needs LATCH_SMTP_URL; a running server sends it).
+    SendReset {
+        /// The user's sign-in email.
+        email: String,
+    },
     /// Delete a user (ends their sessions and notifies the applications).
     Delete {
         /// The user's id.
@@ -170,6 +175,7 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             file,
             include_password_hashes,
         } => export(store, &file, include_password_hashes).await,
+        UsersCommand::SendReset { email } => send_reset(settings, store, &email).await,
         UsersCommand::Delete { id } => {
             match manage::delete_user(store, &id, now()).await {
                 Ok(_) => {}
@@ -260,4 +266,36 @@ async fn export(
         }))?;
     }
     Ok(())
+}
+
+/// `latch users send-reset EMAIL`: stores a link and queues its mail; any running server sends it.
+async fn send_reset(
+    settings: &Settings,
+    store: &dyn latch_core::store::Store,
+    email: &str,
+) -> anyhow::Result<()> {
+    if settings.smtp.is_none() {
+        return Err(anyhow!(
+            "email_not_configured: set LATCH_SMTP_URL and LATCH_SMTP_FROM to send e-mail"
+        ));
+    }
+    let master =
+        latch_server::resolve_master_key(settings.master_key.as_deref(), &settings.database_url)?;
+    let key = latch_server::mail::key(&master);
+    let issuer = latch_server::signin::password_reset::Issuer {
+        store,
+        issuer: &settings.issuer,
+        branding: &settings.branding,
+        mail_key: &key,
+        now: now(),
+    };
+    match latch_server::signin::password_reset::issue_link(&issuer, email, None).await? {
+        None => Err(anyhow!("not_found: no user signs in with `{email}`")),
+        Some((_, false)) => Err(anyhow!(
+            "mail_limited: the e-mail send limit is reached for this address; try again later"
+        )),
+        Some((user_id, true)) => {
+            print_json(&serde_json::json!({ "user_id": user_id, "queued": true }))
+        }
+    }
 }

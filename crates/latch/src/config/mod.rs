@@ -138,6 +138,16 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
     // On unless turned off.
     s.admin_console =
         r.sources.get("LATCH_ADMIN_CONSOLE").is_none() || r.bool("LATCH_ADMIN_CONSOLE")?;
+    s.smtp = match r.sources.get("LATCH_SMTP_URL") {
+        Some(url) if !url.trim().is_empty() => Some(
+            latch_server::mail::SmtpSettings::parse(
+                &url,
+                r.sources.get("LATCH_SMTP_FROM").as_deref(),
+            )
+            .map_err(|e| anyhow!("{e}"))?,
+        ),
+        _ => None,
+    };
     let log_format = r.string("LATCH_LOG_FORMAT", "human");
     if !matches!(log_format.as_str(), "human" | "json") {
         return Err(anyhow!(

@@ -147,6 +147,16 @@ pub const SETTINGS: &[Setting] = &[
         "`on`: back-channel logout URLs may reach private and link-local addresses (10/8, 172.16/12, 192.168/16, 169.254/16, 100.64/10, fc00::/7, fe80::/10); loopback is always allowed",
     ),
     s(
+        "LATCH_SMTP_URL",
+        "none",
+        "SMTP server for e-mail (password reset): `smtp://host:port` (STARTTLS when offered; `?tls=required` to insist), `smtps://host:port` (implicit TLS), optional `user:password@` (percent-encoded); unset: e-mail features are off",
+    ),
+    s(
+        "LATCH_SMTP_FROM",
+        "none",
+        "`From` of every e-mail, `no-reply@example.com` or `Name <no-reply@example.com>`; required with `LATCH_SMTP_URL`",
+    ),
+    s(
         "LATCH_METRICS_LISTEN",
         "127.0.0.1:9464",
         "Prometheus `/metrics`, on its own address (`off` to disable); an address that cannot be bound is refused",
