@@ -13,15 +13,11 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { env, harness } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set`);
-  return value;
-};
 const issuer = env('LATCH_ISSUER').replace(/\/$/, '');
 const adminEmail = env('ADMIN_EMAIL');
 const adminPassword = env('ADMIN_PASSWORD');
@@ -32,17 +28,7 @@ const executablePath = env('CHROMIUM', '/usr/bin/chromium');
 mkdirSync(artifacts, { recursive: true });
 
 const TIMEOUT = 15_000;
-const checks = {};
-const log = (msg) => process.stderr.write(`[console-test] ${msg}\n`);
-let step = 'launch';
-const begin = (name) => {
-  step = name;
-  log(name);
-};
-function check(name, ok, detail) {
-  checks[name] = detail === undefined ? ok : detail;
-  if (!ok) throw new Error(`check failed: ${name} (${JSON.stringify(detail)})`);
-}
+const { checks, log, begin, check, failed } = harness('console-test');
 
 async function signIn(page, email, password) {
   await page.goto(`${issuer}/admin`);
@@ -241,7 +227,7 @@ try {
     await failurePage.screenshot({ path: join(artifacts, 'console-failure.png'), fullPage: true }).catch(() => {});
     log(`failed at ${failurePage.url()}`);
   }
-  process.stdout.write(`${JSON.stringify({ ok: false, step, error: String(err?.stack ?? err), checks })}\n`);
+  failed(err);
   await browser.close().catch(() => {});
   process.exit(1);
 }

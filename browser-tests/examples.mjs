@@ -14,12 +14,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
+import { env, harness } from './harness.mjs';
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set`);
-  return value;
-};
 const issuer = env('LATCH_ISSUER').replace(/\/$/, '');
 const web = env('WEB_URL').replace(/\/$/, '');
 const spa = env('SPA_URL').replace(/\/$/, '');
@@ -31,17 +27,7 @@ const executablePath = env('CHROMIUM', '/usr/bin/chromium');
 mkdirSync(artifacts, { recursive: true });
 
 const TIMEOUT = 15_000;
-const checks = {};
-const log = (msg) => process.stderr.write(`[examples-test] ${msg}\n`);
-let step = 'launch';
-const begin = (name) => {
-  step = name;
-  log(name);
-};
-function check(name, ok, detail) {
-  checks[name] = detail === undefined ? ok : detail;
-  if (!ok) throw new Error(`check failed: ${name} (${JSON.stringify(detail)})`);
-}
+const { checks, log, begin, check, failed } = harness('examples-test');
 const isLoginPage = (url) => url.startsWith(`${issuer}/login`);
 
 const stdin = createInterface({ input: process.stdin });
@@ -231,7 +217,7 @@ try {
     await failurePage.screenshot({ path: join(artifacts, 'examples-failure.png'), fullPage: true }).catch(() => {});
     log(`failed at ${failurePage.url()}`);
   }
-  process.stdout.write(`${JSON.stringify({ ok: false, step, error: String(err?.stack ?? err), checks })}\n`);
+  failed(err);
   await browser.close().catch(() => {});
   process.exit(1);
 }

@@ -12,12 +12,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { env, harness } from './harness.mjs';
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set`);
-  return value;
-};
 const issuer = env('LATCH_ISSUER').replace(/\/$/, '');
 const spaA = env('SPA_A_URL').replace(/\/$/, '');
 const spaB = env('SPA_B_URL').replace(/\/$/, '');
@@ -29,17 +25,7 @@ const executablePath = env('CHROMIUM', '/usr/bin/chromium');
 mkdirSync(artifacts, { recursive: true });
 
 const TIMEOUT = 15_000;
-const checks = {};
-const log = (msg) => process.stderr.write(`[browser-test] ${msg}\n`);
-let step = 'launch';
-const begin = (name) => {
-  step = name;
-  log(name);
-};
-function check(name, ok, detail) {
-  checks[name] = detail === undefined ? ok : detail;
-  if (!ok) throw new Error(`check failed: ${name} (${JSON.stringify(detail)})`);
-}
+const { checks, log, begin, check, failed } = harness('browser-test');
 
 const isLoginPage = (url) => url.startsWith(`${issuer}/login`);
 const b64url = (buf) => buf.toString('base64url');
@@ -319,7 +305,7 @@ try {
     await failurePage.screenshot({ path: join(artifacts, 'failure.png'), fullPage: true }).catch(() => {});
     log(`failed at ${failurePage.url()}`);
   }
-  process.stdout.write(`${JSON.stringify({ ok: false, step, error: String(err?.stack ?? err), checks })}\n`);
+  failed(err);
   await browser.close().catch(() => {});
   process.exit(1);
 }
