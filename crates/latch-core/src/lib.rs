@@ -14,6 +14,7 @@ pub mod algorithm;
 pub mod application;
 pub mod audit;
 pub mod authorize;
+pub mod backoff;
 pub mod claim_mapping;
 pub mod claims;
 pub mod client_type;

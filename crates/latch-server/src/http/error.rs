@@ -83,15 +83,21 @@ impl From<StoreError> for OAuthResponse {
     }
 }
 
-/// Logs an internal failure with its cause; the client only ever sees `server_error`.
-pub fn internal(e: &dyn std::error::Error) {
-    let mut chain = e.to_string();
+/// An error and its causes, `outer: inner: …`, for a log line or a stored `last_error`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
+        text.push_str(": ");
+        text.push_str(&s.to_string());
         source = s.source();
     }
+    text
+}
+
+/// Logs an internal failure with its cause; the client only ever sees `server_error`.
+pub fn internal(e: &dyn std::error::Error) {
+    let chain = chain(e);
     tracing::error!(error = %chain, "internal error");
     crate::http::metrics::global().internal_error();
 }

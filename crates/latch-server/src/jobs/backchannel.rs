@@ -91,7 +91,7 @@ impl Worker {
             crate::outbound::client(crate::outbound::system_resolver(), allow_private, REQUEST_TIMEOUT)
                 .map_err(|e| {
                     tracing::error!(error = %e, "cannot build the HTTP client: back-channel logout is not delivered");
-                    error_chain(&e)
+                    crate::http::error::chain(&e)
                 })
         });
         built
@@ -227,7 +227,7 @@ impl Worker {
             .await
             .map_err(|e| {
                 // The detail goes to the operator's log only; the delivery keeps a generic reason.
-                tracing::debug!(delivery_id = %d.id, error = %error_chain(&e), "back-channel request failed");
+                tracing::debug!(delivery_id = %d.id, error = %crate::http::error::chain(&e), "back-channel request failed");
                 Failure::Retry(crate::outbound::describe(&e).into())
             })?;
         let status = response.status();
@@ -272,32 +272,20 @@ async fn drain(mut response: reqwest::Response) {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// When to try again after the failure of attempt number `attempts + 1`: `FIRST_RETRY` doubling
-/// per failure up to `MAX_RETRY`, plus `jitter / 65536` of a quarter of that; `None` (abandon)
-/// once that would fall outside `RETRY_BUDGET` from `created_at`.
+/// When to try again after the failure of attempt number `attempts + 1` (the shared schedule,
+/// `latch_core::backoff`, with this outbox's constants); `None`: abandon.
 fn next_attempt(
     attempts: i64,
     created_at: UnixTime,
     now: UnixTime,
     jitter: i64,
 ) -> Option<UnixTime> {
-    let doublings = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
-    let base = FIRST_RETRY
-        .saturating_mul(1_i64 << doublings)
-        .min(MAX_RETRY);
-    let next = now + base + base / 4 * jitter.clamp(0, 65_535) / 65_536;
-    (next <= created_at + RETRY_BUDGET).then_some(next)
+    latch_core::backoff::Backoff {
+        first: FIRST_RETRY,
+        max: MAX_RETRY,
+        budget: RETRY_BUDGET,
+    }
+    .next_attempt(attempts, created_at, now, jitter)
 }
 
 #[derive(Serialize)]

@@ -133,17 +133,9 @@ async fn send(state: &AppState, mailer: &Mailer, queued: &QueuedMail) -> Result<
     }
 }
 
-/// The error without its cause chain's details that could name the server's internals; the
-/// server's reply code and text are kept (they say why).
+/// The error with its causes (the SMTP server's reply code and text say why).
 fn describe(e: &lettre::transport::smtp::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    crate::http::error::chain(e)
 }
 
 /// `multipart/alternative`: the text part first, the HTML part preferred by readers that show it.
@@ -163,20 +155,20 @@ fn message(from: &Mailbox, mail: &Mail) -> Result<Message, String> {
         .map_err(|e| format!("the message cannot be built ({e})"))
 }
 
-/// When to try again after the failure of attempt number `attempts + 1` (see the constants);
-/// `None` (abandon) once that would fall outside `RETRY_BUDGET` from `created_at`.
+/// When to try again after the failure of attempt number `attempts + 1` (the shared schedule,
+/// `latch_core::backoff`, with this outbox's constants); `None`: abandon.
 fn next_attempt(
     attempts: i64,
     created_at: UnixTime,
     now: UnixTime,
     jitter: i64,
 ) -> Option<UnixTime> {
-    let doublings = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
-    let base = FIRST_RETRY
-        .saturating_mul(1_i64 << doublings)
-        .min(MAX_RETRY);
-    let next = now + base + base / 4 * jitter.clamp(0, 65_535) / 65_536;
-    (next <= created_at + RETRY_BUDGET).then_some(next)
+    latch_core::backoff::Backoff {
+        first: FIRST_RETRY,
+        max: MAX_RETRY,
+        budget: RETRY_BUDGET,
+    }
+    .next_attempt(attempts, created_at, now, jitter)
 }
 
 #[cfg(test)]
