@@ -10,7 +10,7 @@ use latch_core::application::{Application, ClientSecretInfo, MAX_ACTIVE_SECRETS}
 use latch_core::revocation::{Revocation, RevocationKind};
 use latch_core::store::{ApplicationStore, Page, PageRequest, StoreError, StoreResult};
 
-use super::backend::{Backend, query, query_as, query_scalar};
+use super::backend::{Backend, Query, query, query_as, query_scalar};
 use super::{
     ApplicationRow, ClientSecretRow, SqlStore, TOUCH_INTERVAL, Tx, application_columns,
     claim_mappings_json, client_secret_columns, db_err, json_list, json_object, token_hook_json,
@@ -73,23 +73,9 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(&app.id)
-        .bind(&app.client_id)
-        .bind(&app.name)
-        .bind(app.application_type.as_str())
-        .bind(app.management_api_access)
-        .bind(app.enforce_pkce)
-        .bind(app.access_token_ttl_seconds)
-        .bind(json_list(&app.redirects.post_login))
-        .bind(&app.redirects.initiate_login)
-        .bind(json_list(&app.redirects.post_logout))
-        .bind(&app.redirects.backchannel_logout)
-        .bind(json_list(&app.allowed_origins))
-        .bind(app.id_token_signed_response_alg.as_str())
+        .bind_with(|q| bind_fields(q, app))
         .bind(app.created_at)
-        .bind(app.updated_at)
-        .bind(json_object(&app.custom_claims))
-        .bind(claim_mappings_json(&app.claim_mappings))
-        .bind(token_hook_json(app.token_hook.as_ref()))
+        .bind_with(|q| bind_changes(q, app))
         .execute(tx.on())
         .await
         .map_err(unique_err("application"))?;
@@ -157,22 +143,8 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
                      custom_claims = $15, claim_mappings = $16, token_hook = $17 WHERE id = $1",
         )
         .bind(&app.id)
-        .bind(&app.client_id)
-        .bind(&app.name)
-        .bind(app.application_type.as_str())
-        .bind(app.management_api_access)
-        .bind(app.enforce_pkce)
-        .bind(app.access_token_ttl_seconds)
-        .bind(json_list(&app.redirects.post_login))
-        .bind(&app.redirects.initiate_login)
-        .bind(json_list(&app.redirects.post_logout))
-        .bind(&app.redirects.backchannel_logout)
-        .bind(json_list(&app.allowed_origins))
-        .bind(app.id_token_signed_response_alg.as_str())
-        .bind(app.updated_at)
-        .bind(json_object(&app.custom_claims))
-        .bind(claim_mappings_json(&app.claim_mappings))
-        .bind(token_hook_json(app.token_hook.as_ref()))
+        .bind_with(|q| bind_fields(q, app))
+        .bind_with(|q| bind_changes(q, app))
         .execute(tx.on())
         .await
         .map_err(unique_err("application"))?;
@@ -307,4 +279,29 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         .await?;
         Ok(())
     }
+}
+
+/// `client_id` … `id_token_signed_response_alg`: the columns insert and update bind alike, in
+/// their order after `id`.
+fn bind_fields<'q>(q: Query<'q>, app: &'q Application) -> Query<'q> {
+    q.bind(&app.client_id)
+        .bind(&app.name)
+        .bind(app.application_type.as_str())
+        .bind(app.management_api_access)
+        .bind(app.enforce_pkce)
+        .bind(app.access_token_ttl_seconds)
+        .bind(json_list(&app.redirects.post_login))
+        .bind(&app.redirects.initiate_login)
+        .bind(json_list(&app.redirects.post_logout))
+        .bind(&app.redirects.backchannel_logout)
+        .bind(json_list(&app.allowed_origins))
+        .bind(app.id_token_signed_response_alg.as_str())
+}
+
+/// `updated_at` and the JSON columns, the last four of insert and update alike.
+fn bind_changes<'q>(q: Query<'q>, app: &'q Application) -> Query<'q> {
+    q.bind(app.updated_at)
+        .bind(json_object(&app.custom_claims))
+        .bind(claim_mappings_json(&app.claim_mappings))
+        .bind(token_hook_json(app.token_hook.as_ref()))
 }

@@ -283,6 +283,11 @@ impl<'q> Query<'q> {
         self
     }
 
+    /// Binds a run of arguments several statements share (a helper taking and returning the query).
+    pub(crate) fn bind_with(self, bind: impl FnOnce(Self) -> Self) -> Self {
+        bind(self)
+    }
+
     /// Runs the statement; answers the number of rows it changed.
     pub(crate) async fn execute<B: Backend>(self, on: Exec<'_, B>) -> Result<u64, DbError> {
         B::execute(on, self.statement).await
