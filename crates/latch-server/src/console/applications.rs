@@ -344,6 +344,33 @@ struct Shown {
     redirects: Option<RedirectsForm>,
 }
 
+impl Shown {
+    /// The page with an error above the form.
+    fn error(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status: Some(status),
+            error: Some(message.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// The application's page showing why a management operation was refused (or the failure page
+/// when the store failed).
+async fn refused(
+    state: &AppState,
+    admin: &Admin,
+    app: &Application,
+    e: &crate::manage::ManageError,
+) -> Response {
+    match manage_failure(state, e) {
+        Ok((status, message)) => {
+            application_page(state, admin, app, Shown::error(status, message)).await
+        }
+        Err(page) => *page,
+    }
+}
+
 pub async fn show(admin: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match find(&state, &id).await {
         Ok(app) => application_page(&state, &admin, &app, Shown::default()).await,
@@ -547,11 +574,7 @@ async fn update(
                         ..Shown::default()
                     }
                 } else {
-                    Shown {
-                        status: Some(status),
-                        error: Some(message),
-                        ..Shown::default()
-                    }
+                    Shown::error(status, message)
                 };
                 application_page(state, admin, app, shown).await
             }
@@ -583,17 +606,7 @@ pub async fn create_secret(
                 .record(secret_event("secret.created", &admin, &app, &info.id), now);
             secret_page(&state, &admin, &app, &secret)
         }
-        Err(e) => match manage_failure(&state, &e) {
-            Ok((status, message)) => {
-                let shown = Shown {
-                    status: Some(status),
-                    error: Some(message),
-                    ..Shown::default()
-                };
-                application_page(&state, &admin, &app, shown).await
-            }
-            Err(page) => *page,
-        },
+        Err(e) => refused(&state, &admin, &app, &e).await,
     }
 }
 
@@ -616,17 +629,7 @@ pub async fn revoke_secret(
             );
             to_application(&state, &app.id)
         }
-        Err(e) => match manage_failure(&state, &e) {
-            Ok((status, message)) => {
-                let shown = Shown {
-                    status: Some(status),
-                    error: Some(message),
-                    ..Shown::default()
-                };
-                application_page(&state, &admin, &app, shown).await
-            }
-            Err(page) => *page,
-        },
+        Err(e) => refused(&state, &admin, &app, &e).await,
     }
 }
 
@@ -639,29 +642,22 @@ fn secret_event(kind: &'static str, admin: &Admin, app: &Application, secret_id:
         .detail("via", "console")
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DeleteForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 /// `POST …/delete`: only with the application's name typed.
 pub async fn delete(
     admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(f): Form<DeleteForm>,
+    Form(f): Form<super::DeleteForm>,
 ) -> Response {
     let app = match find_changeable(&state, &id).await {
         Ok(a) => a,
         Err(page) => return page,
     };
     if f.confirm.trim() != app.name.trim() {
-        let shown = Shown {
-            status: Some(StatusCode::UNPROCESSABLE_ENTITY),
-            error: Some("confirm: type the application's name exactly to delete it".into()),
-            ..Shown::default()
-        };
+        let shown = Shown::error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "confirm: type the application's name exactly to delete it",
+        );
         return application_page(&state, &admin, &app, shown).await;
     }
     let now = state.clock.now();

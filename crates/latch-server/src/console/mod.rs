@@ -100,6 +100,13 @@ fn change(admin: &guard::Admin, action: &'static str) -> crate::jobs::audit::Eve
 
 /// A refused operation as a status and the management layer's own message (what the API says
 /// in `error_description`); a store failure is logged and answered with a failure page.
+/// A delete form: the deletion happens only with the thing's name (or e-mail) typed in `confirm`.
+#[derive(Debug, serde::Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    confirm: String,
+}
+
 fn manage_failure(
     state: &AppState,
     e: &crate::manage::ManageError,

@@ -410,19 +410,13 @@ pub async fn set_admin(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DeleteForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 /// Ends the user's sessions (the applications are told), then deletes them; only with their
 /// email typed, never one's own account.
 pub async fn delete(
     admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(f): Form<DeleteForm>,
+    Form(f): Form<super::DeleteForm>,
 ) -> Response {
     let user = match find(&state, &id).await {
         Ok(u) => u,
