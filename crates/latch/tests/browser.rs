@@ -100,7 +100,7 @@ impl Spa {
     }
 
     /// Serves until the test ends (the runtime drops the task).
-    fn serve(self, root: &Path, config: String) {
+    fn serve(self, root: &Path, config: SpaConfig) {
         let files = Arc::new(StaticFiles {
             spa: root.join("examples/spa"),
             library: root.join(
@@ -123,7 +123,23 @@ impl Spa {
 struct StaticFiles {
     spa: PathBuf,
     library: PathBuf,
-    config: String,
+    config: SpaConfig,
+}
+
+/// What `/config.js` answers: known at start, or a file the test script writes once it has
+/// registered the application (the console test creates it in the console).
+enum SpaConfig {
+    Fixed(String),
+    File(PathBuf),
+}
+
+impl SpaConfig {
+    async fn text(&self) -> Vec<u8> {
+        match self {
+            SpaConfig::Fixed(text) => text.clone().into_bytes(),
+            SpaConfig::File(path) => tokio::fs::read(path).await.unwrap_or_default(),
+        }
+    }
 }
 
 impl StaticFiles {
@@ -157,7 +173,7 @@ impl StaticFiles {
             ("GET", "/config.js") => (
                 "200 OK",
                 "text/javascript; charset=utf-8",
-                self.config.clone().into_bytes(),
+                self.config.text().await,
             ),
             ("GET", _) => ("404 Not Found", "text/plain", b"not found".to_vec()),
             _ => ("405 Method Not Allowed", "text/plain", b"GET only".to_vec()),
@@ -277,8 +293,12 @@ async fn run_script(
 
 /// The admin console (issue 19) in Chromium: a non-admin refused; the admin creates a web
 /// application and copies its secret, sees a redirect refused with the API's message, rotates the
-/// secret (the old one then fails at the token endpoint, the new one works), ends a user's
-/// session, rotates a key and finds the events in the audit log; keyboard, 375 px, axe-core.
+/// secret (the old one then fails at the token endpoint, the new one works); creates an SPA whose
+/// back-channel URL is a receiver here, and the user signs in to it through the hosted login; the
+/// admin ends the user's sessions (the SPA's refresh then fails, the receiver gets the logout
+/// token, the SPA's page shows the delivery as delivered); creates a role, an API, an
+/// organization with the user as a member holding the role, and an invitation; rotates a key and
+/// finds the events in the audit log; keyboard, 375 px, axe-core on every page.
 #[tokio::test]
 async fn the_admin_console_in_headless_chromium() {
     let root = workspace_root();
@@ -298,6 +318,13 @@ async fn the_admin_console_in_headless_chromium() {
         ])
         .await;
     assert_eq!(admin["admin"], true);
+    let receiver = latch_testkit::BackchannelReceiver::start().await;
+    let spa = Spa::bind().await;
+    let spa_origin = spa.origin.clone();
+    let dir = latch_testkit::TempDir::new();
+    let config = dir.path().join("config.js");
+    std::fs::write(&config, "window.LATCH_SPA = null;\n").unwrap();
+    spa.serve(&root, SpaConfig::File(config.clone()));
     let verdict = run_script(
         &root,
         &server,
@@ -307,9 +334,20 @@ async fn the_admin_console_in_headless_chromium() {
             ("ADMIN_PASSWORD", "a long admin passphrase"),
             ("USER_EMAIL", EMAIL),
             ("USER_PASSWORD", PASSWORD),
+            ("SPA_URL", &spa_origin),
+            ("SPA_CONFIG_FILE", config.to_str().unwrap()),
+            ("BACKCHANNEL_URL", &receiver.url("/bc")),
         ],
     )
     .await;
+    // The receiver got the logout token for the SPA's session (OpenID Connect Back-Channel
+    // Logout 1.0 §2.4: `aud` is the client_id).
+    let received = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let spa_client_id = verdict["checks"]["spa_client_id"].as_str().unwrap();
+    let token = received[0].logout_token.as_deref().expect("a logout_token");
+    let (_, claims) = jwt_parts(token);
+    assert_eq!(claims["aud"], spa_client_id, "{claims}");
+    assert!(claims["sid"].is_string(), "{claims}");
     let checks = &verdict["checks"];
     for name in [
         "non_admin_refused",
@@ -330,6 +368,19 @@ async fn the_admin_console_in_headless_chromium() {
         "phone_no_horizontal_scroll",
         "secret_copied_to_clipboard",
         "script_runs_under_csp",
+        "keyboard_nav_new_sections",
+        "spa_created",
+        "spa_signed_in",
+        "spa_refresh_fails_after_end",
+        "delivery_delivered",
+        "role_created",
+        "api_created",
+        "organization_created",
+        "member_added_with_role",
+        "member_added_by_keyboard",
+        "invitation_url_shown",
+        "invitation_copied_to_clipboard",
+        "invitation_listed",
     ] {
         assert!(
             !checks[name].is_null() && checks[name] != false,
@@ -344,6 +395,14 @@ async fn the_admin_console_in_headless_chromium() {
         "users",
         "keys",
         "audit",
+        "spa",
+        "roles",
+        "role",
+        "apis",
+        "api",
+        "organizations",
+        "organization",
+        "invitation",
     ] {
         assert_eq!(
             checks["axe"][page],
@@ -361,6 +420,16 @@ async fn the_admin_console_in_headless_chromium() {
         "console-keys.png",
         "console-audit.png",
         "console-applications-375px.png",
+        "console-spa-deliveries.png",
+        "console-roles.png",
+        "console-apis.png",
+        "console-organizations.png",
+        "console-organization.png",
+        "console-invitation.png",
+        "console-organizations-375px.png",
+        "console-organization-375px.png",
+        "console-roles-375px.png",
+        "console-apis-375px.png",
     ] {
         assert!(artifacts.join(shot).exists(), "screenshot {shot}");
     }
@@ -386,8 +455,14 @@ async fn spas_sign_in_refresh_and_sign_out_in_headless_chromium() {
     .await;
     let client_a = register_spa(&server, "SPA A", &origin_a).await;
     let client_b = register_spa(&server, "SPA B", &origin_b).await;
-    spa_a.serve(&root, config_js(server.issuer(), &client_a, "SPA A"));
-    spa_b.serve(&root, config_js(server.issuer(), &client_b, "SPA B"));
+    spa_a.serve(
+        &root,
+        SpaConfig::Fixed(config_js(server.issuer(), &client_a, "SPA A")),
+    );
+    spa_b.serve(
+        &root,
+        SpaConfig::Fixed(config_js(server.issuer(), &client_b, "SPA B")),
+    );
 
     // The server's application cache has both apps (CORS preflights are answered from it).
     let http = latch_testkit::rp::reqwest_client();

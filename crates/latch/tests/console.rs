@@ -1,11 +1,15 @@
 //! The admin console at `/admin`, end to end: signing in through the hosted login (admins in,
 //! others refused), forms refused from other sites or without their CSRF token, an application's
 //! secrets and redirects managed as the API would, a user's session ended, and
-//! `LATCH_ADMIN_CONSOLE=off`. (The same tasks in Chromium: `browser.rs`.)
+//! `LATCH_ADMIN_CONSOLE=off`. Organizations, roles, APIs and back-channel deliveries:
+//! `console/organizations.rs`. (The same tasks in Chromium: `browser.rs`.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+
+#[path = "console/organizations.rs"]
+mod organizations;
 
 use latch_testkit::html::parse_forms;
 use latch_testkit::{AuthorizeStep, Browser, LatchServer};

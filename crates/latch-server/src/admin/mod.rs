@@ -15,6 +15,7 @@ pub(crate) use applications::refresh_cache;
 mod audit;
 mod auth;
 mod deliveries;
+pub(crate) use deliveries::DeliveryView;
 mod errors;
 mod invitations;
 mod json;

@@ -16,13 +16,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::guard::{Admin, failure};
-use super::views::{self, Chrome, render};
-use super::{CLIENT_ID, change, manage_failure};
+use super::views::{self, Chrome, Shown, render};
+use super::{CLIENT_ID, change, refused};
+use crate::admin::DeliveryView;
 use crate::jobs::audit::Event;
 use crate::manage::{self, ManageError, NewApplication, rfc3339};
 use crate::state::AppState;
 
 const PAGE_SIZE: u32 = 50;
+const DELIVERIES_PAGE_SIZE: u32 = 20;
 
 /// What the seeds say of each type.
 fn type_text(kind: ApplicationType) -> &'static str {
@@ -200,18 +202,18 @@ pub async fn create(
                 None => to_application(&state, &app.id),
             }
         }
-        Err(e) => match manage_failure(&state, &e) {
-            Ok((status, message)) => {
+        Err(e) => {
+            refused(&state, &e, |status, message| {
                 let attempt = Attempt {
                     status: Some(status),
                     error: Some(message),
                     name: f.name,
                     kind: kind.as_str().to_owned(),
                 };
-                list_page(&state, &admin, None, attempt).await
-            }
-            Err(page) => *page,
-        },
+                list_page(&state, &admin, None, attempt)
+            })
+            .await
+        }
     }
 }
 
@@ -333,47 +335,32 @@ struct ApplicationPage<'a> {
     redirects: RedirectsForm,
     redirect_error: Option<String>,
     secrets: Vec<SecretRow>,
+    deliveries: Vec<DeliveryView>,
+    next_deliveries: Option<String>,
 }
 
-/// What a failed change shows on the application's page.
-#[derive(Default)]
-struct Shown {
-    status: Option<StatusCode>,
-    error: Option<String>,
-    redirect_error: Option<String>,
-    redirects: Option<RedirectsForm>,
+/// The application's page showing why a management operation was refused.
+async fn refused_here(state: &AppState, admin: &Admin, app: &Application, e: &ManageError) -> Response {
+    refused(state, e, |status, message| {
+        application_page(state, admin, app, Shown::error(status, message))
+    })
+    .await
 }
 
-impl Shown {
-    /// The page with an error above the form.
-    fn error(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status: Some(status),
-            error: Some(message.into()),
-            ..Self::default()
-        }
-    }
+#[derive(Debug, Deserialize)]
+pub struct ShowQuery {
+    /// The cursor of the back-channel deliveries' next page.
+    deliveries_after: Option<String>,
 }
 
-/// The application's page showing why a management operation was refused (or the failure page
-/// when the store failed).
-async fn refused(
-    state: &AppState,
-    admin: &Admin,
-    app: &Application,
-    e: &crate::manage::ManageError,
+pub async fn show(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
 ) -> Response {
-    match manage_failure(state, e) {
-        Ok((status, message)) => {
-            application_page(state, admin, app, Shown::error(status, message)).await
-        }
-        Err(page) => *page,
-    }
-}
-
-pub async fn show(admin: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match find(&state, &id).await {
-        Ok(app) => application_page(&state, &admin, &app, Shown::default()).await,
+        Ok(app) => page_at(&state, &admin, &app, Shown::default(), q.deliveries_after).await,
         Err(page) => page,
     }
 }
@@ -409,8 +396,29 @@ async fn application_page(
     state: &AppState,
     admin: &Admin,
     app: &Application,
-    shown: Shown,
+    shown: Shown<RedirectsForm>,
 ) -> Response {
+    page_at(state, admin, app, shown, None).await
+}
+
+/// The application's page, its back-channel deliveries from `deliveries_after` on.
+async fn page_at(
+    state: &AppState,
+    admin: &Admin,
+    app: &Application,
+    shown: Shown<RedirectsForm>,
+    deliveries_after: Option<String>,
+) -> Response {
+    // Back-channel logout notifications and their fate: the management API's own query and view
+    // (`GET /api/v1/applications/{id}/backchannel-deliveries`), oldest first.
+    let page = PageRequest {
+        limit: DELIVERIES_PAGE_SIZE,
+        after: deliveries_after,
+    };
+    let deliveries = match state.store.list_deliveries(&app.id, &page).await {
+        Ok(d) => d,
+        Err(e) => return failure(state, &e),
+    };
     let web = app.application_type == ApplicationType::Web;
     let secrets = if web {
         match state.store.list_client_secrets(&app.id).await {
@@ -429,7 +437,7 @@ async fn application_page(
     };
     render(
         state,
-        shown.status.unwrap_or(StatusCode::OK),
+        shown.status(),
         &ApplicationPage {
             chrome: Chrome::new(state, admin, "applications"),
             title: &app.name,
@@ -450,9 +458,11 @@ async fn application_page(
             web,
             console_app: app.client_id == CLIENT_ID,
             algorithms: &SIGNING_ALGORITHMS,
-            redirects: shown.redirects.unwrap_or_else(|| RedirectsForm::of(app)),
-            redirect_error: shown.redirect_error,
+            redirects: shown.form.unwrap_or_else(|| RedirectsForm::of(app)),
+            redirect_error: shown.form_error,
             secrets,
+            deliveries: deliveries.data.iter().map(DeliveryView::from).collect(),
+            next_deliveries: deliveries.next_cursor,
         },
     )
 }
@@ -470,13 +480,7 @@ pub struct SettingsForm {
 
 impl SettingsForm {
     fn patch(&self, web: bool) -> Value {
-        let ttl = match self.access_token_ttl_seconds.trim() {
-            "" => Value::Null,
-            // Not a number: the API's own type error names the field.
-            t => t
-                .parse::<i64>()
-                .map_or_else(|_| Value::String(t.to_owned()), Value::from),
-        };
+        let ttl = super::ttl_value(&self.access_token_ttl_seconds);
         let mut patch = json!({
             "name": self.name.trim(),
             "access_token_ttl_seconds": ttl,
@@ -564,22 +568,16 @@ async fn update(
             state.audit.record(event.detail("id", app.id.as_str()), now);
             to_application(state, &app.id)
         }
-        Err(e) => match manage_failure(state, &e) {
-            Ok((status, message)) => {
-                let shown = if redirects.is_some() {
-                    Shown {
-                        status: Some(status),
-                        redirect_error: Some(message),
-                        redirects,
-                        ..Shown::default()
-                    }
-                } else {
-                    Shown::error(status, message)
+        Err(e) => {
+            refused(state, &e, |status, message| {
+                let shown = match redirects {
+                    Some(form) => Shown::at_form(status, message, form),
+                    None => Shown::error(status, message),
                 };
-                application_page(state, admin, app, shown).await
-            }
-            Err(page) => *page,
-        },
+                application_page(state, admin, app, shown)
+            })
+            .await
+        }
     }
 }
 
@@ -606,7 +604,7 @@ pub async fn create_secret(
                 .record(secret_event("secret.created", &admin, &app, &info.id), now);
             secret_page(&state, &admin, &app, &secret)
         }
-        Err(e) => refused(&state, &admin, &app, &e).await,
+        Err(e) => refused_here(&state, &admin, &app, &e).await,
     }
 }
 
@@ -629,7 +627,7 @@ pub async fn revoke_secret(
             );
             to_application(&state, &app.id)
         }
-        Err(e) => refused(&state, &admin, &app, &e).await,
+        Err(e) => refused_here(&state, &admin, &app, &e).await,
     }
 }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::guard::{Admin, failure};
 use super::views::{self, Chrome, render};
-use super::{change, manage_failure};
+use super::{change, refused};
 use crate::jobs::audit::Event;
 use crate::manage::{self, ManageError, NewUser, rfc3339};
 use crate::state::AppState;
@@ -142,18 +142,18 @@ pub async fn create(
             state.audit.record(event, now);
             to_user(&state, &user.id)
         }
-        Err(e) => match manage_failure(&state, &e) {
-            Ok((status, message)) => {
+        Err(e) => {
+            refused(&state, &e, |status, message| {
                 let attempt = Attempt {
                     status: Some(status),
                     error: Some(message),
                     email: f.email,
                     name: f.name,
                 };
-                list_page(&state, &admin, String::new(), None, attempt).await
-            }
-            Err(page) => *page,
-        },
+                list_page(&state, &admin, String::new(), None, attempt)
+            })
+            .await
+        }
     }
 }
 

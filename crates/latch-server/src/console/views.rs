@@ -11,6 +11,51 @@ use super::guard::Admin;
 use crate::pages::Theme;
 use crate::state::AppState;
 
+/// What a page shows after a refused change: the status, the message above the page (`error`)
+/// or by the form it came from (`form_error`, with what was typed in that form, `form`).
+pub(super) struct Shown<F = ()> {
+    pub status: Option<StatusCode>,
+    pub error: Option<String>,
+    pub form_error: Option<String>,
+    pub form: Option<F>,
+}
+
+impl<F> Default for Shown<F> {
+    fn default() -> Self {
+        Self {
+            status: None,
+            error: None,
+            form_error: None,
+            form: None,
+        }
+    }
+}
+
+impl<F> Shown<F> {
+    /// The page with an error above its forms.
+    pub fn error(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status: Some(status),
+            error: Some(message.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The page with an error by the form it came from, showing what was typed.
+    pub fn at_form(status: StatusCode, message: impl Into<String>, form: F) -> Self {
+        Self {
+            status: Some(status),
+            form_error: Some(message.into()),
+            form: Some(form),
+            ..Self::default()
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status.unwrap_or(StatusCode::OK)
+    }
+}
+
 /// What every console page shows around its content.
 pub(super) struct Chrome<'a> {
     pub theme: &'a Theme,
