@@ -168,8 +168,10 @@ async fn an_organization_gets_members_with_roles_and_an_invitation() {
         link.starts_with(&server.url("/invitations/accept?token=")),
         "{link}"
     );
-    let r = Browser::new().get(&link).await;
-    assert_eq!(r.status(), 200, "the link opens the hosted invitation page");
+    let invalid = "This invitation link is invalid";
+    let (status, html) = page(&Browser::new(), &link).await;
+    assert_eq!(status, 200, "the link opens the hosted invitation page: {html}");
+    assert!(html.contains("Join Acme") && !html.contains(invalid), "{html}");
     let (_, html) = page(&admin, &org_url).await;
     assert!(html.contains("grace@example.com") && html.contains(">pending<"), "{html}");
     let secret = link.rsplit('=').next().unwrap();
@@ -183,6 +185,8 @@ async fn an_organization_gets_members_with_roles_and_an_invitation() {
     assert_eq!(status, 303);
     let (_, v) = api_get(&server, &bearer, &format!("/organizations/{org}/invitations")).await;
     assert_eq!(v["data"], serde_json::json!([]), "{v}");
+    let (_, html) = page(&Browser::new(), &link).await;
+    assert!(html.contains(invalid), "a revoked link no longer works: {html}");
 
     // Renamed; a wrong confirmation keeps it; the right one deletes it.
     let (status, _, _) = post(
