@@ -279,7 +279,12 @@ pub async fn delete(
         }
         Err(e) => {
             refused(&state, &e, |status, message| {
-                std::future::ready(api_page(&state, &admin, &api, Shown::error(status, message)))
+                std::future::ready(api_page(
+                    &state,
+                    &admin,
+                    &api,
+                    Shown::error(status, message),
+                ))
             })
             .await
         }

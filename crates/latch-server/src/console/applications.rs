@@ -340,7 +340,12 @@ struct ApplicationPage<'a> {
 }
 
 /// The application's page showing why a management operation was refused.
-async fn refused_here(state: &AppState, admin: &Admin, app: &Application, e: &ManageError) -> Response {
+async fn refused_here(
+    state: &AppState,
+    admin: &Admin,
+    app: &Application,
+    e: &ManageError,
+) -> Response {
     refused(state, e, |status, message| {
         application_page(state, admin, app, Shown::error(status, message))
     })

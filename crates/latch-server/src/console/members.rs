@@ -109,7 +109,15 @@ pub async fn update_roles(
         Ok(current) => manage::update_member(store, &current, &patch).await,
         Err(e) => Err(e),
     };
-    member_changed(&state, &admin, &org, &user_id, "organization.update_member", updated).await
+    member_changed(
+        &state,
+        &admin,
+        &org,
+        &user_id,
+        "organization.update_member",
+        updated,
+    )
+    .await
 }
 
 /// `POST …/members/{user_id}/remove`: their refresh tokens for this organization stop working.
@@ -124,7 +132,15 @@ pub async fn remove(
     };
     let now = state.clock.now();
     let removed = manage::remove_member(state.store.as_ref(), &org, &user_id, now).await;
-    member_changed(&state, &admin, &org, &user_id, "organization.remove_member", removed).await
+    member_changed(
+        &state,
+        &admin,
+        &org,
+        &user_id,
+        "organization.remove_member",
+        removed,
+    )
+    .await
 }
 
 /// Audits a change of a member and returns to the organization, or shows why it was refused.

@@ -204,8 +204,14 @@ mod tests {
 
     #[test]
     fn lists_are_read_as_typed() {
-        assert_eq!(words(" read:a\nwrite:b  x:y "), ["read:a", "write:b", "x:y"]);
-        assert_eq!(names("Billing admin, viewer\n,\nowner"), ["Billing admin", "viewer", "owner"]);
+        assert_eq!(
+            words(" read:a\nwrite:b  x:y "),
+            ["read:a", "write:b", "x:y"]
+        );
+        assert_eq!(
+            names("Billing admin, viewer\n,\nowner"),
+            ["Billing admin", "viewer", "owner"]
+        );
         assert!(names(" , ").is_empty());
         assert_eq!(ttl_value(""), serde_json::Value::Null);
         assert_eq!(ttl_value(" 600 "), serde_json::json!(600));

@@ -235,7 +235,9 @@ pub(super) async fn organization_page(
         after,
     };
     let listed = async {
-        let members = store.list_memberships(&org.id, &page(at.members_after)).await?;
+        let members = store
+            .list_memberships(&org.id, &page(at.members_after))
+            .await?;
         let invitations = store
             .list_invitations(&org.id, &page(at.invitations_after))
             .await?;

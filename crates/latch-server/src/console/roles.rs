@@ -258,7 +258,12 @@ pub async fn delete(
         }
         Err(e) => {
             refused(&state, &e, |status, message| {
-                std::future::ready(role_page(&state, &admin, &role, Shown::error(status, message)))
+                std::future::ready(role_page(
+                    &state,
+                    &admin,
+                    &role,
+                    Shown::error(status, message),
+                ))
             })
             .await
         }

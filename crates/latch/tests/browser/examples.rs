@@ -61,7 +61,8 @@ async fn start_examples(server: &latch_testkit::LatchServer, root: &Path) -> Run
     let spa = Spa::bind().await;
     let spa_url = spa.origin.clone();
     let spa_client = register_spa(server, "SPA example", &spa_url).await;
-    spa.serve(root, config_js(server.issuer(), &spa_client, "SPA example"));
+    let config = config_js(server.issuer(), &spa_client, "SPA example");
+    spa.serve(root, SpaConfig::Fixed(config));
 
     let native_app = server
         .cli(&[

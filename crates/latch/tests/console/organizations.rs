@@ -73,7 +73,11 @@ async fn an_organization_gets_members_with_roles_and_an_invitation() {
     let (status, _, html) = post(
         &admin,
         &orgs,
-        &[("csrf", &token), ("name", "Acme Inc"), ("display_name", "Acme")],
+        &[
+            ("csrf", &token),
+            ("name", "Acme Inc"),
+            ("display_name", "Acme"),
+        ],
     )
     .await;
     assert_eq!(status, 422, "{html}");
@@ -101,7 +105,13 @@ async fn an_organization_gets_members_with_roles_and_an_invitation() {
 
     // A member by e-mail: an unknown role is refused as the API names it, then added.
     let members = format!("{org_url}/members");
-    let add = |roles: &'static str| [("csrf", token.clone()), ("email", EMAIL.to_owned()), ("roles", roles.to_owned())];
+    let add = |roles: &'static str| {
+        [
+            ("csrf", token.clone()),
+            ("email", EMAIL.to_owned()),
+            ("roles", roles.to_owned()),
+        ]
+    };
     let (status, _, html) = post(&admin, &members, &refs(&add("billing admin, ghost"))).await;
     assert_eq!(status, 422, "{html}");
     assert!(html.contains("roles[1]: no role has this name"), "{html}");
@@ -158,7 +168,11 @@ async fn an_organization_gets_members_with_roles_and_an_invitation() {
     let (status, _, html) = post(
         &admin,
         &invitations,
-        &[("csrf", token.as_str()), ("email", "grace@example.com"), ("roles", "billing admin")],
+        &[
+            ("csrf", token.as_str()),
+            ("email", "grace@example.com"),
+            ("roles", "billing admin"),
+        ],
     )
     .await;
     assert_eq!(status, 200, "{html}");
@@ -170,10 +184,19 @@ async fn an_organization_gets_members_with_roles_and_an_invitation() {
     );
     let invalid = "This invitation link is invalid";
     let (status, html) = page(&Browser::new(), &link).await;
-    assert_eq!(status, 200, "the link opens the hosted invitation page: {html}");
-    assert!(html.contains("Join Acme") && !html.contains(invalid), "{html}");
+    assert_eq!(
+        status, 200,
+        "the link opens the hosted invitation page: {html}"
+    );
+    assert!(
+        html.contains("Join Acme") && !html.contains(invalid),
+        "{html}"
+    );
     let (_, html) = page(&admin, &org_url).await;
-    assert!(html.contains("grace@example.com") && html.contains(">pending<"), "{html}");
+    assert!(
+        html.contains("grace@example.com") && html.contains(">pending<"),
+        "{html}"
+    );
     let secret = link.rsplit('=').next().unwrap();
     assert!(!html.contains(secret), "the link is shown once");
     let revoke: Vec<String> = parse_forms(&html)
@@ -183,25 +206,50 @@ async fn an_organization_gets_members_with_roles_and_an_invitation() {
     assert_eq!(revoke.len(), 1, "{html}");
     let (status, _, _) = post(&admin, &revoke[0], &[("csrf", &token)]).await;
     assert_eq!(status, 303);
-    let (_, v) = api_get(&server, &bearer, &format!("/organizations/{org}/invitations")).await;
+    let (_, v) = api_get(
+        &server,
+        &bearer,
+        &format!("/organizations/{org}/invitations"),
+    )
+    .await;
     assert_eq!(v["data"], serde_json::json!([]), "{v}");
     let (_, html) = page(&Browser::new(), &link).await;
-    assert!(html.contains(invalid), "a revoked link no longer works: {html}");
+    assert!(
+        html.contains(invalid),
+        "a revoked link no longer works: {html}"
+    );
 
     // Renamed; a wrong confirmation keeps it; the right one deletes it.
     let (status, _, _) = post(
         &admin,
         &format!("{org_url}/settings"),
-        &[("csrf", token.as_str()), ("name", "acme-corp"), ("display_name", "")],
+        &[
+            ("csrf", token.as_str()),
+            ("name", "acme-corp"),
+            ("display_name", ""),
+        ],
     )
     .await;
     assert_eq!(status, 303);
     let (_, v) = api_get(&server, &bearer, &format!("/organizations/{org}")).await;
-    assert_eq!((v["name"].as_str(), &v["display_name"]), (Some("acme-corp"), &Value::Null));
+    assert_eq!(
+        (v["name"].as_str(), &v["display_name"]),
+        (Some("acme-corp"), &Value::Null)
+    );
     let delete = format!("{org_url}/delete");
-    let (status, _, _) = post(&admin, &delete, &[("csrf", token.as_str()), ("confirm", "acme")]).await;
+    let (status, _, _) = post(
+        &admin,
+        &delete,
+        &[("csrf", token.as_str()), ("confirm", "acme")],
+    )
+    .await;
     assert_eq!(status, 422);
-    let (status, _, _) = post(&admin, &delete, &[("csrf", token.as_str()), ("confirm", "acme-corp")]).await;
+    let (status, _, _) = post(
+        &admin,
+        &delete,
+        &[("csrf", token.as_str()), ("confirm", "acme-corp")],
+    )
+    .await;
     assert_eq!(status, 303);
     let (status, _) = api_get(&server, &bearer, &format!("/organizations/{org}")).await;
     assert_eq!(status, 404);
@@ -237,7 +285,11 @@ async fn roles_and_apis_are_created_edited_and_deleted_with_the_apis_messages() 
     let (status, _, html) = post(
         &admin,
         &roles,
-        &[("csrf", token.as_str()), ("name", "viewer"), ("permissions", "read:invoices\nreadall")],
+        &[
+            ("csrf", token.as_str()),
+            ("name", "viewer"),
+            ("permissions", "read:invoices\nreadall"),
+        ],
     )
     .await;
     assert_eq!(status, 422, "{html}");
@@ -257,20 +309,35 @@ async fn roles_and_apis_are_created_edited_and_deleted_with_the_apis_messages() 
     assert_eq!(status, 303);
     let role = id_of(&location);
     let (_, v) = api_get(&server, &bearer, &format!("/roles/{role}")).await;
-    assert_eq!(v["permissions"], serde_json::json!(["read:invoices", "read:customers"]));
-    let (status, _, html) = post(&admin, &roles, &[("csrf", token.as_str()), ("name", "viewer")]).await;
+    assert_eq!(
+        v["permissions"],
+        serde_json::json!(["read:invoices", "read:customers"])
+    );
+    let (status, _, html) = post(
+        &admin,
+        &roles,
+        &[("csrf", token.as_str()), ("name", "viewer")],
+    )
+    .await;
     assert_eq!(status, 409, "{html}");
     assert!(html.contains("a role with this name exists"), "{html}");
     let role_url = server.url(&format!("/admin/roles/{role}"));
     let (status, _, _) = post(
         &admin,
         &role_url,
-        &[("csrf", token.as_str()), ("name", "reader"), ("permissions", "read:invoices")],
+        &[
+            ("csrf", token.as_str()),
+            ("name", "reader"),
+            ("permissions", "read:invoices"),
+        ],
     )
     .await;
     assert_eq!(status, 303);
     let (_, v) = api_get(&server, &bearer, &format!("/roles/{role}")).await;
-    assert_eq!((v["name"].as_str(), &v["description"]), (Some("reader"), &Value::Null));
+    assert_eq!(
+        (v["name"].as_str(), &v["description"]),
+        (Some("reader"), &Value::Null)
+    );
     assert_eq!(v["permissions"], serde_json::json!(["read:invoices"]));
 
     // An API: a lifetime out of bounds refused with the API's message, then created and edited.
@@ -293,7 +360,10 @@ async fn roles_and_apis_are_created_edited_and_deleted_with_the_apis_messages() 
     );
     let (status, _, html) = post(&admin, &apis, &refs(&api_form("soon"))).await;
     assert_eq!(status, 422, "{html}");
-    assert!(html.contains("access_token_ttl_seconds: invalid type"), "{html}");
+    assert!(
+        html.contains("access_token_ttl_seconds: invalid type"),
+        "{html}"
+    );
     let (status, location, _) = post(&admin, &apis, &refs(&api_form("600"))).await;
     assert_eq!(status, 303);
     let api = id_of(&location);
@@ -301,11 +371,17 @@ async fn roles_and_apis_are_created_edited_and_deleted_with_the_apis_messages() 
     assert_eq!(v["identifier"], "https://billing.example/api");
     assert_eq!(v["access_token_ttl_seconds"], 600);
     assert_eq!(v["allow_offline_access"], true);
-    assert_eq!(v["permissions"], serde_json::json!(["read:invoices", "write:invoices"]));
+    assert_eq!(
+        v["permissions"],
+        serde_json::json!(["read:invoices", "write:invoices"])
+    );
     let api_url = server.url(&format!("/admin/apis/{api}"));
     let (status, html) = page(&admin, &api_url).await;
     assert_eq!(status, 200);
-    assert!(html.contains("https://billing.example/api") && html.contains(" checked"), "{html}");
+    assert!(
+        html.contains("https://billing.example/api") && html.contains(" checked"),
+        "{html}"
+    );
     // Unchecked is off; empty lifetime is the default; the identifier cannot change.
     let (status, _, _) = post(
         &admin,
@@ -322,28 +398,62 @@ async fn roles_and_apis_are_created_edited_and_deleted_with_the_apis_messages() 
     assert_eq!(status, 303);
     let (_, v) = api_get(&server, &bearer, &format!("/apis/{api}")).await;
     assert_eq!(v["identifier"], "https://billing.example/api");
-    assert_eq!((v["name"].as_str(), &v["access_token_ttl_seconds"]), (Some("Billing"), &Value::Null));
+    assert_eq!(
+        (v["name"].as_str(), &v["access_token_ttl_seconds"]),
+        (Some("Billing"), &Value::Null)
+    );
     assert_eq!(v["allow_offline_access"], false);
 
     // Deleted with the name (role) and the identifier (API) typed.
-    let (status, _, _) = post(&admin, &format!("{role_url}/delete"), &[("csrf", token.as_str()), ("confirm", "viewer")]).await;
+    let (status, _, _) = post(
+        &admin,
+        &format!("{role_url}/delete"),
+        &[("csrf", token.as_str()), ("confirm", "viewer")],
+    )
+    .await;
     assert_eq!(status, 422);
-    let (status, _, _) = post(&admin, &format!("{role_url}/delete"), &[("csrf", token.as_str()), ("confirm", "reader")]).await;
+    let (status, _, _) = post(
+        &admin,
+        &format!("{role_url}/delete"),
+        &[("csrf", token.as_str()), ("confirm", "reader")],
+    )
+    .await;
     assert_eq!(status, 303);
-    let (status, _, _) = post(&admin, &format!("{api_url}/delete"), &[("csrf", token.as_str()), ("confirm", "Billing")]).await;
+    let (status, _, _) = post(
+        &admin,
+        &format!("{api_url}/delete"),
+        &[("csrf", token.as_str()), ("confirm", "Billing")],
+    )
+    .await;
     assert_eq!(status, 422);
     let (status, _, _) = post(
         &admin,
         &format!("{api_url}/delete"),
-        &[("csrf", token.as_str()), ("confirm", "https://billing.example/api")],
+        &[
+            ("csrf", token.as_str()),
+            ("confirm", "https://billing.example/api"),
+        ],
     )
     .await;
     assert_eq!(status, 303);
-    assert_eq!(api_get(&server, &bearer, &format!("/roles/{role}")).await.0, 404);
-    assert_eq!(api_get(&server, &bearer, &format!("/apis/{api}")).await.0, 404);
+    assert_eq!(
+        api_get(&server, &bearer, &format!("/roles/{role}")).await.0,
+        404
+    );
+    assert_eq!(
+        api_get(&server, &bearer, &format!("/apis/{api}")).await.0,
+        404
+    );
 
     let root = user_id(&server.cli(&["users", "list", "--email", ROOT_EMAIL]).await);
-    let actions = ["role.create", "role.update", "role.delete", "api.create", "api.update", "api.delete"];
+    let actions = [
+        "role.create",
+        "role.update",
+        "role.delete",
+        "api.create",
+        "api.update",
+        "api.delete",
+    ];
     assert_audited(&server, &bearer, &root, &actions).await;
 }
 
@@ -370,7 +480,11 @@ async fn the_new_console_actions_refuse_forged_posts_and_withdrawn_admins() {
     let (_, location, _) = post(
         &root,
         &server.url("/admin/apis"),
-        &[("csrf", token.as_str()), ("identifier", "https://a.example"), ("name", "A")],
+        &[
+            ("csrf", token.as_str()),
+            ("identifier", "https://a.example"),
+            ("name", "A"),
+        ],
     )
     .await;
     let api = id_of(&location);
@@ -418,9 +532,20 @@ async fn the_new_console_actions_refuse_forged_posts_and_withdrawn_admins() {
     // Nothing changed.
     let (status, v) = api_get(&server, &bearer, &format!("/organizations/{org}")).await;
     assert_eq!((status, v["name"].as_str()), (200, Some("acme")));
-    assert_eq!(api_get(&server, &bearer, &format!("/organizations/{org}/members")).await.1["data"], serde_json::json!([]));
-    assert_eq!(api_get(&server, &bearer, &format!("/roles/{role}")).await.1["name"], "viewer");
-    assert_eq!(api_get(&server, &bearer, &format!("/apis/{api}")).await.1["name"], "A");
+    assert_eq!(
+        api_get(&server, &bearer, &format!("/organizations/{org}/members"))
+            .await
+            .1["data"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        api_get(&server, &bearer, &format!("/roles/{role}")).await.1["name"],
+        "viewer"
+    );
+    assert_eq!(
+        api_get(&server, &bearer, &format!("/apis/{api}")).await.1["name"],
+        "A"
+    );
     let (_, v) = api_get(&server, &bearer, "/organizations").await;
     assert_eq!(v["data"].as_array().unwrap().len(), 1, "{v}");
 
@@ -434,10 +559,16 @@ async fn the_new_console_actions_refuse_forged_posts_and_withdrawn_admins() {
     .await;
     assert_eq!(status, 303);
     let ada_browser = Browser::new();
-    let (_, status, html) = super::sign_in(&server, &ada_browser, EMAIL, PASSWORD).await.expect_page();
+    let (_, status, html) = super::sign_in(&server, &ada_browser, EMAIL, PASSWORD)
+        .await
+        .expect_page();
     assert_eq!(status, 200, "{html}");
     let ada_token = csrf(&html);
-    let (status, _) = page(&ada_browser, &server.url(&format!("/admin/organizations/{org}"))).await;
+    let (status, _) = page(
+        &ada_browser,
+        &server.url(&format!("/admin/organizations/{org}")),
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, _, _) = post(
         &root,
@@ -457,7 +588,12 @@ async fn the_new_console_actions_refuse_forged_posts_and_withdrawn_admins() {
     )
     .await;
     assert_eq!(status, 401);
-    assert_eq!(api_get(&server, &bearer, &format!("/organizations/{org}")).await.0, 200);
+    assert_eq!(
+        api_get(&server, &bearer, &format!("/organizations/{org}"))
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -466,7 +602,13 @@ async fn an_applications_page_shows_its_back_channel_deliveries() {
     let receiver = BackchannelReceiver::start().await;
     receiver.fail_first(3);
     let bc = receiver.url("/bc");
-    let web = app(&server, "web", "http://127.0.0.1:7001/cb", &["--backchannel-logout-uri", &bc]).await;
+    let web = app(
+        &server,
+        "web",
+        "http://127.0.0.1:7001/cb",
+        &["--backchannel-logout-uri", &bc],
+    )
+    .await;
     let user = Browser::new();
     let client = rp(&server, &web).await;
     let auth = authorization(&client, &[]);
@@ -497,6 +639,9 @@ async fn an_applications_page_shows_its_back_channel_deliveries() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(delivered.contains("class=\"delivery-status\">delivered"), "{delivered}");
+    assert!(
+        delivered.contains("class=\"delivery-status\">delivered"),
+        "{delivered}"
+    );
     assert!(delivered.contains(&bc), "{delivered}");
 }
