@@ -7,8 +7,8 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use latch_core::organization::Organization;
-use latch_core::store::PageRequest;
+use latch_core::organization::{Invitation, Membership, Organization};
+use latch_core::store::{PageRequest, Store, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -181,6 +181,40 @@ struct InvitationRow {
     state: &'static str,
 }
 
+impl InvitationRow {
+    fn of(i: &Invitation, now: latch_core::UnixTime) -> Self {
+        let roles: Vec<&str> = i.roles.iter().map(|r| r.name.as_str()).collect();
+        Self {
+            id: i.id.clone(),
+            email: i.email.clone(),
+            roles: roles.join(", "),
+            expires_at: rfc3339(i.expires_at),
+            state: match i.accepted_at {
+                Some(_) => "accepted",
+                None if i.expires_at <= now => "expired",
+                None => "pending",
+            },
+        }
+    }
+}
+
+/// The members with their e-mails (a deleted user's id stands in) and roles.
+async fn member_rows(
+    store: &dyn Store,
+    members: &[Membership],
+) -> Result<Vec<MemberRow>, StoreError> {
+    let mut rows = Vec::with_capacity(members.len());
+    for m in members {
+        let email = store.get_user(&m.user_id).await?.map(|u| u.email);
+        rows.push(MemberRow {
+            user_id: m.user_id.clone(),
+            email: email.unwrap_or_else(|| m.user_id.clone()),
+            roles: m.role_names().join(", "),
+        });
+    }
+    Ok(rows)
+}
+
 #[derive(Template)]
 #[template(path = "console/organization.html")]
 struct OrganizationPage<'a> {
@@ -247,16 +281,8 @@ pub(super) async fn organization_page(
                 after: None,
             })
             .await?;
-        let mut rows = Vec::with_capacity(members.data.len());
-        for m in &members.data {
-            let email = store.get_user(&m.user_id).await?.map(|u| u.email);
-            rows.push(MemberRow {
-                user_id: m.user_id.clone(),
-                email: email.unwrap_or_else(|| m.user_id.clone()),
-                roles: m.role_names().join(", "),
-            });
-        }
-        Ok::<_, latch_core::store::StoreError>((rows, members.next_cursor, invitations, roles))
+        let rows = member_rows(store, &members.data).await?;
+        Ok::<_, StoreError>((rows, members.next_cursor, invitations, roles))
     };
     let (members, next_members, invitations, roles) = match listed.await {
         Ok(l) => l,
@@ -265,22 +291,7 @@ pub(super) async fn organization_page(
     let invitations_rows = invitations
         .data
         .iter()
-        .map(|i| InvitationRow {
-            id: i.id.clone(),
-            email: i.email.clone(),
-            roles: i
-                .roles
-                .iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            expires_at: rfc3339(i.expires_at),
-            state: match i.accepted_at {
-                Some(_) => "accepted",
-                None if i.expires_at <= now => "expired",
-                None => "pending",
-            },
-        })
+        .map(|i| InvitationRow::of(i, now))
         .collect();
     let status = shown.status();
     let (mut settings, mut member, mut invitation) = (None, None, None);
