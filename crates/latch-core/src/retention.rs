@@ -202,7 +202,10 @@ mod tests {
         );
         assert_eq!(month.cutoff(Purge::EndedSessions, NOW), NOW - 86_400);
         assert_eq!(month.cutoff(Purge::ExpiredRefreshGrants, NOW), NOW - 86_400);
-        assert_eq!(month.cutoff(Purge::Mail, NOW), NOW - DEFAULT_AUDIT_RETENTION);
+        assert_eq!(
+            month.cutoff(Purge::Mail, NOW),
+            NOW - DEFAULT_AUDIT_RETENTION
+        );
         let short = retention(2);
         assert_eq!(short.cutoff(Purge::AuditEvents, NOW), NOW - 2);
         assert_eq!(short.cutoff(Purge::RevokedRefreshGrants, NOW), NOW - 2);

@@ -129,7 +129,11 @@ async fn a_short_retention_purges_history_and_ended_sessions_but_nothing_still_v
     ));
     let (_, status, _) = gone.authorize(&logout, "http://never").await.expect_page();
     assert_eq!(status, 200);
-    assert_eq!(session_rows(&server, &ended_sid), 1, "ended, not yet purged");
+    assert_eq!(
+        session_rows(&server, &ended_sid),
+        1,
+        "ended, not yet purged"
+    );
     assert!(
         latch_testkit::wait_until(Duration::from_secs(10), || async {
             !receiver.attempts().is_empty()

@@ -109,11 +109,7 @@ pub async fn case_mail_is_leased_retried_and_erased(store: &dyn Store) {
     assert!(enqueue(store, "m3", "c@example.com", &free, NOW + 700).await);
     let purge = |before| store.purge(Purge::Mail, before, 100);
     assert_eq!(purge(NOW + 700).await.expect("purge"), 2);
-    assert_eq!(
-        purge(NOW + 10_000).await.expect("purge"),
-        0,
-        "pending kept"
-    );
+    assert_eq!(purge(NOW + 10_000).await.expect("purge"), 0, "pending kept");
     let left = store.claim_mail(NOW + 700, 60, 10).await.expect("claim");
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, "m3");

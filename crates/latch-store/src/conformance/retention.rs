@@ -107,7 +107,11 @@ pub async fn case_history_past_the_cutoff_is_purged_and_pending_rows_kept(store:
         per_recipient: 100,
         global: 100,
     };
-    for (id, at) in [("sent", NOW - 100), ("failed", NOW - 100), ("queued", NOW - 100)] {
+    for (id, at) in [
+        ("sent", NOW - 100),
+        ("failed", NOW - 100),
+        ("queued", NOW - 100),
+    ] {
         let mail = NewMail {
             id,
             recipient: "a@example.com",
@@ -120,7 +124,12 @@ pub async fn case_history_past_the_cutoff_is_purged_and_pending_rows_kept(store:
         recipient: "a@example.com",
         message: b"sealed",
     };
-    assert!(store.enqueue_mail(&mail, &limits, NOW).await.expect("queue"));
+    assert!(
+        store
+            .enqueue_mail(&mail, &limits, NOW)
+            .await
+            .expect("queue")
+    );
     store.mark_mail_sent("sent", NOW - 90).await.expect("sent");
     store
         .mark_mail_failed("failed", "550", None, NOW - 90)
@@ -246,7 +255,10 @@ pub async fn case_expired_rows_are_purged_and_live_ones_kept(store: &dyn Store) 
     }
     let other = given_user(store).await;
     let (old_link, live_link) = (new_hash(), new_hash());
-    for (user_id, link, expires_at) in [(&user.id, &old_link, NOW - 1), (&other.id, &live_link, NOW + 600)] {
+    for (user_id, link, expires_at) in [
+        (&user.id, &old_link, NOW - 1),
+        (&other.id, &live_link, NOW + 600),
+    ] {
         let reset = PasswordReset {
             user_id: user_id.clone(),
             login_request: None,
@@ -276,8 +288,17 @@ pub async fn case_expired_rows_are_purged_and_live_ones_kept(store: &dyn Store) 
         Redemption::Replayed,
         "the use of the live code is kept"
     );
-    assert_eq!(store.get_login_request(&old_login.id).await.expect("get"), None);
-    assert!(store.get_login_request(&live_login.id).await.expect("get").is_some());
+    assert_eq!(
+        store.get_login_request(&old_login.id).await.expect("get"),
+        None
+    );
+    assert!(
+        store
+            .get_login_request(&live_login.id)
+            .await
+            .expect("get")
+            .is_some()
+    );
     let left: Vec<String> = store
         .list_revocations(0, NOW - 700)
         .await

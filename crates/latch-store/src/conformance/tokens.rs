@@ -120,4 +120,3 @@ pub async fn case_concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
     let state = grant_state(&*store, &grant).await.expect("grant");
     assert_eq!(state.generation, 1);
 }
-

@@ -62,7 +62,8 @@ impl Reader {
         default: i64,
         (min, max): (&str, &str),
     ) -> anyhow::Result<i64> {
-        let invalid = |reason: String| anyhow!("invalid setting {}: {reason}", self.sources.label(env));
+        let invalid =
+            |reason: String| anyhow!("invalid setting {}: {reason}", self.sources.label(env));
         let Some(v) = self.sources.get(env) else {
             return Ok(default);
         };
