@@ -211,7 +211,7 @@ pub async fn case_ended_sessions_and_finished_grants_are_purged_and_live_ones_ke
         .await
         .expect("get");
     let session = session.expect("the live session is kept");
-    assert_eq!(session.applications, [app.client_id.clone()]);
+    assert_eq!(session.applications, std::slice::from_ref(&app.client_id));
     let state = grant_state(store, &live_grant).await.expect("live grant");
     assert_eq!(
         (state.generation, state.revoked_at, state.session_active),
