@@ -350,15 +350,40 @@ fn soak_section(out: &mut String, lines: &[Value]) {
             yes_no(received >= logouts)
         );
     }
-    for l in lines
+    let sizes: Vec<(u64, f64)> = lines
         .iter()
         .filter(|l| l["metric"] == "soak_database_bytes")
-    {
+        .filter_map(|l| Some((l["minute"].as_u64()?, l["value"].as_f64()?)))
+        .collect();
+    for (minute, bytes) in &sizes {
         let _ = writeln!(
             out,
-            "| database size after minute {} | {:.1} MB | flat once retention runs | — |",
-            l["minute"],
-            l["value"].as_f64().unwrap_or(0.0) / 1_048_576.0
+            "| database size after minute {minute} | {:.1} MB | flat once retention runs | — |",
+            bytes / 1_048_576.0
+        );
+    }
+    database_growth(out, lines, &sizes);
+}
+
+/// The database's size at the last minute over its size once retention runs: the first minute
+/// that ends at least a retention and two sweeps (two minutes) after the start.
+fn database_growth(out: &mut String, lines: &[Value], sizes: &[(u64, f64)]) {
+    let retention = lines
+        .iter()
+        .find(|l| l["metric"] == "soak_retention_s")
+        .and_then(|l| l["value"].as_u64());
+    let Some(retention) = retention else { return };
+    let steady = retention.div_ceil(60) + 2;
+    let from = sizes.iter().find(|(m, _)| *m == steady);
+    if let (Some((m, first)), Some((last_m, last))) = (from, sizes.last())
+        && last_m > m
+        && *first > 0.0
+    {
+        let ratio = last / first;
+        let _ = writeln!(
+            out,
+            "| database size, minute {last_m} ÷ minute {m} (retention {retention} s) | {ratio:.3} | 0.90–1.10 | {} |",
+            yes_no((ratio - 1.0).abs() <= 0.10)
         );
     }
 }
@@ -404,7 +429,10 @@ mod tests {
     fn the_soak_compares_its_last_minute_with_its_first() {
         let run = r#"{"workload":"soak_refresh","alg":"ES256","minute":1,"ops":600,"ops_per_s":10.0,"p50_ms":1.0,"p99_ms":2.0,"errors":0}
 {"workload":"soak","alg":"ES256","minutes":10,"soak_refresh_last_over_first":0.97,"rss_last_over_first":1.2,"logouts":1200,"backchannel_received":1200}
-{"metric":"soak_database_bytes","minute":1,"value":2097152}"#;
+{"metric":"soak_database_bytes","minute":1,"value":2097152}
+{"metric":"soak_retention_s","value":120}
+{"metric":"soak_database_bytes","minute":4,"value":4194304}
+{"metric":"soak_database_bytes","minute":10,"value":4404019}"#;
         let md = render(run);
         assert!(md.contains("| soak_refresh (minute 1) | ES256 |"), "{md}");
         assert!(
@@ -420,6 +448,12 @@ mod tests {
         assert!(md.contains("| 1200 / 1200 | all | yes |"), "{md}");
         assert!(
             md.contains("| database size after minute 1 | 2.0 MB |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| database size, minute 10 ÷ minute 4 (retention 120 s) | 1.050 | 0.90–1.10 | yes |"
+            ),
             "{md}"
         );
     }

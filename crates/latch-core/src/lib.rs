@@ -33,6 +33,7 @@ pub mod pkce;
 pub mod redirect;
 pub mod refresh;
 pub mod requested;
+pub mod retention;
 pub mod revocation;
 pub mod scope;
 pub mod secret;

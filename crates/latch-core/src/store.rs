@@ -13,6 +13,7 @@ use async_trait::async_trait;
 
 use crate::UnixTime;
 use crate::application::{Application, ClientSecretInfo};
+use crate::retention::Purge;
 use crate::revocation::Revocation;
 use crate::secret::SecretHash;
 use crate::throttle::{ThrottlePolicy, ThrottleState};
@@ -584,10 +585,6 @@ pub trait ThrottleStore: Send + Sync {
     ) -> StoreResult<ThrottleState>;
     /// Forgets the key (a successful sign-in, or an administrator lifting a lock).
     async fn clear_throttle(&self, key: &str) -> StoreResult<bool>;
-    /// Deletes the keys whose window started and whose lock ended at or before `quiet_since`
-    /// (`now` less the longest policy window): such a key counts as if it had never failed
-    /// (`ThrottleState::after_failure`). Returns how many were deleted.
-    async fn purge_throttles(&self, quiet_since: UnixTime) -> StoreResult<u64>;
 }
 
 /// Everything Latch stores.
@@ -615,9 +612,10 @@ pub trait Store:
     async fn schema_version(&self) -> StoreResult<i64>;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
-    /// Deletes what has expired: the records of used codes, login requests and revocations past
-    /// their expiry, refresh grants and ended sessions past their retention.
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+    /// Deletes at most `limit` rows of `what` whose time column is before `before` (see
+    /// `retention::Purge` for each kind's rule), in one short statement; answers how many went.
+    /// Concurrent calls (other nodes) delete disjoint rows or nothing: never an error.
+    async fn purge(&self, what: Purge, before: UnixTime, limit: i64) -> StoreResult<u64>;
     /// The connection pool now, for metrics.
     fn pool_status(&self) -> PoolStatus;
 }

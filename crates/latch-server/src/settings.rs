@@ -52,6 +52,8 @@ pub struct Settings {
     pub admin_console: bool,
     /// Where e-mail goes (`LATCH_SMTP_URL`, `LATCH_SMTP_FROM`); `None`: e-mail features are off.
     pub smtp: Option<crate::mail::SmtpSettings>,
+    /// Seconds history is kept (`LATCH_AUDIT_RETENTION`; see latch-core `retention`).
+    pub audit_retention: i64,
 }
 
 /// What the hosted pages show of the environment (`pages::Theme` renders it).
@@ -163,6 +165,7 @@ impl Settings {
             access_log: false,
             admin_console: true,
             smtp: None,
+            audit_retention: latch_core::retention::DEFAULT_AUDIT_RETENTION,
         })
     }
 

@@ -66,6 +66,7 @@ impl Backend for Postgres {
 
     const LOCK_SESSION_ROW: &'static str = "FOR UPDATE OF s";
     const LOCK_SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+    const ROW_ID: &'static str = "ctid";
 
     async fn begin(&self) -> Result<Self::Tx, DbError> {
         Ok(self.pool.begin().await?)

@@ -75,6 +75,18 @@ fn unknown_variables_bad_filters_and_bad_values_are_refused_by_name() {
             "LATCH_BRANDING_LOGO_URL",
         ),
         (vec![("LATCH_BRANDING_NAME", "   ")], "LATCH_BRANDING_NAME"),
+        (
+            vec![("LATCH_AUDIT_RETENTION", "30w")],
+            "LATCH_AUDIT_RETENTION: `30w` is not a duration",
+        ),
+        (
+            vec![("LATCH_AUDIT_RETENTION", "0s")],
+            "LATCH_AUDIT_RETENTION: `0s` is outside 1s..=3650d",
+        ),
+        (
+            vec![("LATCH_AUDIT_RETENTION", "3651d")],
+            "LATCH_AUDIT_RETENTION: `3651d` is outside 1s..=3650d",
+        ),
     ] {
         let line = refusal(&env, &[]);
         assert!(line.contains(says), "{env:?}: {line}");

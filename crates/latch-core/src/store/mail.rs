@@ -67,8 +67,6 @@ pub trait MailStore: Send + Sync {
         next_attempt_at: Option<UnixTime>,
         now: UnixTime,
     ) -> StoreResult<()>;
-    /// Deletes sent and abandoned messages created before `before` (keep the limits' window).
-    async fn purge_mail(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 /// A password-reset link as stored (its token only as a hash).

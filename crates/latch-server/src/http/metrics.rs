@@ -36,6 +36,7 @@ pub struct Metrics {
     logins: Mutex<BTreeMap<&'static str, u64>>,
     deliveries: Mutex<BTreeMap<&'static str, u64>>,
     mail: Mutex<BTreeMap<&'static str, u64>>,
+    purged: Mutex<BTreeMap<&'static str, u64>>,
     internal_errors: AtomicU64,
     audit_dropped: AtomicU64,
 }
@@ -75,6 +76,13 @@ impl Metrics {
     /// An outbound e-mail: `sent`, `failed`, `abandoned` or `limited` (refused by a send limit).
     pub fn mail(&self, outcome: &'static str) {
         bump(&self.mail, outcome);
+    }
+
+    /// Rows the retention purge deleted from `table` (a table name: a closed set).
+    pub fn purged(&self, table: &'static str, rows: u64) {
+        if let Ok(mut m) = self.purged.lock() {
+            *m.entry(table).or_insert(0) += rows;
+        }
     }
 
     /// Audit events that could not be stored (queue full, or the store refused a batch).
@@ -170,6 +178,12 @@ impl Metrics {
                 "Outbound e-mail by outcome.",
                 "outcome",
                 &self.mail,
+            ),
+            (
+                "latch_retention_purged_rows_total",
+                "Rows deleted by the retention purge, by table.",
+                "table",
+                &self.purged,
             ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -381,6 +395,18 @@ mod tests {
             "latch_http_request_duration_seconds_bucket{route=\"/oauth/token\",le=\"0.25\"} 2"
         ));
         assert!(text.contains("latch_tokens_issued_total{grant=\"client_credentials\"} 1"));
+    }
+
+    #[test]
+    fn purged_rows_add_up_per_table() {
+        let m = Metrics::default();
+        m.purged("audit_events", 500);
+        m.purged("audit_events", 12);
+        m.purged("sessions", 0);
+        let text = m.render();
+        assert!(text.contains("# TYPE latch_retention_purged_rows_total counter"));
+        assert!(text.contains("latch_retention_purged_rows_total{table=\"audit_events\"} 512"));
+        assert!(text.contains("latch_retention_purged_rows_total{table=\"sessions\"} 0"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use latch_core::store::{PageRequest, Store};
 
 use super::{NOW, new_id};
 
-fn event(kind: &str, at: i64, user: Option<&str>, client: Option<&str>) -> AuditEvent {
+pub(super) fn event(kind: &str, at: i64, user: Option<&str>, client: Option<&str>) -> AuditEvent {
     AuditEvent {
         id: new_id(),
         kind: kind.to_owned(),

@@ -8,7 +8,7 @@ use latch_core::store::Store;
 use super::organizations::{given_organization, given_role, walk};
 use super::{NOW, given_user, new_hash, new_id};
 
-fn invitation(
+pub(super) fn invitation(
     organization_id: &str,
     email: &str,
     roles: Vec<latch_core::organization::Role>,

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use latch_core::SecretHash;
+use latch_core::retention::Purge;
 use latch_core::store::{MailLimits, NewMail, PasswordReset, Store, StoreError};
 
 use super::{NOW, given_user};
@@ -106,12 +107,9 @@ pub async fn case_mail_is_leased_retried_and_erased(store: &dyn Store) {
     );
 
     assert!(enqueue(store, "m3", "c@example.com", &free, NOW + 700).await);
-    assert_eq!(store.purge_mail(NOW + 700).await.expect("purge"), 2);
-    assert_eq!(
-        store.purge_mail(NOW + 10_000).await.expect("purge"),
-        0,
-        "pending kept"
-    );
+    let purge = |before| store.purge(Purge::Mail, before, 100);
+    assert_eq!(purge(NOW + 700).await.expect("purge"), 2);
+    assert_eq!(purge(NOW + 10_000).await.expect("purge"), 0, "pending kept");
     let left = store.claim_mail(NOW + 700, 60, 10).await.expect("claim");
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, "m3");

@@ -21,6 +21,7 @@ mod memberships;
 mod metadata;
 mod organizations;
 mod outbox;
+mod retention;
 mod revocations;
 mod sessions;
 mod throttle;
@@ -49,6 +50,7 @@ pub use memberships::*;
 pub use metadata::*;
 pub use organizations::*;
 pub use outbox::*;
+pub use retention::*;
 pub use revocations::*;
 pub use sessions::*;
 pub use throttle::*;
@@ -145,7 +147,10 @@ macro_rules! conformance_tests {
             case_mail_is_leased_retried_and_erased,
             case_mail_limits_count_per_recipient_and_in_all,
             case_password_resets_are_single_use_and_superseded,
-            case_purge_deletes_only_what_expired,
+            case_history_past_the_cutoff_is_purged_and_pending_rows_kept,
+            case_ended_sessions_and_finished_grants_are_purged_and_live_ones_kept,
+            case_expired_rows_are_purged_and_live_ones_kept,
+            case_a_purge_deletes_at_most_its_batch,
             case_throttles_count_lock_and_clear,
             case_quiet_throttles_are_purged_and_live_ones_kept,
             case_expired_sessions_are_swept_and_refreshing_keeps_one_alive,
@@ -170,7 +175,8 @@ macro_rules! conformance_tests {
             case_concurrent_mail_claims_never_share_a_message,
             case_concurrent_takes_of_a_reset_link_have_one_winner,
             case_concurrent_failures_are_all_counted,
-            case_concurrent_acceptances_have_one_winner
+            case_concurrent_acceptances_have_one_winner,
+            case_concurrent_purges_delete_each_row_once
         );
     };
 }
@@ -401,7 +407,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        10,
+        13,
         "the latest migration"
     );
     store.ping().await.expect("ping");

@@ -1,5 +1,6 @@
 //! Cases: revocations (what stops access tokens before `exp`) and re-authenticating a session.
 
+use latch_core::retention::Purge;
 use latch_core::revocation::{REVOCATION_TTL, Revocation, RevocationKind, grant_tag};
 use latch_core::store::{Redemption, SessionSelector, Store};
 
@@ -55,7 +56,8 @@ pub async fn case_revocations_are_listed_since_their_time_until_they_expire(stor
         vec![(RevocationKind::Session, "sid-1".to_owned())],
         "an expired revocation is not listed"
     );
-    assert!(store.purge_expired(NOW + 301).await.expect("purge") >= 1);
+    let purged = store.purge(Purge::Revocations, NOW + 301, 100).await;
+    assert!(purged.expect("purge") >= 1);
     assert_eq!(listed(store, 0, NOW).await.len(), 1, "purged");
 }
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use latch_core::retention::Purge;
 use latch_core::store::Store;
 use latch_core::throttle::ThrottlePolicy;
 
@@ -69,12 +70,13 @@ pub async fn case_quiet_throttles_are_purged_and_live_ones_kept(store: &dyn Stor
             .await
             .unwrap();
     }
-    let quiet_since = NOW - p.window;
-    assert_eq!(store.purge_throttles(quiet_since).await.unwrap(), 2);
+    // Quiet at or before `NOW - window`: window start and lock end before the cutoff after it.
+    let cutoff = NOW - p.window + 1;
+    assert_eq!(store.purge(Purge::Throttles, cutoff, 100).await.unwrap(), 2);
     assert_eq!(store.get_throttle("ip:192.0.2.1").await.unwrap(), None);
     assert!(store.get_throttle("ip:192.0.2.2").await.unwrap().is_some());
     assert!(store.get_throttle("ip:192.0.2.3").await.unwrap().is_some());
-    assert_eq!(store.purge_throttles(quiet_since).await.unwrap(), 0);
+    assert_eq!(store.purge(Purge::Throttles, cutoff, 100).await.unwrap(), 0);
 }
 
 pub async fn case_concurrent_failures_are_all_counted(store: Arc<dyn Store>) {

@@ -1,15 +1,11 @@
-//! Cases: refresh tokens, purge.
+//! Cases: refresh tokens.
 
 use std::sync::Arc;
 
-use latch_core::revocation::{Revocation, RevocationKind};
-use latch_core::store::{
-    GrantKey, LoginRequestRecord, Redemption, RefreshGrantState, SessionSelector, Store,
-};
+use latch_core::store::{GrantKey, RefreshGrantState, Store};
 
 use super::{
-    NOW, given_application, given_code, given_refresh, given_session, given_user, grant_state,
-    new_hash, new_id, redeem, refresh,
+    NOW, given_application, given_refresh, given_session, given_user, grant_state, new_hash,
 };
 
 /// A grant reads back with its state; rotation moves its generation and expiry, once per
@@ -123,113 +119,4 @@ pub async fn case_concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
     assert_eq!(won, 1);
     let state = grant_state(&*store, &grant).await.expect("grant");
     assert_eq!(state.generation, 1);
-}
-
-/// Uses of expired codes, expired login requests and jtis go; refresh tokens a day after
-/// expiry; nothing live.
-pub async fn case_purge_deletes_only_what_expired(store: &dyn Store) {
-    let app = given_application(store, None).await;
-    let user = given_user(store).await;
-    let (cookie, session) = given_session(store, &user.id).await;
-    let old_code = new_hash();
-    assert_eq!(
-        redeem(store, &old_code, NOW - 1, None).await,
-        Redemption::Redeemed(None)
-    );
-    let live_code = given_code(store, &app, &session).await;
-    let login = |expires_at| LoginRequestRecord {
-        id: new_id(),
-        browser_binding: new_hash(),
-        request: "{}".to_owned(),
-        created_at: NOW - 700,
-        expires_at,
-    };
-    let (old_login, live_login) = (login(NOW - 100), login(NOW + 100));
-    store
-        .insert_login_request(&old_login)
-        .await
-        .expect("insert");
-    store
-        .insert_login_request(&live_login)
-        .await
-        .expect("insert");
-    let revoked = |value: &str, expires_at| Revocation {
-        kind: RevocationKind::Token,
-        value: value.to_owned(),
-        expires_at,
-    };
-    store
-        .insert_revocation(&revoked("old-jti", NOW - 1), NOW - 700)
-        .await
-        .expect("insert");
-    store
-        .insert_revocation(&revoked("live-jti", NOW + 1), NOW - 700)
-        .await
-        .expect("insert");
-    let mut long_expired = refresh(&app, &session, new_hash().as_str());
-    long_expired.expires_at = NOW - 86_401;
-    store
-        .insert_refresh_grant(&long_expired)
-        .await
-        .expect("insert");
-    let mut just_expired = refresh(&app, &session, new_hash().as_str());
-    just_expired.expires_at = NOW - 3_600;
-    store
-        .insert_refresh_grant(&just_expired)
-        .await
-        .expect("insert");
-
-    assert_eq!(store.purge_expired(NOW).await.expect("purge"), 4);
-    assert_eq!(
-        redeem(store, &old_code, NOW - 1, None).await,
-        Redemption::Redeemed(None),
-        "the use of the expired code was forgotten (the server refuses expired codes first)"
-    );
-    assert_eq!(
-        redeem(store, &live_code, NOW + 60, None).await,
-        Redemption::Replayed,
-        "the use of the live code is kept"
-    );
-    assert_eq!(
-        store.get_login_request(&old_login.id).await.expect("get"),
-        None
-    );
-    assert!(
-        store
-            .get_login_request(&live_login.id)
-            .await
-            .expect("get")
-            .is_some()
-    );
-    let left: Vec<String> = store
-        .list_revocations(0, NOW - 700)
-        .await
-        .expect("list")
-        .into_iter()
-        .filter(|r| r.kind == RevocationKind::Token)
-        .map(|r| r.value)
-        .collect();
-    assert_eq!(
-        left,
-        ["live-jti"],
-        "the expired revocation went, the live one stayed"
-    );
-    assert_eq!(grant_state(store, &long_expired).await, None);
-    assert!(grant_state(store, &just_expired).await.is_some());
-    assert!(
-        store
-            .get_active_session(&cookie, NOW, 600)
-            .await
-            .expect("get")
-            .is_some()
-    );
-    let _ = store
-        .end_sessions(SessionSelector::One { sid: &session.sid }, NOW)
-        .await
-        .expect("end");
-    assert_eq!(
-        store.purge_expired(NOW + 1).await.expect("purge again"),
-        1,
-        "only the expired code's use recorded again above goes: a just-ended session stays a day"
-    );
 }

@@ -31,6 +31,10 @@ pub(crate) trait Backend: Send + Sync + Sized + 'static {
     /// Locks the rows a sub-select claims, skipping rows another transaction holds (PostgreSQL
     /// `FOR UPDATE SKIP LOCKED`; empty on SQLite).
     const LOCK_SKIP_LOCKED: &'static str;
+    /// The physical address of a row, for deleting rows a sub-select found without a second
+    /// lookup by key (SQLite `rowid`; PostgreSQL `ctid`, a TID scan). Not for `WITHOUT ROWID`
+    /// tables.
+    const ROW_ID: &'static str;
 
     /// Opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so that a transaction that reads
     /// before it writes cannot fail to upgrade its lock).

@@ -125,15 +125,4 @@ impl<B: Backend> MailStore for SqlStore<B> {
         .await?;
         Ok(())
     }
-
-    async fn purge_mail(&self, before: UnixTime) -> StoreResult<u64> {
-        let _timer = Timer::start("purge_mail");
-        Ok(query(
-            "DELETE FROM mail_outbox WHERE created_at < $1 \
-             AND (sent_at IS NOT NULL OR abandoned_at IS NOT NULL)",
-        )
-        .bind(before)
-        .execute(self.write())
-        .await?)
-    }
 }

@@ -27,6 +27,7 @@ mod organizations;
 mod outbox;
 mod refresh;
 mod resets;
+mod retention;
 mod revocations;
 mod roles;
 mod rows;
@@ -40,6 +41,7 @@ pub(crate) use rows::*;
 
 use async_trait::async_trait;
 use latch_core::UnixTime;
+use latch_core::retention::Purge;
 use latch_core::store::{Page, PageRequest, PoolStatus, Store, StoreError, StoreResult};
 
 use self::backend::{Backend, DbError, Exec, FromRow, query, query_scalar};
@@ -103,27 +105,8 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok(())
     }
 
-    /// Deletes the uses of expired codes, expired login requests and revocations, refresh
-    /// grants expired for over a day, and sessions ended over a day ago (their grants are
-    /// already revoked).
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        let _timer = crate::timing::Timer::start("purge_expired");
-        let retained = now - REFRESH_RETENTION;
-        let mut total = 0;
-        for (sql, cutoff) in [
-            ("DELETE FROM redeemed_codes WHERE expires_at < $1", now),
-            ("DELETE FROM login_requests WHERE expires_at < $1", now),
-            ("DELETE FROM password_resets WHERE expires_at < $1", now),
-            ("DELETE FROM revocations WHERE expires_at < $1", now),
-            (
-                "DELETE FROM refresh_grants WHERE purge_after < $1",
-                retained,
-            ),
-            ("DELETE FROM sessions WHERE ended_at < $1", retained),
-        ] {
-            total += query(sql).bind(cutoff).execute(self.write()).await?;
-        }
-        Ok(total)
+    async fn purge(&self, what: Purge, before: UnixTime, limit: i64) -> StoreResult<u64> {
+        self.purge_batch(what, before, limit).await
     }
 
     fn pool_status(&self) -> PoolStatus {
@@ -136,8 +119,6 @@ pub(crate) const TOUCH_INTERVAL: i64 = 60;
 /// How far past a rotated grant's new expiry its `purge_after` is moved, so that it is rewritten
 /// (and its index entry moved) at most this often while the grant is in use.
 pub(crate) const PURGE_SLACK: i64 = 3_600;
-/// Refresh grants are kept this long after they expire (so late reuse is still recognised).
-pub(crate) const REFRESH_RETENTION: i64 = 86_400;
 /// Upper bound for `last_error` kept on an outbox row.
 pub(crate) const MAX_ERROR_CHARS: usize = 1_000;
 

@@ -59,9 +59,13 @@ impl<B: Backend> SqlStore<B> {
                 idle_timeout,
                 limit,
             } => query_as(
-                "UPDATE sessions SET ended_at = $1 WHERE sid IN (SELECT sid FROM sessions \
-                 WHERE ended_at IS NULL AND (expires_at <= $1 OR last_active_at + $2 <= $1) \
-                 ORDER BY sid LIMIT $3) RETURNING sid, user_id, last_active_at",
+                // Two range scans of the live sessions' partial indexes (migration 0013), not the
+                // table. `ended_at IS NULL` again outside: on PostgreSQL a session another node
+                // ended meanwhile is re-checked and skipped, not ended twice.
+                "UPDATE sessions SET ended_at = $1 WHERE ended_at IS NULL AND sid IN (\
+                 SELECT sid FROM sessions WHERE ended_at IS NULL AND expires_at <= $1 \
+                 UNION ALL SELECT sid FROM sessions WHERE ended_at IS NULL \
+                 AND last_active_at <= $1 - $2 LIMIT $3) RETURNING sid, user_id, last_active_at",
             )
             .bind(now)
             .bind(idle_timeout)

@@ -86,12 +86,4 @@ impl<B: Backend> ThrottleStore for SqlStore<B> {
             .await?;
         Ok(done > 0)
     }
-
-    async fn purge_throttles(&self, quiet_since: UnixTime) -> StoreResult<u64> {
-        let done = query("DELETE FROM throttles WHERE window_start <= $1 AND locked_until <= $1")
-            .bind(quiet_since)
-            .execute(self.write())
-            .await?;
-        Ok(done)
-    }
 }

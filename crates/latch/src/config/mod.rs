@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::anyhow;
+use latch_core::retention::{DEFAULT_AUDIT_RETENTION, parse_duration};
 use latch_core::throttle::ThrottlePolicy;
 use latch_server::Settings;
 use latch_server::settings::{
@@ -49,6 +50,27 @@ impl Reader {
                 "invalid setting {}: {value} is outside {min}..={max}",
                 self.sources.label(env)
             ));
+        }
+        Ok(value)
+    }
+
+    /// A duration (`30d`, `12h`, `90m`, `45s`; a bare number is seconds) within `min..=max`
+    /// seconds; answers seconds.
+    fn duration(
+        &self,
+        env: &'static str,
+        default: i64,
+        (min, max): (&str, &str),
+    ) -> anyhow::Result<i64> {
+        let invalid =
+            |reason: String| anyhow!("invalid setting {}: {reason}", self.sources.label(env));
+        let Some(v) = self.sources.get(env) else {
+            return Ok(default);
+        };
+        let value = parse_duration(&v).map_err(invalid)?;
+        let bound = |b: &str| parse_duration(b).map_err(|e| anyhow!("{e}"));
+        if !(bound(min)?..=bound(max)?).contains(&value) {
+            return Err(invalid(format!("`{}` is outside {min}..={max}", v.trim())));
         }
         Ok(value)
     }
@@ -135,6 +157,11 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
     s.max_connections = r.int("LATCH_MAX_CONNECTIONS", 10_000, 1, 1_000_000)? as usize;
     s.backchannel_allow_private = r.bool("LATCH_BACKCHANNEL_ALLOW_PRIVATE")?;
     s.access_log = r.bool("LATCH_ACCESS_LOG")?;
+    s.audit_retention = r.duration(
+        "LATCH_AUDIT_RETENTION",
+        DEFAULT_AUDIT_RETENTION,
+        ("1s", "3650d"),
+    )?;
     // On unless turned off.
     s.admin_console =
         r.sources.get("LATCH_ADMIN_CONSOLE").is_none() || r.bool("LATCH_ADMIN_CONSOLE")?;

@@ -107,6 +107,11 @@ pub const SETTINGS: &[Setting] = &[
         "`on`: one log line per request (method, route, status, duration, client address)",
     ),
     s(
+        "LATCH_AUDIT_RETENTION",
+        "30d",
+        "how long history is kept: the audit log, finished back-channel deliveries and e-mail, expired invitations (`30d`, `12h`, `90m`, `45s`; 1s to 3650d). Ended sessions and revoked or expired refresh grants are kept a day, or this if shorter; nothing still in use is purged (docs/deploy.md, \"Retention\")",
+    ),
+    s(
         "LATCH_TRUSTED_PROXIES",
         "none",
         "proxies (addresses or CIDR blocks, comma-separated) whose `X-Forwarded-For` is believed",
