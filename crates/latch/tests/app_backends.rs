@@ -403,3 +403,59 @@ async fn back_to_the_application_returns_access_denied_with_state_and_iss() {
         .expect_page();
     assert_eq!(status, 400);
 }
+
+/// `latch apps claim-mappings` replaces an application's mappings as the API's merge patch does,
+/// with the same validation.
+#[tokio::test]
+async fn the_cli_sets_claim_mappings_with_the_apis_rules() {
+    let w = World::start().await;
+    let id = w.web.client_id.as_str();
+    let mappings = json!([
+        {"claim": "https://example.com/plan", "source": "user.metadata.plan", "destinations": ["id_token"]},
+    ]);
+    let shown = w
+        .server
+        .cli(&["apps", "claim-mappings", id, &mappings.to_string()])
+        .await;
+    assert_eq!(shown["claim_mappings"], mappings, "{shown}");
+    let app = format!("/applications/{}", w.web.id);
+    assert_eq!(w.get(&app).await["claim_mappings"], mappings);
+
+    let bad = json!([{"claim": "https://example.com/x", "source": "user.password", "destinations": ["id_token"]}]);
+    for arg in [bad.to_string(), "not json".to_owned()] {
+        let out = w
+            .server
+            .cli_output(&["apps", "claim-mappings", id, &arg])
+            .await;
+        assert!(!out.status.success(), "{arg}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("claim_mappings") || stderr.contains("not JSON"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(w.get(&app).await["claim_mappings"], mappings, "unchanged");
+
+    // The mapping is in effect: the user's data in the ID token.
+    let user = w.user_id(EMAIL).await;
+    w.patch(
+        &format!("/users/{user}"),
+        json!({"metadata": {"plan": "gold"}}),
+    )
+    .await;
+    // In effect within a second (the application cache polls the store).
+    let browser = Browser::new();
+    let mut plan = Value::Null;
+    for _ in 0..30 {
+        let tokens = w.tokens(&browser, &[], &[]).await;
+        plan = claims(&tokens["id_token"])["https://example.com/plan"].clone();
+        if plan != Value::Null {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(plan, "gold");
+
+    let cleared = w.server.cli(&["apps", "claim-mappings", id, "[]"]).await;
+    assert_eq!(cleared["claim_mappings"], json!([]));
+}

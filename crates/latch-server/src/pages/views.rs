@@ -31,8 +31,9 @@ pub struct InvitationForm<'a> {
     /// The organization's display name.
     pub organization: &'a str,
     pub action: &'a str,
-    pub token: &'a str,
-    pub binding: &'a str,
+    /// Posted back as hidden inputs: the link's `token` and `binding`, or the authorization
+    /// step's `login_request`.
+    pub hidden: &'a [(&'a str, &'a str)],
     pub email: &'a str,
     pub error: Option<&'a str>,
 }
@@ -112,8 +113,7 @@ pub(super) struct InvitationPage<'a> {
     title: &'a str,
     organization: &'a str,
     action: &'a str,
-    token: &'a str,
-    binding: &'a str,
+    hidden: &'a [(&'a str, &'a str)],
     email: &'a str,
     error: Option<&'a str>,
 }
@@ -125,8 +125,7 @@ impl<'a> InvitationPage<'a> {
             title,
             organization: i.organization,
             action: i.action,
-            token: i.token,
-            binding: i.binding,
+            hidden: i.hidden,
             email: i.email,
             error: i.error,
         }
@@ -186,8 +185,7 @@ mod tests {
         let invitation = InvitationForm {
             organization: h,
             action: h,
-            token: h,
-            binding: h,
+            hidden: &fields,
             email: h,
             error: Some(h),
         };
