@@ -5,8 +5,8 @@
 //!
 //! Its callers: `oauth/authorize.rs` (a new request: `advance`), `login.rs` (the password checked:
 //! `parked`, then `resume`), `oauth/organization.rs` (the pick: `parked`, then `resume`) and
-//! `invitation.rs` (a new member's session: `signed_in_cookies`, `found`). None of them calls
-//! another.
+//! `invitation.rs` (a new member's session: `signed_in_cookies`, `found`; the invitation step of a
+//! request carrying `invitation=`: accepted, then resumed through `login.rs`'s `signed_in`).
 //!
 //! ## Adding a step
 //!
