@@ -138,7 +138,10 @@ pub fn decide_invitation(
     // The ticket must be for the organization and (when it names one) the application of the
     // request: a ticket is not a key to another organization or application.
     let Some((invitation, org)) = pending.filter(|(i, org)| {
-        named(org) && i.client_id.as_ref().is_none_or(|c| request.client_id == c.as_str())
+        named(org)
+            && i.client_id
+                .as_ref()
+                .is_none_or(|c| request.client_id == c.as_str())
     }) else {
         return refuse(ErrorCode::InvalidRequest, INVALID_INVITATION);
     };
@@ -319,7 +322,10 @@ mod tests {
 
     #[test]
     fn an_invitation_is_accepted_on_a_page_by_the_invited_email_only() {
-        let (i, o) = (invitation("org_a", "Ann@x.example", Some("c")), org("org_a"));
+        let (i, o) = (
+            invitation("org_a", "Ann@x.example", Some("c")),
+            org("org_a"),
+        );
         let accept = AuthorizeOutcome::Ask(Step::AcceptInvitation {
             organization: org("org_a"),
             email: "Ann@x.example".into(),
@@ -370,7 +376,11 @@ mod tests {
             Some(ErrorCode::LoginRequired)
         );
         assert_eq!(
-            refused(&decide_invitation(&r, Some((&i, &o)), Some("ann@x.example"))),
+            refused(&decide_invitation(
+                &r,
+                Some((&i, &o)),
+                Some("ann@x.example")
+            )),
             Some(ErrorCode::InteractionRequired)
         );
     }

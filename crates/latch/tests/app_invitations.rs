@@ -59,7 +59,12 @@ async fn forward(w: &World, link: &url::Url, extra: &[(&str, &str)]) -> Attempt 
 }
 
 /// Fills the invitation step's form in `browser` as `email` with `password`.
-async fn fill(browser: &Browser, step: AuthorizeStep, email: &str, password: &str) -> AuthorizeStep {
+async fn fill(
+    browser: &Browser,
+    step: AuthorizeStep,
+    email: &str,
+    password: &str,
+) -> AuthorizeStep {
     let (page, status, html) = step.expect_page();
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Join ACME"), "{html}");
@@ -76,7 +81,11 @@ async fn pending_invitations(w: &World, org: &str) -> usize {
 
 #[track_caller]
 fn assert_refused(callback: &url::Url, attempt: &Attempt, error: &str) {
-    assert_eq!(param(callback, "error").as_deref(), Some(error), "{callback}");
+    assert_eq!(
+        param(callback, "error").as_deref(),
+        Some(error),
+        "{callback}"
+    );
     assert!(param(callback, "error_description").is_some(), "{callback}");
     assert_eq!(param(callback, "state"), Some(attempt.state.clone()));
     assert!(param(callback, "code").is_none(), "{callback}");
@@ -96,7 +105,9 @@ async fn an_invitation_forwarded_by_the_application_signs_the_new_member_into_th
     let browser = Browser::new();
     let attempt = forward(&w, &link, &[]).await;
     let step = browser.authorize(&attempt.url, REDIRECT).await;
-    let callback = fill(&browser, step, GRACE, PASSWORD).await.expect_redirect();
+    let callback = fill(&browser, step, GRACE, PASSWORD)
+        .await
+        .expect_redirect();
     assert_eq!(param(&callback, "iss").as_deref(), Some(w.server.issuer()));
     let tokens = w.exchange(&attempt, &callback).await;
     let grace = w.user_id(GRACE).await;
@@ -119,7 +130,9 @@ async fn an_invitation_forwarded_by_the_application_signs_the_new_member_into_th
     let ada = Browser::new();
     let attempt = forward(&w, &link, &[]).await;
     let step = ada.authorize(&attempt.url, REDIRECT).await;
-    let (page, _, html) = fill(&ada, step, EMAIL, "wrong password!").await.expect_page();
+    let (page, _, html) = fill(&ada, step, EMAIL, "wrong password!")
+        .await
+        .expect_page();
     assert!(html.contains("incorrect"), "{html}");
     assert_eq!(pending_invitations(&w, &acme).await, 1);
     let callback = ada
@@ -139,7 +152,9 @@ async fn the_same_ticket_twice_or_a_bad_one_is_an_invalid_request_at_the_applica
     let browser = Browser::new();
     let attempt = forward(&w, &link, &[]).await;
     let step = browser.authorize(&attempt.url, REDIRECT).await;
-    let callback = fill(&browser, step, GRACE, PASSWORD).await.expect_redirect();
+    let callback = fill(&browser, step, GRACE, PASSWORD)
+        .await
+        .expect_redirect();
     w.exchange(&attempt, &callback).await;
 
     // Used: refused at the redirect URI, in the member's browser (signed in) and in a fresh one.
@@ -153,10 +168,7 @@ async fn the_same_ticket_twice_or_a_bad_one_is_an_invalid_request_at_the_applica
     let (other, henrys) = invite(&w, &acme, "henry@example.com").await;
     let cases: [&[(&str, &str)]; 3] = [
         &[("invitation", "no-such-ticket"), ("organization", &acme)],
-        &[
-            ("invitation", henrys.as_str()),
-            ("organization", &globex),
-        ],
+        &[("invitation", henrys.as_str()), ("organization", &globex)],
         &[("invitation", &ticket)],
     ];
     for extra in cases {

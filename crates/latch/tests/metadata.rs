@@ -361,7 +361,10 @@ async fn the_cli_merge_patches_metadata_and_the_external_id() {
         .server
         .cli(&["users", "update", &id, &patch.to_string()])
         .await;
-    assert_eq!(user["metadata"], json!({"plan": {"tier": "gold"}, "seats": 3}));
+    assert_eq!(
+        user["metadata"],
+        json!({"plan": {"tier": "gold"}, "seats": 3})
+    );
     let second = json!({"metadata": {"seats": null, "plan": {"trial": true}}, "external_id": null});
     let user = w
         .server
@@ -373,7 +376,10 @@ async fn the_cli_merge_patches_metadata_and_the_external_id() {
         "RFC 7396: members merged, null removes"
     );
     assert_eq!(user["external_id"], Value::Null);
-    assert_eq!(w.get(&format!("/users/{id}")).await["metadata"], user["metadata"]);
+    assert_eq!(
+        w.get(&format!("/users/{id}")).await["metadata"],
+        user["metadata"]
+    );
 
     let deep = json!({ "metadata": nested(6) }).to_string();
     let refusals = [
@@ -388,7 +394,10 @@ async fn the_cli_merge_patches_metadata_and_the_external_id() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(named), "{arg}: {stderr}");
     }
-    assert_eq!(w.get(&format!("/users/{id}")).await["metadata"], user["metadata"]);
+    assert_eq!(
+        w.get(&format!("/users/{id}")).await["metadata"],
+        user["metadata"]
+    );
     let out = w
         .server
         .cli_output(&["users", "update", "no-such-user", "{}"])

@@ -339,7 +339,13 @@ async fn the_cli_sets_shows_and_removes_a_hook_whose_secret_signs_the_calls() {
     let set = ["apps", "token-hook", "set", id, "--url", &hook.url];
     let created = w
         .server
-        .cli(&[&set[..], &["--on-failure", "proceed", "--timeout-ms", "500"]].concat())
+        .cli(
+            &[
+                &set[..],
+                &["--on-failure", "proceed", "--timeout-ms", "500"],
+            ]
+            .concat(),
+        )
         .await;
     let secret = created["secret"].as_str().unwrap().to_owned();
     let view = json!({"url": hook.url, "on_failure": "proceed", "timeout_ms": 500});

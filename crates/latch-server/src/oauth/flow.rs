@@ -170,7 +170,13 @@ async fn ask(
             response.headers_mut().extend(cookie);
             Ok(response)
         }
-        (Step::AcceptInvitation { organization, email }, _) => {
+        (
+            Step::AcceptInvitation {
+                organization,
+                email,
+            },
+            _,
+        ) => {
             let (id, cookie) = park_for_login(state, request).await?;
             let mut response =
                 crate::signin::invitation::step(state, id.expose_secret(), &organization, &email);
@@ -178,7 +184,10 @@ async fn ask(
             Ok(response)
         }
         (Step::InvitationForAnotherUser { organization }, _) => {
-            let label = organization.display_name.as_deref().unwrap_or(&organization.name);
+            let label = organization
+                .display_name
+                .as_deref()
+                .unwrap_or(&organization.name);
             let text = format!(
                 "This invitation to join {label} is for another account than the one signed in. \
                  Sign out, then open the invitation link again."

@@ -17,12 +17,12 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use latch_core::{OAuthError, Secret, SecretHash};
 use latch_core::application::Application;
 use latch_core::organization::{Invitation, Organization};
 use latch_core::params::Params;
 use latch_core::store::StoreError;
 use latch_core::user::{User, normalize_email};
+use latch_core::{OAuthError, Secret, SecretHash};
 
 use crate::http::client_ip::ClientIp;
 use crate::manage::{self, NewUser};
@@ -76,7 +76,12 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Re
 
 /// The authorization flow's invitation step (`latch_core::flow::Step::AcceptInvitation`): the
 /// same form, for the parked request `login_request`.
-pub(crate) fn step(state: &AppState, login_request: &str, org: &Organization, email: &str) -> Response {
+pub(crate) fn step(
+    state: &AppState,
+    login_request: &str,
+    org: &Organization,
+    email: &str,
+) -> Response {
     let page = Form {
         hidden: &[("login_request", login_request)],
         org,
@@ -172,7 +177,11 @@ async fn by_request(
     let Some((mut parked, ticket)) =
         parked.and_then(|p| p.request.invitation.clone().map(|t| (p, t)))
     else {
-        return Ok(pages::error(&state.theme, StatusCode::BAD_REQUEST, login::EXPIRED));
+        return Ok(pages::error(
+            &state.theme,
+            StatusCode::BAD_REQUEST,
+            login::EXPIRED,
+        ));
     };
     let invalid_ticket = OAuthError::invalid_request(latch_core::flow::INVALID_INVITATION);
     let Some((invitation, org)) = pending(state, &ticket).await? else {
@@ -206,7 +215,10 @@ async fn accept(
 ) -> Result<bool, StoreError> {
     let now = state.clock.now();
     let hash = &invitation.token_hash;
-    let accepted = state.store.accept_invitation(hash, email, &user.id, now).await?;
+    let accepted = state
+        .store
+        .accept_invitation(hash, email, &user.id, now)
+        .await?;
     if accepted.is_some() {
         tracing::info!(user_id = %user.id, organization_id = %org.id, "invitation accepted");
     }
