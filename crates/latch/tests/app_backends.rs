@@ -17,7 +17,7 @@ use latch_testkit::Browser;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::EMAIL;
-use world::{World, claims, walk};
+use world::{World, claims, decline_link, walk};
 
 #[tokio::test]
 async fn a_users_organizations_are_listed_with_their_roles_in_each_and_paged() {
@@ -325,24 +325,6 @@ async fn bad_claim_mappings_are_refused_naming_the_field_and_change_nothing() {
     );
     let unchanged = w.get(&app).await;
     assert_eq!(unchanged["claim_mappings"], json!([]));
-}
-
-/// The hosted login page's way back: the link whose text starts "Back to" (CONTRACT: "a link on
-/// the hosted login page whose text starts 'Cancel' or 'Back to'"), as an absolute URL.
-fn decline_link(html: &str) -> String {
-    let anchor = html
-        .split("<a href=\"")
-        .skip(1)
-        .find(|rest| {
-            rest.split_once('>')
-                .is_some_and(|(_, text)| text.starts_with("Back to ") || text.starts_with("Cancel"))
-        })
-        .unwrap_or_else(|| panic!("no decline link:\n{html}"));
-    anchor
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .replace("&amp;", "&")
 }
 
 #[tokio::test]

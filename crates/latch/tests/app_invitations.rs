@@ -17,7 +17,7 @@ use latch_testkit::Browser;
 use latch_testkit::browser::AuthorizeStep;
 use serde_json::{Value, json};
 use support::{EMAIL, PASSWORD, param};
-use world::{Attempt, REDIRECT, World, claims};
+use world::{Attempt, REDIRECT, World, claims, decline_link};
 
 /// The web application's initiate-login URL (OIDC Core §4).
 const START: &str = "https://app.example.com/start";
@@ -234,6 +234,31 @@ async fn another_email_is_refused_and_uses_nothing() {
         .expect_redirect();
     let tokens = w.exchange(&attempt, &callback).await;
     assert_eq!(claims(&tokens["id_token"])["org_id"], acme.as_str());
+}
+
+/// The invitation step has the login page's way back: `access_denied` with `state`, the
+/// invitation unused.
+#[tokio::test]
+async fn back_to_the_application_from_the_invitation_step_uses_nothing() {
+    let (w, acme) = invitation_world().await;
+    let (link, _) = invite(&w, &acme, GRACE).await;
+    let browser = Browser::new();
+    let attempt = forward(&w, &link, &[]).await;
+    let (page, _, html) = browser
+        .authorize(&attempt.url, REDIRECT)
+        .await
+        .expect_page();
+    assert!(html.contains(">Back to web</a>"), "{html}");
+    let back = decline_link(&html);
+    // Still there after a refusal on the page.
+    let refused = browser
+        .submit_login_form(&page, &html, "mallory@example.com", PASSWORD, REDIRECT)
+        .await;
+    let (_, _, refused) = refused.expect_page();
+    assert_eq!(decline_link(&refused), back);
+    let callback = browser.authorize(&back, REDIRECT).await.expect_redirect();
+    assert_refused(&callback, &attempt, "access_denied");
+    assert_eq!(pending_invitations(&w, &acme).await, 1);
 }
 
 /// Without an initiate-login URL, the link is the hosted accept page, which names the

@@ -178,8 +178,9 @@ async fn ask(
             _,
         ) => {
             let (id, cookie) = park_for_login(state, request).await?;
+            let id = id.expose_secret();
             let mut response =
-                crate::signin::invitation::step(state, id.expose_secret(), &organization, &email);
+                crate::signin::invitation::step(state, id, &app.name, &organization, &email);
             response.headers_mut().extend(cookie);
             Ok(response)
         }

@@ -36,6 +36,8 @@ pub struct InvitationForm<'a> {
     pub hidden: &'a [(&'a str, &'a str)],
     pub email: &'a str,
     pub error: Option<&'a str>,
+    /// The authorization step's way back: the decline link and the application's name.
+    pub decline: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Template)]
@@ -116,6 +118,7 @@ pub(super) struct InvitationPage<'a> {
     hidden: &'a [(&'a str, &'a str)],
     email: &'a str,
     error: Option<&'a str>,
+    decline: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> InvitationPage<'a> {
@@ -128,6 +131,7 @@ impl<'a> InvitationPage<'a> {
             hidden: i.hidden,
             email: i.email,
             error: i.error,
+            decline: i.decline,
         }
     }
 }
@@ -188,6 +192,7 @@ mod tests {
             hidden: &fields,
             email: h,
             error: Some(h),
+            decline: Some((h, h)),
         };
         vec![
             (

@@ -39,11 +39,13 @@ const INVALID: &str = "This invitation link is invalid, was used already, or has
 const BINDING: &str = "latch_invitation";
 const BINDING_TTL: i64 = 1800;
 
-/// What the form posted: its hidden fields (shown again with an error), email and password.
+/// What the form posted: its hidden fields (shown again with an error), email and password;
+/// on the authorization step, the parked request's id and its application's name (the way back).
 struct Acceptance<'a> {
     hidden: Vec<(&'static str, &'a str)>,
     email: &'a str,
     password: &'a str,
+    back: Option<(&'a str, &'a str)>,
 }
 
 pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
@@ -61,6 +63,7 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Re
                 org: &org,
                 email: &invitation.email,
                 error: None,
+                back: None,
             };
             let mut response = form(&state, StatusCode::OK, &page);
             let cookie = session::set_cookie(&state, BINDING, binding.expose_secret(), BINDING_TTL);
@@ -75,10 +78,12 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Re
 }
 
 /// The authorization flow's invitation step (`latch_core::flow::Step::AcceptInvitation`): the
-/// same form, for the parked request `login_request`.
+/// same form, for the parked request `login_request`, with a way back to `application` (the
+/// login page's decline link, `signin::decline`).
 pub(crate) fn step(
     state: &AppState,
     login_request: &str,
+    application: &str,
     org: &Organization,
     email: &str,
 ) -> Response {
@@ -87,6 +92,7 @@ pub(crate) fn step(
         org,
         email,
         error: None,
+        back: Some((login_request, application)),
     };
     form(state, StatusCode::OK, &page)
 }
@@ -107,17 +113,11 @@ pub async fn post(
                 hidden: vec![("token", token), ("binding", binding)],
                 email,
                 password,
+                back: None,
             };
             by_link(&state, &headers, ip, &a, token, binding).await
         }
-        id => {
-            let a = Acceptance {
-                hidden: vec![("login_request", id)],
-                email,
-                password,
-            };
-            by_request(&state, &headers, ip, &a, id).await
-        }
+        id => by_request(&state, &headers, ip, id, (email, password)).await,
     };
     result.unwrap_or_else(|e| failure(&state, &e))
 }
@@ -170,8 +170,8 @@ async fn by_request(
     state: &AppState,
     headers: &HeaderMap,
     ip: Option<IpAddr>,
-    a: &Acceptance<'_>,
     id: &str,
+    (email, password): (&str, &str),
 ) -> Result<Response, StoreError> {
     let parked = login::pending(state, headers, id).await?;
     let Some((mut parked, ticket)) =
@@ -187,14 +187,20 @@ async fn by_request(
     let Some((invitation, org)) = pending(state, &ticket).await? else {
         return Ok(flow::refuse(state, &parked.request, &invalid_ticket));
     };
-    let user = match invited_user(state, headers, ip, a, &invitation, &org).await? {
-        Ok(user) => user,
-        Err(page) => return Ok(page),
-    };
     let Some(app) = parked.application(state).await? else {
         return Ok(login::gone(state));
     };
-    if !accept(state, &invitation, a.email, &user, &org).await? {
+    let a = Acceptance {
+        hidden: vec![("login_request", id)],
+        email,
+        password,
+        back: Some((id, &app.name)),
+    };
+    let user = match invited_user(state, headers, ip, &a, &invitation, &org).await? {
+        Ok(user) => user,
+        Err(page) => return Ok(page),
+    };
+    if !accept(state, &invitation, email, &user, &org).await? {
         return Ok(flow::refuse(state, &parked.request, &invalid_ticket));
     }
     // Accepted: from here the request is one for the organization, by id
@@ -283,6 +289,7 @@ async fn invited_user(
             org,
             email: a.email,
             error: Some(error),
+            back: a.back,
         };
         form(state, status, &page)
     };
@@ -367,9 +374,18 @@ struct Form<'a> {
     org: &'a Organization,
     email: &'a str,
     error: Option<&'a str>,
+    /// The parked request's id and its application's name.
+    back: Option<(&'a str, &'a str)>,
 }
 
 fn form(state: &AppState, status: StatusCode, f: &Form<'_>) -> Response {
+    let issuer = &state.settings.issuer;
+    let decline = f.back.map(|(id, application)| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("login_request", id)
+            .finish();
+        (format!("{issuer}/login/decline?{query}"), application)
+    });
     pages::invitation(
         &state.theme,
         status,
@@ -379,6 +395,7 @@ fn form(state: &AppState, status: StatusCode, f: &Form<'_>) -> Response {
             hidden: f.hidden,
             email: f.email,
             error: f.error,
+            decline: decline.as_ref().map(|(href, app)| (href.as_str(), *app)),
         },
     )
 }
