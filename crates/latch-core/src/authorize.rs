@@ -7,7 +7,7 @@ use crate::redirect::find_redirect_uri;
 use crate::requested::ClaimsRequest;
 use crate::scope::ScopeSet;
 use crate::types::{ClientId, Nonce, RedirectUri, State};
-use crate::{ErrorCode, OAuthError, pkce};
+use crate::{ErrorCode, OAuthError, Secret, SecretHash, pkce};
 
 /// The raw parameters, as sent (query or form). Duplicated parameters are reported by the parser.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +30,9 @@ pub struct AuthorizeParams {
     pub audience: Option<String>,
     /// The organization to sign in to, by id or name.
     pub organization: Option<String>,
+    /// The ticket of an invitation to `organization` that the user accepts on the way (Auth0's
+    /// `invitation`, forwarded by the application from its invitation link).
+    pub invitation: Option<String>,
     /// OIDC Core §5.5: individual claims asked for (JSON).
     pub claims: Option<String>,
     /// OIDC Core §3.1.2.1: an ID token naming the user expected (checked by the server, which
@@ -68,6 +71,10 @@ pub struct AuthorizationRequest {
     /// The organization asked for, by id or name; after a pick on the hosted page, its id.
     #[serde(default)]
     pub organization: Option<String>,
+    /// The hash of the `invitation` ticket, if the request carries one: only the hash is ever kept
+    /// (the request is parked server side while the user signs in).
+    #[serde(default)]
+    pub invitation: Option<SecretHash>,
     /// The claims asked for individually (OIDC Core §5.5), if any.
     #[serde(default)]
     pub claims: Option<ClaimsRequest>,
@@ -226,6 +233,23 @@ pub fn validate(
     {
         return Err(fail(ErrorCode::InvalidRequest, "id_token_hint is too long"));
     }
+    let organization = p.organization.clone().filter(|o| !o.is_empty());
+    let invitation = match p.invitation.as_deref().filter(|i| !i.is_empty()) {
+        None => None,
+        // Auth0: the application forwards "the invitation and organization key-value pairs"
+        // together; the ticket is checked against the organization by the server.
+        Some(_) if organization.is_none() => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "`invitation` must come with `organization`",
+            ));
+        }
+        Some(ticket) => Some(
+            Secret::parse(ticket)
+                .ok_or_else(|| fail(ErrorCode::InvalidRequest, "`invitation` is too long"))?
+                .hash(),
+        ),
+    };
     let claims = match p.claims.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => Some(ClaimsRequest::parse(c).map_err(|e| fail(e.code, &e.description))?),
         None => None,
@@ -242,7 +266,8 @@ pub fn validate(
         max_age,
         login_hint: p.login_hint.clone().filter(|h| !h.is_empty()),
         audience,
-        organization: p.organization.clone().filter(|o| !o.is_empty()),
+        organization,
+        invitation,
         claims,
     })
 }
@@ -324,6 +349,35 @@ mod tests {
         let r = validate(&params(), Some(&web)).unwrap();
         assert_eq!(r.scope, "openid email");
         assert_eq!(r.prompt, Prompt::Default);
+    }
+
+    #[test]
+    fn an_invitation_comes_with_its_organization_and_is_kept_only_as_a_hash() {
+        let web = app(ApplicationType::Web, &["https://app.example/cb"]);
+        let alone = AuthorizeParams {
+            invitation: Some("ticket".into()),
+            ..params()
+        };
+        assert_eq!(
+            redirect_code(validate(&alone, Some(&web))),
+            ErrorCode::InvalidRequest
+        );
+        let with_org = AuthorizeParams {
+            organization: Some("org_1".into()),
+            ..alone.clone()
+        };
+        let r = validate(&with_org, Some(&web)).unwrap();
+        assert_eq!(r.invitation, Some(SecretHash::of(b"ticket")));
+        let parked = serde_json::to_string(&r).unwrap();
+        assert!(!parked.contains("\"ticket\""), "{parked}");
+        let huge = AuthorizeParams {
+            invitation: Some("x".repeat(513)),
+            ..with_org
+        };
+        assert_eq!(
+            redirect_code(validate(&huge, Some(&web))),
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]

@@ -10,8 +10,9 @@
 //! variant of `Step`, the rule choosing it here, and its arm in `latch_server::flow::ask`.
 
 use crate::authorize::{AuthorizationRequest, Prompt};
-use crate::organization::Organization;
+use crate::organization::{Invitation, Organization};
 use crate::store::SessionRecord;
+use crate::user::normalize_email;
 use crate::{ErrorCode, OAuthError, UnixTime};
 
 /// What the authorization endpoint does next with a validated request.
@@ -33,6 +34,15 @@ pub enum Step {
     Login,
     /// One button per organization (bound to the session cookie).
     PickOrganization(Vec<Organization>),
+    /// The invitation's form: sign in as the invited email, or choose a password to create its
+    /// account (bound to the login-binding cookie, like the login form).
+    AcceptInvitation {
+        organization: Organization,
+        email: String,
+    },
+    /// The browser is signed in as someone else than the invited email: a page says so. Nothing
+    /// is parked and the invitation stays unused.
+    InvitationForAnotherUser { organization: Organization },
 }
 
 /// The user's organizations, as far as the request needs them (read by the server for a signed-in
@@ -101,6 +111,63 @@ pub fn decide(request: &AuthorizationRequest, signed_in: Option<Memberships>) ->
     }
 }
 
+/// Why a request's invitation is refused (RFC 6749 §4.1.2.1 `invalid_request`: "includes an
+/// invalid parameter value"); the same words whether it is unknown, used, expired or another's.
+pub const INVALID_INVITATION: &str = "the invitation is invalid, was used already, or has expired";
+
+/// What happens next with a request carrying an invitation (`invitation=`, Auth0's model): it is
+/// accepted on the way, then the request goes on as one for its organization (the server clears
+/// the invitation and names the organization by id, then calls `decide`).
+///
+/// `pending` is the invitation the ticket names if it is unaccepted and unexpired, with its
+/// organization; `signed_in_email` the email of the user of a usable session.
+pub fn decide_invitation(
+    request: &AuthorizationRequest,
+    pending: Option<(&Invitation, &Organization)>,
+    signed_in_email: Option<&str>,
+) -> AuthorizeOutcome {
+    let refuse = |code: ErrorCode, description: &str| {
+        AuthorizeOutcome::Refuse(OAuthError::new(code, description))
+    };
+    let named = |org: &Organization| {
+        request
+            .organization
+            .as_deref()
+            .is_some_and(|key| key == org.id || key == org.name)
+    };
+    // The ticket must be for the organization and (when it names one) the application of the
+    // request: a ticket is not a key to another organization or application.
+    let Some((invitation, org)) = pending.filter(|(i, org)| {
+        named(org)
+            && i.client_id
+                .as_ref()
+                .is_none_or(|c| request.client_id == c.as_str())
+    }) else {
+        return refuse(ErrorCode::InvalidRequest, INVALID_INVITATION);
+    };
+    let invited = normalize_email(&invitation.email);
+    match signed_in_email {
+        Some(email) if normalize_email(email) != invited => {
+            AuthorizeOutcome::Ask(Step::InvitationForAnotherUser {
+                organization: org.clone(),
+            })
+        }
+        // OIDC Core §3.1.2.1: prompt=none must not show a page, and accepting needs one.
+        _ if request.prompt == Prompt::None => refuse(
+            if signed_in_email.is_some() {
+                ErrorCode::InteractionRequired
+            } else {
+                ErrorCode::LoginRequired
+            },
+            "the user must accept the invitation",
+        ),
+        _ => AuthorizeOutcome::Ask(Step::AcceptInvitation {
+            organization: org.clone(),
+            email: invitation.email.clone(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +185,7 @@ mod tests {
             login_hint: None,
             audience: None,
             organization: None,
+            invitation: None,
             claims: None,
         }
     }
@@ -228,6 +296,92 @@ mod tests {
         assert_eq!(
             refused(&decide(&r, Some(Memberships::Named(None)))),
             Some(ErrorCode::AccessDenied)
+        );
+    }
+
+    fn invitation(org: &str, email: &str, client_id: Option<&str>) -> Invitation {
+        Invitation {
+            id: "i".into(),
+            organization_id: org.into(),
+            email: email.into(),
+            roles: vec![],
+            token_hash: crate::SecretHash::of(b"ticket"),
+            created_at: 0,
+            expires_at: 100,
+            accepted_at: None,
+            client_id: client_id.map(str::to_owned),
+        }
+    }
+
+    fn invited(prompt: Prompt, organization: &str) -> AuthorizationRequest {
+        AuthorizationRequest {
+            organization: Some(organization.into()),
+            ..request(prompt)
+        }
+    }
+
+    #[test]
+    fn an_invitation_is_accepted_on_a_page_by_the_invited_email_only() {
+        let (i, o) = (
+            invitation("org_a", "Ann@x.example", Some("c")),
+            org("org_a"),
+        );
+        let accept = AuthorizeOutcome::Ask(Step::AcceptInvitation {
+            organization: org("org_a"),
+            email: "Ann@x.example".into(),
+        });
+        let r = invited(Prompt::Default, "org_a");
+        assert_eq!(decide_invitation(&r, Some((&i, &o)), None), accept);
+        assert_eq!(
+            decide_invitation(&r, Some((&i, &o)), Some("ann@X.example")),
+            accept
+        );
+        assert_eq!(
+            decide_invitation(&r, Some((&i, &o)), Some("bob@x.example")),
+            AuthorizeOutcome::Ask(Step::InvitationForAnotherUser {
+                organization: org("org_a")
+            })
+        );
+        let by_name = invited(Prompt::Default, "org-a");
+        assert_eq!(decide_invitation(&by_name, Some((&i, &o)), None), accept);
+    }
+
+    #[test]
+    fn an_invitation_of_another_organization_or_application_or_none_is_an_invalid_request() {
+        let o = org("org_a");
+        let r = invited(Prompt::Default, "org_b");
+        let mine = invitation("org_a", "ann@x.example", None);
+        assert_eq!(
+            refused(&decide_invitation(&r, Some((&mine, &o)), None)),
+            Some(ErrorCode::InvalidRequest)
+        );
+        let r = invited(Prompt::Default, "org_a");
+        let others = invitation("org_a", "ann@x.example", Some("other-client"));
+        assert_eq!(
+            refused(&decide_invitation(&r, Some((&others, &o)), None)),
+            Some(ErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            refused(&decide_invitation(&r, None, None)),
+            Some(ErrorCode::InvalidRequest)
+        );
+    }
+
+    #[test]
+    fn an_invitation_is_never_accepted_without_a_page() {
+        let (i, o) = (invitation("org_a", "ann@x.example", None), org("org_a"));
+        let r = invited(Prompt::None, "org_a");
+        assert_eq!(
+            refused(&decide_invitation(&r, Some((&i, &o)), None)),
+            Some(ErrorCode::LoginRequired)
+        );
+        assert_eq!(
+            refused(&decide_invitation(
+                &r,
+                Some((&i, &o)),
+                Some("ann@x.example")
+            )),
+            Some(ErrorCode::InteractionRequired)
         );
     }
 }

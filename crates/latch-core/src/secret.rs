@@ -51,7 +51,8 @@ impl fmt::Debug for Secret {
 }
 
 /// The SHA-256 of a secret, hex-encoded: what the store keeps and looks up by.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SecretHash(String);
 
 impl SecretHash {

@@ -110,8 +110,7 @@ impl Server {
         let refresh_token_key = keys.master().derive("latch refresh token v1");
         let code_key = keys.master().sub_key("latch authorization code v1");
         let device_key = keys.master().derive("latch device cookie v1");
-        let token_hooks =
-            crate::oauth::token_hook::TokenHooks::new(keys.master().derive("latch token hook v1"));
+        let token_hooks = crate::manage::token_hooks(keys.master());
         let mail_key = crate::mail::key(keys.master());
         let mail = mailer(&settings)?;
         let state = AppState(Arc::new(Inner {

@@ -17,7 +17,7 @@ use latch_testkit::Browser;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::EMAIL;
-use world::{World, claims, walk};
+use world::{World, claims, decline_link, walk};
 
 #[tokio::test]
 async fn a_users_organizations_are_listed_with_their_roles_in_each_and_paged() {
@@ -327,24 +327,6 @@ async fn bad_claim_mappings_are_refused_naming_the_field_and_change_nothing() {
     assert_eq!(unchanged["claim_mappings"], json!([]));
 }
 
-/// The hosted login page's way back: the link whose text starts "Back to" (CONTRACT: "a link on
-/// the hosted login page whose text starts 'Cancel' or 'Back to'"), as an absolute URL.
-fn decline_link(html: &str) -> String {
-    let anchor = html
-        .split("<a href=\"")
-        .skip(1)
-        .find(|rest| {
-            rest.split_once('>')
-                .is_some_and(|(_, text)| text.starts_with("Back to ") || text.starts_with("Cancel"))
-        })
-        .unwrap_or_else(|| panic!("no decline link:\n{html}"));
-    anchor
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .replace("&amp;", "&")
-}
-
 #[tokio::test]
 async fn back_to_the_application_returns_access_denied_with_state_and_iss() {
     let w = World::start().await;
@@ -402,4 +384,60 @@ async fn back_to_the_application_returns_access_denied_with_state_and_iss() {
         .await
         .expect_page();
     assert_eq!(status, 400);
+}
+
+/// `latch apps claim-mappings` replaces an application's mappings as the API's merge patch does,
+/// with the same validation.
+#[tokio::test]
+async fn the_cli_sets_claim_mappings_with_the_apis_rules() {
+    let w = World::start().await;
+    let id = w.web.client_id.as_str();
+    let mappings = json!([
+        {"claim": "https://example.com/plan", "source": "user.metadata.plan", "destinations": ["id_token"]},
+    ]);
+    let shown = w
+        .server
+        .cli(&["apps", "claim-mappings", id, &mappings.to_string()])
+        .await;
+    assert_eq!(shown["claim_mappings"], mappings, "{shown}");
+    let app = format!("/applications/{}", w.web.id);
+    assert_eq!(w.get(&app).await["claim_mappings"], mappings);
+
+    let bad = json!([{"claim": "https://example.com/x", "source": "user.password", "destinations": ["id_token"]}]);
+    for arg in [bad.to_string(), "not json".to_owned()] {
+        let out = w
+            .server
+            .cli_output(&["apps", "claim-mappings", id, &arg])
+            .await;
+        assert!(!out.status.success(), "{arg}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("claim_mappings") || stderr.contains("not JSON"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(w.get(&app).await["claim_mappings"], mappings, "unchanged");
+
+    // The mapping is in effect: the user's data in the ID token.
+    let user = w.user_id(EMAIL).await;
+    w.patch(
+        &format!("/users/{user}"),
+        json!({"metadata": {"plan": "gold"}}),
+    )
+    .await;
+    // In effect within a second (the application cache polls the store).
+    let browser = Browser::new();
+    let mut plan = Value::Null;
+    for _ in 0..30 {
+        let tokens = w.tokens(&browser, &[], &[]).await;
+        plan = claims(&tokens["id_token"])["https://example.com/plan"].clone();
+        if plan != Value::Null {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(plan, "gold");
+
+    let cleared = w.server.cli(&["apps", "claim-mappings", id, "[]"]).await;
+    assert_eq!(cleared["claim_mappings"], json!([]));
 }

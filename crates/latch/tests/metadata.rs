@@ -351,6 +351,60 @@ async fn the_cli_creates_users_with_metadata_and_an_external_id() {
     assert!(w.get("/users?email=cli2@example.com").await["data"][0].is_null());
 }
 
+/// `latch users update`: the API's merge patch, its validation, and never a password.
+#[tokio::test]
+async fn the_cli_merge_patches_metadata_and_the_external_id() {
+    let w = World::start().await;
+    let id = w.user_id(EMAIL).await;
+    let patch = json!({"metadata": {"plan": {"tier": "gold"}, "seats": 3}, "external_id": "crm-7"});
+    let user = w
+        .server
+        .cli(&["users", "update", &id, &patch.to_string()])
+        .await;
+    assert_eq!(
+        user["metadata"],
+        json!({"plan": {"tier": "gold"}, "seats": 3})
+    );
+    let second = json!({"metadata": {"seats": null, "plan": {"trial": true}}, "external_id": null});
+    let user = w
+        .server
+        .cli(&["users", "update", &id, &second.to_string()])
+        .await;
+    assert_eq!(
+        user["metadata"],
+        json!({"plan": {"tier": "gold", "trial": true}}),
+        "RFC 7396: members merged, null removes"
+    );
+    assert_eq!(user["external_id"], Value::Null);
+    assert_eq!(
+        w.get(&format!("/users/{id}")).await["metadata"],
+        user["metadata"]
+    );
+
+    let deep = json!({ "metadata": nested(6) }).to_string();
+    let refusals = [
+        (deep.as_str(), "metadata"),
+        ("not json", "not JSON"),
+        (r#"{"password": "another horse battery"}"#, "password"),
+        (r#"{"admin": true}"#, "admin"),
+    ];
+    for (arg, named) in refusals {
+        let out = w.server.cli_output(&["users", "update", &id, arg]).await;
+        assert!(!out.status.success(), "{arg}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{arg}: {stderr}");
+    }
+    assert_eq!(
+        w.get(&format!("/users/{id}")).await["metadata"],
+        user["metadata"]
+    );
+    let out = w
+        .server
+        .cli_output(&["users", "update", "no-such-user", "{}"])
+        .await;
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_found"));
+}
+
 #[tokio::test]
 async fn import_and_export_keep_metadata_and_external_ids() {
     let w = World::start().await;

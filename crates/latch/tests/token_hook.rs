@@ -328,3 +328,67 @@ async fn hook_urls_follow_the_backchannel_address_rules() {
     let (status, _) = w.call(Method::GET, &path, None).await;
     assert_eq!(status, 404, "nothing was set");
 }
+
+/// The CLI sets, shows and removes a hook as the management API does; the secret it prints is
+/// the one the calls are signed with.
+#[tokio::test]
+async fn the_cli_sets_shows_and_removes_a_hook_whose_secret_signs_the_calls() {
+    let w = World::start().await;
+    let hook = Hook::start(200, json!({}), Duration::ZERO).await;
+    let id = w.web.client_id.as_str();
+    let set = ["apps", "token-hook", "set", id, "--url", &hook.url];
+    let created = w
+        .server
+        .cli(
+            &[
+                &set[..],
+                &["--on-failure", "proceed", "--timeout-ms", "500"],
+            ]
+            .concat(),
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let view = json!({"url": hook.url, "on_failure": "proceed", "timeout_ms": 500});
+    let app = format!("/applications/{}", w.web.id);
+    assert_eq!(w.get(&format!("{app}/token-hook")).await, view);
+    assert_eq!(
+        w.server.cli(&["apps", "token-hook", "show", id]).await,
+        view,
+        "never the secret"
+    );
+
+    // The application is in effect within a second (the cache polls the store).
+    let mut signed = false;
+    for _ in 0..40 {
+        let (status, body) = client_token(&w).await;
+        assert_eq!(status, 200, "{body}");
+        if let Some(call) = hook.received().last() {
+            signed = verifies(&secret, call);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(signed, "{:?}", hook.received());
+
+    // Bad input: refused naming the field, the hook kept.
+    let out = w
+        .server
+        .cli_output(&["apps", "token-hook", "set", id, "--url", "ftp://x.example"])
+        .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("url"), "{stderr}");
+    assert_eq!(w.get(&format!("{app}/token-hook")).await, view);
+
+    w.server.cli(&["apps", "token-hook", "delete", id]).await;
+    let (status, _) = w
+        .call(Method::GET, &format!("{app}/token-hook"), None)
+        .await;
+    assert_eq!(status, 404);
+    let out = w
+        .server
+        .cli_output(&["apps", "token-hook", "delete", id])
+        .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_found"));
+}

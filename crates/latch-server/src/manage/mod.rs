@@ -36,7 +36,7 @@ pub use organizations::{
 };
 pub use roles::{NewRole, RoleView, create_role, delete_role, resolve_roles, role, update_role};
 pub use token_hook::{
-    NewTokenHook, TokenHookCreated, TokenHookView, delete_token_hook, set_token_hook,
+    NewTokenHook, TokenHookCreated, TokenHookView, delete_token_hook, set_token_hook, token_hooks,
 };
 pub use users::{
     NewUser, UserFields, UserView, create_user, delete_user, set_admin, update_user, user,

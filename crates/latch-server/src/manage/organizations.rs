@@ -312,8 +312,10 @@ pub struct NewInvitation {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 2592000)]
     pub ttl_seconds: Option<i64>,
-    /// An application with `redirects.initiate_login` (Auth0's `client_id`): once accepted, the
-    /// new member lands there (OpenID Connect Core §4).
+    /// The application the invitation is for (Auth0's `client_id`). When it has
+    /// `redirects.initiate_login`, the link goes there with `invitation`, `organization` and
+    /// `iss`, and the application forwards `invitation` and `organization` to `/oauth/authorize`;
+    /// otherwise the link opens the hosted accept page, which ends at the application.
     #[serde(default)]
     pub client_id: Option<String>,
 }
@@ -322,7 +324,8 @@ pub struct NewInvitation {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationCreated {
     pub id: String,
-    /// The link, shown this once.
+    /// The link, shown this once: the application's initiate-login URL with `invitation`,
+    /// `organization` and `iss`, or the hosted accept page.
     #[schema(format = "uri")]
     pub url: String,
     #[schema(format = DateTime)]
@@ -374,14 +377,13 @@ pub async fn create_invitation(
         let reason = format!("must be between 1 and {MAX_INVITATION_TTL}");
         return Err(FieldError::new("ttl_seconds", reason).into());
     }
-    if let Some(client_id) = &new.client_id
-        && store
-            .get_application_by_client_id(client_id)
-            .await?
-            .is_none()
-    {
-        return Err(FieldError::new("client_id", "names no application").into());
-    }
+    let app = match &new.client_id {
+        Some(client_id) => match store.get_application_by_client_id(client_id).await? {
+            Some(app) => Some(app),
+            None => return Err(FieldError::new("client_id", "names no application").into()),
+        },
+        None => None,
+    };
     let token = Secret::generate();
     let invitation = Invitation {
         id: uuid::Uuid::now_v7().to_string(),
@@ -395,10 +397,28 @@ pub async fn create_invitation(
         client_id: new.client_id,
     };
     store.insert_invitation(&invitation).await?;
-    let mut url = url::Url::parse(&format!("{issuer}/invitations/accept"))
-        .map_err(|e| ManageError::internal(&e))?;
-    url.query_pairs_mut()
-        .append_pair("token", token.expose_secret());
+    let initiate_login = app
+        .and_then(|a| a.redirects.initiate_login)
+        .and_then(|u| url::Url::parse(&u).ok());
+    let url = match initiate_login {
+        // Auth0's model: the application forwards `invitation` and `organization` to
+        // `/oauth/authorize` (`latch_core::flow::decide_invitation`); `iss` as in OIDC Core §4.
+        Some(mut url) => {
+            url.query_pairs_mut()
+                .append_pair("invitation", token.expose_secret())
+                .append_pair("organization", &org.id)
+                .append_pair("iss", issuer);
+            url
+        }
+        // The hosted accept page (`signin::invitation`).
+        None => {
+            let mut url = url::Url::parse(&format!("{issuer}/invitations/accept"))
+                .map_err(|e| ManageError::internal(&e))?;
+            url.query_pairs_mut()
+                .append_pair("token", token.expose_secret());
+            url
+        }
+    };
     Ok(InvitationCreated {
         id: invitation.id,
         url: url.into(),

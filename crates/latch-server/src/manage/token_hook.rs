@@ -62,6 +62,12 @@ pub struct TokenHookCreated {
     pub secret: String,
 }
 
+/// The holder of a deployment's hook secrets: `master`'s sub-key for them (the server's, and
+/// the CLI's when it sets a hook).
+pub fn token_hooks(master: &latch_jose::MasterKey) -> TokenHooks {
+    TokenHooks::new(master.derive("latch token hook v1"))
+}
+
 /// Sets the application's hook and returns the new secret. `allow_private` is
 /// `LATCH_BACKCHANNEL_ALLOW_PRIVATE`.
 pub async fn set_token_hook(

@@ -54,6 +54,7 @@ fn to_params(p: &Params) -> AuthorizeParams {
         request_uri: get("request_uri"),
         audience: get("audience"),
         organization: get("organization"),
+        invitation: get("invitation"),
         claims: get("claims"),
         id_token_hint: get("id_token_hint"),
         duplicated: Vec::new(),

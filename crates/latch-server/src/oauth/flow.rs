@@ -5,8 +5,8 @@
 //!
 //! Its callers: `oauth/authorize.rs` (a new request: `advance`), `login.rs` (the password checked:
 //! `parked`, then `resume`), `oauth/organization.rs` (the pick: `parked`, then `resume`) and
-//! `invitation.rs` (a new member's session: `signed_in_cookies`, `found`). None of them calls
-//! another.
+//! `invitation.rs` (a new member's session: `signed_in_cookies`, `found`; the invitation step of a
+//! request carrying `invitation=`: accepted, then resumed through `login.rs`'s `signed_in`).
 //!
 //! ## Adding a step
 //!
@@ -79,11 +79,17 @@ pub async fn advance(
     request: &AuthorizationRequest,
     signed_in: Option<&SignedIn>,
 ) -> Result<Response, StoreError> {
-    let memberships = match signed_in {
-        Some(s) => Some(memberships(state, request, &s.session.user_id).await?),
-        None => None,
+    let outcome = match &request.invitation {
+        Some(ticket) => invited(state, request, ticket, signed_in).await?,
+        None => {
+            let memberships = match signed_in {
+                Some(s) => Some(memberships(state, request, &s.session.user_id).await?),
+                None => None,
+            };
+            flow::decide(request, memberships)
+        }
     };
-    match (flow::decide(request, memberships), signed_in) {
+    match (outcome, signed_in) {
         (AuthorizeOutcome::IssueCode { organization_id }, Some(s)) => {
             issue_code(state, app, request, &s.session, organization_id).await
         }
@@ -94,6 +100,23 @@ pub async fn advance(
             ask(state, app, request, Step::Login, None).await
         }
     }
+}
+
+/// `decide_invitation` for a request carrying the invitation `ticket` (its hash).
+async fn invited(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    ticket: &SecretHash,
+    signed_in: Option<&SignedIn>,
+) -> Result<AuthorizeOutcome, StoreError> {
+    let pending = crate::signin::invitation::pending(state, ticket).await?;
+    let user = match signed_in {
+        Some(s) => state.store.get_user(&s.session.user_id).await?,
+        None => None,
+    };
+    let pending = pending.as_ref().map(|(i, o)| (i, o));
+    let email = user.as_ref().map(|u| u.email.as_str());
+    Ok(flow::decide_invitation(request, pending, email))
 }
 
 /// What `decide` needs of the user's organizations for this request.
@@ -133,10 +156,7 @@ async fn ask(
             Ok(picker(state, app, &id, &orgs))
         }
         (Step::Login, _) | (Step::PickOrganization(_), None) => {
-            // Bound to a new login-binding cookie: a login form posted from another browser is
-            // refused (login CSRF).
-            let binding = Secret::generate();
-            let id = park(state, request, &binding.hash()).await?;
+            let (id, cookie) = park_for_login(state, request).await?;
             let mut location = format!(
                 "{}/login?login_request={}",
                 state.settings.issuer,
@@ -147,15 +167,47 @@ async fn ask(
                 location.extend(url::form_urlencoded::byte_serialize(hint.as_bytes()));
             }
             let mut response = found(&location);
-            let ttl = PARKED_TTL;
-            if let Some(c) =
-                session::set_cookie(state, session::LOGIN, binding.expose_secret(), ttl)
-            {
-                response.headers_mut().append(header::SET_COOKIE, c);
-            }
+            response.headers_mut().extend(cookie);
             Ok(response)
         }
+        (
+            Step::AcceptInvitation {
+                organization,
+                email,
+            },
+            _,
+        ) => {
+            let (id, cookie) = park_for_login(state, request).await?;
+            let id = id.expose_secret();
+            let mut response =
+                crate::signin::invitation::step(state, id, &app.name, &organization, &email);
+            response.headers_mut().extend(cookie);
+            Ok(response)
+        }
+        (Step::InvitationForAnotherUser { organization }, _) => {
+            let label = organization
+                .display_name
+                .as_deref()
+                .unwrap_or(&organization.name);
+            let text = format!(
+                "This invitation to join {label} is for another account than the one signed in. \
+                 Sign out, then open the invitation link again."
+            );
+            Ok(pages::error(&state.theme, StatusCode::FORBIDDEN, &text))
+        }
     }
+}
+
+/// Parks the request bound to a new login-binding cookie (returned to set): a form posted from
+/// another browser is refused (login CSRF).
+async fn park_for_login(
+    state: &AppState,
+    request: &AuthorizationRequest,
+) -> Result<(Secret, Option<(header::HeaderName, HeaderValue)>), StoreError> {
+    let binding = Secret::generate();
+    let id = park(state, request, &binding.hash()).await?;
+    let cookie = session::set_cookie(state, session::LOGIN, binding.expose_secret(), PARKED_TTL);
+    Ok((id, cookie.map(|c| (header::SET_COOKIE, c))))
 }
 
 fn picker(state: &AppState, app: &Application, id: &Secret, orgs: &[Organization]) -> Response {

@@ -31,10 +31,13 @@ pub struct InvitationForm<'a> {
     /// The organization's display name.
     pub organization: &'a str,
     pub action: &'a str,
-    pub token: &'a str,
-    pub binding: &'a str,
+    /// Posted back as hidden inputs: the link's `token` and `binding`, or the authorization
+    /// step's `login_request`.
+    pub hidden: &'a [(&'a str, &'a str)],
     pub email: &'a str,
     pub error: Option<&'a str>,
+    /// The authorization step's way back: the decline link and the application's name.
+    pub decline: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Template)]
@@ -112,10 +115,10 @@ pub(super) struct InvitationPage<'a> {
     title: &'a str,
     organization: &'a str,
     action: &'a str,
-    token: &'a str,
-    binding: &'a str,
+    hidden: &'a [(&'a str, &'a str)],
     email: &'a str,
     error: Option<&'a str>,
+    decline: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> InvitationPage<'a> {
@@ -125,10 +128,10 @@ impl<'a> InvitationPage<'a> {
             title,
             organization: i.organization,
             action: i.action,
-            token: i.token,
-            binding: i.binding,
+            hidden: i.hidden,
             email: i.email,
             error: i.error,
+            decline: i.decline,
         }
     }
 }
@@ -186,10 +189,10 @@ mod tests {
         let invitation = InvitationForm {
             organization: h,
             action: h,
-            token: h,
-            binding: h,
+            hidden: &fields,
             email: h,
             error: Some(h),
+            decline: Some((h, h)),
         };
         vec![
             (

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use latch_core::application::Application;
 use latch_core::audit::ActorType;
 use latch_core::params::Params;
 use latch_core::secret::random_id;
@@ -24,7 +25,7 @@ use crate::signin::throttle;
 use crate::state::AppState;
 
 const WRONG_CREDENTIALS: &str = "The email or password is incorrect.";
-const EXPIRED: &str =
+pub(crate) const EXPIRED: &str =
     "This sign-in page has expired. Go back to the application and sign in again.";
 
 pub async fn get(
@@ -153,7 +154,7 @@ fn form(
 
 /// The parked request, if it exists, has not expired, and belongs to this browser (the binding
 /// cookie set when it was parked: a login form posted from another browser is refused).
-async fn pending(
+pub(crate) async fn pending(
     state: &AppState,
     headers: &HeaderMap,
     id: &str,
@@ -206,19 +207,36 @@ async fn sign_in(
         Credentials::Locked(wait) => return Ok(locked_page(state, wait)),
     };
     let Some(app) = parked.application(state).await? else {
-        return Ok(pages::error(
-            theme,
-            StatusCode::BAD_REQUEST,
-            "The application no longer exists.",
-        ));
+        return Ok(gone(state));
     };
+    signed_in(state, headers, ip, parked, &app, &user.id).await
+}
+
+pub(crate) fn gone(state: &AppState) -> Response {
+    pages::error(
+        &state.theme,
+        StatusCode::BAD_REQUEST,
+        "The application no longer exists.",
+    )
+}
+
+/// The login step done (the login form, or an invitation accepted on the way) for `user_id`:
+/// uses the parked request up, opens the session and resumes the request.
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    parked: Parked,
+    app: &Application,
+    user_id: &str,
+) -> Result<Response, StoreError> {
     let signer = Signer {
-        user_id: &user.id,
+        user_id,
         client_id: Some(parked.request.client_id.as_str()),
     };
     // Resumed once: of two sign-ins racing on one parked request, one completes it.
     if !parked.take(state).await? {
-        return Ok(pages::error(theme, StatusCode::BAD_REQUEST, EXPIRED));
+        return Ok(pages::error(&state.theme, StatusCode::BAD_REQUEST, EXPIRED));
     }
     let (cookie, session) = open_session(state, headers, ip, signer).await?;
     // The sign-in's one log line is its `login.success` audit event (`open_session`).
@@ -227,13 +245,13 @@ async fn sign_in(
         session,
         cookie: cookie.hash(),
     };
-    let mut response = flow::resume(state, parked, &app, &signed_in).await?;
+    let mut response = flow::resume(state, parked, app, &signed_in).await?;
     flow::signed_in_cookies(
         state,
         headers,
         &mut response,
         &cookie,
-        &user.id,
+        user_id,
         session::LOGIN,
     );
     Ok(response)

@@ -8,7 +8,8 @@ use latch_core::store::PageRequest;
 use latch_server::Settings;
 use latch_server::audit::{self, Event};
 use latch_server::manage::{
-    self, ApplicationCreated, ApplicationView, ClientSecretCreated, NewApplication,
+    self, ApplicationCreated, ApplicationView, ClientSecretCreated, NewApplication, NewTokenHook,
+    TokenHookView,
 };
 
 use super::{manage_error, now, open, print_json};
@@ -63,6 +64,46 @@ pub enum AppsCommand {
     /// Client secrets of a web application.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Set an application's claim mappings (claims from the user's and organization's data);
+    /// replaces the whole list, as the management API's merge patch does. Prints the application.
+    ClaimMappings {
+        /// The application's id or client_id.
+        id: String,
+        /// A JSON array of `{"claim", "source", "destinations"}` (`[]` removes them all).
+        #[arg(value_name = "JSON")]
+        mappings: String,
+    },
+    /// An application's token hook (called before tokens are issued).
+    #[command(subcommand)]
+    TokenHook(TokenHookCommand),
+}
+
+#[derive(Subcommand)]
+pub enum TokenHookCommand {
+    /// Set (or replace) the hook; prints it with its new signing secret, shown this once.
+    Set {
+        /// The application's id or client_id.
+        application_id: String,
+        /// Where Latch POSTs (https; http on loopback only).
+        #[arg(long)]
+        url: String,
+        /// What happens when the hook cannot be asked (default `deny`).
+        #[arg(long = "on-failure", value_parser = ["deny", "proceed"])]
+        on_failure: Option<String>,
+        /// How long Latch waits for the answer (100–5000; default 1000).
+        #[arg(long = "timeout-ms")]
+        timeout_ms: Option<u64>,
+    },
+    /// Show the hook (never its secret).
+    Show {
+        /// The application's id or client_id.
+        application_id: String,
+    },
+    /// Remove the hook.
+    Delete {
+        /// The application's id or client_id.
+        application_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -152,6 +193,66 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
             print_json(&serde_json::json!({ "deleted": app.id }))
         }
         AppsCommand::Secrets(cmd) => secrets(store, cmd).await,
+        AppsCommand::ClaimMappings { id, mappings } => {
+            let app = find(store, &id).await?;
+            let mappings: serde_json::Value = serde_json::from_str(&mappings)
+                .map_err(|e| anyhow!("invalid_request: the mappings are not JSON: {e}"))?;
+            let patch = serde_json::json!({ "claim_mappings": mappings });
+            let allow_private = settings.backchannel_allow_private;
+            let app = manage::update_application(store, &app, &patch, now(), allow_private)
+                .await
+                .map_err(manage_error)?;
+            print_json(&ApplicationView::from(&app))
+        }
+        AppsCommand::TokenHook(cmd) => token_hook(settings, store, cmd).await,
+    }
+}
+
+async fn token_hook(
+    settings: &Settings,
+    store: &dyn latch_core::store::Store,
+    cmd: TokenHookCommand,
+) -> anyhow::Result<()> {
+    match cmd {
+        TokenHookCommand::Set {
+            application_id,
+            url,
+            on_failure,
+            timeout_ms,
+        } => {
+            let app = find(store, &application_id).await?;
+            let new: NewTokenHook = serde_json::from_value(serde_json::json!({
+                "url": url,
+                "on_failure": on_failure,
+                "timeout_ms": timeout_ms,
+            }))?;
+            let master = latch_server::resolve_master_key(
+                settings.master_key.as_deref(),
+                &settings.database_url,
+            )?;
+            let hooks = manage::token_hooks(&master);
+            let allow_private = settings.backchannel_allow_private;
+            let (_, created) =
+                manage::set_token_hook(store, &hooks, &app, new, now(), allow_private)
+                    .await
+                    .map_err(manage_error)?;
+            print_json(&created)
+        }
+        TokenHookCommand::Show { application_id } => {
+            let app = find(store, &application_id).await?;
+            let hook = app
+                .token_hook
+                .as_ref()
+                .ok_or_else(|| anyhow!("not_found: the application has no token hook"))?;
+            print_json(&TokenHookView::from(hook))
+        }
+        TokenHookCommand::Delete { application_id } => {
+            let app = find(store, &application_id).await?;
+            manage::delete_token_hook(store, &app, now())
+                .await
+                .map_err(manage_error)?;
+            print_json(&serde_json::json!({ "deleted": "token_hook", "application": app.id }))
+        }
     }
 }
 

@@ -56,6 +56,15 @@ pub enum UsersCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Change a user's profile, `metadata` or `external_id` with a JSON merge patch (RFC 7396,
+    /// as `PATCH /api/v1/users/{id}`); prints the user. Not the password (`send-reset`, or the API).
+    Update {
+        /// The user's id.
+        id: String,
+        /// The merge patch, e.g. `{"metadata": {"plan": "gold"}, "external_id": "crm-1"}`.
+        #[arg(value_name = "JSON")]
+        patch: String,
+    },
     /// List the organizations a user belongs to, with the user's roles in each.
     Organizations {
         /// The user's id.
@@ -141,6 +150,23 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
                 }
             }
             print_json(&all)
+        }
+        UsersCommand::Update { id, patch } => {
+            let patch: serde_json::Value = serde_json::from_str(&patch)
+                .map_err(|e| anyhow!("invalid_request: the patch is not JSON: {e}"))?;
+            // A new password ends the user's sessions, which only a running server can announce
+            // (back-channel logout): the CLI leaves passwords to the API.
+            if patch.get("password").is_some() {
+                return Err(anyhow!(
+                    "invalid_request: the CLI does not set passwords (use send-reset or the API)"
+                ));
+            }
+            let current = manage::user(store, &id).await.map_err(manage_error)?;
+            let passwords = PasswordHasher::new(1)?;
+            let (user, _) = manage::update_user(store, &passwords, &current, &patch, now())
+                .await
+                .map_err(manage_error)?;
+            print_json(&UserView::from(&user))
         }
         UsersCommand::Organizations { id } => {
             let mut all = Vec::new();

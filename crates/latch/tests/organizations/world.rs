@@ -232,3 +232,25 @@ pub async fn walk(w: &World, path: &str, key: &str) -> (Vec<String>, Vec<usize>)
         }
     }
 }
+
+/// The hosted login page's way back: the link whose text starts "Back to" (CONTRACT: "a link on
+/// the hosted login page whose text starts 'Cancel' or 'Back to'"), as an absolute URL.
+#[allow(
+    dead_code,
+    reason = "not every test file that includes the world uses it"
+)]
+pub fn decline_link(html: &str) -> String {
+    let anchor = html
+        .split("<a href=\"")
+        .skip(1)
+        .find(|rest| {
+            rest.split_once('>')
+                .is_some_and(|(_, text)| text.starts_with("Back to ") || text.starts_with("Cancel"))
+        })
+        .unwrap_or_else(|| panic!("no decline link:\n{html}"));
+    anchor
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .replace("&amp;", "&")
+}
