@@ -33,6 +33,9 @@ pub enum Step {
     Login,
     /// One button per organization (bound to the session cookie).
     PickOrganization(Vec<Organization>),
+    /// "Check your inbox": the application requires a verified e-mail and the user's is not
+    /// (bound to the session cookie; the mailed link, or "continue" once it is used, resumes).
+    VerifyEmail,
 }
 
 /// The user's organizations, as far as the request needs them (read by the server for a signed-in
@@ -61,6 +64,21 @@ pub fn session_usable(
             .max_age
             .is_none_or(|max| now - session.auth_time <= max)
         && hinted_sub.is_none_or(|sub| sub == session.user_id)
+}
+
+/// What happens next for a signed-in user whose e-mail the application requires verified
+/// (`require_verified_email`) and who has not verified it: no code until they do.
+///
+/// OIDC Core §3.1.2.6: with `prompt=none` no page may be shown, and verifying needs the user:
+/// `interaction_required`.
+pub fn decide_unverified(request: &AuthorizationRequest) -> AuthorizeOutcome {
+    if request.prompt == Prompt::None {
+        return AuthorizeOutcome::Refuse(OAuthError::new(
+            ErrorCode::InteractionRequired,
+            "the user must verify their email address",
+        ));
+    }
+    AuthorizeOutcome::Ask(Step::VerifyEmail)
 }
 
 /// What happens next. `signed_in` is `None` without a usable session (see `session_usable`; a
@@ -214,6 +232,18 @@ mod tests {
         );
         assert_eq!(
             refused(&decide(&request(Prompt::None), two())),
+            Some(ErrorCode::InteractionRequired)
+        );
+    }
+
+    #[test]
+    fn an_unverified_user_verifies_first_unless_no_page_may_be_shown() {
+        assert_eq!(
+            decide_unverified(&request(Prompt::Default)),
+            AuthorizeOutcome::Ask(Step::VerifyEmail)
+        );
+        assert_eq!(
+            refused(&decide_unverified(&request(Prompt::None))),
             Some(ErrorCode::InteractionRequired)
         );
     }

@@ -181,6 +181,8 @@ pub async fn create(
         id_token_signed_response_alg: None,
         custom_claims: None,
         claim_mappings: None,
+        allow_signup: false,
+        require_verified_email: false,
     };
     let now = state.clock.now();
     let created = manage::create_application(

@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
             "/password/reset",
             get(crate::signin::new_password::get).post(crate::signin::new_password::post),
         )
+        .merge(crate::signin::verify_email::routes())
         .route(&state.theme.stylesheet_route, get(crate::pages::stylesheet))
         .route("/login/organization", post(organization::pick))
         .route(

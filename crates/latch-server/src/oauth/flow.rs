@@ -83,7 +83,13 @@ pub async fn advance(
         Some(s) => Some(memberships(state, request, &s.session.user_id).await?),
         None => None,
     };
-    match (flow::decide(request, memberships), signed_in) {
+    let outcome = match signed_in {
+        Some(s) if app.require_verified_email && !email_verified(state, s).await? => {
+            flow::decide_unverified(request)
+        }
+        _ => flow::decide(request, memberships),
+    };
+    match (outcome, signed_in) {
         (AuthorizeOutcome::IssueCode { organization_id }, Some(s)) => {
             issue_code(state, app, request, &s.session, organization_id).await
         }
@@ -94,6 +100,12 @@ pub async fn advance(
             ask(state, app, request, Step::Login, None).await
         }
     }
+}
+
+/// Whether the session's user has verified their e-mail address.
+async fn email_verified(state: &AppState, signed_in: &SignedIn) -> Result<bool, StoreError> {
+    let user = state.store.get_user(&signed_in.session.user_id).await?;
+    Ok(user.is_some_and(|u| u.email_verified))
 }
 
 /// What `decide` needs of the user's organizations for this request.
@@ -132,7 +144,13 @@ async fn ask(
             let id = park(state, request, &s.cookie).await?;
             Ok(picker(state, app, &id, &orgs))
         }
-        (Step::Login, _) | (Step::PickOrganization(_), None) => {
+        // Bound to the session that waits for the verification.
+        (Step::VerifyEmail, Some(s)) => {
+            let id = park(state, request, &s.cookie).await?;
+            crate::signin::verify_email::check_inbox(state, app, &s.session.user_id, &id, None)
+                .await
+        }
+        (Step::Login, _) | (Step::PickOrganization(_) | Step::VerifyEmail, None) => {
             // Bound to a new login-binding cookie: a login form posted from another browser is
             // refused (login CSRF).
             let binding = Secret::generate();

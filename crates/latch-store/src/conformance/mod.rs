@@ -26,6 +26,7 @@ mod sessions;
 mod throttle;
 mod tokens;
 mod users;
+mod verifications;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,6 +55,7 @@ pub use sessions::*;
 pub use throttle::*;
 pub use tokens::*;
 pub use users::*;
+pub use verifications::*;
 
 /// A store prepared for one case, with what to do once the case has passed.
 pub struct Fixture {
@@ -145,6 +147,7 @@ macro_rules! conformance_tests {
             case_mail_is_leased_retried_and_erased,
             case_mail_limits_count_per_recipient_and_in_all,
             case_password_resets_are_single_use_and_superseded,
+            case_a_verification_link_verifies_its_address_once,
             case_purge_deletes_only_what_expired,
             case_throttles_count_lock_and_clear,
             case_quiet_throttles_are_purged_and_live_ones_kept,
@@ -169,6 +172,7 @@ macro_rules! conformance_tests {
             case_concurrent_claims_never_share_a_delivery,
             case_concurrent_mail_claims_never_share_a_message,
             case_concurrent_takes_of_a_reset_link_have_one_winner,
+            case_concurrent_takes_of_a_verification_link_have_one_winner,
             case_concurrent_failures_are_all_counted,
             case_concurrent_acceptances_have_one_winner
         );
@@ -228,6 +232,8 @@ pub(crate) fn application(backchannel: Option<&str>) -> Application {
             timeout_ms: 1500,
             secret_salt: new_id(),
         }),
+        allow_signup: backchannel.is_some(),
+        require_verified_email: backchannel.is_some(),
         created_at: NOW,
         updated_at: NOW,
     }

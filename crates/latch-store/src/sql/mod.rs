@@ -33,6 +33,7 @@ mod rows;
 mod sessions;
 mod throttle;
 mod users;
+mod verifications;
 
 pub(crate) use columns::*;
 pub(crate) use org_rows::*;
@@ -114,6 +115,7 @@ impl<B: Backend> Store for SqlStore<B> {
             ("DELETE FROM redeemed_codes WHERE expires_at < $1", now),
             ("DELETE FROM login_requests WHERE expires_at < $1", now),
             ("DELETE FROM password_resets WHERE expires_at < $1", now),
+            ("DELETE FROM email_verifications WHERE expires_at < $1", now),
             ("DELETE FROM revocations WHERE expires_at < $1", now),
             (
                 "DELETE FROM refresh_grants WHERE purge_after < $1",
