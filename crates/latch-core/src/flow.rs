@@ -31,6 +31,8 @@ pub enum AuthorizeOutcome {
 pub enum Step {
     /// The login form (bound to the login-binding cookie).
     Login,
+    /// The account-creation form, `prompt=create` (bound to the login-binding cookie).
+    SignUp,
     /// One button per organization (bound to the session cookie).
     PickOrganization(Vec<Organization>),
     /// "Check your inbox": the application requires a verified e-mail and the user's is not
@@ -59,7 +61,8 @@ pub fn session_usable(
     hinted_sub: Option<&str>,
     now: UnixTime,
 ) -> bool {
-    request.prompt != Prompt::Login
+    // Prompt Create 1.0: `create` asks for a new account, whoever is signed in.
+    !matches!(request.prompt, Prompt::Login | Prompt::Create)
         && request
             .max_age
             .is_none_or(|max| now - session.auth_time <= max)
@@ -91,6 +94,9 @@ pub fn decide(request: &AuthorizationRequest, signed_in: Option<Memberships>) ->
         // OIDC Core §3.1.2.1: prompt=none must not show a page.
         if request.prompt == Prompt::None {
             return refuse(ErrorCode::LoginRequired, "the user must sign in");
+        }
+        if request.prompt == Prompt::Create {
+            return AuthorizeOutcome::Ask(Step::SignUp);
         }
         return AuthorizeOutcome::Ask(Step::Login);
     };
@@ -193,6 +199,10 @@ mod tests {
             refused(&decide(&request(Prompt::None), None)),
             Some(ErrorCode::LoginRequired)
         );
+        assert_eq!(
+            decide(&request(Prompt::Create), None),
+            AuthorizeOutcome::Ask(Step::SignUp)
+        );
     }
 
     #[test]
@@ -201,6 +211,10 @@ mod tests {
         assert!(session_usable(&request(Prompt::Default), &s, None, 200));
         assert!(session_usable(&request(Prompt::None), &s, Some("u"), 200));
         assert!(!session_usable(&request(Prompt::Login), &s, None, 200));
+        assert!(
+            !session_usable(&request(Prompt::Create), &s, None, 200),
+            "prompt=create asks for a new account"
+        );
         assert!(
             !session_usable(&request(Prompt::Default), &s, Some("other"), 200),
             "the hint names another user"

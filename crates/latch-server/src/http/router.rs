@@ -21,6 +21,10 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(login::get).post(login::post))
         .route("/login/decline", get(crate::signin::decline::get))
         .route(
+            "/signup",
+            get(crate::signin::signup::get).post(crate::signin::signup::post),
+        )
+        .route(
             "/password/forgot",
             get(crate::signin::password_reset::get).post(crate::signin::password_reset::post),
         )

@@ -6,6 +6,7 @@
 //! way; a running server sends. Without SMTP configured `AppState::mail` is `None`: start-up says
 //! so once, and no page offers what needs mail.
 
+pub mod invitation;
 pub mod smtp;
 pub mod worker;
 

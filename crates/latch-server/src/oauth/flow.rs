@@ -150,13 +150,24 @@ async fn ask(
             crate::signin::verify_email::check_inbox(state, app, &s.session.user_id, &id, None)
                 .await
         }
-        (Step::Login, _) | (Step::PickOrganization(_) | Step::VerifyEmail, None) => {
+        // Sign-up mails the address (a link to verify it, or word that it has an account):
+        // without e-mail it is not offered.
+        (Step::SignUp, _) if !state.mail_enabled() => {
+            let error = OAuthError::new(
+                latch_core::ErrorCode::InvalidRequest,
+                "prompt=create: sign-up needs e-mail, which is not configured",
+            );
+            Ok(refuse(state, request, &error))
+        }
+        (step @ (Step::Login | Step::SignUp), _)
+        | (step @ (Step::PickOrganization(_) | Step::VerifyEmail), None) => {
             // Bound to a new login-binding cookie: a login form posted from another browser is
             // refused (login CSRF).
             let binding = Secret::generate();
             let id = park(state, request, &binding.hash()).await?;
+            let page = if step == Step::SignUp { "signup" } else { "login" };
             let mut location = format!(
-                "{}/login?login_request={}",
+                "{}/{page}?login_request={}",
                 state.settings.issuer,
                 id.expose_secret()
             );

@@ -12,5 +12,6 @@ pub(crate) mod new_password;
 pub mod password;
 pub mod password_reset;
 pub(crate) mod session;
+pub(crate) mod signup;
 pub(crate) mod throttle;
 pub mod verify_email;

@@ -13,6 +13,8 @@
 //! decided again) and "send a new link" (`POST /email/resend`), both bound to the session cookie
 //! through the parked request.
 
+use std::net::IpAddr;
+
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -25,11 +27,14 @@ use latch_core::store::{EmailVerification, StoreError};
 use latch_core::user::User;
 use latch_core::Secret;
 
+use crate::http::client_ip::ClientIp;
 use crate::jobs::audit::Event;
 use crate::mail::Mail;
 use crate::oauth::flow::{self, SignedIn};
 use crate::pages::{self, Theme};
+use crate::signin::login::{Signer, open_session};
 use crate::signin::password_reset::Issuer;
+use crate::signin::session;
 use crate::state::AppState;
 
 /// Seconds a verification link works.
@@ -212,17 +217,23 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Re
 }
 
 /// `POST /email/verify`: uses the link up.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let token = form_field(&headers, &body, "token").and_then(|t| Secret::parse(&t));
     let Some(token) = token else {
         return refused(&state, USED);
     };
-    handled(&state, verify(&state, &headers, &token).await)
+    handled(&state, verify(&state, &headers, ip, &token).await)
 }
 
 async fn verify(
     state: &AppState,
     headers: &HeaderMap,
+    ip: Option<IpAddr>,
     token: &Secret,
 ) -> Result<Response, StoreError> {
     let now = state.clock.now();
@@ -241,8 +252,30 @@ async fn verify(
     let signed_in = flow::signed_in(state, headers)
         .await?
         .filter(|s| s.session.user_id == link.user_id);
-    if let (Some(id), Some(s)) = (&link.login_request, &signed_in) {
-        if let Some(response) = go_on(state, id, s).await? {
+    if let (Some(id), Some(s)) = (&link.login_request, &signed_in)
+        && let Some(response) = go_on(state, id, s).await?
+    {
+        return Ok(response);
+    }
+    // A sign-up: its request is bound to this browser's login-binding cookie, so only the
+    // browser that signed up is signed in by the link.
+    if let (Some(id), Some(binding)) = (&link.login_request, session::login_binding(state, headers))
+        && let Some(parked) = flow::parked(state, id, &binding).await?
+        && let Some(app) = parked.application(state).await?
+    {
+        let signer = Signer {
+            user_id: &link.user_id,
+            client_id: Some(app.client_id.as_str()),
+        };
+        if parked.take(state).await? {
+            let (cookie, session) = open_session(state, headers, ip, signer).await?;
+            let signed_in = SignedIn {
+                session,
+                cookie: cookie.hash(),
+            };
+            let mut response = flow::resume(state, parked, &app, &signed_in).await?;
+            let user_id = &link.user_id;
+            flow::signed_in_cookies(state, headers, &mut response, &cookie, user_id, session::LOGIN);
             return Ok(response);
         }
     }
