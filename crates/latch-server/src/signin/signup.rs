@@ -86,19 +86,19 @@ pub async fn get(
 ) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let id = params.get("login_request").ok().flatten().unwrap_or("");
-    let result = async {
-        let Some((_, app)) = offered(&state, &headers, id).await? else {
-            return Ok(refused(&state, id));
-        };
-        let empty = Form {
-            id,
-            email: "",
-            password: "",
-            name: "",
-        };
-        Ok(form(&state, &app, &empty, None))
-    }
-    .await;
+    let result = match offered(&state, &headers, id).await {
+        Ok(Some((_, app))) => {
+            let empty = Form {
+                id,
+                email: "",
+                password: "",
+                name: "",
+            };
+            Ok(form(&state, &app, &empty, None))
+        }
+        Ok(None) => Ok(refused(&state, id)),
+        Err(e) => Err(e),
+    };
     handled(&state, result)
 }
 

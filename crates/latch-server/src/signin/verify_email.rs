@@ -305,43 +305,43 @@ async fn go_on(state: &AppState, id: &str, s: &SignedIn) -> Result<Option<Respon
 /// this page again if not).
 pub async fn continue_(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let id = form_field(&headers, &body, "login_request").unwrap_or_default();
-    let result = async {
-        let Some(s) = flow::signed_in(&state, &headers).await? else {
-            return Ok(expired(&state));
-        };
-        Ok(go_on(&state, &id, &s).await?.unwrap_or_else(|| expired(&state)))
-    }
-    .await;
-    handled(&state, result)
+    handled(&state, continued(&state, &headers, &id).await)
+}
+
+async fn continued(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Response, StoreError> {
+    let Some(s) = flow::signed_in(state, headers).await? else {
+        return Ok(expired(state));
+    };
+    Ok(go_on(state, id, &s).await?.unwrap_or_else(|| expired(state)))
 }
 
 /// `POST /email/resend`: a new link (within the send limits), for the parked request.
 pub async fn resend(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let id = form_field(&headers, &body, "login_request").unwrap_or_default();
-    let result = async {
-        let Some(s) = flow::signed_in(&state, &headers).await? else {
-            return Ok(expired(&state));
-        };
-        let Some(parked) = flow::parked(&state, &id, &s.cookie).await? else {
-            return Ok(expired(&state));
-        };
-        let (Some(app), Some(user), Some(secret)) = (
-            parked.application(&state).await?,
-            state.store.get_user(&s.session.user_id).await?,
-            Secret::parse(&id),
-        ) else {
-            return Ok(expired(&state));
-        };
-        let actor = (ActorType::User, Some(user.id.as_str()));
-        let notice = if send(&state, &user, Some(&id), actor).await? {
-            "We sent a new link. It works once, for 24 hours."
-        } else {
-            "No more links can be sent to this address for now. Use the last one, or try again later."
-        };
-        check_inbox(&state, &app, &user.id, &secret, Some(notice)).await
-    }
-    .await;
-    handled(&state, result)
+    handled(&state, resent(&state, &headers, &id).await)
+}
+
+async fn resent(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Response, StoreError> {
+    let Some(s) = flow::signed_in(state, headers).await? else {
+        return Ok(expired(state));
+    };
+    let Some(parked) = flow::parked(state, id, &s.cookie).await? else {
+        return Ok(expired(state));
+    };
+    let (Some(app), Some(user), Some(secret)) = (
+        parked.application(state).await?,
+        state.store.get_user(&s.session.user_id).await?,
+        Secret::parse(id),
+    ) else {
+        return Ok(expired(state));
+    };
+    let actor = (ActorType::User, Some(user.id.as_str()));
+    let notice = if send(state, &user, Some(id), actor).await? {
+        "We sent a new link. It works once, for 24 hours."
+    } else {
+        "No more links can be sent to this address for now. Use the last one, or try again later."
+    };
+    check_inbox(state, &app, &user.id, &secret, Some(notice)).await
 }
 
 /// The pages' routes (relative to the issuer).
@@ -384,4 +384,40 @@ fn handled(state: &AppState, result: Result<Response, StoreError>) -> Response {
             "Something went wrong; please try again.",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "<script>alert(\"x\")</script>' onmouseover='y' & \"z";
+
+    #[test]
+    fn the_verification_mail_escapes_its_html_and_keeps_its_text_plain() {
+        let link = "https://id.example.com/email/verify?token=a&b";
+        let html = VerifyHtml {
+            name: HOSTILE,
+            email: HOSTILE,
+            link,
+            valid_for: "24 hours",
+            color: "#3466d6",
+        }
+        .render()
+        .unwrap();
+        assert!(
+            !html.contains("<script") && !html.contains("' onmouseover"),
+            "{html}"
+        );
+        assert!(html.contains("token=a&#38;b"), "{html}");
+        let text = VerifyText {
+            name: HOSTILE,
+            email: HOSTILE,
+            link,
+            valid_for: "24 hours",
+        }
+        .render()
+        .unwrap();
+        assert!(text.contains(link) && text.contains(HOSTILE), "{text}");
+        assert!(text.contains("24 hours"), "{text}");
+    }
 }
