@@ -103,17 +103,18 @@ async fn sign_up_with_prompt_create_verifies_the_address_then_the_code_flow_cont
         .unwrap();
     assert_eq!(discovery["prompt_values_supported"], json!(["none", "login"]));
     let web = app(&server, "web", REDIRECT, &["--allow-signup"]).await;
-    let discovery: Value = reqwest::get(server.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        discovery["prompt_values_supported"],
-        json!(["none", "login", "create"]),
-        "Prompt Create 1.0 §4.2"
-    );
+    // What the CLI creates is in effect within a second (the applications cache).
+    let listed = latch_testkit::wait_until(Duration::from_secs(5), || async {
+        let discovery: Value = reqwest::get(server.url("/.well-known/openid-configuration"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        discovery["prompt_values_supported"] == json!(["none", "login", "create"])
+    })
+    .await;
+    assert!(listed, "Prompt Create 1.0 §4.2: create listed");
 
     let auth = authorization(&rp(&server, &web).await, &["openid", "email"]);
     let browser = Browser::new();
