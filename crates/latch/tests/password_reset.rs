@@ -224,7 +224,10 @@ async fn assert_link_refused(browser: &Browser, link: &str, why: &str) {
     assert_eq!(status, 400, "{why}: {html}");
     assert!(html.contains("This link no longer works"), "{why}: {html}");
     assert!(html.contains("already used"), "{why}: {html}");
-    assert!(!html.contains(r#"name="password""#), "{why}: no form: {html}");
+    assert!(
+        !html.contains(r#"name="password""#),
+        "{why}: no form: {html}"
+    );
 }
 
 /// Posts the new-password form of `link`.
@@ -364,10 +367,11 @@ async fn an_expired_link_shows_a_clear_page_and_no_form() {
         .await;
     assert_eq!(out["queued"], true, "{out}");
     let mail = smtp.wait_for(EMAIL, 1, Duration::from_secs(15)).await;
-    assert!(mail[0].text().contains("1 second"), "the mail says how long");
-    let link = mail[0]
-        .link(&server.url("/password/reset?token="))
-        .unwrap();
+    assert!(
+        mail[0].text().contains("1 second"),
+        "the mail says how long"
+    );
+    let link = mail[0].link(&server.url("/password/reset?token=")).unwrap();
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     let browser = Browser::new();
     assert_link_refused(&browser, &link, "expired").await;
@@ -386,7 +390,12 @@ async fn an_expired_link_shows_a_clear_page_and_no_form() {
         .sign_in(&auth.url, REDIRECT, EMAIL, PASSWORD)
         .await;
     // A made-up token and none at all get the same page.
-    assert_link_refused(&browser, &server.url("/password/reset?token=AAAA"), "made up").await;
+    assert_link_refused(
+        &browser,
+        &server.url("/password/reset?token=AAAA"),
+        "made up",
+    )
+    .await;
     assert_link_refused(&browser, &server.url("/password/reset"), "none").await;
     let out = server
         .cli_output(&["users", "send-reset", EMAIL, "--ttl-seconds", "0"])

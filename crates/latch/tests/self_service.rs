@@ -74,7 +74,13 @@ fn verify_link(server: &LatchServer, mail: &ReceivedMail) -> String {
         .expect("a verification link")
 }
 
-async fn api(server: &LatchServer, bearer: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn api(
+    server: &LatchServer,
+    bearer: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = latch_testkit::rp::reqwest_client()
         .request(method, server.url(&format!("/api/v1{path}")))
         .bearer_auth(bearer);
@@ -87,8 +93,18 @@ async fn api(server: &LatchServer, bearer: &str, method: reqwest::Method, path: 
 }
 
 async fn user_id(server: &LatchServer, bearer: &str, email: &str) -> String {
-    let (_, list) = api(server, bearer, reqwest::Method::GET, &format!("/users?email={email}"), None).await;
-    list["data"][0]["id"].as_str().unwrap_or_else(|| panic!("{list}")).to_owned()
+    let (_, list) = api(
+        server,
+        bearer,
+        reqwest::Method::GET,
+        &format!("/users?email={email}"),
+        None,
+    )
+    .await;
+    list["data"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{list}"))
+        .to_owned()
 }
 
 #[tokio::test]
@@ -101,7 +117,10 @@ async fn sign_up_with_prompt_create_verifies_the_address_then_the_code_flow_cont
         .json()
         .await
         .unwrap();
-    assert_eq!(discovery["prompt_values_supported"], json!(["none", "login"]));
+    assert_eq!(
+        discovery["prompt_values_supported"],
+        json!(["none", "login"])
+    );
     let web = app(&server, "web", REDIRECT, &["--allow-signup"]).await;
     // What the CLI creates is in effect within a second (the applications cache).
     let listed = latch_testkit::wait_until(Duration::from_secs(5), || async {
@@ -118,7 +137,10 @@ async fn sign_up_with_prompt_create_verifies_the_address_then_the_code_flow_cont
 
     let auth = authorization(&rp(&server, &web).await, &["openid", "email"]);
     let browser = Browser::new();
-    let (url, status, html) = browser.authorize(&create(&auth), REDIRECT).await.expect_page();
+    let (url, status, html) = browser
+        .authorize(&create(&auth), REDIRECT)
+        .await
+        .expect_page();
     assert_eq!(status, 200);
     assert_eq!(url.path(), "/signup", "{url}");
     assert!(html.contains("Create your account"), "{html}");
@@ -130,8 +152,15 @@ async fn sign_up_with_prompt_create_verifies_the_address_then_the_code_flow_cont
     assert_eq!(status, 200);
     assert!(html.contains("Check your inbox"), "{html}");
 
-    let mail = smtp.wait_for(NEW, 1, Duration::from_secs(15)).await.remove(0);
-    assert!(mail.subject().unwrap().contains("Verify your email"), "{:?}", mail.subject());
+    let mail = smtp
+        .wait_for(NEW, 1, Duration::from_secs(15))
+        .await
+        .remove(0);
+    assert!(
+        mail.subject().unwrap().contains("Verify your email"),
+        "{:?}",
+        mail.subject()
+    );
     let link = verify_link(&server, &mail);
     // Opening the link uses nothing up (a mail scanner); its button does.
     assert_eq!(browser.get(&link).await.status(), 200);
@@ -145,11 +174,16 @@ async fn sign_up_with_prompt_create_verifies_the_address_then_the_code_flow_cont
     // Used once; and the new account signs in with its password.
     let page = browser.get(&link).await.text().await.unwrap();
     let refused = Browser::new()
-        .post_form(&server.url("/email/verify"), &[("token", link.split("token=").nth(1).unwrap())])
+        .post_form(
+            &server.url("/email/verify"),
+            &[("token", link.split("token=").nth(1).unwrap())],
+        )
         .await;
     assert_eq!(refused.status(), 400, "{page}");
     let auth = authorization(&rp(&server, &web).await, &["openid"]);
-    Browser::new().sign_in(&auth.url, REDIRECT, NEW, NEW_PASSWORD).await;
+    Browser::new()
+        .sign_in(&auth.url, REDIRECT, NEW, NEW_PASSWORD)
+        .await;
 }
 
 #[tokio::test]
@@ -159,9 +193,15 @@ async fn the_link_opened_in_another_browser_verifies_but_signs_no_one_in() {
     let web = app(&server, "web", REDIRECT, &["--allow-signup"]).await;
     let auth = authorization(&rp(&server, &web).await, &["openid"]);
     let browser = Browser::new();
-    let (url, _, html) = browser.authorize(&create(&auth), REDIRECT).await.expect_page();
+    let (url, _, html) = browser
+        .authorize(&create(&auth), REDIRECT)
+        .await
+        .expect_page();
     submit_sign_up(&browser, &url, &html, NEW, NEW_PASSWORD).await;
-    let mail = smtp.wait_for(NEW, 1, Duration::from_secs(15)).await.remove(0);
+    let mail = smtp
+        .wait_for(NEW, 1, Duration::from_secs(15))
+        .await
+        .remove(0);
     let (_, status, html) = use_link(&Browser::new(), &verify_link(&server, &mail), REDIRECT)
         .await
         .expect_page();
@@ -178,21 +218,47 @@ async fn sign_up_with_an_address_that_has_an_account_answers_the_same_and_mails_
     for email in [EMAIL, NEW] {
         let auth = authorization(&rp(&server, &web).await, &["openid"]);
         let browser = Browser::new();
-        let (url, _, html) = browser.authorize(&create(&auth), REDIRECT).await.expect_page();
+        let (url, _, html) = browser
+            .authorize(&create(&auth), REDIRECT)
+            .await
+            .expect_page();
         let (status, body) = submit_sign_up(&browser, &url, &html, email, NEW_PASSWORD).await;
         answers.push((status, body.replace(email, "EMAIL")));
     }
-    assert_eq!(answers[0], answers[1], "no enumeration: same status and page");
+    assert_eq!(
+        answers[0], answers[1],
+        "no enumeration: same status and page"
+    );
 
-    let mail = smtp.wait_for(EMAIL, 1, Duration::from_secs(15)).await.remove(0);
-    assert!(mail.subject().unwrap().contains("already have"), "{:?}", mail.subject());
-    assert!(mail.link(&server.url("/email/verify")).is_none(), "no link: {}", mail.text());
+    let mail = smtp
+        .wait_for(EMAIL, 1, Duration::from_secs(15))
+        .await
+        .remove(0);
+    assert!(
+        mail.subject().unwrap().contains("already have"),
+        "{:?}",
+        mail.subject()
+    );
+    assert!(
+        mail.link(&server.url("/email/verify")).is_none(),
+        "no link: {}",
+        mail.text()
+    );
     smtp.wait_for(NEW, 1, Duration::from_secs(15)).await;
     // No second account: the old password still signs in, the new one does not.
     let auth = authorization(&rp(&server, &web).await, &["openid"]);
-    Browser::new().sign_in(&auth.url, REDIRECT, EMAIL, PASSWORD).await;
+    Browser::new()
+        .sign_in(&auth.url, REDIRECT, EMAIL, PASSWORD)
+        .await;
     let bearer = admin_token(&server).await;
-    let (_, list) = api(&server, &bearer, reqwest::Method::GET, &format!("/users?email={EMAIL}"), None).await;
+    let (_, list) = api(
+        &server,
+        &bearer,
+        reqwest::Method::GET,
+        &format!("/users?email={EMAIL}"),
+        None,
+    )
+    .await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
 }
 
@@ -202,15 +268,34 @@ async fn prompt_create_is_refused_where_sign_up_is_not_offered() {
     let server = server_sending_to(&smtp).await;
     let closed = app(&server, "web", REDIRECT, &[]).await;
     let auth = authorization(&rp(&server, &closed).await, &["openid"]);
-    let callback = Browser::new().authorize(&create(&auth), REDIRECT).await.expect_redirect();
-    assert_eq!(param(&callback, "error").as_deref(), Some("invalid_request"), "{callback}");
-    assert_eq!(param(&callback, "state").as_deref(), Some(auth.state.secret().as_str()));
+    let callback = Browser::new()
+        .authorize(&create(&auth), REDIRECT)
+        .await
+        .expect_redirect();
+    assert_eq!(
+        param(&callback, "error").as_deref(),
+        Some("invalid_request"),
+        "{callback}"
+    );
+    assert_eq!(
+        param(&callback, "state").as_deref(),
+        Some(auth.state.secret().as_str())
+    );
     // Its login page has no "Create account" link; an open application's has.
-    let (url, _, html) = Browser::new().authorize(&auth.url, REDIRECT).await.expect_page();
+    let (url, _, html) = Browser::new()
+        .authorize(&auth.url, REDIRECT)
+        .await
+        .expect_page();
     assert!(!html.contains("Create account"), "{html}");
     let id = param(&url, "login_request").unwrap();
-    let page = Browser::new().get(&server.url(&format!("/signup?login_request={id}"))).await;
-    assert_eq!(page.status(), 400, "another browser, and an app without sign-up");
+    let page = Browser::new()
+        .get(&server.url(&format!("/signup?login_request={id}")))
+        .await;
+    assert_eq!(
+        page.status(),
+        400,
+        "another browser, and an app without sign-up"
+    );
     let open = app(&server, "web", REDIRECT, &["--allow-signup"]).await;
     let auth = authorization(&rp(&server, &open).await, &["openid"]);
     let browser = Browser::new();
@@ -221,9 +306,18 @@ async fn prompt_create_is_refused_where_sign_up_is_not_offered() {
     let plain = server_with(&[]).await;
     let open = app(&plain, "web", REDIRECT, &["--allow-signup"]).await;
     let auth = authorization(&rp(&plain, &open).await, &["openid"]);
-    let callback = Browser::new().authorize(&create(&auth), REDIRECT).await.expect_redirect();
-    assert_eq!(param(&callback, "error").as_deref(), Some("invalid_request"));
-    let (_, _, html) = Browser::new().authorize(&auth.url, REDIRECT).await.expect_page();
+    let callback = Browser::new()
+        .authorize(&create(&auth), REDIRECT)
+        .await
+        .expect_redirect();
+    assert_eq!(
+        param(&callback, "error").as_deref(),
+        Some("invalid_request")
+    );
+    let (_, _, html) = Browser::new()
+        .authorize(&auth.url, REDIRECT)
+        .await
+        .expect_page();
     assert!(!html.contains("Create account"), "{html}");
 }
 
@@ -239,18 +333,31 @@ async fn sign_ups_from_one_address_are_limited() {
     let web = app(&server, "web", REDIRECT, &["--allow-signup"]).await;
     let auth = authorization(&rp(&server, &web).await, &["openid"]);
     let browser = Browser::forwarded_for("203.0.113.7");
-    let (url, _, html) = browser.authorize(&create(&auth), REDIRECT).await.expect_page();
+    let (url, _, html) = browser
+        .authorize(&create(&auth), REDIRECT)
+        .await
+        .expect_page();
     let mut statuses = Vec::new();
     for i in 0..21 {
         let email = format!("user{i}@example.com");
-        statuses.push(submit_sign_up(&browser, &url, &html, &email, "short").await.0);
+        statuses.push(
+            submit_sign_up(&browser, &url, &html, &email, "short")
+                .await
+                .0,
+        );
     }
     assert!(statuses[..20].iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(statuses[20], 429, "{statuses:?}");
     // Another address is not refused.
     let other = Browser::forwarded_for("203.0.113.8");
-    let (url, _, html) = other.authorize(&create(&auth), REDIRECT).await.expect_page();
-    assert_eq!(submit_sign_up(&other, &url, &html, NEW, "short").await.0, 200);
+    let (url, _, html) = other
+        .authorize(&create(&auth), REDIRECT)
+        .await
+        .expect_page();
+    assert_eq!(
+        submit_sign_up(&other, &url, &html, NEW, "short").await.0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -262,11 +369,16 @@ async fn an_application_requiring_a_verified_email_asks_first_then_continues() {
     let auth = authorization(&rp(&server, &web).await, &["openid", "email"]);
     let browser = Browser::new();
     let (url, _, html) = browser.authorize(&auth.url, REDIRECT).await.expect_page();
-    let step = browser.submit_login_form(&url, &html, EMAIL, PASSWORD, REDIRECT).await;
+    let step = browser
+        .submit_login_form(&url, &html, EMAIL, PASSWORD, REDIRECT)
+        .await;
     // No code before the address is verified.
     let (url, status, html) = step.expect_page();
     assert_eq!(status, 200);
-    assert!(html.contains("Check your inbox") && html.contains(EMAIL), "{html}");
+    assert!(
+        html.contains("Check your inbox") && html.contains(EMAIL),
+        "{html}"
+    );
     let forms = latch_testkit::html::parse_forms(&html);
     assert_eq!(forms.len(), 2, "continue and resend: {html}");
 
@@ -280,13 +392,22 @@ async fn an_application_requiring_a_verified_email_asks_first_then_continues() {
         .authorize(&format!("{}&prompt=none", silent.url), REDIRECT)
         .await
         .expect_redirect();
-    assert_eq!(param(&callback, "error").as_deref(), Some("interaction_required"));
+    assert_eq!(
+        param(&callback, "error").as_deref(),
+        Some("interaction_required")
+    );
     // An application that does not require it gets its code from the same session.
     let other = authorization(&rp(&server, &lax).await, &["openid", "email"]);
-    let callback = browser.authorize(&other.url, "http://127.0.0.1:9/lax").await.expect_redirect();
+    let callback = browser
+        .authorize(&other.url, "http://127.0.0.1:9/lax")
+        .await
+        .expect_redirect();
     let code = callback_code(&server, &callback, &other);
     let tokens = exchange(&server, &lax, code.secret(), other).await;
-    assert_eq!(jwt_parts(tokens["id_token"].as_str().unwrap()).1["email_verified"], false);
+    assert_eq!(
+        jwt_parts(tokens["id_token"].as_str().unwrap()).1["email_verified"],
+        false
+    );
 
     // "Send a new link", then the link in this browser continues the request.
     let forms = latch_testkit::html::parse_forms(&html);
@@ -294,13 +415,19 @@ async fn an_application_requiring_a_verified_email_asks_first_then_continues() {
     let resent = browser.submit_form(&url, &forms[1], REDIRECT).await;
     let (_, _, html) = resent.expect_page();
     assert!(html.contains("We sent a new link"), "{html}");
-    let mail = smtp.wait_for(EMAIL, 1, Duration::from_secs(15)).await.remove(0);
+    let mail = smtp
+        .wait_for(EMAIL, 1, Duration::from_secs(15))
+        .await
+        .remove(0);
     let callback = use_link(&browser, &verify_link(&server, &mail), REDIRECT)
         .await
         .expect_redirect();
     let code = callback_code(&server, &callback, &auth);
     let tokens = exchange(&server, &web, code.secret(), auth).await;
-    assert_eq!(jwt_parts(tokens["id_token"].as_str().unwrap()).1["email_verified"], true);
+    assert_eq!(
+        jwt_parts(tokens["id_token"].as_str().unwrap()).1["email_verified"],
+        true
+    );
 
     let bearer = admin_token(&server).await;
     audit_events(&server, &bearer, "email_verification.sent", 1).await;
@@ -316,24 +443,51 @@ async fn the_api_mails_a_verification_link_and_an_address_change_unverifies() {
     let path = format!("/users/{id}/verification-email");
     let (status, body) = api(&server, &bearer, reqwest::Method::POST, &path, None).await;
     assert_eq!((status, &body), (202, &json!({"queued": true})));
-    let mail = smtp.wait_for(EMAIL, 1, Duration::from_secs(15)).await.remove(0);
+    let mail = smtp
+        .wait_for(EMAIL, 1, Duration::from_secs(15))
+        .await
+        .remove(0);
     let (_, _, html) = use_link(&Browser::new(), &verify_link(&server, &mail), REDIRECT)
         .await
         .expect_page();
     assert!(html.contains("Email verified"), "{html}");
-    let (_, user) = api(&server, &bearer, reqwest::Method::GET, &format!("/users/{id}"), None).await;
+    let (_, user) = api(
+        &server,
+        &bearer,
+        reqwest::Method::GET,
+        &format!("/users/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(user["email_verified"], true, "{user}");
 
     // A new address is unverified and gets its own link; the old address's links are dead.
     let patch = json!({"email": NEW});
-    let (status, user) = api(&server, &bearer, reqwest::Method::PATCH, &format!("/users/{id}"), Some(patch)).await;
+    let (status, user) = api(
+        &server,
+        &bearer,
+        reqwest::Method::PATCH,
+        &format!("/users/{id}"),
+        Some(patch),
+    )
+    .await;
     assert_eq!(status, 200, "{user}");
     assert_eq!(user["email_verified"], false, "{user}");
-    let mail = smtp.wait_for(NEW, 1, Duration::from_secs(15)).await.remove(0);
+    let mail = smtp
+        .wait_for(NEW, 1, Duration::from_secs(15))
+        .await
+        .remove(0);
     assert!(verify_link(&server, &mail).len() > 40);
     // An administrator may state that the new address is verified: no mail then.
     let patch = json!({"email": "ada@example.org", "email_verified": true});
-    let (_, user) = api(&server, &bearer, reqwest::Method::PATCH, &format!("/users/{id}"), Some(patch)).await;
+    let (_, user) = api(
+        &server,
+        &bearer,
+        reqwest::Method::PATCH,
+        &format!("/users/{id}"),
+        Some(patch),
+    )
+    .await;
     assert_eq!(user["email_verified"], true, "{user}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(smtp.messages_to("ada@example.org").is_empty());
@@ -343,12 +497,26 @@ async fn the_api_mails_a_verification_link_and_an_address_change_unverifies() {
         .expect_page();
     assert!(html.contains("no longer"), "{html}");
 
-    let (status, body) = api(&server, &bearer, reqwest::Method::POST, "/users/nope/verification-email", None).await;
+    let (status, body) = api(
+        &server,
+        &bearer,
+        reqwest::Method::POST,
+        "/users/nope/verification-email",
+        None,
+    )
+    .await;
     assert_eq!(status, 404, "{body}");
     let plain = server_with(&[]).await;
     let bearer = admin_token(&plain).await;
     let id = user_id(&plain, &bearer, EMAIL).await;
-    let (status, body) = api(&plain, &bearer, reqwest::Method::POST, &format!("/users/{id}/verification-email"), None).await;
+    let (status, body) = api(
+        &plain,
+        &bearer,
+        reqwest::Method::POST,
+        &format!("/users/{id}/verification-email"),
+        None,
+    )
+    .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"], "email_not_configured");
 }
@@ -358,13 +526,34 @@ async fn creating_an_invitation_mails_its_link() {
     let smtp = SmtpReceiver::start().await;
     let server = server_sending_to(&smtp).await;
     let bearer = admin_token(&server).await;
-    let (_, org) = api(&server, &bearer, reqwest::Method::POST, "/organizations", Some(json!({"name": "acme", "display_name": "ACME"}))).await;
+    let (_, org) = api(
+        &server,
+        &bearer,
+        reqwest::Method::POST,
+        "/organizations",
+        Some(json!({"name": "acme", "display_name": "ACME"})),
+    )
+    .await;
     let path = format!("/organizations/{}/invitations", org["id"].as_str().unwrap());
-    let (status, created) = api(&server, &bearer, reqwest::Method::POST, &path, Some(json!({"email": NEW}))).await;
+    let (status, created) = api(
+        &server,
+        &bearer,
+        reqwest::Method::POST,
+        &path,
+        Some(json!({"email": NEW})),
+    )
+    .await;
     assert_eq!(status, 201, "{created}");
     let url = created["url"].as_str().unwrap();
-    let mail = smtp.wait_for(NEW, 1, Duration::from_secs(15)).await.remove(0);
-    assert!(mail.subject().unwrap().contains("ACME"), "{:?}", mail.subject());
+    let mail = smtp
+        .wait_for(NEW, 1, Duration::from_secs(15))
+        .await
+        .remove(0);
+    assert!(
+        mail.subject().unwrap().contains("ACME"),
+        "{:?}",
+        mail.subject()
+    );
     assert_eq!(mail.link(url).as_deref(), Some(url), "{}", mail.text());
     audit_events(&server, &bearer, "invitation.sent", 1).await;
 }

@@ -53,8 +53,9 @@ pub async fn send(
         return Ok(false);
     }
     let now = state.clock.now();
-    let mail = render(state, invited)
-        .map_err(|e| StoreError::Other(format!("the invitation mail did not render: {e}").into()))?;
+    let mail = render(state, invited).map_err(|e| {
+        StoreError::Other(format!("the invitation mail did not render: {e}").into())
+    })?;
     let queued = super::enqueue(state.store.as_ref(), &state.mail_key, &mail, now).await?;
     if queued {
         super::worker::wake();

@@ -165,7 +165,11 @@ async fn ask(
             // refused (login CSRF).
             let binding = Secret::generate();
             let id = park(state, request, &binding.hash()).await?;
-            let page = if step == Step::SignUp { "signup" } else { "login" };
+            let page = if step == Step::SignUp {
+                "signup"
+            } else {
+                "login"
+            };
             let mut location = format!(
                 "{}/{page}?login_request={}",
                 state.settings.issuer,

@@ -170,7 +170,7 @@ async fn sign_up(
                     id: &id,
                     email: &email,
                     password,
-                    name: (!name.is_empty()).then_some(name.clone()),
+                    name: (!name.is_empty()).then_some(name),
                     ip,
                 };
                 if let Err(e) = register(&state, new).await {
@@ -254,8 +254,8 @@ async fn mail_exists(state: &AppState, to: &str) -> Result<bool, StoreError> {
             html: ExistsHtml { name, email: to }.render()?,
         })
     };
-    let mail =
-        render().map_err(|e| StoreError::Other(format!("a sign-up mail did not render: {e}").into()))?;
+    let mail = render()
+        .map_err(|e| StoreError::Other(format!("a sign-up mail did not render: {e}").into()))?;
     let now = state.clock.now();
     let queued = crate::mail::enqueue(state.store.as_ref(), &state.mail_key, &mail, now).await?;
     if queued {
@@ -369,7 +369,10 @@ mod tests {
         }
         .render()
         .unwrap();
-        assert!(!html.contains("<script") && !html.contains("' onmouseover"), "{html}");
+        assert!(
+            !html.contains("<script") && !html.contains("' onmouseover"),
+            "{html}"
+        );
         let text = ExistsText {
             name: HOSTILE,
             email: HOSTILE,

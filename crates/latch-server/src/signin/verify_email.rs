@@ -20,12 +20,12 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use latch_core::Secret;
 use latch_core::application::Application;
 use latch_core::audit::ActorType;
 use latch_core::params::Params;
 use latch_core::store::{EmailVerification, StoreError};
 use latch_core::user::User;
-use latch_core::Secret;
 
 use crate::http::client_ip::ClientIp;
 use crate::jobs::audit::Event;
@@ -104,8 +104,9 @@ pub async fn issue_link(
     ctx.store
         .insert_email_verification(&token.hash(), &link, ctx.now)
         .await?;
-    let mail = verify_mail(ctx, &user.email, &token)
-        .map_err(|e| StoreError::Other(format!("the verification mail did not render: {e}").into()))?;
+    let mail = verify_mail(ctx, &user.email, &token).map_err(|e| {
+        StoreError::Other(format!("the verification mail did not render: {e}").into())
+    })?;
     crate::mail::enqueue(ctx.store, ctx.mail_key, &mail, ctx.now).await
 }
 
@@ -237,7 +238,10 @@ async fn verify(
     token: &Secret,
 ) -> Result<Response, StoreError> {
     let now = state.clock.now();
-    let Some((link, verified)) = state.store.take_email_verification(&token.hash(), now).await?
+    let Some((link, verified)) = state
+        .store
+        .take_email_verification(&token.hash(), now)
+        .await?
     else {
         return Ok(refused(state, USED));
     };
@@ -275,7 +279,14 @@ async fn verify(
             };
             let mut response = flow::resume(state, parked, &app, &signed_in).await?;
             let user_id = &link.user_id;
-            flow::signed_in_cookies(state, headers, &mut response, &cookie, user_id, session::LOGIN);
+            flow::signed_in_cookies(
+                state,
+                headers,
+                &mut response,
+                &cookie,
+                user_id,
+                session::LOGIN,
+            );
             return Ok(response);
         }
     }
@@ -308,11 +319,17 @@ pub async fn continue_(State(state): State<AppState>, headers: HeaderMap, body: 
     handled(&state, continued(&state, &headers, &id).await)
 }
 
-async fn continued(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Response, StoreError> {
+async fn continued(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<Response, StoreError> {
     let Some(s) = flow::signed_in(state, headers).await? else {
         return Ok(expired(state));
     };
-    Ok(go_on(state, id, &s).await?.unwrap_or_else(|| expired(state)))
+    Ok(go_on(state, id, &s)
+        .await?
+        .unwrap_or_else(|| expired(state)))
 }
 
 /// `POST /email/resend`: a new link (within the send limits), for the parked request.

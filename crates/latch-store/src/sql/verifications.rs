@@ -62,14 +62,13 @@ impl<B: Backend> EmailVerificationStore for SqlStore<B> {
         let Some((user_id, email, login_request, expires_at)) = row else {
             return Ok(None);
         };
-        let verified = query(
-            "UPDATE users SET email_verified = $3 WHERE id = $1 AND email_normalized = $2",
-        )
-        .bind(user_id.as_str())
-        .bind(normalize_email(&email))
-        .bind(true)
-        .execute(tx.on())
-        .await?;
+        let verified =
+            query("UPDATE users SET email_verified = $3 WHERE id = $1 AND email_normalized = $2")
+                .bind(user_id.as_str())
+                .bind(normalize_email(&email))
+                .bind(true)
+                .execute(tx.on())
+                .await?;
         tx.commit().await?;
         let link = EmailVerification {
             user_id,

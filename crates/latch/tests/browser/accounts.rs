@@ -41,7 +41,10 @@ async fn serve_callback_and_mailbox(listener: TcpListener, smtp: Arc<SmtpReceive
                 "/mailbox" => {
                     let n: usize = query("n").parse().unwrap_or(1);
                     let mails = smtp.messages_to(&query("to"));
-                    match mails.get(n.saturating_sub(1)).and_then(|m| m.link(&query("prefix"))) {
+                    match mails
+                        .get(n.saturating_sub(1))
+                        .and_then(|m| m.link(&query("prefix")))
+                    {
                         Some(link) => ("200 OK", link),
                         None => ("404 Not Found", String::new()),
                     }
