@@ -116,7 +116,10 @@ pub async fn update(
     // A new, unverified address gets a verification mail (when e-mail is configured).
     if normalize_email(&user.email) != normalize_email(&current.email) && !user.email_verified {
         let actor = (ActorType::Admin, Some(admin.client_id.as_str()));
-        crate::signin::verify_email::send(&state, &user, None, actor).await?;
+        // The change is made: a mail that cannot be queued is logged, not the answer.
+        if let Err(e) = crate::signin::verify_email::send(&state, &user, None, actor).await {
+            crate::http::error::internal(&e);
+        }
     }
     Ok(Json(UserView::from(&user)))
 }

@@ -407,7 +407,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        10,
+        11,
         "the latest migration"
     );
     store.ping().await.expect("ping");
