@@ -64,6 +64,13 @@ pub struct Application {
     /// Asked before tokens are issued (see `token_hook`); set through its own endpoint.
     #[serde(default)]
     pub token_hook: Option<TokenHook>,
+    /// People may create an account from this application's sign-in (`prompt=create`, a link
+    /// on the login page).
+    #[serde(default)]
+    pub allow_signup: bool,
+    /// A user whose e-mail is not verified gets no code: the flow asks them to verify first.
+    #[serde(default)]
+    pub require_verified_email: bool,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -257,6 +264,8 @@ pub(crate) mod tests {
             custom_claims: Map::new(),
             claim_mappings: Vec::new(),
             token_hook: None,
+            allow_signup: false,
+            require_verified_email: false,
             created_at: 0,
             updated_at: 0,
         }

@@ -50,6 +50,9 @@ pub enum Prompt {
     None,
     /// Always ask for the password again.
     Login,
+    /// Show the account-creation page (OpenID Connect Prompt Create 1.0), for an application
+    /// that allows sign-up.
+    Create,
 }
 
 /// A validated authorization request: what a code will be issued for once the user is known.
@@ -205,6 +208,14 @@ pub fn validate(
     }
     let prompt =
         parse_prompt(p.prompt.as_deref()).map_err(|d| fail(ErrorCode::InvalidRequest, d))?;
+    // Prompt Create 1.0 §4.1: a prompt value the OP does not support for this client is
+    // `invalid_request`.
+    if prompt == Prompt::Create && !app.allow_signup {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "prompt=create: this application does not allow sign-up",
+        ));
+    }
     let max_age = match p.max_age.as_deref() {
         None | Some("") => None,
         Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
@@ -284,8 +295,9 @@ fn parse_prompt(prompt: Option<&str>) -> Result<Prompt, &'static str> {
         match *v {
             "none" if values.len() == 1 => result = Prompt::None,
             "none" => return Err("prompt=none cannot be combined with other values"),
-            "login" => result = Prompt::Login,
-            "consent" | "select_account" => {}
+            "login" if result != Prompt::Create => result = Prompt::Login,
+            "create" => result = Prompt::Create,
+            "login" | "consent" | "select_account" => {}
             _ => return Err("unsupported prompt value"),
         }
     }
@@ -315,6 +327,8 @@ mod tests {
             custom_claims: serde_json::Map::new(),
             claim_mappings: vec![],
             token_hook: None,
+            allow_signup: false,
+            require_verified_email: false,
             created_at: 0,
             updated_at: 0,
         }
@@ -376,6 +390,29 @@ mod tests {
         };
         assert_eq!(
             redirect_code(validate(&huge, Some(&web))),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn prompt_create_needs_an_application_that_allows_sign_up() {
+        let mut web = app(ApplicationType::Web, &["https://app.example/cb"]);
+        let create = |prompt: &str| AuthorizeParams {
+            prompt: Some(prompt.into()),
+            ..params()
+        };
+        // Prompt Create 1.0 §4.1: unsupported for this client → invalid_request.
+        assert_eq!(
+            redirect_code(validate(&create("create"), Some(&web))),
+            ErrorCode::InvalidRequest
+        );
+        web.allow_signup = true;
+        for prompt in ["create", "login create", "create login", "create consent"] {
+            let r = validate(&create(prompt), Some(&web)).unwrap();
+            assert_eq!(r.prompt, Prompt::Create, "{prompt}");
+        }
+        assert_eq!(
+            redirect_code(validate(&create("none create"), Some(&web))),
             ErrorCode::InvalidRequest
         );
     }

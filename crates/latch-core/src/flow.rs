@@ -32,6 +32,8 @@ pub enum AuthorizeOutcome {
 pub enum Step {
     /// The login form (bound to the login-binding cookie).
     Login,
+    /// The account-creation form, `prompt=create` (bound to the login-binding cookie).
+    SignUp,
     /// One button per organization (bound to the session cookie).
     PickOrganization(Vec<Organization>),
     /// The invitation's form: sign in as the invited email, or choose a password to create its
@@ -43,6 +45,9 @@ pub enum Step {
     /// The browser is signed in as someone else than the invited email: a page says so. Nothing
     /// is parked and the invitation stays unused.
     InvitationForAnotherUser { organization: Organization },
+    /// "Check your inbox": the application requires a verified e-mail and the user's is not
+    /// (bound to the session cookie; the mailed link, or "continue" once it is used, resumes).
+    VerifyEmail,
 }
 
 /// The user's organizations, as far as the request needs them (read by the server for a signed-in
@@ -66,11 +71,27 @@ pub fn session_usable(
     hinted_sub: Option<&str>,
     now: UnixTime,
 ) -> bool {
-    request.prompt != Prompt::Login
+    // Prompt Create 1.0: `create` asks for a new account, whoever is signed in.
+    !matches!(request.prompt, Prompt::Login | Prompt::Create)
         && request
             .max_age
             .is_none_or(|max| now - session.auth_time <= max)
         && hinted_sub.is_none_or(|sub| sub == session.user_id)
+}
+
+/// What happens next for a signed-in user whose e-mail the application requires verified
+/// (`require_verified_email`) and who has not verified it: no code until they do.
+///
+/// OIDC Core §3.1.2.6: with `prompt=none` no page may be shown, and verifying needs the user:
+/// `interaction_required`.
+pub fn decide_unverified(request: &AuthorizationRequest) -> AuthorizeOutcome {
+    if request.prompt == Prompt::None {
+        return AuthorizeOutcome::Refuse(OAuthError::new(
+            ErrorCode::InteractionRequired,
+            "the user must verify their email address",
+        ));
+    }
+    AuthorizeOutcome::Ask(Step::VerifyEmail)
 }
 
 /// What happens next. `signed_in` is `None` without a usable session (see `session_usable`; a
@@ -83,6 +104,9 @@ pub fn decide(request: &AuthorizationRequest, signed_in: Option<Memberships>) ->
         // OIDC Core §3.1.2.1: prompt=none must not show a page.
         if request.prompt == Prompt::None {
             return refuse(ErrorCode::LoginRequired, "the user must sign in");
+        }
+        if request.prompt == Prompt::Create {
+            return AuthorizeOutcome::Ask(Step::SignUp);
         }
         return AuthorizeOutcome::Ask(Step::Login);
     };
@@ -243,6 +267,10 @@ mod tests {
             refused(&decide(&request(Prompt::None), None)),
             Some(ErrorCode::LoginRequired)
         );
+        assert_eq!(
+            decide(&request(Prompt::Create), None),
+            AuthorizeOutcome::Ask(Step::SignUp)
+        );
     }
 
     #[test]
@@ -251,6 +279,10 @@ mod tests {
         assert!(session_usable(&request(Prompt::Default), &s, None, 200));
         assert!(session_usable(&request(Prompt::None), &s, Some("u"), 200));
         assert!(!session_usable(&request(Prompt::Login), &s, None, 200));
+        assert!(
+            !session_usable(&request(Prompt::Create), &s, None, 200),
+            "prompt=create asks for a new account"
+        );
         assert!(
             !session_usable(&request(Prompt::Default), &s, Some("other"), 200),
             "the hint names another user"
@@ -282,6 +314,18 @@ mod tests {
         );
         assert_eq!(
             refused(&decide(&request(Prompt::None), two())),
+            Some(ErrorCode::InteractionRequired)
+        );
+    }
+
+    #[test]
+    fn an_unverified_user_verifies_first_unless_no_page_may_be_shown() {
+        assert_eq!(
+            decide_unverified(&request(Prompt::Default)),
+            AuthorizeOutcome::Ask(Step::VerifyEmail)
+        );
+        assert_eq!(
+            refused(&decide_unverified(&request(Prompt::None))),
             Some(ErrorCode::InteractionRequired)
         );
     }

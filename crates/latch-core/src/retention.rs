@@ -49,6 +49,8 @@ pub enum Purge {
     LoginRequests,
     /// `password_resets` with `expires_at` before now: the link no longer works.
     PasswordResets,
+    /// `email_verifications` with `expires_at` before now: the link no longer works.
+    EmailVerifications,
     /// `revocations` with `expires_at` before now: no access token they name is still valid.
     Revocations,
     /// `invitations` with `expires_at` before the cutoff (accepted or not): past its expiry an
@@ -68,7 +70,7 @@ pub enum Purge {
 
 impl Purge {
     /// Every kind, in the order the purge runs them.
-    pub const ALL: [Purge; 12] = [
+    pub const ALL: [Purge; 13] = [
         Purge::AuditEvents,
         Purge::EndedSessions,
         Purge::RedeemedCodes,
@@ -76,6 +78,7 @@ impl Purge {
         Purge::RevokedRefreshGrants,
         Purge::LoginRequests,
         Purge::PasswordResets,
+        Purge::EmailVerifications,
         Purge::Revocations,
         Purge::Invitations,
         Purge::BackchannelDeliveries,
@@ -92,6 +95,7 @@ impl Purge {
             Purge::ExpiredRefreshGrants | Purge::RevokedRefreshGrants => "refresh_grants",
             Purge::LoginRequests => "login_requests",
             Purge::PasswordResets => "password_resets",
+            Purge::EmailVerifications => "email_verifications",
             Purge::Revocations => "revocations",
             Purge::Invitations => "invitations",
             Purge::BackchannelDeliveries => "backchannel_deliveries",
@@ -126,6 +130,7 @@ impl Retention {
             Purge::RedeemedCodes
             | Purge::LoginRequests
             | Purge::PasswordResets
+            | Purge::EmailVerifications
             | Purge::Revocations => now,
             Purge::Mail => now - self.history.max(self.mail_window),
             // Quiet since `now - window` *inclusive* (`ThrottleState::after_failure`).

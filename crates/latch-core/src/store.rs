@@ -23,7 +23,10 @@ mod audit;
 mod mail;
 mod organizations;
 pub use audit::AuditStore;
-pub use mail::{MailLimits, MailStore, NewMail, PasswordReset, PasswordResetStore, QueuedMail};
+pub use mail::{
+    EmailVerification, EmailVerificationStore, MailLimits, MailStore, NewMail, PasswordReset,
+    PasswordResetStore, QueuedMail,
+};
 pub use organizations::{ApiStore, InvitationStore, MembershipStore, OrganizationStore, RoleStore};
 
 /// Why a store operation failed. `Unavailable` and `Other` keep the error that caused them (the
@@ -607,6 +610,7 @@ pub trait Store:
     + AuditStore
     + MailStore
     + PasswordResetStore
+    + EmailVerificationStore
 {
     /// The schema version applied (the latest migration).
     async fn schema_version(&self) -> StoreResult<i64>;

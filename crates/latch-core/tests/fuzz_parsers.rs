@@ -29,6 +29,8 @@ fn app(kind: ApplicationType) -> Application {
         custom_claims: serde_json::Map::new(),
         claim_mappings: vec![],
         token_hook: None,
+        allow_signup: false,
+        require_verified_email: false,
         created_at: 0,
         updated_at: 0,
     }

@@ -6,7 +6,8 @@
 //! This test runs Latch, registers the apps and the user with the CLI, serves the SPA, then runs
 //! the script and checks its JSON verdict. Screenshots land in `target/test-artifacts/browser/`.
 //!
-//! The second test, in `browser/examples.rs`, runs the three examples of `examples/` together.
+//! The second test, in `browser/examples.rs`, runs the three examples of `examples/` together;
+//! `browser/accounts.rs` drives forgot password and sign-up (`browser-tests/accounts.mjs`).
 //!
 //! Needs `/usr/bin/chromium`, `node` and `browser-tests/node_modules` (`scripts/browser-test
 //! --install`). Without them it fails under `CI=true` and skips loudly otherwise.
@@ -18,6 +19,9 @@ mod support;
 
 #[path = "browser/examples.rs"]
 mod examples;
+
+#[path = "browser/accounts.rs"]
+mod accounts;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -1,5 +1,5 @@
-//! The `MailStore` trait (the durable outbox of e-mail, see latch-server's `mail`) and the
-//! `PasswordResetStore` trait (the links that mail carries).
+//! The `MailStore` trait (the durable outbox of e-mail, see latch-server's `mail`), and the
+//! `PasswordResetStore` and `EmailVerificationStore` traits (the links that mail carries).
 
 use async_trait::async_trait;
 
@@ -89,6 +89,14 @@ pub trait PasswordResetStore: Send + Sync {
         reset: &PasswordReset,
         now: UnixTime,
     ) -> StoreResult<()>;
+    /// The link, if it exists and has not expired at `now`, left in place (the new-password page
+    /// checks it before showing its form; only [`take_password_reset`](Self::take_password_reset)
+    /// uses it up).
+    async fn get_password_reset(
+        &self,
+        token_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<PasswordReset>>;
     /// Uses the link up: deletes it and returns it if it existed and had not expired at `now`
     /// (of concurrent callers exactly one wins).
     async fn take_password_reset(
@@ -98,4 +106,37 @@ pub trait PasswordResetStore: Send + Sync {
     ) -> StoreResult<Option<PasswordReset>>;
     /// Deletes every link of the user (their password changed); returns how many.
     async fn delete_password_resets(&self, user_id: &str) -> StoreResult<u64>;
+}
+
+/// An e-mail verification link as stored (its token only as a hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailVerification {
+    pub user_id: String,
+    /// The address the link was sent to: it verifies the user only while this is their address.
+    pub email: String,
+    /// The parked authorization request waiting for the verification, if any.
+    pub login_request: Option<String>,
+    pub expires_at: UnixTime,
+}
+
+/// E-mail verification links: one live link per user; single use.
+#[async_trait]
+pub trait EmailVerificationStore: Send + Sync {
+    /// Stores a new link for the user, replacing (invalidating) any earlier one, in one
+    /// transaction. A user that does not exist is `Conflict("user")`.
+    async fn insert_email_verification(
+        &self,
+        token_hash: &SecretHash,
+        link: &EmailVerification,
+        now: UnixTime,
+    ) -> StoreResult<()>;
+    /// Uses the link up (if it exists and has not expired at `now`; of concurrent callers
+    /// exactly one wins) and, in the same transaction, marks the user's e-mail verified if the
+    /// link's address is still the user's (compared case-insensitively). Returns the link and
+    /// whether it verified the address.
+    async fn take_email_verification(
+        &self,
+        token_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<(EmailVerification, bool)>>;
 }

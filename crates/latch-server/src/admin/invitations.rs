@@ -13,9 +13,10 @@ use crate::http::error::ApiError;
 use crate::manage::{self, InvitationCreated, InvitationView, NewInvitation};
 use crate::state::AppState;
 
-/// The answer carries the link, shown this once.
+/// The answer carries the link, shown this once; with e-mail configured, the link is also mailed
+/// to the invited address.
 pub async fn create(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
     JsonBody(new): JsonBody<NewInvitation>,
@@ -26,7 +27,15 @@ pub async fn create(
         &state.settings.issuer,
         state.clock.now(),
     );
+    let email = new.email.trim().to_owned();
     let created = manage::create_invitation(store, issuer, &org, new, now).await?;
+    let invited = crate::mail::invitation::Invited {
+        organization: &org,
+        email: &email,
+        url: &created.url,
+        expires_at: &created.expires_at,
+    };
+    crate::mail::invitation::send(&state, &invited, &admin.client_id).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

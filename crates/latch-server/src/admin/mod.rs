@@ -182,6 +182,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(Delete, sessions, sessions::end_all, Doc::new("endUserSessions", "End all of a user's sessions", NoContent)),
         endpoint(Delete, "/users/{id}/sessions/{sid}", sessions::end_one, Doc::new("endUserSession", "End one of a user's sessions", NoContent)),
         endpoint(Get, "/users/{id}/organizations", members::of_user, Doc::new("listUserOrganizations", "List the organizations a user belongs to, with the user's roles in each", List("UserOrganization"))),
+        endpoint(Post, "/users/{id}/verification-email", users::send_verification, Doc::new("sendVerificationEmail", "Mail the user a single-use link that verifies their email address (replacing any earlier link)", Body(202, "VerificationEmailQueued")).conflict("e-mail is not configured (email_not_configured) or the send limit for the address is reached (mail_limited)")),
         endpoint(Delete, "/users/{id}/lock", users::unlock, Doc::new("unlockUser", "Lift the lock that repeated failed sign-ins put on the user's account", NoContent)),
         endpoint(Get, "/audit-events", audit::list, Doc::new("listAuditEvents", "List audit events, oldest first; `since`/`until` take RFC 3339 or unix seconds (inclusive)", List("AuditEvent")).filters(&["user_id", "client_id", "type", "since", "until"])),
     ];

@@ -153,6 +153,7 @@ pub fn schemas() -> Map<String, Value> {
     view::<ClientSecretCreated>(&mut all);
     add::<NewUser>(&mut all);
     view::<UserView>(&mut all);
+    view::<super::users::VerificationEmailQueued>(&mut all);
     view::<crate::user_transfer::ImportReport>(&mut all);
     view::<super::sessions::SessionView>(&mut all);
     view::<super::audit::AuditEventView>(&mut all);
@@ -378,6 +379,8 @@ mod tests {
             custom_claims: Map::new(),
             claim_mappings: vec![],
             token_hook: None,
+            allow_signup: false,
+            require_verified_email: false,
             created_at: 0,
             updated_at: 0,
         };

@@ -113,6 +113,14 @@ pub async fn update(
         .user(Some(&id))
         .because("password_changed");
     state.audit.record_sessions(event, &ended, now);
+    // A new, unverified address gets a verification mail (when e-mail is configured).
+    if normalize_email(&user.email) != normalize_email(&current.email) && !user.email_verified {
+        let actor = (ActorType::Admin, Some(admin.client_id.as_str()));
+        // The change is made: a mail that cannot be queued is logged, not the answer.
+        if let Err(e) = crate::signin::verify_email::send(&state, &user, None, actor).await {
+            crate::http::error::internal(&e);
+        }
+    }
     Ok(Json(UserView::from(&user)))
 }
 
@@ -132,6 +140,46 @@ pub async fn delete(
         .because("user_deleted");
     state.audit.record_sessions(event, &ended, now);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The answer to `POST /api/v1/users/{id}/verification-email`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = VerificationEmailQueued)]
+pub struct VerificationEmailQueued {
+    /// Always true: the mail is queued (the server sends it, retrying while the SMTP server is
+    /// unreachable).
+    pub queued: bool,
+}
+
+/// Mails the user a new e-mail verification link (replacing any earlier one). 409
+/// `email_not_configured` without SMTP, `mail_limited` over the send limits.
+pub async fn send_verification(
+    admin: Admin,
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> Result<(StatusCode, Json<VerificationEmailQueued>), ApiError> {
+    if !state.mail_enabled() {
+        return Err(not_configured());
+    }
+    let user = find(&state, &id).await?;
+    let actor = (ActorType::Admin, Some(admin.client_id.as_str()));
+    if !crate::signin::verify_email::send(&state, &user, None, actor).await? {
+        return Err(ApiError::conflict(
+            "mail_limited",
+            "the e-mail send limit for this address is reached; try again later",
+        ));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(VerificationEmailQueued { queued: true }),
+    ))
+}
+
+fn not_configured() -> ApiError {
+    ApiError::conflict(
+        "email_not_configured",
+        "e-mail is not configured: set LATCH_SMTP_URL and LATCH_SMTP_FROM",
+    )
 }
 
 /// Lifts the sign-in lock on the user's account (the per-address limits stay).

@@ -183,6 +183,8 @@ pub async fn create(
         id_token_signed_response_alg: None,
         custom_claims: None,
         claim_mappings: None,
+        allow_signup: false,
+        require_verified_email: false,
     };
     let now = state.clock.now();
     let created = manage::create_application(
@@ -259,6 +261,8 @@ struct AppView {
     name: String,
     enforce_pkce: bool,
     management_api_access: bool,
+    allow_signup: bool,
+    require_verified_email: bool,
     ttl: String,
     alg: String,
 }
@@ -453,6 +457,8 @@ async fn page_at(
                 name: app.name.clone(),
                 enforce_pkce: app.enforce_pkce,
                 management_api_access: app.management_api_access,
+                allow_signup: app.allow_signup,
+                require_verified_email: app.require_verified_email,
                 ttl: app
                     .access_token_ttl_seconds
                     .map(|t| t.to_string())
@@ -478,6 +484,8 @@ pub struct SettingsForm {
     name: String,
     enforce_pkce: Option<String>,
     management_api_access: Option<String>,
+    allow_signup: Option<String>,
+    require_verified_email: Option<String>,
     #[serde(default)]
     access_token_ttl_seconds: String,
     id_token_signed_response_alg: Option<String>,
@@ -489,6 +497,8 @@ impl SettingsForm {
         let mut patch = json!({
             "name": self.name.trim(),
             "access_token_ttl_seconds": ttl,
+            "allow_signup": self.allow_signup.is_some(),
+            "require_verified_email": self.require_verified_email.is_some(),
         });
         if let Some(alg) = &self.id_token_signed_response_alg {
             patch["id_token_signed_response_alg"] = Value::String(alg.clone());

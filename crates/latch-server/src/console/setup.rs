@@ -59,6 +59,8 @@ pub async fn ensure_application(
                 custom_claims: Default::default(),
                 claim_mappings: Vec::new(),
                 token_hook: None,
+                allow_signup: false,
+                require_verified_email: false,
                 created_at: now,
                 updated_at: now,
             };

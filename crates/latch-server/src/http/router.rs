@@ -21,6 +21,10 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(login::get).post(login::post))
         .route("/login/decline", get(crate::signin::decline::get))
         .route(
+            "/signup",
+            get(crate::signin::signup::get).post(crate::signin::signup::post),
+        )
+        .route(
             "/password/forgot",
             get(crate::signin::password_reset::get).post(crate::signin::password_reset::post),
         )
@@ -28,6 +32,7 @@ pub fn router(state: AppState) -> Router {
             "/password/reset",
             get(crate::signin::new_password::get).post(crate::signin::new_password::post),
         )
+        .merge(crate::signin::verify_email::routes())
         .route(&state.theme.stylesheet_route, get(crate::pages::stylesheet))
         .route("/login/organization", post(organization::pick))
         .route(

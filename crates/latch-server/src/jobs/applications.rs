@@ -59,6 +59,8 @@ struct Snapshot {
     secrets: HashMap<String, Arc<Vec<ClientSecretInfo>>>,
     /// Every browser origin some application allows (`Application::allows_origin`), for CORS preflights.
     origins: HashSet<String>,
+    /// Whether some application allows sign-up (discovery lists `prompt=create` then).
+    signup: bool,
 }
 
 #[derive(Default)]
@@ -98,6 +100,11 @@ impl Applications {
     /// `client_id`). From the snapshot only: a new application counts from the next refresh.
     pub fn any_allows_origin(&self, origin: &str) -> bool {
         self.snapshot().origins.contains(origin)
+    }
+
+    /// Whether at least one application allows sign-up (from the snapshot).
+    pub fn any_allows_signup(&self) -> bool {
+        self.snapshot().signup
     }
 
     /// RFC 6749 §2.3: authenticates the client. Web applications must present one of their active
@@ -173,6 +180,7 @@ impl Applications {
         let mut by_client_id = HashMap::new();
         let mut secrets = HashMap::new();
         let mut origins = HashSet::new();
+        let mut signup = false;
         let mut page = PageRequest {
             limit: 200,
             after: None,
@@ -195,6 +203,7 @@ impl Applications {
                             .filter_map(|r| redirect::origin_of(r)),
                     );
                 }
+                signup |= app.allow_signup;
                 by_client_id.insert(app.client_id.clone(), Arc::new(app));
             }
             match batch.next_cursor {
@@ -207,6 +216,7 @@ impl Applications {
             by_client_id,
             secrets,
             origins,
+            signup,
         });
         match self.snapshot.write() {
             Ok(mut guard) => *guard = snapshot,

@@ -6,6 +6,7 @@
 //! way; a running server sends. Without SMTP configured `AppState::mail` is `None`: start-up says
 //! so once, and no page offers what needs mail.
 
+pub mod invitation;
 pub mod smtp;
 pub mod worker;
 
@@ -65,6 +66,17 @@ pub async fn enqueue(
     store.enqueue_mail(&new, &limits, now).await
 }
 
+/// How long a mailed link works, in words: `30 minutes`, `2 hours`, `7 days`, `45 seconds`.
+pub fn duration_text(seconds: i64) -> String {
+    let (n, unit) = match seconds {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s >= 3_600 && s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Opens a queued message sealed by [`enqueue`] under row id `id`.
 pub fn open(key: &MasterKey, id: &str, sealed: &[u8]) -> Option<Mail> {
     let json = key.decrypt(sealed, id.as_bytes()).ok()?;
@@ -74,6 +86,15 @@ pub fn open(key: &MasterKey, id: &str, sealed: &[u8]) -> Option<Mail> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_s_lifetime_reads_in_the_largest_whole_unit() {
+        assert_eq!(duration_text(1_800), "30 minutes");
+        assert_eq!(duration_text(86_400), "1 day");
+        assert_eq!(duration_text(7_200), "2 hours");
+        assert_eq!(duration_text(90), "90 seconds");
+        assert_eq!(duration_text(1), "1 second");
+    }
 
     #[test]
     fn a_sealed_message_opens_only_under_its_key_and_row() {

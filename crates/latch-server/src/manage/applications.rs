@@ -55,6 +55,14 @@ pub struct NewApplication {
     #[serde(default)]
     #[schema(schema_with = claim_mappings)]
     pub claim_mappings: Option<Vec<ClaimMapping>>,
+    /// People may create an account from this application's sign-in (`prompt=create`, a link on
+    /// the login page); needs e-mail (the new account's address is verified by mail).
+    #[serde(default)]
+    pub allow_signup: bool,
+    /// Users whose e-mail is not verified are asked to verify it (a mailed link) before the
+    /// application gets a code.
+    #[serde(default)]
+    pub require_verified_email: bool,
 }
 
 /// `id_token_signed_response_alg`: one of the algorithms Latch signs with.
@@ -145,6 +153,8 @@ pub struct ApplicationView {
     pub claim_mappings: Vec<ClaimMapping>,
     /// Set through `/applications/{id}/token-hook`; read-only here.
     pub token_hook: Option<super::TokenHookView>,
+    pub allow_signup: bool,
+    pub require_verified_email: bool,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -167,6 +177,8 @@ impl From<&Application> for ApplicationView {
             custom_claims: app.custom_claims.clone(),
             claim_mappings: app.claim_mappings.clone(),
             token_hook: app.token_hook.as_ref().map(super::TokenHookView::from),
+            allow_signup: app.allow_signup,
+            require_verified_email: app.require_verified_email,
             created_at: rfc3339(app.created_at),
             updated_at: rfc3339(app.updated_at),
         }
@@ -266,6 +278,8 @@ fn build_application(
         custom_claims: new.custom_claims.unwrap_or_default(),
         claim_mappings: new.claim_mappings.unwrap_or_default(),
         token_hook: None,
+        allow_signup: new.allow_signup,
+        require_verified_email: new.require_verified_email,
         created_at: identity.created_at,
         updated_at: now,
     })

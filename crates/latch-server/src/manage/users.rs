@@ -5,7 +5,7 @@ use latch_core::UnixTime;
 use latch_core::field::FieldError;
 use latch_core::metadata;
 use latch_core::store::{SessionSelector, Store};
-use latch_core::user::{self, User};
+use latch_core::user::{self, User, normalize_email};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -220,10 +220,18 @@ pub async fn update_user(
         patch,
         &["id", "created_at", "admin"],
     )?)?;
+    let email = fields.email.trim().to_owned();
+    // A new address is not verified, unless the patch says it is.
+    let moved = normalize_email(&email) != normalize_email(&current.email);
+    let email_verified = if moved && patch.get("email_verified").is_none() {
+        false
+    } else {
+        fields.email_verified
+    };
     let user = User {
         id: current.id.clone(),
-        email: fields.email.trim().to_owned(),
-        email_verified: fields.email_verified,
+        email,
+        email_verified,
         name: fields.name,
         given_name: fields.given_name,
         family_name: fields.family_name,
@@ -244,6 +252,10 @@ pub async fn update_user(
         .map_err(ManageError::conflict_as(code, description))?;
     if !updated {
         return Err(ManageError::NotFound("user"));
+    }
+    if moved {
+        // Links mailed to the old address no longer act on the account.
+        store.delete_password_resets(&user.id).await?;
     }
     let ended = if hash.is_some() {
         // A password change invalidates every password-reset link of the user.

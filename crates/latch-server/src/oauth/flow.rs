@@ -79,9 +79,12 @@ pub async fn advance(
     request: &AuthorizationRequest,
     signed_in: Option<&SignedIn>,
 ) -> Result<Response, StoreError> {
-    let outcome = match &request.invitation {
-        Some(ticket) => invited(state, request, ticket, signed_in).await?,
-        None => {
+    let outcome = match (&request.invitation, signed_in) {
+        (Some(ticket), _) => invited(state, request, ticket, signed_in).await?,
+        (None, Some(s)) if app.require_verified_email && !email_verified(state, s).await? => {
+            flow::decide_unverified(request)
+        }
+        (None, _) => {
             let memberships = match signed_in {
                 Some(s) => Some(memberships(state, request, &s.session.user_id).await?),
                 None => None,
@@ -117,6 +120,12 @@ async fn invited(
     let pending = pending.as_ref().map(|(i, o)| (i, o));
     let email = user.as_ref().map(|u| u.email.as_str());
     Ok(flow::decide_invitation(request, pending, email))
+}
+
+/// Whether the session's user has verified their e-mail address.
+async fn email_verified(state: &AppState, signed_in: &SignedIn) -> Result<bool, StoreError> {
+    let user = state.store.get_user(&signed_in.session.user_id).await?;
+    Ok(user.is_some_and(|u| u.email_verified))
 }
 
 /// What `decide` needs of the user's organizations for this request.
@@ -155,10 +164,33 @@ async fn ask(
             let id = park(state, request, &s.cookie).await?;
             Ok(picker(state, app, &id, &orgs))
         }
-        (Step::Login, _) | (Step::PickOrganization(_), None) => {
+        // Bound to the session that waits for the verification.
+        (Step::VerifyEmail, Some(s)) => {
+            let id = park(state, request, &s.cookie).await?;
+            crate::signin::verify_email::check_inbox(state, app, &s.session.user_id, &id, None)
+                .await
+        }
+        // Sign-up mails the address (a link to verify it, or word that it has an account):
+        // without e-mail it is not offered.
+        (Step::SignUp, _) if !state.mail_enabled() => {
+            let error = OAuthError::new(
+                latch_core::ErrorCode::InvalidRequest,
+                "prompt=create: sign-up needs e-mail, which is not configured",
+            );
+            Ok(refuse(state, request, &error))
+        }
+        (step @ (Step::Login | Step::SignUp), _)
+        | (step @ (Step::PickOrganization(_) | Step::VerifyEmail), None) => {
+            // Bound to a new login-binding cookie: a login form posted from another browser is
+            // refused (login CSRF).
             let (id, cookie) = park_for_login(state, request).await?;
+            let page = if step == Step::SignUp {
+                "signup"
+            } else {
+                "login"
+            };
             let mut location = format!(
-                "{}/login?login_request={}",
+                "{}/{page}?login_request={}",
                 state.settings.issuer,
                 id.expose_secret()
             );

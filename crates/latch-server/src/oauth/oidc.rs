@@ -7,8 +7,18 @@ use serde_json::json;
 
 use crate::state::AppState;
 
-/// The discovery document, rendered once at start-up.
+/// The discovery document, rendered once at start-up; see [`discovery_with_signup`].
 pub fn discovery_document(issuer: &str) -> String {
+    discovery_json(issuer, &["none", "login"])
+}
+
+/// The discovery document while some application allows sign-up (and e-mail is configured):
+/// Prompt Create 1.0 §4.2 lists `create` in `prompt_values_supported`.
+pub fn discovery_with_signup(issuer: &str) -> String {
+    discovery_json(issuer, &["none", "login", "create"])
+}
+
+fn discovery_json(issuer: &str, prompts: &[&str]) -> String {
     let url = |path: &str| format!("{issuer}{path}");
     json!({
         "issuer": issuer,
@@ -38,7 +48,7 @@ pub fn discovery_document(issuer: &str) -> String {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": true,
-        "prompt_values_supported": ["none", "login"],
+        "prompt_values_supported": prompts,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
@@ -60,6 +70,10 @@ fn cached_json(body: String, max_age: &'static str) -> Response {
 
 /// `GET /.well-known/openid-configuration`
 pub async fn discovery(State(state): State<AppState>) -> Response {
+    if state.mail_enabled() && state.applications.any_allows_signup() {
+        let document = discovery_with_signup(&state.settings.issuer);
+        return cached_json(document, "public, max-age=3600");
+    }
     cached_json(state.discovery.clone(), "public, max-age=3600")
 }
 

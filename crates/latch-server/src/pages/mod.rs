@@ -15,11 +15,16 @@ pub use self::views::{InvitationForm, LoginForm, Picker};
 
 /// An error the user sees instead of a redirect (unknown client, unregistered redirect URI…).
 pub fn error(theme: &Theme, status: StatusCode, message: &str) -> Response {
+    error_titled(theme, status, "Something went wrong", message)
+}
+
+/// An error page whose title says what failed (a mailed link that no longer works…).
+pub fn error_titled(theme: &Theme, status: StatusCode, title: &str, message: &str) -> Response {
     theme.render(
         status,
         &views::ErrorPage {
             theme,
-            title: "Something went wrong",
+            title,
             message,
         },
     )

@@ -15,6 +15,8 @@ pub struct LoginForm<'a> {
     pub error: Option<&'a str>,
     /// The forgot-password page, linked only when e-mail is configured.
     pub forgot: Option<&'a str>,
+    /// The sign-up page, linked when the application allows sign-up and e-mail is configured.
+    pub signup: Option<&'a str>,
 }
 
 /// What the organization picker shows.
@@ -67,6 +69,7 @@ pub(super) struct LoginPage<'a> {
     email: &'a str,
     error: Option<&'a str>,
     forgot: Option<&'a str>,
+    signup: Option<&'a str>,
 }
 
 impl<'a> LoginPage<'a> {
@@ -80,6 +83,7 @@ impl<'a> LoginPage<'a> {
             email: form.email.unwrap_or(""),
             error: form.error,
             forgot: form.forgot,
+            signup: form.signup,
         }
     }
 }
@@ -179,6 +183,7 @@ mod tests {
             email: Some(h),
             error: Some(h),
             forgot: Some(h),
+            signup: Some(h),
         };
         let picker = Picker {
             application: Some(h),
@@ -280,6 +285,7 @@ mod tests {
                 email: None,
                 error: None,
                 forgot: None,
+                signup: None,
             },
         )
         .render()
@@ -289,6 +295,7 @@ mod tests {
             !html.contains("Forgot password?"),
             "no link without e-mail: {html}"
         );
+        assert!(!html.contains("Create account"), "{html}");
         assert!(html.contains("<form method=\"post\""), "{html}");
         assert!(html.contains("name=\"email\"") && html.contains("name=\"password\""));
         assert!(html.contains("autocomplete=\"current-password\""));

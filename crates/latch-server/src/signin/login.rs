@@ -36,17 +36,14 @@ pub async fn get(
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let id = params.get("login_request").ok().flatten().unwrap_or("");
     let application = match pending(&state, &headers, id).await {
-        Ok(Some(parked)) => application_name(&state, &parked).await.map(Some),
+        Ok(Some(parked)) => parked.application(&state).await.map(Some),
         Ok(None) => Ok(None),
         Err(e) => Err(e),
     };
     match application {
         Ok(Some(application)) => {
             let hint = params.get("login_hint").ok().flatten();
-            let page = Page {
-                id,
-                application: application.as_deref(),
-            };
+            let page = Page::of(id, application.as_deref());
             form(&state, StatusCode::OK, &page, hint, None)
         }
         Ok(None) => pages::error(&state.theme, StatusCode::BAD_REQUEST, EXPIRED),
@@ -112,15 +109,22 @@ fn failure(state: &AppState, e: &StoreError) -> Response {
     )
 }
 
-/// The login page's pending request, and the name of the application it signs in to.
+/// The login page's pending request, the name of the application it signs in to ("Sign in to
+/// *Acme Portal*") and whether that application allows sign-up.
 struct Page<'a> {
     id: &'a str,
     application: Option<&'a str>,
+    signup: bool,
 }
 
-/// The name of the application the parked request is for ("Sign in to *Acme Portal*").
-async fn application_name(state: &AppState, parked: &Parked) -> Result<Option<String>, StoreError> {
-    Ok(parked.application(state).await?.map(|a| a.name.clone()))
+impl<'a> Page<'a> {
+    fn of(id: &'a str, app: Option<&'a Application>) -> Self {
+        Page {
+            id,
+            application: app.map(|a| a.name.as_str()),
+            signup: app.is_some_and(|a| a.allow_signup),
+        }
+    }
 }
 
 fn form(
@@ -130,14 +134,21 @@ fn form(
     email: Option<&str>,
     error: Option<&str>,
 ) -> Response {
-    let Page { id, application } = *page;
+    let Page {
+        id,
+        application,
+        signup,
+    } = *page;
     let action = format!("{}/login", state.settings.issuer);
-    let forgot = state.mail_enabled().then(|| {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("login_request", id)
-            .finish();
-        format!("{}/password/forgot?{query}", state.settings.issuer)
-    });
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("login_request", id)
+        .finish();
+    let issuer = &state.settings.issuer;
+    let forgot = state
+        .mail_enabled()
+        .then(|| format!("{issuer}/password/forgot?{query}"));
+    // Sign-up mails the address: offered only with e-mail.
+    let signup = (signup && state.mail_enabled()).then(|| format!("{issuer}/signup?{query}"));
     pages::login(
         &state.theme,
         status,
@@ -148,6 +159,7 @@ fn form(
             email,
             error,
             forgot: forgot.as_deref(),
+            signup: signup.as_deref(),
         },
     )
 }
@@ -190,11 +202,8 @@ async fn sign_in(
     let user = match check_credentials(state, headers, email, password, ip).await? {
         Credentials::Valid(user) => user,
         Credentials::Wrong => {
-            let application = application_name(state, &parked).await?;
-            let page = Page {
-                id,
-                application: application.as_deref(),
-            };
+            let application = parked.application(state).await?;
+            let page = Page::of(id, application.as_deref());
             let status = StatusCode::OK;
             return Ok(form(
                 state,

@@ -51,12 +51,36 @@ fn form(state: &AppState, status: StatusCode, token: &str, error: Option<&str>) 
     state.theme.render(status, &page)
 }
 
+/// Shows the form only for a link that still works (looked at, not used up: a mail scanner
+/// fetching the link uses nothing); an expired, used or superseded one gets a page saying so.
 pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    match params.get("token").ok().flatten().and_then(Secret::parse) {
-        Some(token) => form(&state, StatusCode::OK, token.expose_secret(), None),
-        None => pages::error(&state.theme, StatusCode::BAD_REQUEST, USED),
+    let Some(token) = params.get("token").ok().flatten().and_then(Secret::parse) else {
+        return refused(&state);
+    };
+    let now = state.clock.now();
+    match state.store.get_password_reset(&token.hash(), now).await {
+        Ok(Some(_)) => form(&state, StatusCode::OK, token.expose_secret(), None),
+        Ok(None) => refused(&state),
+        Err(e) => {
+            crate::http::error::internal(&e);
+            pages::error(
+                &state.theme,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong; please try again.",
+            )
+        }
     }
+}
+
+/// The page of a link that no longer works: no form.
+fn refused(state: &AppState) -> Response {
+    pages::error_titled(
+        &state.theme,
+        StatusCode::BAD_REQUEST,
+        "This link no longer works",
+        USED,
+    )
 }
 
 pub async fn post(
@@ -74,7 +98,7 @@ pub async fn post(
     };
     let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
     let Some(token) = Secret::parse(field("token")) else {
-        return pages::error(&state.theme, StatusCode::BAD_REQUEST, USED);
+        return refused(&state);
     };
     let password = field("password");
     if let Err(e) = latch_core::user::validate_password(password) {
@@ -109,10 +133,10 @@ async fn complete(
     let now = state.clock.now();
     let theme = &state.theme;
     let Some(reset) = state.store.take_password_reset(&token.hash(), now).await? else {
-        return Ok(pages::error(theme, StatusCode::BAD_REQUEST, USED));
+        return Ok(refused(state));
     };
     let Some(user) = state.store.get_user(&reset.user_id).await? else {
-        return Ok(pages::error(theme, StatusCode::BAD_REQUEST, USED));
+        return Ok(refused(state));
     };
     let hash = state
         .passwords

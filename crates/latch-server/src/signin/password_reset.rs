@@ -29,6 +29,9 @@ use crate::state::AppState;
 
 /// Seconds a reset link works.
 pub const LINK_TTL: i64 = 30 * 60;
+/// The longest an administrator may make a link work (`latch users send-reset --ttl-seconds`,
+/// like Auth0's password-change tickets' `ttl_sec`).
+pub const MAX_LINK_TTL: i64 = 7 * 24 * 3600;
 /// Reset requests being looked up and queued at once on this node; more are dropped (and
 /// logged): the answer is the same, and the mail limits would refuse a flood anyway.
 const IN_FLIGHT: usize = 16;
@@ -53,6 +56,7 @@ struct ResetText<'a> {
     name: &'a str,
     email: &'a str,
     link: &'a str,
+    valid_for: &'a str,
 }
 
 #[derive(Template)]
@@ -61,6 +65,7 @@ struct ResetHtml<'a> {
     name: &'a str,
     email: &'a str,
     link: &'a str,
+    valid_for: &'a str,
     color: &'a str,
 }
 
@@ -145,7 +150,7 @@ pub async fn request_reset(
         mail_key: &state.mail_key,
         now: state.clock.now(),
     };
-    let Some((user_id, queued)) = issue_link(&issuer, email, login_request).await? else {
+    let Some((user_id, queued)) = issue_link(&issuer, email, login_request, LINK_TTL).await? else {
         return Ok(false);
     };
     if queued {
@@ -173,11 +178,13 @@ pub struct Issuer<'a> {
 
 /// Stores a new link for the account using `email` (replacing any earlier one) and queues its
 /// mail within the send limits. `None` when no account uses the address; otherwise the user's id
-/// and whether the mail was queued. Used by the form and by `latch users send-reset`.
+/// and whether the mail was queued. The link works `ttl` seconds (the form: [`LINK_TTL`]). Used by
+/// the form and by `latch users send-reset`.
 pub async fn issue_link(
     ctx: &Issuer<'_>,
     email: &str,
     login_request: Option<&str>,
+    ttl: i64,
 ) -> Result<Option<(String, bool)>, StoreError> {
     let token = Secret::generate();
     let Some((user, _)) = ctx.store.get_user_by_email(email).await? else {
@@ -186,34 +193,37 @@ pub async fn issue_link(
     let reset = PasswordReset {
         user_id: user.id.clone(),
         login_request: login_request.map(str::to_owned),
-        expires_at: ctx.now + LINK_TTL,
+        expires_at: ctx.now + ttl,
     };
     ctx.store
         .insert_password_reset(&token.hash(), &reset, ctx.now)
         .await?;
-    let mail = reset_mail(ctx, &user.email, &token)
+    let mail = reset_mail(ctx, &user.email, &token, ttl)
         .map_err(|e| StoreError::Other(format!("the reset mail did not render: {e}").into()))?;
     let queued = crate::mail::enqueue(ctx.store, ctx.mail_key, &mail, ctx.now).await?;
     Ok(Some((user.id, queued)))
 }
 
 /// The reset mail: text and HTML, branded like the hosted pages, the link absolute on the issuer.
-fn reset_mail(ctx: &Issuer<'_>, to: &str, token: &Secret) -> Result<Mail, askama::Error> {
+fn reset_mail(ctx: &Issuer<'_>, to: &str, token: &Secret, ttl: i64) -> Result<Mail, askama::Error> {
     let mut link = url::Url::parse(&format!("{}/password/reset", ctx.issuer))
         .map_err(|e| askama::Error::Custom(Box::new(e)))?;
     link.query_pairs_mut()
         .append_pair("token", token.expose_secret());
     let (name, link) = (ctx.branding.name.as_str(), link.as_str());
+    let valid_for = &crate::mail::duration_text(ttl);
     let text = ResetText {
         name,
         email: to,
         link,
+        valid_for,
     }
     .render()?;
     let html = ResetHtml {
         name,
         email: to,
         link,
+        valid_for,
         color: &ctx.branding.primary_color,
     }
     .render()?;
@@ -265,10 +275,12 @@ mod tests {
             HOSTILE,
             "https://id.example.com/password/reset?token=a&b",
         );
+        let valid_for = "30 minutes";
         let html = ResetHtml {
             name,
             email,
             link,
+            valid_for,
             color: "#3466d6",
         }
         .render()
@@ -281,7 +293,14 @@ mod tests {
             html.contains("token=a&#38;b"),
             "the link, escaped in the attribute: {html}"
         );
-        let text = ResetText { name, email, link }.render().unwrap();
+        let text = ResetText {
+            name,
+            email,
+            link,
+            valid_for,
+        }
+        .render()
+        .unwrap();
         assert!(
             text.contains(link) && text.contains(HOSTILE),
             "plain text is not escaped: {text}"

@@ -45,6 +45,11 @@ fn address_key(ip: Option<IpAddr>) -> Option<String> {
     ip.map(|ip| format!("ip:{}", counted(ip)))
 }
 
+/// An address as the limits count it (see `counted`), for other per-address counters (sign-up).
+pub fn counted_address(ip: IpAddr) -> IpAddr {
+    counted(ip)
+}
+
 /// The address as counted: an IPv6 address by its /64 (one subscriber or host usually holds a
 /// whole /64, and rotating within it must not escape the per-address limits).
 fn counted(ip: IpAddr) -> IpAddr {

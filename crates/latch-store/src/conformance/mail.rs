@@ -215,6 +215,29 @@ pub async fn case_password_resets_are_single_use_and_superseded(store: &dyn Stor
         .insert_password_reset(&third, &reset(&user.id, Some("lr-3"), NOW + 1_800), NOW)
         .await
         .expect("insert");
+    // Looking at a link leaves it in place; an expired or superseded one is not found.
+    for _ in 0..2 {
+        assert_eq!(
+            store
+                .get_password_reset(&third, NOW + 1_799)
+                .await
+                .expect("get"),
+            Some(reset(&user.id, Some("lr-3"), NOW + 1_800))
+        );
+    }
+    assert_eq!(
+        store
+            .get_password_reset(&third, NOW + 1_800)
+            .await
+            .expect("get"),
+        None,
+        "expired at expires_at"
+    );
+    assert_eq!(
+        store.get_password_reset(&first, NOW).await.expect("get"),
+        None,
+        "superseded"
+    );
     assert_eq!(
         store
             .take_password_reset(&third, NOW + 1_799)
@@ -229,6 +252,13 @@ pub async fn case_password_resets_are_single_use_and_superseded(store: &dyn Stor
             .expect("take"),
         None,
         "used up"
+    );
+    assert_eq!(
+        store
+            .get_password_reset(&third, NOW + 1)
+            .await
+            .expect("get"),
+        None
     );
 
     let fourth = SecretHash::of(b"fourth");

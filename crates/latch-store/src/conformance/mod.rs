@@ -27,6 +27,7 @@ mod sessions;
 mod throttle;
 mod tokens;
 mod users;
+mod verifications;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -56,6 +57,7 @@ pub use sessions::*;
 pub use throttle::*;
 pub use tokens::*;
 pub use users::*;
+pub use verifications::*;
 
 /// A store prepared for one case, with what to do once the case has passed.
 pub struct Fixture {
@@ -151,6 +153,7 @@ macro_rules! conformance_tests {
             case_ended_sessions_and_finished_grants_are_purged_and_live_ones_kept,
             case_expired_rows_are_purged_and_live_ones_kept,
             case_a_purge_deletes_at_most_its_batch,
+            case_a_verification_link_verifies_its_address_once,
             case_throttles_count_lock_and_clear,
             case_quiet_throttles_are_purged_and_live_ones_kept,
             case_expired_sessions_are_swept_and_refreshing_keeps_one_alive,
@@ -174,6 +177,7 @@ macro_rules! conformance_tests {
             case_concurrent_claims_never_share_a_delivery,
             case_concurrent_mail_claims_never_share_a_message,
             case_concurrent_takes_of_a_reset_link_have_one_winner,
+            case_concurrent_takes_of_a_verification_link_have_one_winner,
             case_concurrent_failures_are_all_counted,
             case_concurrent_acceptances_have_one_winner,
             case_concurrent_purges_delete_each_row_once
@@ -234,6 +238,8 @@ pub(crate) fn application(backchannel: Option<&str>) -> Application {
             timeout_ms: 1500,
             secret_salt: new_id(),
         }),
+        allow_signup: backchannel.is_some(),
+        require_verified_email: backchannel.is_some(),
         created_at: NOW,
         updated_at: NOW,
     }

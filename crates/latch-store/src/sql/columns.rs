@@ -11,7 +11,8 @@ macro_rules! application_columns {
         "id, client_id, name, application_type, management_api_access, enforce_pkce, \
          access_token_ttl_seconds, post_login_redirect_uris, initiate_login_uri, \
          post_logout_redirect_uris, backchannel_logout_uri, allowed_origins, \
-         id_token_signed_response_alg, created_at, updated_at, custom_claims, claim_mappings, token_hook"
+         id_token_signed_response_alg, created_at, updated_at, custom_claims, claim_mappings, token_hook, \
+         allow_signup, require_verified_email"
     };
 }
 macro_rules! client_secret_columns {

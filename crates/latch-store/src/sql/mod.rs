@@ -34,6 +34,7 @@ mod rows;
 mod sessions;
 mod throttle;
 mod users;
+mod verifications;
 
 pub(crate) use columns::*;
 pub(crate) use org_rows::*;

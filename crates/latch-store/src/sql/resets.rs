@@ -41,13 +41,30 @@ impl<B: Backend> PasswordResetStore for SqlStore<B> {
         tx.commit().await
     }
 
+    async fn get_password_reset(
+        &self,
+        token_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<PasswordReset>> {
+        let _timer = Timer::start("get_password_reset");
+        let row: Option<ResetRow> = query_as(
+            "SELECT user_id, login_request, expires_at FROM password_resets \
+             WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash.as_str())
+        .bind(now)
+        .fetch_optional(self.read())
+        .await?;
+        Ok(row.map(reset))
+    }
+
     async fn take_password_reset(
         &self,
         token_hash: &SecretHash,
         now: UnixTime,
     ) -> StoreResult<Option<PasswordReset>> {
         let _timer = Timer::start("take_password_reset");
-        let row: Option<(String, Option<String>, i64)> = query_as(
+        let row: Option<ResetRow> = query_as(
             "DELETE FROM password_resets WHERE token_hash = $1 AND expires_at > $2 \
              RETURNING user_id, login_request, expires_at",
         )
@@ -55,13 +72,7 @@ impl<B: Backend> PasswordResetStore for SqlStore<B> {
         .bind(now)
         .fetch_optional(self.write())
         .await?;
-        Ok(
-            row.map(|(user_id, login_request, expires_at)| PasswordReset {
-                user_id,
-                login_request,
-                expires_at,
-            }),
-        )
+        Ok(row.map(reset))
     }
 
     async fn delete_password_resets(&self, user_id: &str) -> StoreResult<u64> {
@@ -70,5 +81,16 @@ impl<B: Backend> PasswordResetStore for SqlStore<B> {
             .bind(user_id)
             .execute(self.write())
             .await?)
+    }
+}
+
+/// `user_id, login_request, expires_at` of a `password_resets` row.
+type ResetRow = (String, Option<String>, i64);
+
+fn reset((user_id, login_request, expires_at): ResetRow) -> PasswordReset {
+    PasswordReset {
+        user_id,
+        login_request,
+        expires_at,
     }
 }

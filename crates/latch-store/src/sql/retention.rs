@@ -48,6 +48,7 @@ fn target(what: Purge) -> Target {
         Purge::RevokedRefreshGrants => plain("refresh_grants", "revoked_at"),
         Purge::LoginRequests => plain("login_requests", "expires_at"),
         Purge::PasswordResets => plain("password_resets", "expires_at"),
+        Purge::EmailVerifications => plain("email_verifications", "expires_at"),
         Purge::Revocations => plain("revocations", "expires_at"),
         Purge::Invitations => plain("invitations", "expires_at"),
         // Written as the partial index `backchannel_deliveries_finished` is, so that it is used.

@@ -106,6 +106,8 @@ crate::sql::row_type! {
         custom_claims: String,
         claim_mappings: String,
         token_hook: Option<String>,
+        allow_signup: bool,
+        require_verified_email: bool,
     }
 }
 
@@ -140,6 +142,8 @@ impl TryFrom<ApplicationRow> for Application {
                 .token_hook
                 .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("application", e)))
                 .transpose()?,
+            allow_signup: r.allow_signup,
+            require_verified_email: r.require_verified_email,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })

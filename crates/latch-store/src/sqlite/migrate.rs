@@ -45,6 +45,7 @@ static MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_claim_mappings_and_token_hooks"),
     migration!(9, "0009_admin_users"),
     migration!(10, "0010_mail_outbox"),
+    migration!(11, "0011_email_verification_and_signup"),
     migration!(13, "0013_retention"),
 ];
 

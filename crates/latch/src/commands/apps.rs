@@ -48,6 +48,12 @@ pub enum AppsCommand {
         /// RS256 (default), ES256 or EdDSA.
         #[arg(long = "signing-alg")]
         signing_alg: Option<String>,
+        /// Let people create an account from this application's sign-in (`prompt=create`).
+        #[arg(long = "allow-signup")]
+        allow_signup: bool,
+        /// Ask users to verify their e-mail before this application gets a code.
+        #[arg(long = "require-verified-email")]
+        require_verified_email: bool,
     },
     /// List applications.
     List,
@@ -142,6 +148,8 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
             management_api,
             access_token_ttl_seconds,
             signing_alg,
+            allow_signup,
+            require_verified_email,
         } => {
             let new = NewApplication {
                 name,
@@ -160,6 +168,8 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
                 id_token_signed_response_alg: signing_alg,
                 custom_claims: None,
                 claim_mappings: None,
+                allow_signup,
+                require_verified_email,
             };
             let (app, secret) =
                 manage::create_application(store, new, now(), settings.backchannel_allow_private)

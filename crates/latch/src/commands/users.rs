@@ -88,6 +88,9 @@ pub enum UsersCommand {
     SendReset {
         /// The user's sign-in email.
         email: String,
+        /// How long the link works, in seconds (default 1800, at most 7 days).
+        #[arg(long = "ttl-seconds", default_value_t = latch_server::signin::password_reset::LINK_TTL)]
+        ttl_seconds: i64,
     },
     /// Delete a user (ends their sessions and notifies the applications).
     Delete {
@@ -201,7 +204,9 @@ pub async fn run(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
             file,
             include_password_hashes,
         } => export(store, &file, include_password_hashes).await,
-        UsersCommand::SendReset { email } => send_reset(settings, store, &email).await,
+        UsersCommand::SendReset { email, ttl_seconds } => {
+            send_reset(settings, store, &email, ttl_seconds).await
+        }
         UsersCommand::Delete { id } => {
             match manage::delete_user(store, &id, now()).await {
                 Ok(_) => {}
@@ -299,7 +304,14 @@ async fn send_reset(
     settings: &Settings,
     store: &dyn latch_core::store::Store,
     email: &str,
+    ttl: i64,
 ) -> anyhow::Result<()> {
+    use latch_server::signin::password_reset::MAX_LINK_TTL;
+    if !(1..=MAX_LINK_TTL).contains(&ttl) {
+        return Err(anyhow!(
+            "invalid_request: --ttl-seconds must be between 1 and {MAX_LINK_TTL}"
+        ));
+    }
     if settings.smtp.is_none() {
         return Err(anyhow!(
             "email_not_configured: set LATCH_SMTP_URL and LATCH_SMTP_FROM to send e-mail"
@@ -315,7 +327,7 @@ async fn send_reset(
         mail_key: &key,
         now: now(),
     };
-    match latch_server::signin::password_reset::issue_link(&issuer, email, None).await? {
+    match latch_server::signin::password_reset::issue_link(&issuer, email, None, ttl).await? {
         None => Err(anyhow!("not_found: no user signs in with `{email}`")),
         Some((_, false)) => Err(anyhow!(
             "mail_limited: the e-mail send limit is reached for this address; try again later"
