@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::UnixTime;
 pub use crate::algorithm::Algorithm;
+pub use crate::authn::MfaPolicy;
 use crate::claim_mapping::{ClaimMapping, Destination};
 pub use crate::client_type::ApplicationType;
 use crate::field::FieldError;
@@ -64,6 +65,9 @@ pub struct Application {
     /// Asked before tokens are issued (see `token_hook`); set through its own endpoint.
     #[serde(default)]
     pub token_hook: Option<TokenHook>,
+    /// Second factors: `off`, `optional` (default) or `required` (see `authn::MfaPolicy`).
+    #[serde(default)]
+    pub mfa: MfaPolicy,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -257,6 +261,7 @@ pub(crate) mod tests {
             custom_claims: Map::new(),
             claim_mappings: Vec::new(),
             token_hook: None,
+            mfa: Default::default(),
             created_at: 0,
             updated_at: 0,
         }

@@ -29,6 +29,7 @@ fn app(kind: ApplicationType) -> Application {
         custom_claims: serde_json::Map::new(),
         claim_mappings: vec![],
         token_hook: None,
+        mfa: Default::default(),
         created_at: 0,
         updated_at: 0,
     }

@@ -16,6 +16,7 @@ mod audit;
 mod auth;
 mod deliveries;
 mod errors;
+mod factors;
 mod invitations;
 mod json;
 mod members;
@@ -180,6 +181,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(Get, sessions, sessions::list, Doc::new("listUserSessions", "List a user's active browser sessions", List("Session"))),
         endpoint(Delete, sessions, sessions::end_all, Doc::new("endUserSessions", "End all of a user's sessions", NoContent)),
         endpoint(Delete, "/users/{id}/sessions/{sid}", sessions::end_one, Doc::new("endUserSession", "End one of a user's sessions", NoContent)),
+        endpoint(Get, "/users/{id}/factors", factors::list, Doc::new("listUserFactors", "List a user's second factors (never their secrets)", List("Factor"))),
+        endpoint(Delete, "/users/{id}/factors/{factor_id}", factors::delete, Doc::new("deleteUserFactor", "Reset (remove) one of a user's second factors; the last one takes the recovery codes with it", NoContent)),
         endpoint(Get, "/users/{id}/organizations", members::of_user, Doc::new("listUserOrganizations", "List the organizations a user belongs to, with the user's roles in each", List("UserOrganization"))),
         endpoint(Delete, "/users/{id}/lock", users::unlock, Doc::new("unlockUser", "Lift the lock that repeated failed sign-ins put on the user's account", NoContent)),
         endpoint(Get, "/audit-events", audit::list, Doc::new("listAuditEvents", "List audit events, oldest first; `since`/`until` take RFC 3339 or unix seconds (inclusive)", List("AuditEvent")).filters(&["user_id", "client_id", "type", "since", "until"])),

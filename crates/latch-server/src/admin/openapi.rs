@@ -155,6 +155,7 @@ pub fn schemas() -> Map<String, Value> {
     view::<UserView>(&mut all);
     view::<crate::user_transfer::ImportReport>(&mut all);
     view::<super::sessions::SessionView>(&mut all);
+    view::<super::factors::FactorView>(&mut all);
     view::<super::audit::AuditEventView>(&mut all);
     view::<super::deliveries::DeliveryView>(&mut all);
     add::<NewOrganization>(&mut all);
@@ -378,6 +379,7 @@ mod tests {
             custom_claims: Map::new(),
             claim_mappings: vec![],
             token_hook: None,
+            mfa: Default::default(),
             created_at: 0,
             updated_at: 0,
         };

@@ -181,6 +181,7 @@ pub async fn create(
         id_token_signed_response_alg: None,
         custom_claims: None,
         claim_mappings: None,
+        mfa: None,
     };
     let now = state.clock.now();
     let created = manage::create_application(

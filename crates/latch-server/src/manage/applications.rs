@@ -4,7 +4,8 @@
 use latch_core::Secret;
 use latch_core::UnixTime;
 use latch_core::application::{
-    Algorithm, Application, ApplicationType, ClientSecretInfo, MAX_ACTIVE_SECRETS, Redirects,
+    Algorithm, Application, ApplicationType, ClientSecretInfo, MAX_ACTIVE_SECRETS, MfaPolicy,
+    Redirects,
     SIGNING_ALGORITHMS, parse_signing_algorithm,
 };
 use latch_core::claim_mapping::ClaimMapping;
@@ -55,6 +56,10 @@ pub struct NewApplication {
     #[serde(default)]
     #[schema(schema_with = claim_mappings)]
     pub claim_mappings: Option<Vec<ClaimMapping>>,
+    /// Second factors: `off`, `optional` (the default: users who enrolled one give it) or
+    /// `required` (users without one enrol during sign-in).
+    #[serde(default)]
+    pub mfa: Option<MfaPolicy>,
 }
 
 /// `id_token_signed_response_alg`: one of the algorithms Latch signs with.
@@ -145,6 +150,7 @@ pub struct ApplicationView {
     pub claim_mappings: Vec<ClaimMapping>,
     /// Set through `/applications/{id}/token-hook`; read-only here.
     pub token_hook: Option<super::TokenHookView>,
+    pub mfa: MfaPolicy,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -167,6 +173,7 @@ impl From<&Application> for ApplicationView {
             custom_claims: app.custom_claims.clone(),
             claim_mappings: app.claim_mappings.clone(),
             token_hook: app.token_hook.as_ref().map(super::TokenHookView::from),
+            mfa: app.mfa,
             created_at: rfc3339(app.created_at),
             updated_at: rfc3339(app.updated_at),
         }
@@ -266,6 +273,7 @@ fn build_application(
         custom_claims: new.custom_claims.unwrap_or_default(),
         claim_mappings: new.claim_mappings.unwrap_or_default(),
         token_hook: None,
+        mfa: new.mfa.unwrap_or_default(),
         created_at: identity.created_at,
         updated_at: now,
     })

@@ -79,6 +79,15 @@ pub async fn advance(
     request: &AuthorizationRequest,
     signed_in: Option<&SignedIn>,
 ) -> Result<Response, StoreError> {
+    if let Some(s) = signed_in
+        && let Some(outcome) = missing_factor(state, app, request, &s.session).await?
+    {
+        return match outcome {
+            AuthorizeOutcome::Ask(step) => ask(state, app, request, step, signed_in).await,
+            AuthorizeOutcome::Refuse(error) => Ok(refuse(state, request, &error)),
+            AuthorizeOutcome::IssueCode { .. } => Ok(refuse(state, request, &OAuthError::server_error())),
+        };
+    }
     let memberships = match signed_in {
         Some(s) => Some(memberships(state, request, &s.session.user_id).await?),
         None => None,
@@ -94,6 +103,24 @@ pub async fn advance(
             ask(state, app, request, Step::Login, None).await
         }
     }
+}
+
+/// What the session's sign-in lacks (`latch_core::flow::missing_factor`); the user's factors
+/// are read only when the session has a single factor.
+async fn missing_factor(
+    state: &AppState,
+    app: &Application,
+    request: &AuthorizationRequest,
+    session: &SessionRecord,
+) -> Result<Option<AuthorizeOutcome>, StoreError> {
+    if session.amr.is_multi_factor() {
+        return Ok(None);
+    }
+    let need = flow::FactorNeed {
+        enrolled: crate::factors::enrolled(state, &session.user_id).await?,
+        policy: app.mfa,
+    };
+    Ok(flow::missing_factor(request, session.amr, need))
 }
 
 /// What `decide` needs of the user's organizations for this request.
@@ -132,7 +159,13 @@ async fn ask(
             let id = park(state, request, &s.cookie).await?;
             Ok(picker(state, app, &id, &orgs))
         }
-        (Step::Login, _) | (Step::PickOrganization(_), None) => {
+        // Bound to the session that gives (or enrols) the factor: its page is `signin::second_factor`.
+        (Step::SecondFactor | Step::EnrolFactor, Some(s)) => {
+            let id = park(state, request, &s.cookie).await?;
+            Ok(found(&crate::signin::second_factor::page_url(state, &id)))
+        }
+        (Step::Login, _)
+        | (Step::PickOrganization(_) | Step::SecondFactor | Step::EnrolFactor, None) => {
             // Bound to a new login-binding cookie: a login form posted from another browser is
             // refused (login CSRF).
             let binding = Secret::generate();
@@ -216,6 +249,20 @@ impl Parked {
         Ok(taken.is_some())
     }
 
+    /// Binds the request to another cookie of the same browser (the session's new cookie after a
+    /// step-up): taken, then parked again under a new id, which is returned (`None` if another
+    /// step took it first).
+    pub async fn rebind(
+        self,
+        state: &AppState,
+        binding: &SecretHash,
+    ) -> Result<Option<Secret>, StoreError> {
+        if !self.take(state).await? {
+            return Ok(None);
+        }
+        park(state, &self.request, binding).await.map(Some)
+    }
+
     /// The application the request is for; `None` once it has been deleted.
     pub async fn application(
         &self,
@@ -294,6 +341,7 @@ async fn issue_code(
             nonce: request.nonce.as_ref().map(|n| n.as_str().to_owned()),
             code_challenge: request.code_challenge.clone(),
             auth_time: session.auth_time,
+            amr: session.amr,
             created_at: now,
             expires_at: now + CODE_TTL,
             organization_id,

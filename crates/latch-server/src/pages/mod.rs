@@ -4,6 +4,7 @@
 //! JavaScript: every page carries a CSP that allows no script, and the headers that keep it from
 //! being framed, cached or leaked.
 
+mod factors;
 mod theme;
 mod views;
 
@@ -11,6 +12,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 pub use self::theme::{Theme, stylesheet};
+pub use self::factors::{
+    Account, Enrolment, SessionLine, Target, TotpLine, account, factor_code, factor_enrol,
+    recovery_codes,
+};
 pub use self::views::{InvitationForm, LoginForm, Picker};
 
 /// An error the user sees instead of a redirect (unknown client, unregistered redirect URI…).

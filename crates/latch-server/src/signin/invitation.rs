@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use latch_core::authn::Amr;
 use latch_core::Secret;
 use latch_core::organization::{Invitation, Organization};
 use latch_core::params::Params;
@@ -229,6 +230,7 @@ async fn welcome(
     let signer = Signer {
         user_id,
         client_id: None,
+        amr: Amr::PASSWORD,
     };
     let (cookie, _) = open_session(state, headers, ip, signer).await?;
     let label = org.display_name.as_deref().unwrap_or(&org.name);

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use latch_core::authn::Amr;
 use latch_core::audit::ActorType;
 use latch_core::params::Params;
 use latch_core::secret::random_id;
@@ -215,6 +216,7 @@ async fn sign_in(
     let signer = Signer {
         user_id: &user.id,
         client_id: Some(parked.request.client_id.as_str()),
+        amr: Amr::PASSWORD,
     };
     // Resumed once: of two sign-ins racing on one parked request, one completes it.
     if !parked.take(state).await? {
@@ -340,6 +342,8 @@ async fn upgrade_hash(state: &AppState, user_id: &str, old: &str, password: &str
 pub(crate) struct Signer<'a> {
     pub user_id: &'a str,
     pub client_id: Option<&'a str>,
+    /// How they authenticated.
+    pub amr: Amr,
 }
 
 /// Opens a browser session for a user who just signed in (audited as `login.success`); returns its
@@ -359,12 +363,13 @@ pub(crate) async fn open_session(
         if over.user_id == user_id {
             if state
                 .store
-                .reauthenticate_session(&over.sid, &cookie.hash(), now)
+                .reauthenticate_session(&over.sid, &cookie.hash(), signer.amr, now)
                 .await?
             {
                 audit_sign_in(state, &signer, &over.sid, ip, now);
                 let session = SessionRecord {
                     auth_time: now,
+                    amr: signer.amr,
                     last_active_at: now,
                     ..over
                 };
@@ -391,6 +396,7 @@ pub(crate) async fn open_session(
         sid: random_id(),
         user_id: user_id.to_owned(),
         auth_time: now,
+        amr: signer.amr,
         created_at: now,
         last_active_at: now,
         expires_at: now + state.settings.session_absolute_timeout,

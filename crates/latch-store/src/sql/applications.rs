@@ -70,7 +70,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         query(concat!(
             "INSERT INTO applications (",
             application_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         ))
         .bind(&app.id)
         .bind_with(|q| bind_fields(q, app))
@@ -140,7 +140,8 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
                      post_login_redirect_uris = $8, initiate_login_uri = $9, \
                      post_logout_redirect_uris = $10, backchannel_logout_uri = $11, \
                      allowed_origins = $12, id_token_signed_response_alg = $13, updated_at = $14, \
-                     custom_claims = $15, claim_mappings = $16, token_hook = $17 WHERE id = $1",
+                     custom_claims = $15, claim_mappings = $16, token_hook = $17, mfa = $18 \
+                     WHERE id = $1",
         )
         .bind(&app.id)
         .bind_with(|q| bind_fields(q, app))
@@ -298,10 +299,11 @@ fn bind_fields<'q>(q: Query<'q>, app: &'q Application) -> Query<'q> {
         .bind(app.id_token_signed_response_alg.as_str())
 }
 
-/// `updated_at` and the JSON columns, the last four of insert and update alike.
+/// `updated_at`, the JSON columns and `mfa`, the last five of insert and update alike.
 fn bind_changes<'q>(q: Query<'q>, app: &'q Application) -> Query<'q> {
     q.bind(app.updated_at)
         .bind(json_object(&app.custom_claims))
         .bind(claim_mappings_json(&app.claim_mappings))
         .bind(token_hook_json(app.token_hook.as_ref()))
+        .bind(app.mfa.as_str())
 }

@@ -17,6 +17,7 @@ pub(crate) mod backend;
 mod applications;
 mod audit;
 mod codes;
+mod factors;
 mod columns;
 mod invitations;
 mod keys;

@@ -45,6 +45,7 @@ static MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_claim_mappings_and_token_hooks"),
     migration!(9, "0009_admin_users"),
     migration!(10, "0010_mail_outbox"),
+    migration!(12, "0012_second_factors"),
 ];
 
 /// The versions this build knows.

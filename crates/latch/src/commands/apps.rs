@@ -119,6 +119,7 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
                 id_token_signed_response_alg: signing_alg,
                 custom_claims: None,
                 claim_mappings: None,
+                mfa: None,
             };
             let (app, secret) =
                 manage::create_application(store, new, now(), settings.backchannel_allow_private)
