@@ -171,7 +171,9 @@ impl MfaPolicy {
 }
 
 /// An authentication context class (`acr`), in increasing strength.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Acr {
     /// One factor.
     Password,
@@ -200,7 +202,10 @@ impl Acr {
     /// weakest level named that Latch knows, which any stronger sign-in also meets; `None` when
     /// it names none (the parameter is a voluntary request, so unknown values are ignored).
     pub fn requested(acr_values: &str) -> Option<Self> {
-        acr_values.split_ascii_whitespace().filter_map(Self::parse).min()
+        acr_values
+            .split_ascii_whitespace()
+            .filter_map(Self::parse)
+            .min()
     }
 }
 
@@ -249,10 +254,16 @@ mod tests {
             Acr::requested("urn:latch:acr:mfa urn:latch:acr:pwd"),
             Some(Acr::Password)
         );
-        assert_eq!(Acr::requested("urn:other:gold urn:latch:acr:mfa"), Some(Acr::Mfa));
+        assert_eq!(
+            Acr::requested("urn:other:gold urn:latch:acr:mfa"),
+            Some(Acr::Mfa)
+        );
         assert_eq!(Acr::requested("urn:other:gold"), None);
         assert_eq!(Acr::requested(""), None);
         assert!(Acr::Mfa > Acr::Password);
-        assert_eq!(ACR_VALUES_SUPPORTED, ["urn:latch:acr:pwd", "urn:latch:acr:mfa"]);
+        assert_eq!(
+            ACR_VALUES_SUPPORTED,
+            ["urn:latch:acr:pwd", "urn:latch:acr:mfa"]
+        );
     }
 }

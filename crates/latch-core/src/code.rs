@@ -201,7 +201,11 @@ mod tests {
         let mut v2 = encode(&old);
         v2.truncate(v2.len() - 5); // amr: length and "pwd"
         v2[0] = 2;
-        assert_eq!(decode(&v2), Some(old.clone()), "version 2 reads as a password");
+        assert_eq!(
+            decode(&v2),
+            Some(old.clone()),
+            "version 2 reads as a password"
+        );
         let mut v1 = v2.clone();
         v1[0] = 1;
         v1.pop();

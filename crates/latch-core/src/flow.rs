@@ -269,12 +269,18 @@ mod tests {
         let mfa = Amr::PASSWORD.with(crate::authn::Method::Otp);
         let need = |enrolled, policy| FactorNeed { enrolled, policy };
         let ask = |step| Some(AuthorizeOutcome::Ask(step));
-        assert_eq!(missing_factor(&r, pwd, need(false, MfaPolicy::Optional)), None);
+        assert_eq!(
+            missing_factor(&r, pwd, need(false, MfaPolicy::Optional)),
+            None
+        );
         assert_eq!(
             missing_factor(&r, pwd, need(true, MfaPolicy::Optional)),
             ask(Step::SecondFactor)
         );
-        assert_eq!(missing_factor(&r, mfa, need(true, MfaPolicy::Optional)), None);
+        assert_eq!(
+            missing_factor(&r, mfa, need(true, MfaPolicy::Optional)),
+            None
+        );
         assert_eq!(
             missing_factor(&r, pwd, need(true, MfaPolicy::Off)),
             None,
@@ -285,7 +291,10 @@ mod tests {
             ask(Step::EnrolFactor),
             "required: a user without one enrols"
         );
-        assert_eq!(missing_factor(&r, mfa, need(true, MfaPolicy::Required)), None);
+        assert_eq!(
+            missing_factor(&r, mfa, need(true, MfaPolicy::Required)),
+            None
+        );
     }
 
     #[test]

@@ -51,7 +51,9 @@ impl TotpSecret {
     pub fn from_base32(text: &str) -> Option<Self> {
         let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::with_capacity(20));
         for c in text.chars().filter(|c| !c.is_whitespace() && *c != '=') {
-            let value = BASE32.iter().position(|b| char::from(*b) == c.to_ascii_uppercase())?;
+            let value = BASE32
+                .iter()
+                .position(|b| char::from(*b) == c.to_ascii_uppercase())?;
             buffer = (buffer << 5) | value as u32;
             bits += 5;
             if bits >= 8 {
@@ -90,8 +92,12 @@ impl TotpSecret {
         let mac = hmac::sign(&key, &step.to_be_bytes());
         let mac = mac.as_ref();
         let offset = usize::from(mac[mac.len() - 1] & 0x0f);
-        let bin = u32::from_be_bytes([mac[offset], mac[offset + 1], mac[offset + 2], mac[offset + 3]])
-            & 0x7fff_ffff;
+        let bin = u32::from_be_bytes([
+            mac[offset],
+            mac[offset + 1],
+            mac[offset + 2],
+            mac[offset + 3],
+        ]) & 0x7fff_ffff;
         bin % 10u32.pow(DIGITS)
     }
 
@@ -212,7 +218,11 @@ mod tests {
             (2_000_000_000, 69_279_037),
             (20_000_000_000, 65_353_130),
         ] {
-            assert_eq!(rfc_secret().code_at(step_at(time)), code % 1_000_000, "{time}");
+            assert_eq!(
+                rfc_secret().code_at(step_at(time)),
+                code % 1_000_000,
+                "{time}"
+            );
         }
     }
 
@@ -223,9 +233,17 @@ mod tests {
         let step = step_at(now);
         let code = |step| format!("{:06}", s.code_at(step));
         assert_eq!(s.verify(&code(step), now, None), Some(step));
-        assert_eq!(s.verify(&code(step - 1), now, None), Some(step - 1), "network delay");
+        assert_eq!(
+            s.verify(&code(step - 1), now, None),
+            Some(step - 1),
+            "network delay"
+        );
         assert_eq!(s.verify(&code(step - 2), now, None), None, "too old");
-        assert_eq!(s.verify(&code(step + 1), now, None), None, "from the future");
+        assert_eq!(
+            s.verify(&code(step + 1), now, None),
+            None,
+            "from the future"
+        );
         assert_eq!(s.verify(&code(step), now, Some(step)), None, "used already");
         assert_eq!(
             s.verify(&code(step - 1), now, Some(step)),

@@ -19,11 +19,11 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use latch_core::UnixTime;
 use latch_core::audit::ActorType;
 use latch_core::params::Params;
 use latch_core::store::{FactorKind, SessionRecord, SessionSelector, StoreError};
 use latch_core::user::User;
-use latch_core::UnixTime;
 use subtle::ConstantTimeEq;
 
 pub use setup::ensure_application;
@@ -66,10 +66,9 @@ impl Current {
         now - self.session().auth_time <= REAUTH_WINDOW
     }
 
-    fn who<'a>(&'a self, headers: &'a HeaderMap, ip: Option<IpAddr>) -> Who<'a> {
+    fn who(&self, ip: Option<IpAddr>) -> Who<'_> {
         Who {
             user_id: &self.user.id,
-            headers,
             ip,
         }
     }
@@ -77,8 +76,16 @@ impl Current {
 
 /// The browser's user, or where to send it to sign in (no session; or a user with a second
 /// factor on a session without it).
-async fn current(state: &AppState, headers: &HeaderMap) -> Result<Result<Current, Response>, StoreError> {
-    let sign_in = || Err(flow::found(&format!("{}/account/login", state.settings.issuer)));
+async fn current(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Result<Current, Response>, StoreError> {
+    let sign_in = || {
+        Err(flow::found(&format!(
+            "{}/account/login",
+            state.settings.issuer
+        )))
+    };
     let Some(signed_in) = flow::signed_in(state, headers).await? else {
         return Ok(sign_in());
     };
@@ -111,7 +118,12 @@ impl Posted {
     }
 }
 
-fn read_form(state: &AppState, headers: &HeaderMap, body: &Bytes, current: &Current) -> Option<Posted> {
+fn read_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    current: &Current,
+) -> Option<Posted> {
     let params = crate::oauth::form_params(headers, body)?;
     let sent = params.get("csrf").ok().flatten().unwrap_or("");
     let expected = csrf_token(state, &current.session().sid);
@@ -156,7 +168,11 @@ where
 }
 
 /// `GET /account`
-async fn show(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let params = Params::parse(q.unwrap_or_default().as_bytes());
     let notice = match params.get("done").ok().flatten() {
         Some("password") => Some("Your password is changed. Your other sessions are signed out."),
@@ -201,7 +217,10 @@ async fn page(
         .into_iter()
         .map(|s| SessionLine {
             current: s.sid == current.session().sid,
-            agent: s.user_agent.clone().unwrap_or_else(|| "Unknown browser".into()),
+            agent: s
+                .user_agent
+                .clone()
+                .unwrap_or_else(|| "Unknown browser".into()),
             created: date(s.created_at),
             active: date(s.last_active_at),
             sid: s.sid,
@@ -282,8 +301,16 @@ async fn password(
                 ended.extend(crate::lifecycle::end_sessions(st, one, now).await?);
             }
         }
-        let actor = |e: Event| e.actor(ActorType::User, Some(&c.user.id)).user(Some(&c.user.id)).ip(ip);
-        st.audit.record_sessions(actor(Event::new("session.ended")).because("password_changed"), &ended, now);
+        let actor = |e: Event| {
+            e.actor(ActorType::User, Some(&c.user.id))
+                .user(Some(&c.user.id))
+                .ip(ip)
+        };
+        st.audit.record_sessions(
+            actor(Event::new("session.ended")).because("password_changed"),
+            &ended,
+            now,
+        );
         st.audit.record(actor(Event::new("password.changed")), now);
         Ok(done(st, "password"))
     })
@@ -291,11 +318,7 @@ async fn password(
 }
 
 /// `POST /account/totp`: starts enrolment and shows the QR code and key.
-async fn totp_start(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn totp_start(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let st = &state;
     act(st, &headers, &body, true, |c, _| async move {
         let pending = factors::start_totp(st, &c.user.id).await?;
@@ -343,7 +366,7 @@ async fn totp_confirm(
     let st = &state;
     let h = &headers;
     act(st, h, &body, true, |c, form| async move {
-        let who = c.who(h, ip);
+        let who = c.who(ip);
         match factors::confirm_totp(st, &who, form.field("code")).await? {
             Confirmed::Yes(codes) => {
                 let stepped = crate::signin::second_factor::step_up(
@@ -363,7 +386,15 @@ async fn totp_confirm(
                 Ok(response)
             }
             Confirmed::Wrong => match factors::pending_totp(st, &c.user.id).await? {
-                Some(p) => enrol(st, &c, &p, Some("That code is not right. Try the next one.")).await,
+                Some(p) => {
+                    enrol(
+                        st,
+                        &c,
+                        &p,
+                        Some("That code is not right. Try the next one."),
+                    )
+                    .await
+                }
                 None => page(st, &c, StatusCode::OK, None, Some("Start again.")).await,
             },
             Confirmed::Locked(wait) => Ok(crate::signin::login::locked_page(st, wait)),

@@ -37,7 +37,10 @@ pub async fn create(
         state.clock.now(),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(enrolled(UserView::from(&user), false))))
+    Ok((
+        StatusCode::CREATED,
+        Json(enrolled(UserView::from(&user), false)),
+    ))
 }
 
 fn enrolled(view: UserView, enrolled: bool) -> UserView {

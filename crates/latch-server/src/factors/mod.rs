@@ -6,15 +6,13 @@
 //!   factor's id: neither the database nor an administrator can read it.
 //! - A code's step is recorded with one conditional update (`FactorStore::use_factor_step`), so a
 //!   code is accepted once (RFC 6238 §5.2), even by two nodes at the same instant.
-//! - Wrong codes are throttled like passwords (`signin::throttle`'s account policy), per user —
-//!   and per device when the browser holds a device cookie for that user, so that someone who
-//!   knows the password but not the code cannot lock the real user's own browser out.
+//! - Wrong codes are throttled like passwords (`signin::throttle`'s account policy), per user
+//!   (see `throttle_key` for why not per device).
 
 pub mod qr;
 
 use std::net::IpAddr;
 
-use axum::http::HeaderMap;
 use latch_core::audit::ActorType;
 use latch_core::authn::Method;
 use latch_core::store::{Factor, FactorKind, StoreError};
@@ -22,7 +20,6 @@ use latch_core::totp::{RecoveryCode, TotpSecret};
 use latch_jose::MasterKey;
 
 use crate::jobs::audit::Event;
-use crate::signin::session;
 use crate::state::AppState;
 
 /// The sealing key's derivation label.
@@ -130,14 +127,18 @@ pub async fn confirm_totp(
     {
         return Ok(Confirmed::NothingPending);
     }
-    store.clear_throttle(&device_key(state, who)).await?;
+    store.clear_throttle(&throttle_key(who)).await?;
     let first = store.count_recovery_codes(who.user_id).await? == 0;
     let codes = if first {
         Some(regenerate_recovery_codes(state, who.user_id).await?)
     } else {
         None
     };
-    audit(state, who, Event::new("factor.enrolled").detail("kind", "totp"));
+    audit(
+        state,
+        who,
+        Event::new("factor.enrolled").detail("kind", "totp"),
+    );
     Ok(Confirmed::Yes(codes))
 }
 
@@ -155,10 +156,9 @@ pub async fn regenerate_recovery_codes(
     Ok(codes)
 }
 
-/// Who is giving a code: the user, and the browser (device cookie, address) it comes from.
+/// Who is giving a code: the user, and the address it comes from (for the audit log).
 pub struct Who<'a> {
     pub user_id: &'a str,
-    pub headers: &'a HeaderMap,
     pub ip: Option<IpAddr>,
 }
 
@@ -180,7 +180,9 @@ pub async fn check(state: &AppState, who: &Who<'_>, typed: &str) -> Result<Check
     let now = state.clock.now();
     let store = state.store.as_ref();
     let digits = typed.chars().filter(|c| !c.is_whitespace()).count() == 6
-        && typed.chars().all(|c| c.is_ascii_digit() || c.is_whitespace());
+        && typed
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_whitespace());
     let accepted = if digits {
         let factors = store.list_factors(who.user_id).await?;
         let mut used = false;
@@ -207,9 +209,13 @@ pub async fn check(state: &AppState, who: &Who<'_>, typed: &str) -> Result<Check
         failed(state, who, "wrong_code").await?;
         return Ok(Check::Wrong);
     }
-    store.clear_throttle(&device_key(state, who)).await?;
+    store.clear_throttle(&throttle_key(who)).await?;
     let kind = if digits { "totp" } else { "recovery_code" };
-    audit(state, who, Event::new("factor.verified").detail("kind", kind));
+    audit(
+        state,
+        who,
+        Event::new("factor.verified").detail("kind", kind),
+    );
     Ok(Check::Accepted(Method::Otp))
 }
 
@@ -234,18 +240,17 @@ pub async fn remove(
     Ok(removed)
 }
 
-/// The counter of wrong codes: this browser's for the user when it holds a device cookie for
-/// them, else the user's (README "Abuse limits": failures elsewhere never lock the real user's
-/// own browser).
-fn device_key(state: &AppState, who: &Who<'_>) -> String {
-    match session::device(state, who.headers).filter(|d| d.user_id == who.user_id) {
-        Some(d) => format!("factor:{}:device:{}", who.user_id, d.device_id),
-        None => format!("factor:{}", who.user_id),
-    }
+/// The counter of wrong codes: the user's, whatever the browser. Unlike passwords (README
+/// "Abuse limits"), a device cookie earns no counter of its own here: the password step hands one
+/// to every browser that passes it, so someone who knows the password could otherwise mint a fresh
+/// counter per browser and guess codes without end. Someone who knows the password can slow the
+/// real user's next sign-in; they cannot get past the code.
+fn throttle_key(who: &Who<'_>) -> String {
+    format!("factor:{}", who.user_id)
 }
 
 async fn locked(state: &AppState, who: &Who<'_>) -> Result<Option<i64>, StoreError> {
-    let key = device_key(state, who);
+    let key = throttle_key(who);
     let now = state.clock.now();
     Ok(state
         .store
@@ -259,7 +264,7 @@ async fn failed(state: &AppState, who: &Who<'_>, reason: &str) -> Result<(), Sto
     let policy = &state.settings.account_policy;
     let throttled = state
         .store
-        .record_failure(&device_key(state, who), now, policy)
+        .record_failure(&throttle_key(who), now, policy)
         .await?;
     audit(state, who, Event::new("factor.failure").failure(reason));
     let delay = policy.delay_ms(throttled.failures);

@@ -5,8 +5,7 @@ use latch_core::Secret;
 use latch_core::UnixTime;
 use latch_core::application::{
     Algorithm, Application, ApplicationType, ClientSecretInfo, MAX_ACTIVE_SECRETS, MfaPolicy,
-    Redirects,
-    SIGNING_ALGORITHMS, parse_signing_algorithm,
+    Redirects, SIGNING_ALGORITHMS, parse_signing_algorithm,
 };
 use latch_core::claim_mapping::ClaimMapping;
 use latch_core::secret::random_id;

@@ -85,7 +85,9 @@ pub async fn advance(
         return match outcome {
             AuthorizeOutcome::Ask(step) => ask(state, app, request, step, signed_in).await,
             AuthorizeOutcome::Refuse(error) => Ok(refuse(state, request, &error)),
-            AuthorizeOutcome::IssueCode { .. } => Ok(refuse(state, request, &OAuthError::server_error())),
+            AuthorizeOutcome::IssueCode { .. } => {
+                Ok(refuse(state, request, &OAuthError::server_error()))
+            }
         };
     }
     let memberships = match signed_in {

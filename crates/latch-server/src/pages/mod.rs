@@ -11,11 +11,11 @@ mod views;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-pub use self::theme::{Theme, stylesheet};
 pub use self::factors::{
     Account, Enrolment, SessionLine, Target, TotpLine, account, factor_code, factor_enrol,
     recovery_codes,
 };
+pub use self::theme::{Theme, stylesheet};
 pub use self::views::{InvitationForm, LoginForm, Picker};
 
 /// An error the user sees instead of a redirect (unknown client, unregistered redirect URI…).

@@ -13,9 +13,9 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use latch_core::authn::Amr;
 use latch_core::Secret;
 use latch_core::audit::ActorType;
+use latch_core::authn::Amr;
 use latch_core::params::Params;
 use latch_core::store::{SessionSelector, StoreError};
 

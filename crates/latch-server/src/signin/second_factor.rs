@@ -95,11 +95,7 @@ async fn show(
     if factors::enrolled(state, user_id).await? {
         return code_form(state, &parked, id, None).await;
     }
-    let who = Who {
-        user_id,
-        headers,
-        ip,
-    };
+    let who = Who { user_id, ip };
     enrol_form(state, &who, id, None).await
 }
 
@@ -142,7 +138,18 @@ async fn enrol_form(
     let action = action(state, "/enrol");
     let fields = [("login_request", id)];
     let intro = "This application asks for a second step at sign-in: set up an authenticator app.";
-    Ok(enrol_page(state, who.user_id, &pending, intro, &Target { action: &action, fields: &fields }, error).await?)
+    Ok(enrol_page(
+        state,
+        who.user_id,
+        &pending,
+        intro,
+        &Target {
+            action: &action,
+            fields: &fields,
+        },
+        error,
+    )
+    .await?)
 }
 
 /// The enrolment page of `pending` (also the account page's).
@@ -203,7 +210,6 @@ async fn verify(
     let session = &signed_in.session;
     let who = Who {
         user_id: &session.user_id,
-        headers,
         ip,
     };
     let method = match factors::check(state, &who, code).await? {
@@ -259,7 +265,6 @@ async fn confirm(
     let session = &signed_in.session;
     let who = Who {
         user_id: &session.user_id,
-        headers,
         ip,
     };
     let codes = match factors::confirm_totp(state, &who, code).await? {
@@ -293,11 +298,7 @@ async fn confirm(
 }
 
 /// `POST /login/second-factor/continue`: after the recovery codes, the request goes on.
-pub async fn proceed(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn proceed(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(params) = crate::oauth::form_params(&headers, &body) else {
         return expired(&state);
     };

@@ -50,7 +50,10 @@ pub async fn case_a_factor_is_enrolled_confirmed_and_removed(store: &dyn Store) 
         "another user's"
     );
     assert!(
-        !store.use_factor_step(&second.id, 10, NOW + 5).await.expect("use"),
+        !store
+            .use_factor_step(&second.id, 10, NOW + 5)
+            .await
+            .expect("use"),
         "a pending factor signs nobody in"
     );
     assert!(
@@ -68,7 +71,11 @@ pub async fn case_a_factor_is_enrolled_confirmed_and_removed(store: &dyn Store) 
     );
     let listed = store.list_factors(&user.id).await.expect("list");
     assert_eq!(
-        (listed[0].confirmed_at, listed[0].last_used_step, listed[0].secret.as_slice()),
+        (
+            listed[0].confirmed_at,
+            listed[0].last_used_step,
+            listed[0].secret.as_slice()
+        ),
         (Some(NOW + 5), Some(10), &b"second"[..])
     );
     assert!(matches!(
@@ -86,19 +93,33 @@ pub async fn case_a_factor_is_enrolled_confirmed_and_removed(store: &dyn Store) 
             .expect("enrolled"),
         vec![user.id.clone()]
     );
-    assert_eq!(store.users_with_factors(&[]).await.expect("none"), Vec::<String>::new());
+    assert_eq!(
+        store.users_with_factors(&[]).await.expect("none"),
+        Vec::<String>::new()
+    );
 
     let codes = [SecretHash::of(b"a"), SecretHash::of(b"b")];
     store
         .replace_recovery_codes(&user.id, &codes, NOW)
         .await
         .expect("codes");
-    assert_eq!(store.count_recovery_codes(&user.id).await.expect("count"), 2);
+    assert_eq!(
+        store.count_recovery_codes(&user.id).await.expect("count"),
+        2
+    );
     assert!(
-        !store.delete_factor(&other.id, &second.id).await.expect("delete"),
+        !store
+            .delete_factor(&other.id, &second.id)
+            .await
+            .expect("delete"),
         "another user's"
     );
-    assert!(store.delete_factor(&user.id, &second.id).await.expect("delete"));
+    assert!(
+        store
+            .delete_factor(&user.id, &second.id)
+            .await
+            .expect("delete")
+    );
     assert_eq!(store.list_factors(&user.id).await.expect("list"), vec![]);
     assert_eq!(
         store.count_recovery_codes(&user.id).await.expect("count"),
@@ -118,12 +139,42 @@ pub async fn case_a_totp_step_is_used_once_and_never_an_older_one(store: &dyn St
     let user = given_user(store).await;
     let f = totp(&user.id, b"s");
     store.insert_pending_factor(&f).await.expect("insert");
-    assert!(store.confirm_factor(&user.id, &f.id, 100, NOW).await.expect("confirm"));
-    assert!(!store.use_factor_step(&f.id, 100, NOW).await.expect("use"), "the confirming code");
-    assert!(store.use_factor_step(&f.id, 102, NOW + 60).await.expect("use"));
-    assert!(!store.use_factor_step(&f.id, 102, NOW + 61).await.expect("use"), "replay");
-    assert!(!store.use_factor_step(&f.id, 101, NOW + 61).await.expect("use"), "older");
-    assert!(store.use_factor_step(&f.id, 103, NOW + 90).await.expect("use"));
+    assert!(
+        store
+            .confirm_factor(&user.id, &f.id, 100, NOW)
+            .await
+            .expect("confirm")
+    );
+    assert!(
+        !store.use_factor_step(&f.id, 100, NOW).await.expect("use"),
+        "the confirming code"
+    );
+    assert!(
+        store
+            .use_factor_step(&f.id, 102, NOW + 60)
+            .await
+            .expect("use")
+    );
+    assert!(
+        !store
+            .use_factor_step(&f.id, 102, NOW + 61)
+            .await
+            .expect("use"),
+        "replay"
+    );
+    assert!(
+        !store
+            .use_factor_step(&f.id, 101, NOW + 61)
+            .await
+            .expect("use"),
+        "older"
+    );
+    assert!(
+        store
+            .use_factor_step(&f.id, 103, NOW + 90)
+            .await
+            .expect("use")
+    );
     let listed = store.list_factors(&user.id).await.expect("list");
     assert_eq!(
         (listed[0].last_used_step, listed[0].last_used_at),
@@ -136,7 +187,12 @@ pub async fn case_concurrent_uses_of_a_totp_code_have_one_winner(store: Arc<dyn 
     let user = given_user(&*store).await;
     let f = totp(&user.id, b"s");
     store.insert_pending_factor(&f).await.expect("insert");
-    assert!(store.confirm_factor(&user.id, &f.id, 1, NOW).await.expect("confirm"));
+    assert!(
+        store
+            .confirm_factor(&user.id, &f.id, 1, NOW)
+            .await
+            .expect("confirm")
+    );
     let users: Vec<_> = (0..8)
         .map(|_| {
             let (store, id) = (store.clone(), f.id.clone());
@@ -165,10 +221,22 @@ pub async fn case_recovery_codes_are_single_use(store: Arc<dyn Store>) {
         .replace_recovery_codes(&user.id, &codes, NOW)
         .await
         .expect("codes");
-    assert_eq!(store.count_recovery_codes(&user.id).await.expect("count"), 10);
-    assert!(!store.take_recovery_code(&user.id, &old).await.expect("take"), "replaced");
+    assert_eq!(
+        store.count_recovery_codes(&user.id).await.expect("count"),
+        10
+    );
     assert!(
-        !store.take_recovery_code(&other.id, &codes[0]).await.expect("take"),
+        !store
+            .take_recovery_code(&user.id, &old)
+            .await
+            .expect("take"),
+        "replaced"
+    );
+    assert!(
+        !store
+            .take_recovery_code(&other.id, &codes[0])
+            .await
+            .expect("take"),
         "another user's"
     );
     let takers: Vec<_> = (0..8)
@@ -182,5 +250,8 @@ pub async fn case_recovery_codes_are_single_use(store: Arc<dyn Store>) {
         winners += usize::from(t.await.expect("taker"));
     }
     assert_eq!(winners, 1);
-    assert_eq!(store.count_recovery_codes(&user.id).await.expect("count"), 9);
+    assert_eq!(
+        store.count_recovery_codes(&user.id).await.expect("count"),
+        9
+    );
 }

@@ -86,7 +86,10 @@ impl<B: Backend> FactorStore for SqlStore<B> {
         .bind(user_id)
         .fetch_all(self.read())
         .await?;
-        Ok(rows.into_iter().filter_map(FactorRow::into_factor).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(FactorRow::into_factor)
+            .collect())
     }
 
     async fn confirm_factor(
@@ -163,13 +166,15 @@ impl<B: Backend> FactorStore for SqlStore<B> {
             .execute(tx.on())
             .await?;
         for hash in hashes {
-            query("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
-                .bind(user_id)
-                .bind(hash.as_str())
-                .bind(now)
-                .execute(tx.on())
-                .await
-                .map_err(unique_err("recovery code"))?;
+            query(
+                "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(user_id)
+            .bind(hash.as_str())
+            .bind(now)
+            .execute(tx.on())
+            .await
+            .map_err(unique_err("recovery code"))?;
         }
         tx.commit().await
     }
