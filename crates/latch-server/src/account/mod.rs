@@ -74,29 +74,23 @@ impl Current {
     }
 }
 
-/// The browser's user, or where to send it to sign in (no session; or a user with a second
+/// The browser's user; `None` when it must sign in first (no session; or a user with a second
 /// factor on a session without it).
-async fn current(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Result<Current, Response>, StoreError> {
-    let sign_in = || {
-        Err(flow::found(&format!(
-            "{}/account/login",
-            state.settings.issuer
-        )))
-    };
+async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Current>, StoreError> {
     let Some(signed_in) = flow::signed_in(state, headers).await? else {
-        return Ok(sign_in());
+        return Ok(None);
     };
     let session = &signed_in.session;
     if !session.amr.is_multi_factor() && factors::enrolled(state, &session.user_id).await? {
-        return Ok(sign_in());
+        return Ok(None);
     }
-    let Some(user) = state.store.get_user(&session.user_id).await? else {
-        return Ok(sign_in());
-    };
-    Ok(Ok(Current { signed_in, user }))
+    let user = state.store.get_user(&session.user_id).await?;
+    Ok(user.map(|user| Current { signed_in, user }))
+}
+
+/// Where a browser that must sign in goes.
+fn sign_in(state: &AppState) -> Response {
+    flow::found(&format!("{}/account/login", state.settings.issuer))
 }
 
 /// The CSRF token of the account forms: bound to the session (its `sid`) and this deployment.
@@ -144,9 +138,8 @@ where
     Fut: std::future::Future<Output = Result<Response, StoreError>>,
 {
     let result = async {
-        let current = match current(state, headers).await? {
-            Ok(c) => c,
-            Err(redirect) => return Ok(redirect),
+        let Some(current) = current(state, headers).await? else {
+            return Ok(sign_in(state));
         };
         let Some(posted) = read_form(state, headers, body, &current) else {
             return Ok(pages::error(
@@ -183,8 +176,8 @@ async fn show(
     };
     let result = async {
         match current(&state, &headers).await? {
-            Ok(c) => page(&state, &c, StatusCode::OK, notice, None).await,
-            Err(redirect) => Ok(redirect),
+            Some(c) => page(&state, &c, StatusCode::OK, notice, None).await,
+            None => Ok(sign_in(&state)),
         }
     }
     .await;

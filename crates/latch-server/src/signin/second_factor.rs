@@ -138,7 +138,7 @@ async fn enrol_form(
     let action = action(state, "/enrol");
     let fields = [("login_request", id)];
     let intro = "This application asks for a second step at sign-in: set up an authenticator app.";
-    Ok(enrol_page(
+    enrol_page(
         state,
         who.user_id,
         &pending,
@@ -149,7 +149,7 @@ async fn enrol_form(
         },
         error,
     )
-    .await?)
+    .await
 }
 
 /// The enrolment page of `pending` (also the account page's).
