@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::UnixTime;
 pub use crate::algorithm::Algorithm;
+pub use crate::authn::MfaPolicy;
 use crate::claim_mapping::{ClaimMapping, Destination};
 pub use crate::client_type::ApplicationType;
 use crate::field::FieldError;
@@ -71,6 +72,9 @@ pub struct Application {
     /// A user whose e-mail is not verified gets no code: the flow asks them to verify first.
     #[serde(default)]
     pub require_verified_email: bool,
+    /// Second factors: `off`, `optional` (default) or `required` (see `authn::MfaPolicy`).
+    #[serde(default)]
+    pub mfa: MfaPolicy,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -266,6 +270,7 @@ pub(crate) mod tests {
             token_hook: None,
             allow_signup: false,
             require_verified_email: false,
+            mfa: Default::default(),
             created_at: 0,
             updated_at: 0,
         }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::application::Application;
+use crate::authn::Acr;
 use crate::redirect::find_redirect_uri;
 use crate::requested::ClaimsRequest;
 use crate::scope::ScopeSet;
@@ -38,6 +39,8 @@ pub struct AuthorizeParams {
     /// OIDC Core §3.1.2.1: an ID token naming the user expected (checked by the server, which
     /// holds the keys).
     pub id_token_hint: Option<String>,
+    /// OIDC Core §3.1.2.1: the authentication context classes asked for, in order of preference.
+    pub acr_values: Option<String>,
     /// Names of known parameters that appeared more than once (RFC 6749 §3.1).
     pub duplicated: Vec<String>,
 }
@@ -81,6 +84,9 @@ pub struct AuthorizationRequest {
     /// The claims asked for individually (OIDC Core §5.5), if any.
     #[serde(default)]
     pub claims: Option<ClaimsRequest>,
+    /// The weakest `acr` of `acr_values` that Latch knows (`Acr::requested`), if any.
+    #[serde(default)]
+    pub acr: Option<Acr>,
 }
 
 /// Why a request was refused, and where the answer goes.
@@ -280,6 +286,7 @@ pub fn validate(
         organization,
         invitation,
         claims,
+        acr: p.acr_values.as_deref().and_then(Acr::requested),
     })
 }
 
@@ -329,6 +336,7 @@ mod tests {
             token_hook: None,
             allow_signup: false,
             require_verified_email: false,
+            mfa: Default::default(),
             created_at: 0,
             updated_at: 0,
         }

@@ -6,14 +6,16 @@
 //! codes cannot be guessed or forged: the seal gives both, and the client learns nothing of the
 //! content.
 //!
-//! Layout (version 2): the version byte, then each field in `AuthorizationCodeRecord` order —
+//! Layout (version 3): the version byte, then each field in `AuthorizationCodeRecord` order —
 //! strings as a big-endian `u16` length and UTF-8 bytes, optional strings as a `0`/`1` byte then
-//! the string, times as big-endian `i64` — then `claims` (optional). Version 1, without `claims`,
-//! is still read (codes sealed just before an upgrade).
+//! the string, times as big-endian `i64` — then `claims` (optional), then `amr` (as stored). Versions
+//! 1 (without `claims`) and 2 (without `amr`: a password) are still read (codes sealed just before
+//! an upgrade).
 
+use crate::authn::Amr;
 use crate::store::AuthorizationCodeRecord;
 
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 
 /// Codes longer than this are refused unread (a sealed code is a few hundred characters).
 pub const MAX_CODE_LEN: usize = 4096;
@@ -57,6 +59,7 @@ pub fn encode(record: &AuthorizationCodeRecord) -> Vec<u8> {
         }
         None => out.push(0),
     }
+    put_str(&mut out, &record.amr.to_stored());
     out
 }
 
@@ -79,7 +82,7 @@ fn floor_char_boundary(s: &str, mut at: usize) -> usize {
 pub fn decode(bytes: &[u8]) -> Option<AuthorizationCodeRecord> {
     let mut r = Reader(bytes);
     let version = r.take(1)?[0];
-    if version != 1 && version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return None;
     }
     let mut record = AuthorizationCodeRecord {
@@ -94,12 +97,16 @@ pub fn decode(bytes: &[u8]) -> Option<AuthorizationCodeRecord> {
         organization_id: r.optional()?,
         audience: r.optional()?,
         auth_time: r.time()?,
+        amr: Amr::PASSWORD,
         created_at: r.time()?,
         expires_at: r.time()?,
         claims: None,
     };
-    if version == VERSION {
+    if version >= 2 {
         record.claims = r.optional()?;
+    }
+    if version >= 3 {
+        record.amr = Amr::from_stored(&r.string()?);
     }
     r.0.is_empty().then_some(record)
 }
@@ -156,6 +163,7 @@ mod tests {
             audience: None,
             claims: Some(r#"{"userinfo":["name"]}"#.into()),
             auth_time: -5,
+            amr: Amr::PASSWORD.with(crate::authn::Method::Otp),
             created_at: 1_700_000_000,
             expires_at: i64::MAX,
         }
@@ -183,12 +191,22 @@ mod tests {
         longer.push(0);
         assert_eq!(decode(&longer), None, "trailing byte");
         let mut other = bytes.clone();
-        other[0] = 3;
+        other[0] = 4;
         assert_eq!(decode(&other), None, "another version");
-        let mut v1 = encode(&AuthorizationCodeRecord {
+        let old = AuthorizationCodeRecord {
             claims: None,
+            amr: Amr::PASSWORD,
             ..record()
-        });
+        };
+        let mut v2 = encode(&old);
+        v2.truncate(v2.len() - 5); // amr: length and "pwd"
+        v2[0] = 2;
+        assert_eq!(
+            decode(&v2),
+            Some(old.clone()),
+            "version 2 reads as a password"
+        );
+        let mut v1 = v2.clone();
         v1[0] = 1;
         v1.pop();
         assert_eq!(

@@ -9,6 +9,7 @@
 //! A new step (a second factor, consent, account recovery, an invitation to accept) is one
 //! variant of `Step`, the rule choosing it here, and its arm in `latch_server::flow::ask`.
 
+use crate::authn::{Acr, Amr, MfaPolicy};
 use crate::authorize::{AuthorizationRequest, Prompt};
 use crate::organization::{Invitation, Organization};
 use crate::store::SessionRecord;
@@ -48,6 +49,11 @@ pub enum Step {
     /// "Check your inbox": the application requires a verified e-mail and the user's is not
     /// (bound to the session cookie; the mailed link, or "continue" once it is used, resumes).
     VerifyEmail,
+    /// A code from the user's second factor (bound to the session cookie; see `missing_factor`).
+    SecondFactor,
+    /// Enrolment of a second factor, which the request demands and the user lacks (bound to the
+    /// session cookie).
+    EnrolFactor,
 }
 
 /// The user's organizations, as far as the request needs them (read by the server for a signed-in
@@ -92,6 +98,42 @@ pub fn decide_unverified(request: &AuthorizationRequest) -> AuthorizeOutcome {
         ));
     }
     AuthorizeOutcome::Ask(Step::VerifyEmail)
+}
+
+/// What the user's second factors and the application's policy need (see `missing_factor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactorNeed {
+    /// The user has a confirmed second factor.
+    pub enrolled: bool,
+    pub policy: MfaPolicy,
+}
+
+/// What a usable session's sign-in lacks for `request`, asked before `decide`: a second factor
+/// when the user has one (unless the application's policy is `off`), or when the application
+/// requires one or `acr_values` asks for `urn:latch:acr:mfa` (step-up, OIDC Core §3.1.2.1) —
+/// then a user without one enrols. `None` when the session's methods suffice.
+pub fn missing_factor(
+    request: &AuthorizationRequest,
+    session_amr: Amr,
+    need: FactorNeed,
+) -> Option<AuthorizeOutcome> {
+    let demanded = need.policy == MfaPolicy::Required || request.acr == Some(Acr::Mfa);
+    let wanted = demanded || (need.enrolled && need.policy != MfaPolicy::Off);
+    if !wanted || session_amr.is_multi_factor() {
+        return None;
+    }
+    // OIDC Core §3.1.2.1: prompt=none must not show a page.
+    if request.prompt == Prompt::None {
+        return Some(AuthorizeOutcome::Refuse(OAuthError::new(
+            ErrorCode::InteractionRequired,
+            "the user must give a second factor",
+        )));
+    }
+    Some(AuthorizeOutcome::Ask(if need.enrolled {
+        Step::SecondFactor
+    } else {
+        Step::EnrolFactor
+    }))
 }
 
 /// What happens next. `signed_in` is `None` without a usable session (see `session_usable`; a
@@ -211,6 +253,7 @@ mod tests {
             organization: None,
             invitation: None,
             claims: None,
+            acr: None,
         }
     }
 
@@ -219,6 +262,7 @@ mod tests {
             sid: "s".into(),
             user_id: user_id.into(),
             auth_time,
+            amr: crate::authn::Amr::PASSWORD,
             created_at: auth_time,
             last_active_at: auth_time,
             expires_at: auth_time + 3600,
@@ -326,6 +370,75 @@ mod tests {
         );
         assert_eq!(
             refused(&decide_unverified(&request(Prompt::None))),
+            Some(ErrorCode::InteractionRequired)
+        );
+    }
+
+    #[test]
+    fn a_second_factor_is_asked_of_enrolled_users_and_where_required() {
+        let r = request(Prompt::Default);
+        let pwd = Amr::PASSWORD;
+        let mfa = Amr::PASSWORD.with(crate::authn::Method::Otp);
+        let need = |enrolled, policy| FactorNeed { enrolled, policy };
+        let ask = |step| Some(AuthorizeOutcome::Ask(step));
+        assert_eq!(
+            missing_factor(&r, pwd, need(false, MfaPolicy::Optional)),
+            None
+        );
+        assert_eq!(
+            missing_factor(&r, pwd, need(true, MfaPolicy::Optional)),
+            ask(Step::SecondFactor)
+        );
+        assert_eq!(
+            missing_factor(&r, mfa, need(true, MfaPolicy::Optional)),
+            None
+        );
+        assert_eq!(
+            missing_factor(&r, pwd, need(true, MfaPolicy::Off)),
+            None,
+            "off: a password is enough"
+        );
+        assert_eq!(
+            missing_factor(&r, pwd, need(false, MfaPolicy::Required)),
+            ask(Step::EnrolFactor),
+            "required: a user without one enrols"
+        );
+        assert_eq!(
+            missing_factor(&r, mfa, need(true, MfaPolicy::Required)),
+            None
+        );
+    }
+
+    #[test]
+    fn acr_values_steps_a_password_session_up_unless_no_page_may_be_shown() {
+        let pwd = Amr::PASSWORD;
+        let step_up = AuthorizationRequest {
+            acr: Some(Acr::Mfa),
+            ..request(Prompt::Default)
+        };
+        let need = |enrolled| FactorNeed {
+            enrolled,
+            policy: MfaPolicy::Off,
+        };
+        assert_eq!(
+            missing_factor(&step_up, pwd, need(true)),
+            Some(AuthorizeOutcome::Ask(Step::SecondFactor))
+        );
+        assert_eq!(
+            missing_factor(&step_up, pwd, need(false)),
+            Some(AuthorizeOutcome::Ask(Step::EnrolFactor))
+        );
+        let weaker = AuthorizationRequest {
+            acr: Some(Acr::Password),
+            ..request(Prompt::Default)
+        };
+        assert_eq!(missing_factor(&weaker, pwd, need(true)), None);
+        let silent = AuthorizationRequest {
+            prompt: Prompt::None,
+            ..step_up
+        };
+        assert_eq!(
+            refused(&missing_factor(&silent, pwd, need(true)).unwrap_or(issue(None))),
             Some(ErrorCode::InteractionRequired)
         );
     }

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::UnixTime;
 use crate::application::Application;
+use crate::authn::Amr;
 use crate::organization::{ApiResource, Organization};
 use crate::scope::{Scope, ScopeSet};
 use crate::store::{AuthorizationCodeRecord, RefreshGrant};
@@ -108,6 +109,7 @@ pub fn code_refresh_grant(
             sid: code.sid.clone(),
             scope: code.scope.clone(),
             auth_time: code.auth_time,
+            amr: code.amr,
             created_at: now,
             expires_at: now + ttl,
             organization_id: code.organization_id.clone(),
@@ -127,6 +129,8 @@ pub struct IdToken<'a> {
     /// The application's ID token lifetime.
     pub ttl: i64,
     pub auth_time: Option<UnixTime>,
+    /// How the user authenticated (`amr`, and the `acr` it reaches).
+    pub amr: Option<Amr>,
     pub sid: Option<&'a str>,
     pub nonce: Option<&'a str>,
     /// Claims asked for individually for the ID token (OIDC Core §5.5).
@@ -146,6 +150,10 @@ pub fn id_token_claims(t: IdToken<'_>) -> Map<String, Value> {
     c.insert("iat".into(), t.issued_at.into());
     if let Some(at) = t.auth_time {
         c.insert("auth_time".into(), at.into());
+    }
+    if let Some(amr) = t.amr {
+        c.insert("acr".into(), amr.acr().as_str().into());
+        c.insert("amr".into(), amr.claim().into());
     }
     if let Some(sid) = t.sid {
         c.insert("sid".into(), sid.into());
@@ -277,6 +285,7 @@ mod tests {
             audience: Some("https://api.example.com".into()),
             claims: Some(r#"{"userinfo":["name"]}"#.into()),
             auth_time: 90,
+            amr: Amr::PASSWORD.with(crate::authn::Method::Otp),
             created_at: 95,
             expires_at: 155,
         }
@@ -300,6 +309,7 @@ mod tests {
             grant.auth_time, 90,
             "the sign-in's time, not the redemption's"
         );
+        assert_eq!(grant.amr, code().amr, "the sign-in's methods");
         assert_eq!(
             grant.scope, "openid offline_access",
             "as requested at authorize"
@@ -369,6 +379,7 @@ mod tests {
             issued_at: 100,
             ttl: 300,
             auth_time: Some(90),
+            amr: Some(Amr::PASSWORD.with(crate::authn::Method::Otp)),
             sid: Some("s"),
             nonce: Some("n"),
             requested: &requested,
@@ -387,6 +398,8 @@ mod tests {
             (&100.into(), &400.into(), &90.into())
         );
         assert_eq!((&c["sid"], &c["nonce"]), (&"s".into(), &"n".into()));
+        assert_eq!(c["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+        assert_eq!(c["acr"], "urn:latch:acr:mfa");
         assert!(
             !c.contains_key("at_hash"),
             "added by the server once signed"

@@ -13,6 +13,7 @@ pub mod address;
 pub mod algorithm;
 pub mod application;
 pub mod audit;
+pub mod authn;
 pub mod authorize;
 pub mod backoff;
 pub mod claim_mapping;
@@ -41,6 +42,7 @@ pub mod store;
 pub mod throttle;
 pub mod token;
 pub mod token_hook;
+pub mod totp;
 pub mod types;
 pub mod user;
 

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 
 use crate::UnixTime;
 use crate::application::{Application, ClientSecretInfo};
+use crate::authn::Amr;
 use crate::retention::Purge;
 use crate::revocation::Revocation;
 use crate::secret::SecretHash;
@@ -20,9 +21,11 @@ use crate::throttle::{ThrottlePolicy, ThrottleState};
 use crate::user::User;
 
 mod audit;
+mod factors;
 mod mail;
 mod organizations;
 pub use audit::AuditStore;
+pub use factors::{Factor, FactorKind, FactorStore};
 pub use mail::{
     EmailVerification, EmailVerificationStore, MailLimits, MailStore, NewMail, PasswordReset,
     PasswordResetStore, QueuedMail,
@@ -180,6 +183,8 @@ pub struct SessionRecord {
     pub sid: String,
     pub user_id: String,
     pub auth_time: UnixTime,
+    /// How the user authenticated at `auth_time` (the `amr` and `acr` of its tokens).
+    pub amr: Amr,
     pub created_at: UnixTime,
     pub last_active_at: UnixTime,
     /// Absolute end of the session.
@@ -215,6 +220,8 @@ pub struct AuthorizationCodeRecord {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub auth_time: UnixTime,
+    /// The session's methods when the code was issued.
+    pub amr: Amr,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
     /// The organization the user signed in to (`organization=`, or picked), by id.
@@ -275,6 +282,8 @@ pub struct RefreshGrant {
     /// role changes show in the next refresh.
     pub scope: String,
     pub auth_time: UnixTime,
+    /// The methods of the sign-in the grant came from (refreshed tokens say the same).
+    pub amr: Amr,
     pub created_at: UnixTime,
     /// When the live token expires; every rotation moves it (a sliding lifetime).
     pub expires_at: UnixTime,
@@ -454,12 +463,14 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<()>;
 
     /// Signing in again over a live session of the same user (OIDC Core §3.1.2.1 `prompt=login`,
-    /// `max_age`): the session keeps its `sid`, takes a new cookie (its hash `token_hash`) and
-    /// `auth_time = now`. `false` if it is no longer live.
+    /// `max_age`, a step-up to a second factor): the session keeps its `sid`, takes a new cookie
+    /// (its hash `token_hash`), `auth_time = now` and the methods of this sign-in. `false` if it
+    /// is no longer live.
     async fn reauthenticate_session(
         &self,
         sid: &str,
         token_hash: &SecretHash,
+        amr: Amr,
         now: UnixTime,
     ) -> StoreResult<bool>;
 
@@ -611,6 +622,7 @@ pub trait Store:
     + MailStore
     + PasswordResetStore
     + EmailVerificationStore
+    + FactorStore
 {
     /// The schema version applied (the latest migration).
     async fn schema_version(&self) -> StoreResult<i64>;

@@ -192,6 +192,7 @@ mod tests {
                 sid: "s".into(),
                 scope: "openid offline_access".into(),
                 auth_time: 0,
+                amr: crate::authn::Amr::PASSWORD,
                 created_at: 0,
                 expires_at: 1000,
                 organization_id: None,
@@ -304,6 +305,7 @@ mod tests {
             audience: None,
             claims: None,
             auth_time: 0,
+            amr: crate::authn::Amr::PASSWORD,
             created_at: 0,
             expires_at: 60,
         };

@@ -31,6 +31,7 @@ fn app(kind: ApplicationType) -> Application {
         token_hook: None,
         allow_signup: false,
         require_verified_email: false,
+        mfa: Default::default(),
         created_at: 0,
         updated_at: 0,
     }

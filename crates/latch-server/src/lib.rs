@@ -13,9 +13,11 @@
 //! Protocol rules live in `latch-core`, rows in `latch-store`, signatures in `latch-jose`: handlers
 //! here extract, parse, call those, and map the outcome to HTTP. Nothing here writes SQL.
 
+mod account;
 mod admin;
 mod bounded;
 mod console;
+mod factors;
 pub mod http;
 pub mod jobs;
 mod lifecycle;

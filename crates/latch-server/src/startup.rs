@@ -103,6 +103,7 @@ impl Server {
             let now = clock.now();
             crate::console::ensure_application(store.as_ref(), &settings.issuer, now).await?;
         }
+        crate::account::ensure_application(store.as_ref(), &settings.issuer, clock.now()).await?;
         let applications = Arc::new(Applications::default());
         applications.refresh(store.as_ref(), true).await?;
         let revocations = Arc::new(crate::lifecycle::revocations::Revocations::default());

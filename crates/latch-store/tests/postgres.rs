@@ -187,6 +187,11 @@ async fn live_refresh_tokens_of_schema_4_become_grants() {
         (0, family.as_str())
     );
     assert_eq!(state.grant.organization_id.as_deref(), Some("org_1"));
+    assert_eq!(
+        state.grant.amr,
+        latch_core::authn::Amr::PASSWORD,
+        "granted before methods were recorded: a password"
+    );
     for gone in [&rotated, &revoked] {
         assert_eq!(
             store

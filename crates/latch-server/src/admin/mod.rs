@@ -17,6 +17,7 @@ mod auth;
 mod deliveries;
 pub(crate) use deliveries::DeliveryView;
 mod errors;
+mod factors;
 mod invitations;
 mod json;
 mod members;
@@ -181,6 +182,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(Get, sessions, sessions::list, Doc::new("listUserSessions", "List a user's active browser sessions", List("Session"))),
         endpoint(Delete, sessions, sessions::end_all, Doc::new("endUserSessions", "End all of a user's sessions", NoContent)),
         endpoint(Delete, "/users/{id}/sessions/{sid}", sessions::end_one, Doc::new("endUserSession", "End one of a user's sessions", NoContent)),
+        endpoint(Get, "/users/{id}/factors", factors::list, Doc::new("listUserFactors", "List a user's second factors (never their secrets)", List("Factor"))),
+        endpoint(Delete, "/users/{id}/factors/{factor_id}", factors::delete, Doc::new("deleteUserFactor", "Reset (remove) one of a user's second factors; the last one takes the recovery codes with it", NoContent)),
         endpoint(Get, "/users/{id}/organizations", members::of_user, Doc::new("listUserOrganizations", "List the organizations a user belongs to, with the user's roles in each", List("UserOrganization"))),
         endpoint(Post, "/users/{id}/verification-email", users::send_verification, Doc::new("sendVerificationEmail", "Mail the user a single-use link that verifies their email address (replacing any earlier link)", Body(202, "VerificationEmailQueued")).conflict("e-mail is not configured (email_not_configured) or the send limit for the address is reached (mail_limited)")),
         endpoint(Delete, "/users/{id}/lock", users::unlock, Doc::new("unlockUser", "Lift the lock that repeated failed sign-ins put on the user's account", NoContent)),

@@ -156,6 +156,7 @@ pub fn schemas() -> Map<String, Value> {
     view::<super::users::VerificationEmailQueued>(&mut all);
     view::<crate::user_transfer::ImportReport>(&mut all);
     view::<super::sessions::SessionView>(&mut all);
+    view::<super::factors::FactorView>(&mut all);
     view::<super::audit::AuditEventView>(&mut all);
     view::<super::deliveries::DeliveryView>(&mut all);
     add::<NewOrganization>(&mut all);
@@ -381,6 +382,7 @@ mod tests {
             token_hook: None,
             allow_signup: false,
             require_verified_email: false,
+            mfa: Default::default(),
             created_at: 0,
             updated_at: 0,
         };

@@ -37,7 +37,32 @@ pub async fn create(
         state.clock.now(),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+    Ok((
+        StatusCode::CREATED,
+        Json(enrolled(UserView::from(&user), false)),
+    ))
+}
+
+fn enrolled(view: UserView, enrolled: bool) -> UserView {
+    UserView {
+        mfa_enrolled: Some(enrolled),
+        ..view
+    }
+}
+
+/// The views of `users`, with `mfa_enrolled` read in one query.
+async fn views(state: &AppState, users: &[User]) -> Result<Vec<UserView>, ApiError> {
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let with = state.store.users_with_factors(&ids).await?;
+    Ok(users
+        .iter()
+        .map(|u| enrolled(UserView::from(u), with.contains(&u.id)))
+        .collect())
+}
+
+async fn view(state: &AppState, user: &User) -> Result<UserView, ApiError> {
+    let mut all = views(state, std::slice::from_ref(user)).await?;
+    all.pop().ok_or_else(|| ApiError::not_found("user"))
 }
 
 /// `POST /api/v1/users/import`: JSON Lines in the body (`latch users import`'s format), within
@@ -75,10 +100,17 @@ pub async fn list(
         // Both filters given: the user must match both.
         let found =
             found.filter(|u| email.is_none_or(|e| normalize_email(e) == normalize_email(&u.email)));
-        return Ok(Json(List::of_one(found.as_ref().map(UserView::from))));
+        let found = match &found {
+            Some(u) => Some(view(&state, u).await?),
+            None => None,
+        };
+        return Ok(Json(List::of_one(found)));
     }
     let page = state.store.list_users(&query.page, email).await?;
-    Ok(Json(List::from_page(page, |u| UserView::from(u))))
+    Ok(Json(List {
+        data: views(&state, &page.data).await?,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 pub async fn show(
@@ -86,7 +118,7 @@ pub async fn show(
     State(state): State<AppState>,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(UserView::from(&find(&state, &id).await?)))
+    Ok(Json(view(&state, &find(&state, &id).await?).await?))
 }
 
 /// RFC 7396 merge patch of the profile; `password` sets a new one, which ends every session of
@@ -121,7 +153,7 @@ pub async fn update(
             crate::http::error::internal(&e);
         }
     }
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(view(&state, &user).await?))
 }
 
 /// Ends the user's sessions (notifying the applications), then deletes the user.

@@ -185,6 +185,7 @@ pub async fn create(
         claim_mappings: None,
         allow_signup: false,
         require_verified_email: false,
+        mfa: None,
     };
     let now = state.clock.now();
     let created = manage::create_application(

@@ -39,7 +39,7 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 
-pub use setup::{CLIENT_ID, ensure_application};
+pub use setup::{CLIENT_ID, ensure_application, ensure_internal_application};
 
 /// The console at `/admin`, or nothing with `LATCH_ADMIN_CONSOLE=off` (`router.rs` merges it).
 pub fn mounted(state: &AppState) -> Router<AppState> {

@@ -29,15 +29,26 @@ fn redirects(issuer: &str) -> Redirects {
 }
 
 /// Creates the console's application if it is missing, and points its redirects at this
-/// issuer if they point elsewhere (the issuer changed). Nodes starting together may race: the
-/// loser of the insert finds the winner's.
+/// issuer if they point elsewhere (the issuer changed).
 pub async fn ensure_application(
     store: &dyn Store,
     issuer: &str,
     now: UnixTime,
 ) -> Result<(), StoreError> {
-    let wanted = redirects(issuer);
-    match store.get_application_by_client_id(CLIENT_ID).await? {
+    ensure_internal_application(store, CLIENT_ID, NAME, redirects(issuer), now).await
+}
+
+/// Latch's own applications (the console, the account page): a public client (`spa`) with a
+/// fixed `client_id`, created if missing, its redirects pointed at this issuer. Nodes starting
+/// together may race: the loser of the insert finds the winner's.
+pub async fn ensure_internal_application(
+    store: &dyn Store,
+    client_id: &str,
+    name: &str,
+    wanted: Redirects,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    match store.get_application_by_client_id(client_id).await? {
         Some(app) if app.redirects == wanted => Ok(()),
         Some(mut app) => {
             app.redirects = wanted;
@@ -47,8 +58,8 @@ pub async fn ensure_application(
         None => {
             let app = Application {
                 id: uuid::Uuid::now_v7().to_string(),
-                client_id: CLIENT_ID.to_owned(),
-                name: NAME.to_owned(),
+                client_id: client_id.to_owned(),
+                name: name.to_owned(),
                 application_type: ApplicationType::Spa,
                 management_api_access: false,
                 enforce_pkce: true,
@@ -61,6 +72,7 @@ pub async fn ensure_application(
                 token_hook: None,
                 allow_signup: false,
                 require_verified_email: false,
+                mfa: Default::default(),
                 created_at: now,
                 updated_at: now,
             };

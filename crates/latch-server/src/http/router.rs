@@ -20,6 +20,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/login", get(login::get).post(login::post))
         .route("/login/decline", get(crate::signin::decline::get))
+        .merge(crate::signin::second_factor::routes())
+        .merge(crate::account::routes())
         .route(
             "/signup",
             get(crate::signin::signup::get).post(crate::signin::signup::post),

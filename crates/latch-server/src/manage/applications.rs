@@ -4,8 +4,8 @@
 use latch_core::Secret;
 use latch_core::UnixTime;
 use latch_core::application::{
-    Algorithm, Application, ApplicationType, ClientSecretInfo, MAX_ACTIVE_SECRETS, Redirects,
-    SIGNING_ALGORITHMS, parse_signing_algorithm,
+    Algorithm, Application, ApplicationType, ClientSecretInfo, MAX_ACTIVE_SECRETS, MfaPolicy,
+    Redirects, SIGNING_ALGORITHMS, parse_signing_algorithm,
 };
 use latch_core::claim_mapping::ClaimMapping;
 use latch_core::secret::random_id;
@@ -63,6 +63,10 @@ pub struct NewApplication {
     /// application gets a code.
     #[serde(default)]
     pub require_verified_email: bool,
+    /// Second factors: `off`, `optional` (the default: users who enrolled one give it) or
+    /// `required` (users without one enrol during sign-in).
+    #[serde(default)]
+    pub mfa: Option<MfaPolicy>,
 }
 
 /// `id_token_signed_response_alg`: one of the algorithms Latch signs with.
@@ -155,6 +159,7 @@ pub struct ApplicationView {
     pub token_hook: Option<super::TokenHookView>,
     pub allow_signup: bool,
     pub require_verified_email: bool,
+    pub mfa: MfaPolicy,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -179,6 +184,7 @@ impl From<&Application> for ApplicationView {
             token_hook: app.token_hook.as_ref().map(super::TokenHookView::from),
             allow_signup: app.allow_signup,
             require_verified_email: app.require_verified_email,
+            mfa: app.mfa,
             created_at: rfc3339(app.created_at),
             updated_at: rfc3339(app.updated_at),
         }
@@ -280,6 +286,7 @@ fn build_application(
         token_hook: None,
         allow_signup: new.allow_signup,
         require_verified_email: new.require_verified_email,
+        mfa: new.mfa.unwrap_or_default(),
         created_at: identity.created_at,
         updated_at: now,
     })

@@ -121,6 +121,7 @@ pub async fn delete_token_hook(
     }
     let app = Application {
         token_hook: None,
+        mfa: Default::default(),
         updated_at: now,
         ..current.clone()
     };

@@ -77,6 +77,10 @@ pub struct UserView {
     /// May sign in to the admin console (`/admin`); read-only here (`latch users grant-admin`,
     /// or an administrator in the console).
     pub admin: bool,
+    /// Whether the user has a confirmed second factor (see `/users/{id}/factors`); read-only.
+    /// Set by the management API, left out elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_enrolled: Option<bool>,
 }
 
 impl From<&User> for UserView {
@@ -92,6 +96,7 @@ impl From<&User> for UserView {
             external_id: u.external_id.clone(),
             metadata: u.metadata.clone(),
             admin: u.admin,
+            mfa_enrolled: None,
         }
     }
 }
@@ -218,7 +223,7 @@ pub async fn update_user(
     let fields: UserFields = parse_json(&patched(
         &UserView::from(current),
         patch,
-        &["id", "created_at", "admin"],
+        &["id", "created_at", "admin", "mfa_enrolled"],
     )?)?;
     let email = fields.email.trim().to_owned();
     // A new address is not verified, unless the patch says it is.

@@ -57,6 +57,7 @@ fn to_params(p: &Params) -> AuthorizeParams {
         invitation: get("invitation"),
         claims: get("claims"),
         id_token_hint: get("id_token_hint"),
+        acr_values: get("acr_values"),
         duplicated: Vec::new(),
     };
     a.duplicated = d;

@@ -79,6 +79,17 @@ pub async fn advance(
     request: &AuthorizationRequest,
     signed_in: Option<&SignedIn>,
 ) -> Result<Response, StoreError> {
+    if let Some(s) = signed_in
+        && let Some(outcome) = missing_factor(state, app, request, &s.session).await?
+    {
+        return match outcome {
+            AuthorizeOutcome::Ask(step) => ask(state, app, request, step, signed_in).await,
+            AuthorizeOutcome::Refuse(error) => Ok(refuse(state, request, &error)),
+            AuthorizeOutcome::IssueCode { .. } => {
+                Ok(refuse(state, request, &OAuthError::server_error()))
+            }
+        };
+    }
     let outcome = match (&request.invitation, signed_in) {
         (Some(ticket), _) => invited(state, request, ticket, signed_in).await?,
         (None, Some(s)) if app.require_verified_email && !email_verified(state, s).await? => {
@@ -128,6 +139,24 @@ async fn email_verified(state: &AppState, signed_in: &SignedIn) -> Result<bool, 
     Ok(user.is_some_and(|u| u.email_verified))
 }
 
+/// What the session's sign-in lacks (`latch_core::flow::missing_factor`); the user's factors
+/// are read only when the session has a single factor.
+async fn missing_factor(
+    state: &AppState,
+    app: &Application,
+    request: &AuthorizationRequest,
+    session: &SessionRecord,
+) -> Result<Option<AuthorizeOutcome>, StoreError> {
+    if session.amr.is_multi_factor() {
+        return Ok(None);
+    }
+    let need = flow::FactorNeed {
+        enrolled: crate::factors::enrolled(state, &session.user_id).await?,
+        policy: app.mfa,
+    };
+    Ok(flow::missing_factor(request, session.amr, need))
+}
+
 /// What `decide` needs of the user's organizations for this request.
 async fn memberships(
     state: &AppState,
@@ -164,6 +193,11 @@ async fn ask(
             let id = park(state, request, &s.cookie).await?;
             Ok(picker(state, app, &id, &orgs))
         }
+        // Bound to the session that gives (or enrols) the factor: its page is `signin::second_factor`.
+        (Step::SecondFactor | Step::EnrolFactor, Some(s)) => {
+            let id = park(state, request, &s.cookie).await?;
+            Ok(found(&crate::signin::second_factor::page_url(state, &id)))
+        }
         // Bound to the session that waits for the verification.
         (Step::VerifyEmail, Some(s)) => {
             let id = park(state, request, &s.cookie).await?;
@@ -180,7 +214,13 @@ async fn ask(
             Ok(refuse(state, request, &error))
         }
         (step @ (Step::Login | Step::SignUp), _)
-        | (step @ (Step::PickOrganization(_) | Step::VerifyEmail), None) => {
+        | (
+            step @ (Step::PickOrganization(_)
+            | Step::VerifyEmail
+            | Step::SecondFactor
+            | Step::EnrolFactor),
+            None,
+        ) => {
             // Bound to a new login-binding cookie: a login form posted from another browser is
             // refused (login CSRF).
             let (id, cookie) = park_for_login(state, request).await?;
@@ -300,6 +340,20 @@ impl Parked {
         Ok(taken.is_some())
     }
 
+    /// Binds the request to another cookie of the same browser (the session's new cookie after a
+    /// step-up): taken, then parked again under a new id, which is returned (`None` if another
+    /// step took it first).
+    pub async fn rebind(
+        self,
+        state: &AppState,
+        binding: &SecretHash,
+    ) -> Result<Option<Secret>, StoreError> {
+        if !self.take(state).await? {
+            return Ok(None);
+        }
+        park(state, &self.request, binding).await.map(Some)
+    }
+
     /// The application the request is for; `None` once it has been deleted.
     pub async fn application(
         &self,
@@ -378,6 +432,7 @@ async fn issue_code(
             nonce: request.nonce.as_ref().map(|n| n.as_str().to_owned()),
             code_challenge: request.code_challenge.clone(),
             auth_time: session.auth_time,
+            amr: session.amr,
             created_at: now,
             expires_at: now + CODE_TTL,
             organization_id,

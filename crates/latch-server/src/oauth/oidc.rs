@@ -42,8 +42,10 @@ fn discovery_json(issuer: &str, prompts: &[&str]) -> String {
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "at_hash",
+            "acr", "amr",
             "email", "email_verified", "name", "given_name", "family_name"
         ],
+        "acr_values_supported": latch_core::authn::ACR_VALUES_SUPPORTED,
         "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

@@ -3,6 +3,7 @@
 //! application has one, what its token hook adds (`token_hook`).
 
 use latch_core::application::Application;
+use latch_core::authn::Amr;
 use latch_core::claim_mapping::{self, ClaimData, Destination};
 use latch_core::issue::{Access, IdToken, id_token_claims, issues_id_token};
 use latch_core::requested::ClaimsRequest;
@@ -23,6 +24,8 @@ pub struct Grant<'a> {
     pub user: Option<&'a User>,
     pub sid: Option<&'a str>,
     pub auth_time: Option<UnixTime>,
+    /// How the user authenticated (`amr`, `acr`); `None` for `client_credentials`.
+    pub amr: Option<Amr>,
     /// The organization, API, roles, permissions and granted scope.
     pub access: &'a Access,
     pub nonce: Option<&'a str>,
@@ -47,6 +50,11 @@ struct AccessClaims<'a> {
     scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     auth_time: Option<UnixTime>,
+    /// OIDC Core §2 `acr`, RFC 8176 `amr` (RFC 9068 §2.2.1 carries both in access tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<Vec<&'static str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,6 +133,8 @@ pub async fn mint(
         client_id: &grant.app.client_id,
         scope: access.scope.to_string(),
         auth_time: grant.auth_time,
+        acr: grant.amr.map(|a| a.acr().as_str()),
+        amr: grant.amr.map(Amr::claim),
         sid: grant.sid,
         org_id: org.map(|o| o.id.as_str()),
         org_name: org.map(|o| o.name.as_str()),
@@ -148,6 +158,7 @@ pub async fn mint(
                 issued_at: now,
                 ttl,
                 auth_time: grant.auth_time,
+                amr: grant.amr,
                 sid: grant.sid,
                 nonce: grant.nonce,
                 requested: &grant.claims.id_token,

@@ -4,12 +4,17 @@
 //! JavaScript: every page carries a CSP that allows no script, and the headers that keep it from
 //! being framed, cached or leaked.
 
+mod factors;
 mod theme;
 mod views;
 
 use axum::http::StatusCode;
 use axum::response::Response;
 
+pub use self::factors::{
+    Account, Enrolment, SessionLine, Target, TotpLine, account, factor_code, factor_enrol,
+    recovery_codes,
+};
 pub use self::theme::{Theme, stylesheet};
 pub use self::views::{InvitationForm, LoginForm, Picker};
 

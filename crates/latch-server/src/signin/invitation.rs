@@ -18,6 +18,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use latch_core::application::Application;
+use latch_core::authn::Amr;
 use latch_core::organization::{Invitation, Organization};
 use latch_core::params::Params;
 use latch_core::store::StoreError;
@@ -324,6 +325,7 @@ async fn welcome(
     let signer = Signer {
         user_id: &user.id,
         client_id: None,
+        amr: Amr::PASSWORD,
     };
     let (cookie, _) = open_session(state, headers, ip, signer).await?;
     let landing = app.and_then(|a| initiate_login_url(state, a, &user.email));

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use latch_core::application::Application;
 use latch_core::audit::ActorType;
+use latch_core::authn::Amr;
 use latch_core::params::Params;
 use latch_core::secret::random_id;
 use latch_core::store::{SessionRecord, SessionSelector, StoreError};
@@ -242,6 +243,7 @@ pub(crate) async fn signed_in(
     let signer = Signer {
         user_id,
         client_id: Some(parked.request.client_id.as_str()),
+        amr: Amr::PASSWORD,
     };
     // Resumed once: of two sign-ins racing on one parked request, one completes it.
     if !parked.take(state).await? {
@@ -367,6 +369,8 @@ async fn upgrade_hash(state: &AppState, user_id: &str, old: &str, password: &str
 pub(crate) struct Signer<'a> {
     pub user_id: &'a str,
     pub client_id: Option<&'a str>,
+    /// How they authenticated.
+    pub amr: Amr,
 }
 
 /// Opens a browser session for a user who just signed in (audited as `login.success`); returns its
@@ -386,12 +390,13 @@ pub(crate) async fn open_session(
         if over.user_id == user_id {
             if state
                 .store
-                .reauthenticate_session(&over.sid, &cookie.hash(), now)
+                .reauthenticate_session(&over.sid, &cookie.hash(), signer.amr, now)
                 .await?
             {
                 audit_sign_in(state, &signer, &over.sid, ip, now);
                 let session = SessionRecord {
                     auth_time: now,
+                    amr: signer.amr,
                     last_active_at: now,
                     ..over
                 };
@@ -418,6 +423,7 @@ pub(crate) async fn open_session(
         sid: random_id(),
         user_id: user_id.to_owned(),
         auth_time: now,
+        amr: signer.amr,
         created_at: now,
         last_active_at: now,
         expires_at: now + state.settings.session_absolute_timeout,

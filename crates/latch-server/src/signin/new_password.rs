@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use latch_core::Secret;
 use latch_core::audit::ActorType;
+use latch_core::authn::Amr;
 use latch_core::params::Params;
 use latch_core::store::{SessionSelector, StoreError};
 
@@ -174,6 +175,7 @@ async fn complete(
     let signer = Signer {
         user_id: &user.id,
         client_id: app.as_ref().map(|a| a.client_id.as_str()),
+        amr: Amr::PASSWORD,
     };
     let (cookie, session) = open_session(state, headers, ip, signer).await?;
     let mut response = match (parked, app) {

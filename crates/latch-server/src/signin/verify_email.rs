@@ -270,6 +270,8 @@ async fn verify(
         let signer = Signer {
             user_id: &link.user_id,
             client_id: Some(app.client_id.as_str()),
+            // This browser chose the account's password at sign-up (the request is bound to it).
+            amr: latch_core::authn::Amr::PASSWORD,
         };
         if parked.take(state).await? {
             let (cookie, session) = open_session(state, headers, ip, signer).await?;

@@ -14,6 +14,7 @@
 mod applications;
 mod audit;
 mod codes;
+mod factors;
 mod invitations;
 mod keys;
 mod mail;
@@ -34,6 +35,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use latch_core::application::{Application, ApplicationType, ClientSecretInfo, Redirects};
+use latch_core::authn::{Amr, Method};
 use latch_core::store::{
     CodeGrant, CodeRedemption, GrantKey, Redemption, RefreshGrant, RefreshGrantState,
     SessionRecord, Store,
@@ -44,6 +46,7 @@ use latch_core::{Secret, SecretHash, UnixTime};
 pub use applications::*;
 pub use audit::*;
 pub use codes::*;
+pub use factors::*;
 pub use invitations::*;
 pub use keys::*;
 pub use mail::*;
@@ -167,7 +170,9 @@ macro_rules! conformance_tests {
             case_an_invitation_is_accepted_once_by_its_email_before_it_expires,
             case_audit_events_are_filtered_and_paged,
             case_audit_events_are_listed_newest_first_on_request,
-            case_audit_batches_of_any_size_are_stored_whole
+            case_audit_batches_of_any_size_are_stored_whole,
+            case_a_factor_is_enrolled_confirmed_and_removed,
+            case_a_totp_step_is_used_once_and_never_an_older_one
         );
         $crate::conformance_tests!(@arc $open;
             case_concurrent_secrets_stop_at_two,
@@ -180,7 +185,9 @@ macro_rules! conformance_tests {
             case_concurrent_takes_of_a_verification_link_have_one_winner,
             case_concurrent_failures_are_all_counted,
             case_concurrent_acceptances_have_one_winner,
-            case_concurrent_purges_delete_each_row_once
+            case_concurrent_purges_delete_each_row_once,
+            case_concurrent_uses_of_a_totp_code_have_one_winner,
+            case_recovery_codes_are_single_use
         );
     };
 }
@@ -240,6 +247,12 @@ pub(crate) fn application(backchannel: Option<&str>) -> Application {
         }),
         allow_signup: backchannel.is_some(),
         require_verified_email: backchannel.is_some(),
+        // The full application has the non-default policy, so the round trip covers it.
+        mfa: if backchannel.is_some() {
+            latch_core::authn::MfaPolicy::Required
+        } else {
+            latch_core::authn::MfaPolicy::default()
+        },
         created_at: NOW,
         updated_at: NOW,
     }
@@ -304,6 +317,7 @@ pub(crate) async fn given_session(store: &dyn Store, user_id: &str) -> (SecretHa
         sid: new_id(),
         user_id: user_id.to_owned(),
         auth_time: NOW,
+        amr: Amr::PASSWORD,
         created_at: NOW,
         last_active_at: NOW,
         expires_at: NOW + 3_600,
@@ -376,6 +390,7 @@ pub(crate) fn refresh(app: &Application, session: &SessionRecord, family_id: &st
         sid: session.sid.clone(),
         scope: "openid offline_access".to_owned(),
         auth_time: NOW,
+        amr: Amr::PASSWORD.with(Method::Otp),
         created_at: NOW,
         expires_at: NOW + 86_400,
         organization_id: Some("org_0001".to_owned()),
@@ -431,6 +446,7 @@ pub(crate) fn session_record_without_row(user_id: &str) -> SessionRecord {
         sid: new_id(),
         user_id: user_id.to_owned(),
         auth_time: NOW,
+        amr: Amr::PASSWORD,
         created_at: NOW,
         last_active_at: NOW,
         expires_at: NOW + 3_600,

@@ -1,5 +1,6 @@
 //! Cases: revocations (what stops access tokens before `exp`) and re-authenticating a session.
 
+use latch_core::authn::{Amr, Method};
 use latch_core::retention::Purge;
 use latch_core::revocation::{REVOCATION_TTL, Revocation, RevocationKind, grant_tag};
 use latch_core::store::{Redemption, SessionSelector, Store};
@@ -121,14 +122,15 @@ pub async fn case_a_long_idle_session_ends_without_a_revocation(store: &dyn Stor
     assert_eq!(listed(store, 0, later).await, vec![]);
 }
 
-/// Re-authenticating keeps the sid, moves the cookie and `auth_time`; not for an ended session.
+/// Re-authenticating keeps the sid, moves the cookie, `auth_time` and the methods (a step-up to
+/// a second factor); not for an ended session.
 pub async fn case_reauthenticating_keeps_the_sid_and_moves_the_cookie(store: &dyn Store) {
     let user = given_user(store).await;
     let (old_cookie, session) = given_session(store, &user.id).await;
     let new_cookie = new_hash();
     assert!(
         store
-            .reauthenticate_session(&session.sid, &new_cookie, NOW + 30)
+            .reauthenticate_session(&session.sid, &new_cookie, stepped_up(), NOW + 30)
             .await
             .expect("reauthenticate")
     );
@@ -149,15 +151,25 @@ pub async fn case_reauthenticating_keeps_the_sid_and_moves_the_cookie(store: &dy
         (again.sid.as_str(), again.auth_time, again.created_at),
         (session.sid.as_str(), NOW + 30, NOW)
     );
+    assert_eq!((session.amr, again.amr), (Amr::PASSWORD, stepped_up()));
+    let listed = store
+        .list_user_sessions(&user.id, NOW + 31)
+        .await
+        .expect("list");
+    assert_eq!(listed.first().map(|s| s.amr), Some(stepped_up()));
     store
         .end_sessions(SessionSelector::One { sid: &session.sid }, NOW + 40)
         .await
         .expect("end");
     assert!(
         !store
-            .reauthenticate_session(&session.sid, &new_hash(), NOW + 50)
+            .reauthenticate_session(&session.sid, &new_hash(), Amr::PASSWORD, NOW + 50)
             .await
             .expect("reauthenticate"),
         "an ended session stays ended"
     );
+}
+
+fn stepped_up() -> Amr {
+    Amr::PASSWORD.with(Method::Otp)
 }

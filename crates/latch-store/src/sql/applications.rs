@@ -70,7 +70,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         query(concat!(
             "INSERT INTO applications (",
             application_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         ))
         .bind(&app.id)
         .bind_with(|q| bind_fields(q, app))
@@ -141,7 +141,7 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
                      post_logout_redirect_uris = $10, backchannel_logout_uri = $11, \
                      allowed_origins = $12, id_token_signed_response_alg = $13, updated_at = $14, \
                      custom_claims = $15, claim_mappings = $16, token_hook = $17, \
-                     allow_signup = $18, require_verified_email = $19 WHERE id = $1",
+                     allow_signup = $18, require_verified_email = $19, mfa = $20 WHERE id = $1",
         )
         .bind(&app.id)
         .bind_with(|q| bind_fields(q, app))
@@ -299,7 +299,7 @@ fn bind_fields<'q>(q: Query<'q>, app: &'q Application) -> Query<'q> {
         .bind(app.id_token_signed_response_alg.as_str())
 }
 
-/// `updated_at`, the JSON columns and the sign-up flags, the last six of insert and update alike.
+/// `updated_at`, the JSON columns, the sign-up flags and `mfa`, the last seven of insert and update alike.
 fn bind_changes<'q>(q: Query<'q>, app: &'q Application) -> Query<'q> {
     q.bind(app.updated_at)
         .bind(json_object(&app.custom_claims))
@@ -307,4 +307,5 @@ fn bind_changes<'q>(q: Query<'q>, app: &'q Application) -> Query<'q> {
         .bind(token_hook_json(app.token_hook.as_ref()))
         .bind(app.allow_signup)
         .bind(app.require_verified_email)
+        .bind(app.mfa.as_str())
 }

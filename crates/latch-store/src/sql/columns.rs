@@ -12,7 +12,7 @@ macro_rules! application_columns {
          access_token_ttl_seconds, post_login_redirect_uris, initiate_login_uri, \
          post_logout_redirect_uris, backchannel_logout_uri, allowed_origins, \
          id_token_signed_response_alg, created_at, updated_at, custom_claims, claim_mappings, token_hook, \
-         allow_signup, require_verified_email"
+         allow_signup, require_verified_email, mfa"
     };
 }
 macro_rules! client_secret_columns {
@@ -27,7 +27,7 @@ macro_rules! user_columns {
 }
 macro_rules! session_columns {
     () => {
-        "sid, user_id, auth_time, created_at, last_active_at, expires_at, user_agent, ip"
+        "sid, user_id, auth_time, created_at, last_active_at, expires_at, user_agent, ip, amr"
     };
 }
 macro_rules! login_request_columns {
@@ -38,7 +38,7 @@ macro_rules! login_request_columns {
 macro_rules! refresh_columns {
     () => {
         "family_id, application_id, client_id, user_id, sid, scope, auth_time, created_at, \
-         expires_at, organization_id, audience, claims"
+         expires_at, organization_id, audience, claims, amr"
     };
 }
 /// `user_columns` of the table aliased `$t`, for joins.
@@ -75,7 +75,7 @@ macro_rules! refresh_grant_select {
         concat!(
             "SELECT g.family_id, g.application_id, g.client_id, g.user_id, g.sid, g.scope, \
              g.auth_time, g.created_at AS grant_created_at, g.expires_at, g.organization_id, \
-             g.audience, g.claims, g.generation, g.rotated_at, g.revoked_at, \
+             g.audience, g.claims, g.amr, g.generation, g.rotated_at, g.revoked_at, \
              (s.sid IS NOT NULL AND s.ended_at IS NULL) AS session_active, ",
             $crate::sql::user_columns_of!("u"),
             " FROM refresh_grants g JOIN users u ON u.id = g.user_id \

@@ -18,6 +18,7 @@ mod applications;
 mod audit;
 mod codes;
 mod columns;
+mod factors;
 mod invitations;
 mod keys;
 mod mail;

@@ -25,7 +25,7 @@ impl<B: Backend> SqlStore<B> {
             "INSERT INTO refresh_grants (",
             refresh_columns!(),
             ", generation, purge_after) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $9)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $9)"
         ))
         .bind(&grant.family_id)
         .bind(&grant.application_id)
@@ -39,6 +39,7 @@ impl<B: Backend> SqlStore<B> {
         .bind(&grant.organization_id)
         .bind(&grant.audience)
         .bind(&grant.claims)
+        .bind(grant.amr.to_stored())
         .execute(on)
         .await
         .map_err(unique_err("refresh grant"))?;

@@ -3,6 +3,7 @@
 use latch_core::application::{
     Algorithm, Application, ApplicationType, ClientSecretInfo, Redirects,
 };
+use latch_core::authn::{Amr, MfaPolicy};
 use latch_core::claim_mapping::ClaimMapping;
 use latch_core::store::{
     BackchannelDelivery, LoginRequestRecord, RefreshGrant, RefreshGrantState, SessionRecord,
@@ -108,6 +109,7 @@ crate::sql::row_type! {
         token_hook: Option<String>,
         allow_signup: bool,
         require_verified_email: bool,
+        mfa: String,
     }
 }
 
@@ -144,6 +146,8 @@ impl TryFrom<ApplicationRow> for Application {
                 .transpose()?,
             allow_signup: r.allow_signup,
             require_verified_email: r.require_verified_email,
+            mfa: MfaPolicy::parse(&r.mfa)
+                .ok_or_else(|| corrupt("application", format!("mfa `{}`", r.mfa)))?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -231,6 +235,7 @@ crate::sql::row_type! {
         expires_at: i64,
         user_agent: Option<String>,
         ip: Option<String>,
+        amr: String,
     }
 }
 
@@ -248,6 +253,7 @@ impl SessionRow {
             sid: self.sid,
             user_id: self.user_id,
             auth_time: self.auth_time,
+            amr: Amr::from_stored(&self.amr),
             created_at: self.created_at,
             last_active_at: self.last_active_at,
             expires_at: self.expires_at,
@@ -310,6 +316,7 @@ crate::sql::row_type! {
         organization_id: Option<String>,
         audience: Option<String>,
         claims: Option<String>,
+        amr: String,
         generation: i64,
         rotated_at: Option<i64>,
         revoked_at: Option<i64>,
@@ -329,6 +336,7 @@ impl From<RefreshGrantRow> for RefreshGrantState {
                 sid: r.sid,
                 scope: r.scope,
                 auth_time: r.auth_time,
+                amr: Amr::from_stored(&r.amr),
                 created_at: r.grant_created_at,
                 expires_at: r.expires_at,
                 organization_id: r.organization_id,

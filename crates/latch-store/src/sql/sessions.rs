@@ -2,6 +2,7 @@
 //! them, and ending them (with their grants, revocations and back-channel deliveries).
 
 use async_trait::async_trait;
+use latch_core::authn::Amr;
 use latch_core::revocation::Revocation;
 use latch_core::store::{
     LoginRequestRecord, SessionRecord, SessionSelector, SessionStore, StoreResult,
@@ -146,7 +147,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ", token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ", token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&session.sid)
         .bind(&session.user_id)
@@ -156,6 +157,7 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         .bind(session.expires_at)
         .bind(&session.user_agent)
         .bind(&session.ip)
+        .bind(session.amr.to_stored())
         .bind(token_hash.as_str())
         .execute(self.write())
         .await
@@ -295,21 +297,23 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         Ok(())
     }
 
-    /// New cookie hash and `auth_time`, same `sid`, if the session is still live.
+    /// New cookie hash, `auth_time` and methods, same `sid`, if the session is still live.
     async fn reauthenticate_session(
         &self,
         sid: &str,
         token_hash: &SecretHash,
+        amr: Amr,
         now: UnixTime,
     ) -> StoreResult<bool> {
         let _timer = Timer::start("reauthenticate_session");
         let done = query(
-            "UPDATE sessions SET token_hash = $2, auth_time = $3, last_active_at = $3 \
+            "UPDATE sessions SET token_hash = $2, auth_time = $3, last_active_at = $3, amr = $4 \
                      WHERE sid = $1 AND ended_at IS NULL AND expires_at > $3",
         )
         .bind(sid)
         .bind(token_hash.as_str())
         .bind(now)
+        .bind(amr.to_stored())
         .execute(self.write())
         .await?;
         Ok(done > 0)

@@ -46,6 +46,7 @@ static MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_admin_users"),
     migration!(10, "0010_mail_outbox"),
     migration!(11, "0011_email_verification_and_signup"),
+    migration!(12, "0012_second_factors"),
     migration!(13, "0013_retention"),
 ];
 

@@ -170,6 +170,7 @@ pub async fn run(settings: &Settings, cmd: AppsCommand) -> anyhow::Result<()> {
                 claim_mappings: None,
                 allow_signup,
                 require_verified_email,
+                mfa: None,
             };
             let (app, secret) =
                 manage::create_application(store, new, now(), settings.backchannel_allow_private)

@@ -1,0 +1,73 @@
+//! `/api/v1/users/{id}/factors`: a user's second factors as an administrator sees them — kind
+//! and dates, never a secret — and resetting one (audit-logged), for a user who lost their device.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use latch_core::audit::ActorType;
+use latch_core::store::Factor;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::auth::Admin;
+use super::json::PathParams;
+use super::pagination::{List, ListQuery, page_of};
+use super::users::find;
+use crate::http::error::ApiError;
+use crate::manage::rfc3339;
+use crate::state::AppState;
+
+/// A second factor as listed (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Factor)]
+pub struct FactorView {
+    pub id: String,
+    /// `totp`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// False while enrolment waits for its first code.
+    pub confirmed: bool,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub last_used_at: Option<String>,
+}
+
+impl From<&Factor> for FactorView {
+    fn from(f: &Factor) -> Self {
+        Self {
+            id: f.id.clone(),
+            kind: f.kind.as_str(),
+            confirmed: f.confirmed_at.is_some(),
+            created_at: rfc3339(f.created_at),
+            last_used_at: f.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+pub async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+    query: ListQuery,
+) -> Result<Json<List<FactorView>>, ApiError> {
+    let user = find(&state, &id).await?;
+    let factors = state.store.list_factors(&user.id).await?;
+    let page = page_of(factors, &query.page, |f| f.id.as_str());
+    Ok(Json(List::from_page(page, |f| FactorView::from(f))))
+}
+
+/// Removes one factor (the last one takes the recovery codes with it); audited as
+/// `factor.removed` by the administrator.
+pub async fn delete(
+    admin: Admin,
+    State(state): State<AppState>,
+    PathParams((id, factor_id)): PathParams<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let user = find(&state, &id).await?;
+    let actor = (ActorType::Admin, Some(admin.client_id.as_str()));
+    if !crate::factors::remove(&state, &user.id, &factor_id, actor, None).await? {
+        return Err(ApiError::not_found("factor"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
