@@ -1,6 +1,6 @@
 //! Forgot password over real SMTP (`SmtpReceiver`): the form mails a single-use link, answers the
-//! same for unknown addresses, mail waits in the outbox while the SMTP server is down, and without
-//! SMTP the page is not offered.
+//! same for unknown addresses, mail waits in the outbox while the SMTP server is down (and Latch
+//! restarts meanwhile), and without SMTP the page is not offered.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -116,18 +116,44 @@ async fn the_form_is_refused_without_this_browser_s_login_request() {
 async fn mail_waits_while_the_smtp_server_is_down_and_goes_once_it_is_back() {
     let receiver = SmtpReceiver::start().await;
     let port = receiver.port();
-    let server = server_sending_to(&receiver).await;
+    let mut server = server_sending_to(&receiver).await;
     drop(receiver);
     let (browser, id) = at_login_page(&server).await;
     assert_eq!(forgot(&server, &browser, &id, EMAIL).await.0, 200);
     // Attempts fail meanwhile (2 s, then 4 s later…); the message stays queued.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    // Latch stops while the message waits: it is in the outbox, not in the process.
+    server.stop().await;
     let back = SmtpReceiver::start_on(port).await;
+    server.restart().await;
     let mails = back.wait_for(EMAIL, 1, Duration::from_secs(30)).await;
     assert!(
         mails[0]
             .link(&server.url("/password/reset?token="))
             .is_some()
+    );
+}
+
+/// The reset form cannot be turned into a mail bomb: an address gets at most
+/// `PER_RECIPIENT` (5) messages an hour, and the page answers the same whether or not a mail
+/// went out (no enumeration through the limit either).
+#[tokio::test]
+async fn the_form_mails_an_address_at_most_five_times_an_hour() {
+    let receiver = SmtpReceiver::start().await;
+    let server = server_sending_to(&receiver).await;
+    let (browser, id) = at_login_page(&server).await;
+    let first = forgot(&server, &browser, &id, EMAIL).await;
+    assert_eq!(first.0, 200);
+    for _ in 0..6 {
+        assert_eq!(forgot(&server, &browser, &id, EMAIL).await, first);
+    }
+    receiver.wait_for(EMAIL, 5, Duration::from_secs(30)).await;
+    // The lookups and queueing run after each answer: give the last ones time to be refused.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        receiver.messages_to(EMAIL).len(),
+        5,
+        "the sixth and seventh are held back"
     );
 }
 
