@@ -417,7 +417,9 @@ pub async fn send_reset(
                 );
                 return user_page(&state, &admin, &user, None, Some(notice)).await;
             }
-            Ok(false) => "mail_limited: the e-mail send limit for this address is reached; try again later",
+            Ok(false) => {
+                "mail_limited: the e-mail send limit for this address is reached; try again later"
+            }
             Err(e) => return failure(&state, &e),
         }
     };
