@@ -10,6 +10,8 @@ mod support;
 
 #[path = "console/organizations.rs"]
 mod organizations;
+#[path = "console/users.rs"]
+mod users;
 
 use latch_testkit::html::parse_forms;
 use latch_testkit::{AuthorizeStep, Browser, LatchServer};
@@ -20,7 +22,11 @@ const ROOT_EMAIL: &str = "root@example.com";
 const ROOT_PASSWORD: &str = "a long admin passphrase";
 
 async fn server_with_admin() -> LatchServer {
-    let server = server().await;
+    add_admin(server().await).await
+}
+
+/// `server` with its administrator, `ROOT_EMAIL`.
+async fn add_admin(server: LatchServer) -> LatchServer {
     let v = server
         .cli(&[
             "users",
@@ -275,6 +281,8 @@ async fn cross_site_and_tokenless_posts_to_console_actions_are_refused() {
         format!("/admin/users/{uid}/sessions/end"),
         format!("/admin/users/{uid}/delete"),
         format!("/admin/users/{uid}/admin"),
+        format!("/admin/users/{uid}/password-reset"),
+        format!("/admin/users/{uid}/factors/any/reset"),
         "/admin/keys/rotate".to_owned(),
         "/admin/users".to_owned(),
         "/admin/logout".to_owned(),

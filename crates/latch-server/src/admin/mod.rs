@@ -17,7 +17,7 @@ mod auth;
 mod deliveries;
 pub(crate) use deliveries::DeliveryView;
 mod errors;
-mod factors;
+pub(crate) mod factors;
 mod invitations;
 mod json;
 mod members;

@@ -85,6 +85,11 @@ fn routes(state: &AppState) -> Router<AppState> {
         .route("/users/{id}/sessions/end", post(users::end_all_sessions))
         .route("/users/{id}/sessions/{sid}/end", post(users::end_session))
         .route("/users/{id}/unlock", post(users::unlock))
+        .route("/users/{id}/password-reset", post(users::send_reset))
+        .route(
+            "/users/{id}/factors/{factor_id}/reset",
+            post(users::reset_factor),
+        )
         .route("/users/{id}/admin", post(users::set_admin))
         .route("/users/{id}/delete", post(users::delete))
         .merge(organization_routes())

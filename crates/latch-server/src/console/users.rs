@@ -1,6 +1,8 @@
 //! Users: search by email, create, and one user's page — sessions with the applications in
 //! each (end one or all), the sign-in lock (unlock), console access (grant or withdraw, after a
-//! recent sign-in) and deletion with a typed confirmation.
+//! recent sign-in), a password-reset mail (when e-mail is configured), the second factors (reset
+//! one, as `DELETE /api/v1/users/{id}/factors/{factor_id}` does) and deletion with a typed
+//! confirmation.
 
 use askama::Template;
 use axum::Form;
@@ -15,6 +17,7 @@ use serde::Deserialize;
 use super::guard::{Admin, failure};
 use super::views::{self, Chrome, render};
 use super::{change, refused};
+use crate::admin::factors::FactorView;
 use crate::jobs::audit::Event;
 use crate::manage::{self, ManageError, NewUser, rfc3339};
 use crate::state::AppState;
@@ -174,8 +177,14 @@ struct UserPage<'a> {
     chrome: Chrome<'a>,
     title: &'a str,
     error: Option<String>,
+    /// What the last action did (the reset link sent).
+    notice: Option<String>,
     user: UserRow,
     lock: String,
+    /// E-mail is configured: the password-reset button is shown.
+    mail: bool,
+    mfa_enrolled: bool,
+    factors: Vec<FactorView>,
     locked: bool,
     /// The administrator's own account: no withdrawing their own access or deleting themselves.
     own: bool,
@@ -209,7 +218,7 @@ pub async fn show(admin: Admin, State(state): State<AppState>, Path(id): Path<St
         Ok(u) => u,
         Err(page) => return page,
     };
-    user_page(&state, &admin, &user, None).await
+    user_page(&state, &admin, &user, None, None).await
 }
 
 async fn user_page(
@@ -217,6 +226,7 @@ async fn user_page(
     admin: &Admin,
     user: &User,
     error: Option<(StatusCode, String)>,
+    notice: Option<String>,
 ) -> Response {
     let now = state.clock.now();
     let key = crate::signin::throttle::account_key(&user.email);
@@ -258,6 +268,19 @@ async fn user_page(
             },
         });
     }
+    let factors = match state.store.list_factors(&user.id).await {
+        Ok(f) => f.iter().map(FactorView::from).collect(),
+        Err(e) => return failure(state, &e),
+    };
+    // As the API's `mfa_enrolled`.
+    let mfa_enrolled = match state
+        .store
+        .users_with_factors(std::slice::from_ref(&user.id))
+        .await
+    {
+        Ok(with) => with.contains(&user.id),
+        Err(e) => return failure(state, &e),
+    };
     let (status, error) = match error {
         Some((s, e)) => (s, Some(e)),
         None => (StatusCode::OK, None),
@@ -269,6 +292,7 @@ async fn user_page(
             chrome: Chrome::new(state, admin, "users"),
             title: &user.email,
             error,
+            notice,
             user: UserRow {
                 id: user.id.clone(),
                 email: user.email.clone(),
@@ -279,6 +303,9 @@ async fn user_page(
             },
             lock,
             locked: wait.is_some(),
+            mail: state.mail_enabled(),
+            mfa_enrolled,
+            factors,
             own: user.id == admin.user.id,
             sessions,
         },
@@ -360,6 +387,68 @@ pub async fn unlock(
     }
 }
 
+/// Mails the user a password-reset link, as `latch users send-reset` does (30 minutes, once),
+/// audited as `password_reset.requested` by the administrator.
+pub async fn send_reset(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    let user = match find(&state, &id).await {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let admin_id = admin.user.id.as_str();
+    let refused = if !state.mail_enabled() {
+        "email_not_configured: set LATCH_SMTP_URL and LATCH_SMTP_FROM to send e-mail"
+    } else {
+        match crate::signin::password_reset::request_reset(
+            &state,
+            &user.email,
+            None,
+            Some(admin_id),
+        )
+        .await
+        {
+            Ok(true) => {
+                let notice = format!(
+                    "A password-reset link was sent to {}. It works once, for 30 minutes.",
+                    user.email
+                );
+                return user_page(&state, &admin, &user, None, Some(notice)).await;
+            }
+            Ok(false) => {
+                "mail_limited: the e-mail send limit for this address is reached; try again later"
+            }
+            Err(e) => return failure(&state, &e),
+        }
+    };
+    let error = (StatusCode::CONFLICT, refused.to_owned());
+    user_page(&state, &admin, &user, Some(error), None).await
+}
+
+/// Resets (removes) one second factor through the API's path (`factors::remove`: the last one
+/// takes the recovery codes with it), audited as `factor.removed` by the administrator.
+pub async fn reset_factor(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path((id, factor_id)): Path<(String, String)>,
+) -> Response {
+    let user = match find(&state, &id).await {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let actor = (ActorType::Admin, Some(admin.user.id.as_str()));
+    match crate::factors::remove(&state, &user.id, &factor_id, actor, None).await {
+        Ok(true) => to_user(&state, &user.id),
+        Ok(false) => {
+            let error = (StatusCode::NOT_FOUND, "factor: not found".to_owned());
+            user_page(&state, &admin, &user, Some(error), None).await
+        }
+        Err(e) => failure(&state, &e),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct AdminForm {
     #[serde(default)]
@@ -383,7 +472,7 @@ pub async fn set_admin(
             StatusCode::UNPROCESSABLE_ENTITY,
             "admin: you cannot change your own console access".to_owned(),
         );
-        return user_page(&state, &admin, &user, Some(refused)).await;
+        return user_page(&state, &admin, &user, Some(refused), None).await;
     }
     let now = state.clock.now();
     if !admin.recently_authenticated(now) {
@@ -431,7 +520,7 @@ pub async fn delete(
     };
     if let Some(message) = refused {
         let error = (StatusCode::UNPROCESSABLE_ENTITY, message.to_owned());
-        return user_page(&state, &admin, &user, Some(error)).await;
+        return user_page(&state, &admin, &user, Some(error), None).await;
     }
     let now = state.clock.now();
     match manage::delete_user(state.store.as_ref(), &user.id, now).await {

@@ -120,7 +120,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
                 permit.forget();
                 let (state, email, id) = (state.clone(), email.to_owned(), id.to_owned());
                 tokio::spawn(async move {
-                    if let Err(e) = request_reset(&state, &email, Some(&id)).await {
+                    if let Err(e) = request_reset(&state, &email, Some(&id), None).await {
                         crate::http::error::internal(&e);
                     }
                     WORKERS.add_permits(1);
@@ -134,11 +134,13 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 
 /// Stores a new reset link for the account using `email`, if there is one, and queues the mail
 /// carrying it (audited); returns whether a mail was queued. `login_request` is the parked
-/// request to continue afterwards.
+/// request to continue afterwards; `admin` the administrator (user id) who sent it from the
+/// console, `None` when the user asked for it.
 pub async fn request_reset(
     state: &AppState,
     email: &str,
     login_request: Option<&str>,
+    admin: Option<&str>,
 ) -> Result<bool, StoreError> {
     if state.mail.is_none() {
         return Ok(false);
@@ -159,9 +161,13 @@ pub async fn request_reset(
         tracing::warn!("a password-reset mail was not queued: the e-mail send limit is reached");
         crate::http::metrics::global().mail("limited");
     }
-    let event = crate::jobs::audit::Event::new("password_reset.requested")
-        .actor(latch_core::audit::ActorType::User, Some(&user_id))
-        .user(Some(&user_id));
+    let event = crate::jobs::audit::Event::new("password_reset.requested").user(Some(&user_id));
+    let event = match admin {
+        Some(admin) => event
+            .actor(latch_core::audit::ActorType::Admin, Some(admin))
+            .detail("via", "console"),
+        None => event.actor(latch_core::audit::ActorType::User, Some(&user_id)),
+    };
     state.audit.record(event, issuer.now);
     Ok(queued)
 }
