@@ -1089,7 +1089,7 @@ async fn the_openapi_document_lists_every_route_and_each_is_served() {
             );
         }
     }
-    assert_eq!(operations, 50, "{paths:?}");
+    assert_eq!(operations, 51, "{paths:?}");
     for schema in [
         "Application",
         "NewApplication",
