@@ -86,10 +86,14 @@ pub async fn pending_totp(state: &AppState, user_id: &str) -> Result<Option<Pend
         }))
 }
 
-/// Whether the user has a confirmed second factor.
+/// Whether the user has a confirmed second factor (asked at every authorization from a
+/// password-only session: an existence query, no factor rows and no sealed secrets read).
 pub async fn enrolled(state: &AppState, user_id: &str) -> Result<bool, StoreError> {
-    let factors = state.store.list_factors(user_id).await?;
-    Ok(factors.iter().any(|f| f.confirmed_at.is_some()))
+    let with = state
+        .store
+        .users_with_factors(&[user_id.to_owned()])
+        .await?;
+    Ok(!with.is_empty())
 }
 
 /// How confirming an enrolment went.

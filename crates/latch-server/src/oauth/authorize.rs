@@ -67,14 +67,7 @@ fn to_params(p: &Params) -> AuthorizeParams {
 async fn handle(state: &AppState, headers: &HeaderMap, params: &Params) -> Response {
     match authorize(state, headers, params).await {
         Ok(response) => response,
-        Err(e) => {
-            crate::http::error::internal(&e);
-            pages::error(
-                &state.theme,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong; please try again.",
-            )
-        }
+        Err(e) => pages::internal_error(&state.theme, &e),
     }
 }
 

@@ -99,15 +99,7 @@ async fn respond(
 ) -> Response {
     match logout(state, ip, headers, params, posted).await {
         Ok(response) => response,
-        Err(e) => {
-            crate::http::error::internal(&e);
-            let theme = &state.theme;
-            pages::error(
-                theme,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong; please try again.",
-            )
-        }
+        Err(e) => pages::internal_error(&state.theme, &e),
     }
 }
 

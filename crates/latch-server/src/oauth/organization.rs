@@ -28,12 +28,7 @@ pub async fn pick(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     .await
     {
         Ok(response) => response,
-        Err(e) => {
-            crate::http::error::internal(&e);
-            let theme = &state.theme;
-            let text = "Something went wrong; please try again.";
-            pages::error(theme, StatusCode::INTERNAL_SERVER_ERROR, text)
-        }
+        Err(e) => pages::internal_error(&state.theme, &e),
     }
 }
 

@@ -23,6 +23,34 @@ pub fn error(theme: &Theme, status: StatusCode, message: &str) -> Response {
     error_titled(theme, status, "Something went wrong", message)
 }
 
+/// A hosted page whose handler failed inside (the store, mostly): the cause chain goes to the log
+/// (`http::error::internal`), the browser gets an opaque 500 page.
+pub fn internal_error(theme: &Theme, e: &dyn std::error::Error) -> Response {
+    crate::http::error::internal(e);
+    error(
+        theme,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong; please try again.",
+    )
+}
+
+/// A posted hosted form whose body is not a form (wrong content type, not UTF-8, a repeated field).
+pub fn unreadable_form(theme: &Theme) -> Response {
+    error(
+        theme,
+        StatusCode::BAD_REQUEST,
+        "The form could not be read.",
+    )
+}
+
+/// A hosted page handler's result, its failure shown as [`internal_error`].
+pub fn or_internal_error<E: std::error::Error>(
+    theme: &Theme,
+    result: Result<Response, E>,
+) -> Response {
+    result.unwrap_or_else(|e| internal_error(theme, &e))
+}
+
 /// An error page whose title says what failed (a mailed link that no longer works…).
 pub fn error_titled(theme: &Theme, status: StatusCode, title: &str, message: &str) -> Response {
     theme.render(

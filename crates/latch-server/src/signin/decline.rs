@@ -29,11 +29,7 @@ pub async fn get(
     let id = params.get("login_request").ok().flatten().unwrap_or("");
     match decline(&state, &headers, id).await {
         Ok(response) => response,
-        Err(e) => {
-            crate::http::error::internal(&e);
-            let text = "Something went wrong; please try again.";
-            pages::error(&state.theme, StatusCode::INTERNAL_SERVER_ERROR, text)
-        }
+        Err(e) => pages::internal_error(&state.theme, &e),
     }
 }
 

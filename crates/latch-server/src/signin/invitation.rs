@@ -407,11 +407,5 @@ fn invalid(state: &AppState) -> Response {
 }
 
 fn failure(state: &AppState, e: &StoreError) -> Response {
-    crate::http::error::internal(e);
-    let theme = &state.theme;
-    pages::error(
-        theme,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong; please try again.",
-    )
+    pages::internal_error(&state.theme, e)
 }

@@ -59,11 +59,7 @@ pub async fn post(
     body: Bytes,
 ) -> Response {
     let Some(params) = crate::oauth::form_params(&headers, &body) else {
-        return pages::error(
-            &state.theme,
-            StatusCode::BAD_REQUEST,
-            "The form could not be read.",
-        );
+        return pages::unreadable_form(&state.theme);
     };
     let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
     let (id, email, password) = (field("login_request"), field("email"), field("password"));
@@ -102,12 +98,7 @@ pub(crate) fn locked_page(state: &AppState, wait: i64) -> Response {
 }
 
 fn failure(state: &AppState, e: &StoreError) -> Response {
-    crate::http::error::internal(e);
-    pages::error(
-        &state.theme,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong; please try again.",
-    )
+    pages::internal_error(&state.theme, e)
 }
 
 /// The login page's pending request, the name of the application it signs in to ("Sign in to

@@ -63,14 +63,7 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Re
     match state.store.get_password_reset(&token.hash(), now).await {
         Ok(Some(_)) => form(&state, StatusCode::OK, token.expose_secret(), None),
         Ok(None) => refused(&state),
-        Err(e) => {
-            crate::http::error::internal(&e);
-            pages::error(
-                &state.theme,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong; please try again.",
-            )
-        }
+        Err(e) => pages::internal_error(&state.theme, &e),
     }
 }
 
@@ -91,11 +84,7 @@ pub async fn post(
     body: Bytes,
 ) -> Response {
     let Some(params) = crate::oauth::form_params(&headers, &body) else {
-        return pages::error(
-            &state.theme,
-            StatusCode::BAD_REQUEST,
-            "The form could not be read.",
-        );
+        return pages::unreadable_form(&state.theme);
     };
     let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
     let Some(token) = Secret::parse(field("token")) else {
@@ -113,14 +102,7 @@ pub async fn post(
     }
     match complete(&state, &headers, ip, &token, password).await {
         Ok(response) => response,
-        Err(e) => {
-            crate::http::error::internal(&e);
-            pages::error(
-                &state.theme,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong; please try again.",
-            )
-        }
+        Err(e) => pages::internal_error(&state.theme, &e),
     }
 }
 

@@ -97,11 +97,7 @@ pub async fn get(
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(params) = crate::oauth::form_params(&headers, &body) else {
-        return pages::error(
-            &state.theme,
-            StatusCode::BAD_REQUEST,
-            "The form could not be read.",
-        );
+        return pages::unreadable_form(&state.theme);
     };
     if !state.mail_enabled() {
         return unavailable(&state);
@@ -260,12 +256,7 @@ fn unavailable(state: &AppState) -> Response {
 }
 
 fn failure(state: &AppState, e: &StoreError) -> Response {
-    crate::http::error::internal(e);
-    pages::error(
-        &state.theme,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong; please try again.",
-    )
+    pages::internal_error(&state.theme, e)
 }
 
 #[cfg(test)]

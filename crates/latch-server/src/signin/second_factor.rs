@@ -365,12 +365,5 @@ fn expired(state: &AppState) -> Response {
 }
 
 fn answer(state: &AppState, result: Result<Response, StoreError>) -> Response {
-    result.unwrap_or_else(|e| {
-        crate::http::error::internal(&e);
-        pages::error(
-            &state.theme,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong; please try again.",
-        )
-    })
+    pages::or_internal_error(&state.theme, result)
 }

@@ -109,11 +109,7 @@ pub async fn post(
     body: Bytes,
 ) -> Response {
     let Some(params) = crate::oauth::form_params(&headers, &body) else {
-        return pages::error(
-            &state.theme,
-            StatusCode::BAD_REQUEST,
-            "The form could not be read.",
-        );
+        return pages::unreadable_form(&state.theme);
     };
     let field = |name: &str| params.get(name).ok().flatten().unwrap_or("");
     let posted = Form {
@@ -345,14 +341,7 @@ fn limited(state: &AppState, wait: i64) -> Response {
 }
 
 fn handled(state: &AppState, result: Result<Response, StoreError>) -> Response {
-    result.unwrap_or_else(|e| {
-        crate::http::error::internal(&e);
-        pages::error(
-            &state.theme,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong; please try again.",
-        )
-    })
+    pages::or_internal_error(&state.theme, result)
 }
 
 #[cfg(test)]
