@@ -165,7 +165,7 @@ impl Server {
         crate::jobs::backchannel::spawn(state.clone());
         crate::mail::worker::spawn(state.clone());
         crate::jobs::sweep::spawn(state.clone());
-        let audit_writer = state.audit.spawn(state.store.clone());
+        let audit_writer = state.audit.spawn(state.store.clone(), state.clock.clone());
         let audit_state = state.clone();
         if let Some(listener) = self.metrics {
             crate::http::metrics::spawn_listener(listener, state.clone());

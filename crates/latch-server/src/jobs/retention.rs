@@ -13,11 +13,14 @@ use latch_core::retention::{Purge, Retention};
 use crate::settings::Settings;
 use crate::state::AppState;
 
-/// Rows per batch: a few milliseconds of writing at most, even on the audit log's five indexes.
-const BATCH: i64 = 500;
-/// Batches of one kind per sweep at most, so that every kind gets its turn; a larger backlog
-/// is taken up again by the next sweep.
-const MAX_BATCHES: usize = 1_000;
+/// Rows per batch. An audit row costs about 26,000 instructions to delete (its table row and five
+/// index entries; BENCHMARKS.md, "The tail and the purge"), whatever the batch size from 100 to
+/// 2,000 (within 5 %): 200 rows are about 5.4 million instructions, a couple of milliseconds that
+/// a request arriving meanwhile waits on a one-core server (500 were 13 million).
+const BATCH: i64 = 200;
+/// Batches of one kind per sweep at most (500,000 rows), so that every kind gets its turn; a
+/// larger backlog is taken up again by the next sweep.
+const MAX_BATCHES: usize = 2_500;
 /// The pause after a batch is this many times the batch's own time…
 const PAUSE_FACTOR: u32 = 4;
 /// …and at least this.

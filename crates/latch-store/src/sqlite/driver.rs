@@ -11,7 +11,8 @@
 //!   `BEGIN IMMEDIATE` answered `SQLITE_BUSY` (another process holds the write lock, e.g. the CLI)
 //!   is retried after an async sleep (1, 2, 4 … 50 ms, up to `BUSY_TIMEOUT`);
 //! - WAL checkpoints (which write pages back to the database file and fsync it) run on their own
-//!   thread (`checkpoints`), never inside a commit (`wal_autocheckpoint = 0`).
+//!   threads (`checkpoints`, `restarts`), never inside a commit (`wal_autocheckpoint = 0`), and
+//!   hold the writer only when the WAL has grown past `RESTART_AFTER_FRAMES`.
 //!
 //! The writer is one connection behind an async mutex: writes queue in memory instead of
 //! contending for SQLite's lock. Readers are pooled connections (WAL lets them run beside the
@@ -38,14 +39,24 @@ const STATEMENT_CACHE: usize = 256;
 const MAX_IDLE_READERS: usize = 8;
 /// How often the checkpointer looks for new commits.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(1000);
-/// Commits after which the checkpointer is woken early (bounds the WAL under heavy writing).
+/// Commits after which the checkpointer is woken early (keeps each PASSIVE round short).
 const CHECKPOINT_AFTER_COMMITS: u64 = 2000;
 /// Checkpoint at least this many `CHECKPOINT_EVERY` ticks apart even without counted commits.
 const IDLE_CHECKPOINT_TICKS: u32 = 5;
-/// PASSIVE checkpoint rounds at most before the final step holds the writer.
+/// PASSIVE checkpoint rounds at most per wake-up.
 const PASSIVE_ROUNDS: usize = 4;
-/// A PASSIVE round this short leaves little for the final step.
+/// A PASSIVE round this short leaves little for another.
 const SHORT_ROUND: Duration = Duration::from_millis(2);
+/// WAL frames (pages; 64 MiB of the default 4 KiB pages) past which the WAL is made to start
+/// over: the restarter copies the rest while it holds the writer. Below it the WAL only grows
+/// while writes never pause; it starts over by itself at the first write after a PASSIVE round
+/// that found nothing written meanwhile.
+const RESTART_AFTER_FRAMES: i64 = 16_384;
+/// `journal_size_limit`: a WAL file that grew past this (a reader held an old snapshot through
+/// restarts) is cut back to it when the WAL starts over; below it the file is reused as it is.
+const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
+/// The checkpointer's nice value (Linux): its copying yields the core to requests at once.
+const CHECKPOINT_NICE: i32 = 10;
 
 /// Statement texts whose parameter order is remembered per connection, at most.
 const MAX_PARAMETER_ORDERS: usize = 512;
@@ -176,9 +187,12 @@ struct Shared {
     flags: OpenFlags,
     /// Commits so far (writes through `Pool::acquire` are not counted).
     commits: AtomicU64,
-    /// Set when the writer pool is dropped: the checkpointer stops.
+    /// WAL frames past which the restarter is woken (`RESTART_AFTER_FRAMES`; less in tests).
+    restart_after_frames: i64,
+    /// Set when the writer pool is dropped: the checkpointer and the restarter stop.
     stop: AtomicBool,
     checkpointer: OnceLock<std::thread::Thread>,
+    restarter: OnceLock<std::thread::Thread>,
     /// Tasks queued for the writer (metrics).
     writer_waiting: AtomicU64,
     /// Reader connections lent out now (metrics).
@@ -254,8 +268,10 @@ impl Drop for Pool {
     fn drop(&mut self) {
         if let Kind::Writer(_) = self.kind {
             self.shared.stop.store(true, Ordering::Relaxed);
-            if let Some(thread) = self.shared.checkpointer.get() {
-                thread.unpark();
+            for thread in [&self.shared.checkpointer, &self.shared.restarter] {
+                if let Some(thread) = thread.get() {
+                    thread.unpark();
+                }
             }
         }
     }
@@ -265,6 +281,14 @@ impl Pool {
     /// The writer of the database at `path` (WAL, `synchronous = NORMAL`), and the thread
     /// that checkpoints its WAL.
     pub(crate) fn writer(path: &Path, create: bool) -> Result<Self, Error> {
+        Self::writer_restarting_after(path, create, RESTART_AFTER_FRAMES)
+    }
+
+    fn writer_restarting_after(
+        path: &Path,
+        create: bool,
+        restart_after_frames: i64,
+    ) -> Result<Self, Error> {
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if create {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
@@ -279,29 +303,44 @@ impl Pool {
         // NORMAL in WAL mode: a commit is in the WAL (the OS page cache) before it is
         // acknowledged, so it survives kill -9 of the server; only an OS crash or power loss can
         // lose the last commits. FULL would fsync every commit.
-        conn.0
-            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
+        conn.0.execute_batch(&format!(
+            "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};"
+        ))?;
         let shared = Arc::new(Shared {
             path: path.to_owned(),
             flags: flags - OpenFlags::SQLITE_OPEN_CREATE,
             commits: AtomicU64::new(0),
+            restart_after_frames,
             stop: AtomicBool::new(false),
             checkpointer: OnceLock::new(),
+            restarter: OnceLock::new(),
             writer_waiting: AtomicU64::new(0),
             readers_in_use: AtomicU64::new(0),
         });
         let writer = Arc::new(tokio::sync::Mutex::new(conn));
-        let thread = std::thread::Builder::new()
-            .name("latch-checkpoint".into())
+        // The restarter first: the checkpointer wakes it.
+        let restarter = std::thread::Builder::new()
+            .name("latch-wal-restart".into())
             .spawn({
                 let (shared, writer) = (shared.clone(), writer.clone());
-                move || checkpoints(&shared, &writer)
+                move || restarts(&shared, &writer)
             });
-        match thread {
+        let checkpointer = restarter.and_then(|restarter| {
+            let _ = shared.restarter.set(restarter.thread().clone());
+            std::thread::Builder::new()
+                .name("latch-checkpoint".into())
+                .spawn({
+                    let shared = shared.clone();
+                    move || checkpoints(&shared)
+                })
+        });
+        match checkpointer {
             Ok(handle) => {
                 let _ = shared.checkpointer.set(handle.thread().clone());
             }
-            // No thread for it: SQLite checkpoints inside commits, as by default.
+            // No threads for it: SQLite checkpoints inside commits, as by default (a restarter
+            // already started only waits, and stops with the pool).
             Err(_) => writer
                 .try_lock()
                 .map_err(|_| Error::WriterBusy)?
@@ -461,15 +500,22 @@ impl Drop for Transaction {
 }
 
 /// The checkpointer's loop: whenever there were commits (at most every `CHECKPOINT_EVERY`, or
-/// sooner after `CHECKPOINT_AFTER_COMMITS`), copies the WAL back into the database file so that
-/// no request waits for that file's fsync, until the writer pool is dropped.
+/// sooner after `CHECKPOINT_AFTER_COMMITS`), copies the WAL back into the database file with
+/// PASSIVE checkpoints on its own connection, beside running reads and writes, so that no request
+/// waits for that copy or the file's fsync; until the writer pool is dropped.
 ///
-/// First a PASSIVE checkpoint on its own connection copies the bulk beside running writes. Under
-/// steady writing that never catches up with the end of the WAL, and SQLite starts the WAL over
-/// only once everything in it has been copied: so the rest is copied on the writer connection
-/// itself, held like any writer (requests wait for it in the async queue), which lets the next
-/// write start the WAL from the beginning again instead of growing it without bound.
-fn checkpoints(shared: &Shared, writer: &tokio::sync::Mutex<Connection>) {
+/// It runs at a lower CPU priority (`CHECKPOINT_NICE`): on a server with one core for everything,
+/// a round copying megabytes would otherwise hold that core for milliseconds while requests wait
+/// for their turn. That is safe because this thread never holds anything a request waits for (a
+/// PASSIVE checkpoint takes no lock writers or readers need); whatever needs the writer is the
+/// restarter's, at normal priority (a low-priority thread holding SQLite's one writer would stall
+/// every write behind it).
+///
+/// Under steady writing a PASSIVE round never reaches the end of the WAL, and SQLite starts the
+/// WAL over only once everything in it has been copied: when the WAL passes
+/// `RESTART_AFTER_FRAMES` it wakes the restarter.
+fn checkpoints(shared: &Shared) {
+    lower_priority(CHECKPOINT_NICE);
     let mut done = 0;
     let mut idle_ticks = 0;
     let mut own = None;
@@ -487,56 +533,123 @@ fn checkpoints(shared: &Shared, writer: &tokio::sync::Mutex<Connection>) {
         if own.is_none() {
             own = Connection::open(&shared.path, shared.flags).ok();
         }
-        let started = Instant::now();
-        let mut copied = 0;
-        let mut rounds = 0;
-        if let Some(c) = &own {
-            // PASSIVE never waits for anyone; BUSY only means another checkpoint runs. Each round
-            // copies what was written during the one before, so a few rounds leave the writer
-            // little to wait for below.
-            for _ in 0..PASSIVE_ROUNDS {
-                let round = Instant::now();
-                match c
-                    .0
-                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2))
-                {
-                    Ok(done) => copied = done,
-                    Err(e) if is_sqlite_busy(&e) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "SQLite checkpoint failed");
-                        break;
-                    }
-                }
-                rounds += 1;
-                if round.elapsed() < SHORT_ROUND {
-                    break;
-                }
-            }
-        }
-        let passive = started.elapsed();
-        let conn = writer.blocking_lock();
-        let held = Instant::now();
-        // With writes held back this copies the rest, so the next write starts the WAL over. It
-        // does not wait for readers (RESTART would, while every writer waits): a reader still on
-        // an older snapshot only postpones the start-over to the next round.
-        let restart = conn
-            .0
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(2));
-        drop(conn);
+        let Some(c) = &own else { continue };
+        let round = passive_rounds(c, "wal_checkpoint");
         tracing::debug!(
-            frames = copied,
-            rounds,
-            passive_ms = passive.as_secs_f64() * 1e3,
-            writer_held_ms = held.elapsed().as_secs_f64() * 1e3,
+            frames = round.log,
+            copied = round.copied,
+            rounds = round.rounds,
+            ms = round.took.as_secs_f64() * 1e3,
             "SQLite checkpoint"
         );
-        let restart = restart.map(|_| ());
-        match restart {
-            Ok(()) => done = commits,
+        if round.rounds > 0 {
+            done = commits;
+        }
+        if round.log >= shared.restart_after_frames
+            && let Some(restarter) = shared.restarter.get()
+        {
+            restarter.unpark();
+        }
+    }
+}
+
+/// The restarter's loop (normal priority): woken when the WAL has grown past
+/// `RESTART_AFTER_FRAMES`, it catches up with PASSIVE rounds on its own connection, then copies the
+/// rest on the writer connection itself, held like any writer (requests wait for it in the async
+/// queue: one copy of the last few milliseconds' pages and two fsyncs, the WAL's and the
+/// database file's), so that the next write starts the WAL from the beginning again instead of
+/// growing it without bound. It does not wait for readers (RESTART would, while every writer
+/// waits): a reader still on an older snapshot only postpones the start-over to the next time.
+fn restarts(shared: &Shared, writer: &tokio::sync::Mutex<Connection>) {
+    let mut own = None;
+    loop {
+        std::thread::park();
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if own.is_none() {
+            own = Connection::open(&shared.path, shared.flags).ok();
+        }
+        let catch_up = own.as_ref().map(|c| passive_rounds(c, "wal_checkpoint"));
+        let conn = writer.blocking_lock();
+        let held = crate::timing::Timer::start("wal_restart_writer_held");
+        let last = conn
+            .0
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+        drop(held);
+        drop(conn);
+        tracing::debug!(
+            frames = catch_up.map(|r| r.log),
+            catch_up_ms = catch_up.map(|r| r.took.as_secs_f64() * 1e3),
+            "SQLite WAL made to start over"
+        );
+        match last {
+            Ok(_) => {}
             Err(e) if is_sqlite_busy(&e) => {}
             Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
         }
     }
+}
+
+/// What `passive_rounds` did.
+#[derive(Debug, Clone, Copy)]
+struct Rounds {
+    /// Frames in the WAL after the last round (since it last started over).
+    log: i64,
+    /// Frames of those copied into the database file.
+    copied: i64,
+    /// Rounds that ran (0: another checkpoint was running, or it failed).
+    rounds: usize,
+    took: Duration,
+}
+
+/// Up to `PASSIVE_ROUNDS` PASSIVE checkpoints on `c`, each timed as `operation`: each round copies
+/// what was written during the one before, until one is short. PASSIVE never waits for anyone;
+/// BUSY only means another checkpoint runs.
+fn passive_rounds(c: &Connection, operation: &'static str) -> Rounds {
+    let started = Instant::now();
+    let mut out = Rounds {
+        log: 0,
+        copied: 0,
+        rounds: 0,
+        took: Duration::ZERO,
+    };
+    for _ in 0..PASSIVE_ROUNDS {
+        let round = Instant::now();
+        let timer = crate::timing::Timer::start(operation);
+        let result = c.0.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        drop(timer);
+        match result {
+            Ok((log, copied)) => (out.log, out.copied) = (log, copied),
+            Err(e) if is_sqlite_busy(&e) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "SQLite checkpoint failed");
+                break;
+            }
+        }
+        out.rounds += 1;
+        if out.copied >= out.log || round.elapsed() < SHORT_ROUND {
+            break;
+        }
+    }
+    out.took = started.elapsed();
+    out
+}
+
+/// Lowers the calling thread's CPU priority to `nice` (Linux, where a nice value is per thread;
+/// best effort: without it the thread runs at normal priority, as before).
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+            tracing::debug!(error = %e, "could not lower the checkpointer's priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 impl crate::sql::backend::Row for rusqlite::Row<'_> {
@@ -623,6 +736,52 @@ mod tests {
         let status = Pool::status(&readers, &writer);
         assert_eq!((status.idle, status.waiting), (1, Some(0)), "{status:?}");
         drop(readers);
+        drop(writer);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn writer_held_count() -> u64 {
+        crate::timing::snapshot()
+            .into_iter()
+            .find(|(name, _)| *name == "wal_restart_writer_held")
+            .map_or(0, |(_, h)| h.count)
+    }
+
+    #[tokio::test]
+    async fn a_wal_past_its_limit_is_made_to_start_over_with_the_writer_held_once() {
+        let dir = std::env::temp_dir().join(format!("latch-wal-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let writer = Pool::writer_restarting_after(&dir.join("x.db"), true, 64).unwrap();
+        let write = |sql: &'static str| writer.with(move |c| c.run(sql, &[], None, |_| Ok(())));
+        write("CREATE TABLE t (b BLOB)").await.unwrap();
+        let before = writer_held_count();
+        // About 40 pages a commit: the WAL passes 64 frames at the second.
+        for _ in 0..10 {
+            write("INSERT INTO t VALUES (zeroblob(160000))")
+                .await
+                .unwrap();
+        }
+        // The checkpointer looks within a second, copies, and wakes the restarter.
+        let mut held = before;
+        for _ in 0..100 {
+            held = writer_held_count();
+            if held > before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(held > before, "the restarter never held the writer");
+        // Everything was copied: the next write starts the WAL over.
+        write("INSERT INTO t VALUES (zeroblob(160000))")
+            .await
+            .unwrap();
+        let frames = writer
+            .with(|c| {
+                Ok(c.0.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))?)
+            })
+            .await
+            .unwrap();
+        assert!(frames < 100, "the WAL did not start over: {frames} frames");
         drop(writer);
         let _ = std::fs::remove_dir_all(dir);
     }
