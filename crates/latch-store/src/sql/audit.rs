@@ -121,32 +121,64 @@ impl<B: Backend> AuditStore for SqlStore<B> {
         let _timer = Timer::start("list_audit_events");
         let limit = page_limit(page);
         // Oldest first from the cursor on; newest first (the console's view) from the newest, or
-        // before the cursor.
-        const OLDEST_FIRST: &str = "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, \
-             session_id, ip, success, reason, details FROM audit_events WHERE id > $1 \
-             AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $3) \
-             AND ($4 IS NULL OR kind = $4) AND ($5 IS NULL OR at >= $5) \
-             AND ($6 IS NULL OR at <= $6) ORDER BY id ASC LIMIT $7";
-        const NEWEST_FIRST: &str = "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, \
-             session_id, ip, success, reason, details FROM audit_events WHERE ($1 IS NULL OR id < $1) \
-             AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $3) \
-             AND ($4 IS NULL OR kind = $4) AND ($5 IS NULL OR at >= $5) \
-             AND ($6 IS NULL OR at <= $6) ORDER BY id DESC LIMIT $7";
-        let (sql, after) = if filter.newest_first {
-            (NEWEST_FIRST, page.after.as_deref())
+        // before the cursor. Only the filters given become predicates, so that a filter by user,
+        // client or kind is a range of its `(column, id)` index: with `($n IS NULL OR col = $n)`
+        // both planners walk the primary key instead, which over a large trail reads every row
+        // newer than the few the filter wants.
+        let (order, after) = if filter.newest_first {
+            ("DESC", page.after.as_deref())
         } else {
-            (OLDEST_FIRST, Some(page_after(page)))
+            ("ASC", Some(page_after(page)))
         };
-        let rows: Vec<AuditRow> = query_as(sql)
-            .bind(after)
-            .bind(&filter.user_id)
-            .bind(&filter.client_id)
-            .bind(&filter.kind)
-            .bind(filter.since)
-            .bind(filter.until)
-            .bind(limit + 1)
-            .fetch_all(self.read())
-            .await?;
+        let mut sql = String::from(
+            "SELECT id, kind, at, actor_type, actor_id, user_id, client_id, session_id, ip, \
+             success, reason, details FROM audit_events WHERE TRUE",
+        );
+        let mut n = 0;
+        let mut predicate = |sql: &mut String, clause: &str| {
+            n += 1;
+            sql.push_str(&format!(" AND {clause} ${n}"));
+        };
+        if after.is_some() {
+            predicate(&mut sql, if filter.newest_first { "id <" } else { "id >" });
+        }
+        if filter.user_id.is_some() {
+            predicate(&mut sql, "user_id =");
+        }
+        if filter.client_id.is_some() {
+            predicate(&mut sql, "client_id =");
+        }
+        if filter.kind.is_some() {
+            predicate(&mut sql, "kind =");
+        }
+        if filter.since.is_some() {
+            predicate(&mut sql, "at >=");
+        }
+        if filter.until.is_some() {
+            predicate(&mut sql, "at <=");
+        }
+        n += 1;
+        sql.push_str(&format!(" ORDER BY id {order} LIMIT ${n}"));
+        let mut q = query_as::<AuditRow>(sql);
+        if let Some(after) = after {
+            q = q.bind(after);
+        }
+        if let Some(user_id) = &filter.user_id {
+            q = q.bind(user_id);
+        }
+        if let Some(client_id) = &filter.client_id {
+            q = q.bind(client_id);
+        }
+        if let Some(kind) = &filter.kind {
+            q = q.bind(kind);
+        }
+        if let Some(since) = filter.since {
+            q = q.bind(since);
+        }
+        if let Some(until) = filter.until {
+            q = q.bind(until);
+        }
+        let rows: Vec<AuditRow> = q.bind(limit + 1).fetch_all(self.read()).await?;
         let events = rows.into_iter().map(Into::into).collect();
         Ok(paginate(events, limit, |e: &AuditEvent| e.id.as_str()))
     }
