@@ -12,6 +12,7 @@
 //! through its CLI. It refuses non-loopback issuers, and every loop stops by time and by a total
 //! request budget.
 
+mod argon2_cpu;
 mod ceiling;
 mod form;
 mod oidc;
@@ -65,7 +66,8 @@ struct Args {
     issuer: Option<Url>,
     /// Comma-separated: client_credentials, sso_code_flow, refresh, jwks, discovery, login, mixed,
     /// all (those eight with userinfo), soak (whole minutes of --duration, mixed traffic with
-    /// back-channel logouts), signature-ceiling, wait-ready.
+    /// back-channel logouts), signature-ceiling, argon2 (CPU per password hash of each
+    /// implementation, --duration seconds in all), wait-ready.
     #[arg(long, default_value = "all")]
     workload: String,
     /// Concurrent keep-alive clients per workload (the login storm's size in `mixed`).
@@ -165,8 +167,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         .map_or_else(|| vec!["RS256", "ES256"], |a| vec![a.as_str()]);
     let (ceilings, http): (Vec<&str>, Vec<&str>) = names
         .into_iter()
-        .partition(|n| matches!(*n, "signature-ceiling" | "signature_ceiling"));
-    for _ in &ceilings {
+        .partition(|n| matches!(*n, "signature-ceiling" | "signature_ceiling" | "argon2"));
+    for name in &ceilings {
+        if *name == "argon2" {
+            for line in argon2_cpu::run(secs(args.duration)?)? {
+                emit(&line);
+            }
+            continue;
+        }
         for alg in &ceiling_algs {
             emit(&ceiling::run(alg, secs(args.duration)?)?);
         }
