@@ -25,17 +25,19 @@ use crate::state::AppState;
 /// The sealing key's derivation label.
 const SEAL_LABEL: &str = "latch second factor v1";
 
-fn seal_key(state: &AppState) -> MasterKey {
-    state.keys.master().sub_key(SEAL_LABEL)
+/// The key sealing factor secrets (each bound to its factor's id), derived from `master`; `latch
+/// keys rewrap` re-seals them with the new master key's.
+pub fn seal_key(master: &MasterKey) -> MasterKey {
+    master.sub_key(SEAL_LABEL)
 }
 
 fn seal(state: &AppState, factor_id: &str, secret: &TotpSecret) -> Vec<u8> {
-    seal_key(state).encrypt(secret.expose_bytes(), factor_id.as_bytes())
+    seal_key(state.keys.master()).encrypt(secret.expose_bytes(), factor_id.as_bytes())
 }
 
 /// The factor's TOTP secret; `None` if it cannot be opened (another master key).
 fn open(state: &AppState, factor: &Factor) -> Option<TotpSecret> {
-    let bytes = seal_key(state)
+    let bytes = seal_key(state.keys.master())
         .decrypt(&factor.secret, factor.id.as_bytes())
         .ok()?;
     TotpSecret::from_bytes(&bytes)
