@@ -225,25 +225,47 @@ pub async fn check(state: &AppState, who: &Who<'_>, typed: &str) -> Result<Check
     Ok(Check::Accepted(Method::Otp))
 }
 
+/// Who removes a factor.
+#[derive(Debug, Clone, Copy)]
+pub enum RemovedBy<'a> {
+    /// An administrator (the API client's id, or the console user's): a reset, for a lost
+    /// device; every session of the user ends.
+    Admin(&'a str),
+    /// The user, from their session `sid` on `/account`: their other sessions end.
+    User { sid: &'a str },
+}
+
 /// Removes one of the user's factors (the last one takes the recovery codes with it), audited
-/// as `factor.removed` by `actor`.
+/// as `factor.removed`, and ends the sessions `lifecycle::factor_removed` says (audited as
+/// `session.ended` because `factor_removed`). `false` if the user has no such factor.
 pub async fn remove(
     state: &AppState,
     user_id: &str,
     factor_id: &str,
-    actor: (ActorType, Option<&str>),
+    by: RemovedBy<'_>,
     ip: Option<IpAddr>,
 ) -> Result<bool, StoreError> {
     let removed = state.store.delete_factor(user_id, factor_id).await?;
-    if removed {
-        let event = Event::new("factor.removed")
-            .actor(actor.0, actor.1)
-            .user(Some(user_id))
-            .ip(ip)
-            .detail("factor_id", factor_id);
-        state.audit.record(event, state.clock.now());
+    if !removed {
+        return Ok(false);
     }
-    Ok(removed)
+    let (actor, keep) = match by {
+        RemovedBy::Admin(id) => ((ActorType::Admin, Some(id)), None),
+        RemovedBy::User { sid } => ((ActorType::User, Some(user_id)), Some(sid)),
+    };
+    let now = state.clock.now();
+    let event = |e: Event| e.actor(actor.0, actor.1).user(Some(user_id)).ip(ip);
+    state.audit.record(
+        event(Event::new("factor.removed")).detail("factor_id", factor_id),
+        now,
+    );
+    let ended = crate::lifecycle::factor_removed(state, user_id, keep, now).await?;
+    state.audit.record_sessions(
+        event(Event::new("session.ended")).because("factor_removed"),
+        &ended,
+        now,
+    );
+    Ok(true)
 }
 
 /// The counter of wrong codes: the user's, whatever the browser. Unlike passwords (README
