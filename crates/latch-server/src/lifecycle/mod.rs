@@ -1,13 +1,14 @@
 //! The one place that decides what ending something means.
 //!
 //! When a session ends (sign-out, signing in as someone else over it, an administrator, the user
-//! deleted, a password changed, a second factor removed, expiry) the store ends it in one transaction: its refresh tokens
-//! are revoked, its applications get a back-channel logout through the durable outbox, and a
-//! `Session` revocation stops its access tokens. When an application is deleted, a `Client`
-//! revocation stops everything issued to it; when a grant is revoked (RFC 7009, refresh-token
-//! reuse, a replayed code), a `Grant` revocation stops its access tokens (RFC 7009 §2.1). Each
-//! function here makes that store change, then tells this node at once (`Revocations::add`) and
-//! wakes the back-channel deliverer; other nodes learn from the store within a second.
+//! deleted, a password changed, a second factor removed, expiry) the store ends it in one
+//! transaction: its refresh tokens are revoked, its applications get a back-channel logout
+//! through the durable outbox, and a `Session` revocation stops its access tokens. When an
+//! application is deleted, a `Client` revocation stops everything issued to it; when a grant is
+//! revoked (RFC 7009, refresh-token reuse, a replayed code), a `Grant` revocation stops its access
+//! tokens (RFC 7009 §2.1). Each function here makes that store change, then tells this node at
+//! once (`Revocations::add`) and wakes the back-channel deliverer; other nodes learn from the
+//! store within a second.
 
 pub(crate) mod revocations;
 
