@@ -348,10 +348,25 @@ pub trait KeyStore: Send + Sync {
         alg: &str,
         before: UnixTime,
     ) -> StoreResult<u64>;
-    /// Replaces the encrypted private key of every stored key, `(kid, ciphertext)`, in one
-    /// transaction (`latch keys rewrap`). Unless `keys` names exactly the stored keys (one was
-    /// added or deleted meanwhile) it changes nothing and fails with `Conflict`.
-    async fn replace_private_keys(&self, keys: &[(String, Vec<u8>)]) -> StoreResult<()>;
+    /// Everything stored sealed under the master key (`latch keys rewrap` re-seals it).
+    async fn list_sealed(&self) -> StoreResult<SealedState>;
+    /// Replaces every sealed value named in `sealed` in one transaction (`latch keys rewrap`):
+    /// all of it, or — unless each list names exactly the rows stored (one was added, deleted,
+    /// sent or abandoned meanwhile) — nothing, failing with `Conflict`.
+    async fn replace_sealed(&self, sealed: &SealedState) -> StoreResult<()>;
+}
+
+/// What is stored sealed with the master key or a key derived from it, as `(row id, sealed
+/// bytes)`: what a change of master key must re-seal. (What is *derived* from it and not stored
+/// — refresh tokens, codes, token-hook secrets — cannot be re-sealed, and changes with it.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SealedState {
+    /// The signing keys' private keys, by kid.
+    pub private_keys: Vec<(String, Vec<u8>)>,
+    /// The second factors' secrets (confirmed and pending), by factor id.
+    pub factor_secrets: Vec<(String, Vec<u8>)>,
+    /// The messages still waiting in the mail outbox (not yet sent or abandoned), by row id.
+    pub queued_mail: Vec<(String, Vec<u8>)>,
 }
 
 /// Applications and their client secrets.

@@ -38,7 +38,7 @@ pub use jobs::audit;
 pub use oauth::tokens;
 pub use signin::password;
 
-pub use jobs::keys::{replace_key_file, resolve_master_key, rewrap_keys, rotate_key};
+pub use jobs::keys::{Rewrapped, replace_key_file, resolve_master_key, rewrap_sealed, rotate_key};
 pub use settings::{Settings, SettingsError};
 pub use startup::{Server, StartupError};
 pub use state::AppState;

@@ -252,3 +252,59 @@ async fn keys_rewrap_replaces_the_sqlite_key_file() {
         3
     );
 }
+
+/// A rewrap re-seals the TOTP secrets with the signing keys: after a restart under the new master
+/// key, a user with an authenticator app signs in with its next code, no factor reset needed.
+#[tokio::test]
+async fn keys_rewrap_reseals_totp_secrets_so_the_app_keeps_working() {
+    use latch_core::totp::step_at;
+    use serde_json::json;
+    use support::account::{REDIRECT, code, enrol, now, submit};
+
+    let old_key = latch_testkit::random_master_key();
+    let new_key = latch_testkit::random_master_key();
+    let mut server = server_with(&[("LATCH_MASTER_KEY", &old_key)]).await;
+    let web = app(&server, "web", REDIRECT, &[]).await;
+    let browser = Browser::new();
+    let auth = authorization(&rp(&server, &web).await, &[]);
+    sign_in_for_code(&server, &browser, &auth, REDIRECT).await;
+    let (secret, _) = enrol(&server, &browser).await;
+    server.stop().await;
+
+    let out = server
+        .cli(&["keys", "rewrap", "--new-master-key", &new_key])
+        .await;
+    assert_eq!(
+        (&out["rewrapped"], &out["totp_secrets"], &out["unreadable"]),
+        (&json!(3), &json!(1), &json!(0)),
+        "{out}"
+    );
+
+    let renewed = LatchServer::builder(bin())
+        .database_url(server.database_url())
+        .env("LATCH_MASTER_KEY", &new_key)
+        .start()
+        .await;
+    let auth = authorization(&rp(&renewed, &web).await, &[]);
+    let browser = Browser::new();
+    let (login, _, html) = browser.authorize(&auth.url, REDIRECT).await.expect_page();
+    let (at, _, html) = browser
+        .submit_login_form(&login, &html, EMAIL, PASSWORD, REDIRECT)
+        .await
+        .expect_page();
+    assert!(
+        at.as_str().contains("/login/second-factor"),
+        "the factor is still there: {at}"
+    );
+    let now_code = code(&secret, step_at(now()));
+    let callback = submit(
+        &browser,
+        &at,
+        &html,
+        "/login/second-factor",
+        &[("code", &now_code)],
+    )
+    .await
+    .expect_redirect();
+    callback_code(&renewed, &callback, &auth);
+}

@@ -170,7 +170,9 @@ async fn show(
     let notice = match params.get("done").ok().flatten() {
         Some("password") => Some("Your password is changed. Your other sessions are signed out."),
         Some("totp") => Some("The authenticator app is on."),
-        Some("totp_removed") => Some("The authenticator app is off."),
+        Some("totp_removed") => {
+            Some("The authenticator app is off. Your other sessions are signed out.")
+        }
         Some("session") => Some("That session is signed out."),
         _ => None,
     };
@@ -284,16 +286,8 @@ async fn password(
         st.store.update_user(&c.user, Some(&hash)).await?;
         st.store.delete_password_resets(&c.user.id).await?;
         let now = st.clock.now();
-        let mut ended = Vec::new();
-        for s in st.store.list_user_sessions(&c.user.id, now).await? {
-            if s.sid != c.session().sid {
-                let one = SessionSelector::OneOfUser {
-                    user_id: &c.user.id,
-                    sid: &s.sid,
-                };
-                ended.extend(crate::lifecycle::end_sessions(st, one, now).await?);
-            }
-        }
+        let keep = Some(c.session().sid.as_str());
+        let ended = crate::lifecycle::end_user_sessions(st, &c.user.id, keep, now).await?;
         let actor = |e: Event| {
             e.actor(ActorType::User, Some(&c.user.id))
                 .user(Some(&c.user.id))
@@ -413,7 +407,8 @@ fn show_codes(state: &AppState, codes: &[latch_core::totp::RecoveryCode]) -> Res
     )
 }
 
-/// `POST /account/totp/remove`
+/// `POST /account/totp/remove`: the app is off, and the user's other sessions end (a session
+/// signed in with it elsewhere must not outlive it: `lifecycle::factor_removed`).
 async fn totp_remove(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -423,8 +418,10 @@ async fn totp_remove(
     let st = &state;
     let h = &headers;
     act(st, h, &body, true, |c, form| async move {
-        let actor = (ActorType::User, Some(c.user.id.as_str()));
-        factors::remove(st, &c.user.id, form.field("factor_id"), actor, ip).await?;
+        let by = factors::RemovedBy::User {
+            sid: &c.session().sid,
+        };
+        factors::remove(st, &c.user.id, form.field("factor_id"), by, ip).await?;
         Ok(done(st, "totp_removed"))
     })
     .await

@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use latch_core::audit::ActorType;
 use latch_core::store::Factor;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -13,6 +12,7 @@ use super::auth::Admin;
 use super::json::PathParams;
 use super::pagination::{List, ListQuery, page_of};
 use super::users::find;
+use crate::factors::RemovedBy;
 use crate::http::error::ApiError;
 use crate::manage::rfc3339;
 use crate::state::AppState;
@@ -57,7 +57,8 @@ pub async fn list(
     Ok(Json(List::from_page(page, |f| FactorView::from(f))))
 }
 
-/// Removes one factor (the last one takes the recovery codes with it); audited as
+/// Removes one factor (the last one takes the recovery codes with it) and ends every session of
+/// the user (what they issued with them: `lifecycle::factor_removed`); audited as
 /// `factor.removed` by the administrator.
 pub async fn delete(
     admin: Admin,
@@ -65,8 +66,8 @@ pub async fn delete(
     PathParams((id, factor_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let user = find(&state, &id).await?;
-    let actor = (ActorType::Admin, Some(admin.client_id.as_str()));
-    if !crate::factors::remove(&state, &user.id, &factor_id, actor, None).await? {
+    let by = RemovedBy::Admin(&admin.client_id);
+    if !crate::factors::remove(&state, &user.id, &factor_id, by, None).await? {
         return Err(ApiError::not_found("factor"));
     }
     Ok(StatusCode::NO_CONTENT)

@@ -422,7 +422,8 @@ pub async fn send_reset(
 }
 
 /// Resets (removes) one second factor through the API's path (`factors::remove`: the last one
-/// takes the recovery codes with it), audited as `factor.removed` by the administrator.
+/// takes the recovery codes with it, every session of the user ends), audited as
+/// `factor.removed` by the administrator.
 pub async fn reset_factor(
     admin: Admin,
     State(state): State<AppState>,
@@ -432,8 +433,8 @@ pub async fn reset_factor(
         Ok(u) => u,
         Err(page) => return page,
     };
-    let actor = (ActorType::Admin, Some(admin.user.id.as_str()));
-    match crate::factors::remove(&state, &user.id, &factor_id, actor, None).await {
+    let by = crate::factors::RemovedBy::Admin(&admin.user.id);
+    match crate::factors::remove(&state, &user.id, &factor_id, by, None).await {
         Ok(true) => to_user(&state, &user.id),
         Ok(false) => {
             let error = (StatusCode::NOT_FOUND, "factor: not found".to_owned());

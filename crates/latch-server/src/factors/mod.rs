@@ -25,17 +25,19 @@ use crate::state::AppState;
 /// The sealing key's derivation label.
 const SEAL_LABEL: &str = "latch second factor v1";
 
-fn seal_key(state: &AppState) -> MasterKey {
-    state.keys.master().sub_key(SEAL_LABEL)
+/// The key sealing factor secrets (each bound to its factor's id), derived from `master`; `latch
+/// keys rewrap` re-seals them with the new master key's.
+pub fn seal_key(master: &MasterKey) -> MasterKey {
+    master.sub_key(SEAL_LABEL)
 }
 
 fn seal(state: &AppState, factor_id: &str, secret: &TotpSecret) -> Vec<u8> {
-    seal_key(state).encrypt(secret.expose_bytes(), factor_id.as_bytes())
+    seal_key(state.keys.master()).encrypt(secret.expose_bytes(), factor_id.as_bytes())
 }
 
 /// The factor's TOTP secret; `None` if it cannot be opened (another master key).
 fn open(state: &AppState, factor: &Factor) -> Option<TotpSecret> {
-    let bytes = seal_key(state)
+    let bytes = seal_key(state.keys.master())
         .decrypt(&factor.secret, factor.id.as_bytes())
         .ok()?;
     TotpSecret::from_bytes(&bytes)
@@ -223,25 +225,47 @@ pub async fn check(state: &AppState, who: &Who<'_>, typed: &str) -> Result<Check
     Ok(Check::Accepted(Method::Otp))
 }
 
+/// Who removes a factor.
+#[derive(Debug, Clone, Copy)]
+pub enum RemovedBy<'a> {
+    /// An administrator (the API client's id, or the console user's): a reset, for a lost
+    /// device; every session of the user ends.
+    Admin(&'a str),
+    /// The user, from their session `sid` on `/account`: their other sessions end.
+    User { sid: &'a str },
+}
+
 /// Removes one of the user's factors (the last one takes the recovery codes with it), audited
-/// as `factor.removed` by `actor`.
+/// as `factor.removed`, and ends the sessions `lifecycle::factor_removed` says (audited as
+/// `session.ended` because `factor_removed`). `false` if the user has no such factor.
 pub async fn remove(
     state: &AppState,
     user_id: &str,
     factor_id: &str,
-    actor: (ActorType, Option<&str>),
+    by: RemovedBy<'_>,
     ip: Option<IpAddr>,
 ) -> Result<bool, StoreError> {
     let removed = state.store.delete_factor(user_id, factor_id).await?;
-    if removed {
-        let event = Event::new("factor.removed")
-            .actor(actor.0, actor.1)
-            .user(Some(user_id))
-            .ip(ip)
-            .detail("factor_id", factor_id);
-        state.audit.record(event, state.clock.now());
+    if !removed {
+        return Ok(false);
     }
-    Ok(removed)
+    let (actor, keep) = match by {
+        RemovedBy::Admin(id) => ((ActorType::Admin, Some(id)), None),
+        RemovedBy::User { sid } => ((ActorType::User, Some(user_id)), Some(sid)),
+    };
+    let now = state.clock.now();
+    let event = |e: Event| e.actor(actor.0, actor.1).user(Some(user_id)).ip(ip);
+    state.audit.record(
+        event(Event::new("factor.removed")).detail("factor_id", factor_id),
+        now,
+    );
+    let ended = crate::lifecycle::factor_removed(state, user_id, keep, now).await?;
+    state.audit.record_sessions(
+        event(Event::new("session.ended")).because("factor_removed"),
+        &ended,
+        now,
+    );
+    Ok(true)
 }
 
 /// The counter of wrong codes: the user's, whatever the browser. Unlike passwords (README

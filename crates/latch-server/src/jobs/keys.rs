@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use latch_core::store::{SigningKeyRecord, Store, StoreError};
+use latch_core::store::{SealedState, SigningKeyRecord, Store, StoreError};
 use latch_core::{Clock, UnixTime};
 use latch_jose::{
     Algorithm, JoseError, KeySet, MasterKey, SigningKey, missing_algorithms, plan_rotation,
@@ -110,20 +110,63 @@ pub async fn ensure_keys(
     Ok(store.list_signing_keys().await?)
 }
 
-/// `latch keys rewrap`: every private key re-encrypted from `old` to `new` in one transaction
-/// (all or nothing); returns how many. Fails, changing nothing, if any key does not open under `old`.
-pub async fn rewrap_keys(
+/// What `latch keys rewrap` re-sealed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rewrapped {
+    pub signing_keys: usize,
+    /// Second factors' TOTP secrets (confirmed and pending enrolments).
+    pub totp_secrets: usize,
+    /// Messages still waiting in the mail outbox.
+    pub queued_mail: usize,
+    /// Factor secrets and messages that did not open under the old key either (sealed under an
+    /// earlier one, already unusable): left as they were.
+    pub unreadable: usize,
+}
+
+/// `latch keys rewrap`: everything stored sealed under the master key — the private keys, the
+/// TOTP secrets of second factors, the mail waiting in the outbox — opened with `old` and sealed
+/// with `new`, all in one transaction (all or nothing). Fails, changing nothing, if a private key
+/// does not open under `old` (the wrong key), or if any of it changed meanwhile.
+pub async fn rewrap_sealed(
     store: &dyn Store,
     old: &MasterKey,
     new: &MasterKey,
-) -> Result<usize, KeyError> {
+) -> Result<Rewrapped, KeyError> {
     let records = store.list_signing_keys().await?;
-    let rewrapped = records
+    let private_keys = records
         .iter()
         .map(|r| Ok((r.kid.clone(), SigningKey::rewrap(r, old, new)?)))
         .collect::<Result<Vec<_>, KeyError>>()?;
-    store.replace_private_keys(&rewrapped).await?;
-    Ok(rewrapped.len())
+    let sealed = store.list_sealed().await?;
+    let mut unreadable = 0;
+    let mut reseal = |rows: &[(String, Vec<u8>)], key: fn(&MasterKey) -> MasterKey| {
+        let (old, new) = (key(old), key(new));
+        rows.iter()
+            .map(|(id, bytes)| {
+                // Both seal with the row's id as associated data.
+                let value = match old.decrypt(bytes, id.as_bytes()) {
+                    Ok(plain) => new.encrypt(&plain, id.as_bytes()),
+                    Err(_) => {
+                        unreadable += 1;
+                        bytes.clone()
+                    }
+                };
+                (id.clone(), value)
+            })
+            .collect::<Vec<_>>()
+    };
+    let replaced = SealedState {
+        factor_secrets: reseal(&sealed.factor_secrets, crate::factors::seal_key),
+        queued_mail: reseal(&sealed.queued_mail, crate::mail::key),
+        private_keys,
+    };
+    store.replace_sealed(&replaced).await?;
+    Ok(Rewrapped {
+        signing_keys: replaced.private_keys.len(),
+        totp_secrets: replaced.factor_secrets.len(),
+        queued_mail: replaced.queued_mail.len(),
+        unreadable,
+    })
 }
 
 /// Replaces the SQLite key file (written whole under another name, then renamed) after a rewrap

@@ -1,13 +1,14 @@
 //! The one place that decides what ending something means.
 //!
 //! When a session ends (sign-out, signing in as someone else over it, an administrator, the user
-//! deleted, a password changed, expiry) the store ends it in one transaction: its refresh tokens
-//! are revoked, its applications get a back-channel logout through the durable outbox, and a
-//! `Session` revocation stops its access tokens. When an application is deleted, a `Client`
-//! revocation stops everything issued to it; when a grant is revoked (RFC 7009, refresh-token
-//! reuse, a replayed code), a `Grant` revocation stops its access tokens (RFC 7009 §2.1). Each
-//! function here makes that store change, then tells this node at once (`Revocations::add`) and
-//! wakes the back-channel deliverer; other nodes learn from the store within a second.
+//! deleted, a password changed, a second factor removed, expiry) the store ends it in one
+//! transaction: its refresh tokens are revoked, its applications get a back-channel logout
+//! through the durable outbox, and a `Session` revocation stops its access tokens. When an
+//! application is deleted, a `Client` revocation stops everything issued to it; when a grant is
+//! revoked (RFC 7009, refresh-token reuse, a replayed code), a `Grant` revocation stops its access
+//! tokens (RFC 7009 §2.1). Each function here makes that store change, then tells this node at
+//! once (`Revocations::add`) and wakes the back-channel deliverer; other nodes learn from the
+//! store within a second.
 
 pub(crate) mod revocations;
 
@@ -26,6 +27,44 @@ pub async fn end_sessions(
     let ended = state.store.end_sessions(selector, now).await?;
     sessions_ended(state, &ended, now).await;
     Ok(ended)
+}
+
+/// Ends the user's sessions — every one, or every one but `keep` (the session acting, which
+/// stays signed in) — each as `end_sessions` does; returns the sids ended.
+pub async fn end_user_sessions(
+    state: &AppState,
+    user_id: &str,
+    keep: Option<&str>,
+    now: UnixTime,
+) -> Result<Vec<String>, StoreError> {
+    let Some(keep) = keep else {
+        return end_sessions(state, SessionSelector::AllOfUser { user_id }, now).await;
+    };
+    let mut ended = Vec::new();
+    for s in state.store.list_user_sessions(user_id, now).await? {
+        if s.sid != keep {
+            let one = SessionSelector::OneOfUser {
+                user_id,
+                sid: &s.sid,
+            };
+            ended.extend(state.store.end_sessions(one, now).await?);
+        }
+    }
+    sessions_ended(state, &ended, now).await;
+    Ok(ended)
+}
+
+/// What removing a second factor ends. An administrator's reset (the user lost the device, or
+/// someone else has it) ends every session of the user, like an administrator's password change:
+/// a session signed in with that device must not outlive it. The user removing their own ends
+/// their other sessions (`keep`: the session acting), like their own password change.
+pub async fn factor_removed(
+    state: &AppState,
+    user_id: &str,
+    keep: Option<&str>,
+    now: UnixTime,
+) -> Result<Vec<String>, StoreError> {
+    end_user_sessions(state, user_id, keep, now).await
 }
 
 /// What follows sessions the store has ended (by `end_sessions`, or inside a management service

@@ -1,8 +1,10 @@
 //! Cases: signing keys.
 
-use latch_core::store::{SigningKeyRecord, Store};
+use latch_core::store::{
+    Factor, FactorKind, MailLimits, NewMail, SealedState, SigningKeyRecord, Store,
+};
 
-use super::{NOW, new_id};
+use super::{NOW, given_user, new_id};
 
 fn key(alg: &str, generation: i64, activate_at: i64) -> SigningKeyRecord {
     SigningKeyRecord {
@@ -98,34 +100,125 @@ pub async fn case_retired_signing_keys_are_deleted(store: &dyn Store) {
     );
 }
 
-/// `latch keys rewrap`: every key replaced at once, or none when the set changed meanwhile.
-pub async fn case_private_keys_are_replaced_all_at_once_or_not_at_all(store: &dyn Store) {
+/// `latch keys rewrap`: every sealed value — private keys, second factors' secrets, queued mail
+/// — replaced at once, or none when what is stored changed meanwhile (a key or a factor added or
+/// deleted, a message sent); mail already sent (its message erased) is not sealed state.
+pub async fn case_sealed_state_is_replaced_all_at_once_or_not_at_all(store: &dyn Store) {
     let (a, b) = (key("RS256", 1, NOW), key("ES256", 1, NOW));
     for k in [&a, &b] {
         assert!(store.insert_signing_key(k).await.expect("insert"));
     }
-    let stale = vec![(a.kid.clone(), vec![9u8; 40])];
-    assert!(
-        matches!(
-            store.replace_private_keys(&stale).await,
-            Err(latch_core::store::StoreError::Conflict(_))
-        ),
-        "a key missing from the list is refused"
-    );
-    let unknown = vec![(a.kid.clone(), vec![9u8; 40]), (new_id(), vec![9u8; 40])];
-    assert!(store.replace_private_keys(&unknown).await.is_err());
-    let keys = store.list_signing_keys().await.expect("list");
-    assert_eq!(keys, vec![b.clone(), a.clone()], "nothing changed");
-    let all = vec![
-        (a.kid.clone(), vec![1u8; 40]),
-        (b.kid.clone(), vec![2u8; 41]),
+    let user = given_user(store).await;
+    let factor = Factor {
+        id: new_id(),
+        user_id: user.id.clone(),
+        kind: FactorKind::Totp,
+        secret: b"sealed totp".to_vec(),
+        confirmed_at: None,
+        last_used_step: None,
+        created_at: NOW,
+        last_used_at: None,
+    };
+    store.insert_pending_factor(&factor).await.expect("factor");
+    store
+        .confirm_factor(&user.id, &factor.id, 7, NOW)
+        .await
+        .expect("confirm");
+    let limits = MailLimits {
+        since: NOW - 3_600,
+        per_recipient: 100,
+        global: 100,
+    };
+    for (id, to) in [("queued", "a@example.com"), ("sent", "b@example.com")] {
+        let mail = NewMail {
+            id,
+            recipient: to,
+            message: b"sealed mail",
+        };
+        assert!(store.enqueue_mail(&mail, &limits, NOW).await.expect("mail"));
+    }
+    store.mark_mail_sent("sent", NOW).await.expect("sent");
+
+    let before = store.list_sealed().await.expect("list");
+    let mut kids = vec![
+        (a.kid.clone(), a.private_key_encrypted.clone()),
+        (b.kid.clone(), b.private_key_encrypted.clone()),
     ];
-    store.replace_private_keys(&all).await.expect("replace");
+    kids.sort();
+    assert_eq!(
+        before,
+        SealedState {
+            private_keys: kids,
+            factor_secrets: vec![(factor.id.clone(), b"sealed totp".to_vec())],
+            queued_mail: vec![("queued".to_owned(), b"sealed mail".to_vec())],
+        },
+        "every sealed value, and no erased message"
+    );
+    let resealed = |s: &SealedState| SealedState {
+        private_keys: s
+            .private_keys
+            .iter()
+            .map(|(id, _)| (id.clone(), format!("new {id}").into_bytes()))
+            .collect(),
+        factor_secrets: s
+            .factor_secrets
+            .iter()
+            .map(|(id, _)| (id.clone(), b"new totp".to_vec()))
+            .collect(),
+        queued_mail: s
+            .queued_mail
+            .iter()
+            .map(|(id, _)| (id.clone(), b"new mail".to_vec()))
+            .collect(),
+    };
+    let all = resealed(&before);
+
+    // Each list must name exactly the stored rows; any mismatch changes nothing anywhere (the
+    // mismatch is in the last table, after the others were updated in the transaction).
+    let mut stale_mail = all.clone();
+    stale_mail
+        .queued_mail
+        .push(("sent".to_owned(), b"x".to_vec()));
+    let mut unknown_mail = all.clone();
+    unknown_mail.queued_mail = vec![("sent".to_owned(), b"x".to_vec())];
+    let mut missing_factor = all.clone();
+    missing_factor.factor_secrets.clear();
+    let mut missing_key = all.clone();
+    missing_key.private_keys.pop();
+    for (what, wrong) in [
+        ("an erased message", stale_mail),
+        ("a sent message instead of the queued one", unknown_mail),
+        ("a factor left out", missing_factor),
+        ("a key left out", missing_key),
+    ] {
+        assert!(
+            matches!(
+                store.replace_sealed(&wrong).await,
+                Err(latch_core::store::StoreError::Conflict(_))
+            ),
+            "{what} is refused"
+        );
+        assert_eq!(
+            store.list_sealed().await.expect("list"),
+            before,
+            "{what}: nothing changed"
+        );
+    }
+
+    store.replace_sealed(&all).await.expect("replace");
+    assert_eq!(store.list_sealed().await.expect("list"), all);
     let keys = store.list_signing_keys().await.expect("list");
-    assert_eq!(keys[0].private_key_encrypted, vec![2u8; 41]);
-    assert_eq!(keys[1].private_key_encrypted, vec![1u8; 40]);
     assert_eq!(
         keys[1].public_jwk, a.public_jwk,
         "only the private part changes"
     );
+    let factors = store.list_factors(&user.id).await.expect("factors");
+    assert_eq!(
+        (factors[0].secret.as_slice(), factors[0].last_used_step),
+        (b"new totp".as_slice(), Some(7)),
+        "only the secret changes"
+    );
+    let claimed = store.claim_mail(NOW, 60, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].message, b"new mail".to_vec());
 }

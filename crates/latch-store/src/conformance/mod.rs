@@ -121,7 +121,7 @@ macro_rules! conformance_tests {
             case_schema_version_and_ping,
             case_signing_keys_refuse_a_duplicate_generation,
             case_retired_signing_keys_are_deleted,
-            case_private_keys_are_replaced_all_at_once_or_not_at_all,
+            case_sealed_state_is_replaced_all_at_once_or_not_at_all,
             case_applications_round_trip_every_field,
             case_applications_version_moves_with_every_write,
             case_client_secrets_are_two_at_most,

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use latch_core::UnixTime;
-use latch_core::store::{KeyStore, SigningKeyRecord, StoreError, StoreResult};
+use latch_core::store::{KeyStore, SealedState, SigningKeyRecord, StoreError, StoreResult};
 
 use super::backend::{Backend, query, query_as, query_scalar};
 use super::{SigningKeyRow, SqlStore, signing_key_columns, unique_err};
@@ -66,32 +66,102 @@ impl<B: Backend> KeyStore for SqlStore<B> {
         Ok(done)
     }
 
-    async fn replace_private_keys(&self, keys: &[(String, Vec<u8>)]) -> StoreResult<()> {
-        let _timer = Timer::start("replace_private_keys");
-        let changed = || {
-            StoreError::Conflict(
-                "the signing keys changed meanwhile (rotated or retired); nothing was changed, run it again"
-                    .to_owned(),
-            )
+    async fn list_sealed(&self) -> StoreResult<SealedState> {
+        let _timer = Timer::start("list_sealed");
+        let mut state = SealedState::default();
+        for (table, list) in SEALED.iter().zip([
+            &mut state.private_keys,
+            &mut state.factor_secrets,
+            &mut state.queued_mail,
+        ]) {
+            let rows: Vec<SealedRow> = query_as(format!(
+                "SELECT {} AS id, {} AS sealed FROM {} WHERE {} IS NOT NULL ORDER BY {}",
+                table.id, table.value, table.name, table.value, table.id
+            ))
+            .fetch_all(self.read())
+            .await?;
+            *list = rows.into_iter().map(|r| (r.id, r.sealed)).collect();
+        }
+        Ok(state)
+    }
+
+    /// One transaction: per table, the rows holding a sealed value are counted and each named
+    /// row is updated (only while it still holds one); a count or an update that does not match
+    /// drops the transaction, which rolls back.
+    async fn replace_sealed(&self, sealed: &SealedState) -> StoreResult<()> {
+        let _timer = Timer::start("replace_sealed");
+        let changed = |what: &str| {
+            StoreError::Conflict(format!(
+                "the {what} changed meanwhile; nothing was changed: stop every node and run it again"
+            ))
         };
         let mut tx = self.begin().await?;
-        let stored: i64 = query_scalar("SELECT count(*) FROM signing_keys")
+        for (table, list) in SEALED.iter().zip([
+            &sealed.private_keys,
+            &sealed.factor_secrets,
+            &sealed.queued_mail,
+        ]) {
+            let stored: i64 = query_scalar(format!(
+                "SELECT count(*) FROM {} WHERE {} IS NOT NULL",
+                table.name, table.value
+            ))
             .fetch_one(tx.on())
             .await?;
-        if usize::try_from(stored).ok() != Some(keys.len()) {
-            return Err(changed());
-        }
-        for (kid, encrypted) in keys {
-            let done = query("UPDATE signing_keys SET private_key_encrypted = $2 WHERE kid = $1")
-                .bind(kid)
-                .bind(encrypted)
-                .execute(tx.on())
-                .await?;
-            // A dropped transaction rolls back.
-            if done != 1 {
-                return Err(changed());
+            if usize::try_from(stored).ok() != Some(list.len()) {
+                return Err(changed(table.what));
+            }
+            let update = format!(
+                "UPDATE {} SET {} = $2 WHERE {} = $1 AND {} IS NOT NULL",
+                table.name, table.value, table.id, table.value
+            );
+            for (id, value) in list {
+                let done = query(update.clone())
+                    .bind(id)
+                    .bind(value)
+                    .execute(tx.on())
+                    .await?;
+                if done != 1 {
+                    return Err(changed(table.what));
+                }
             }
         }
         tx.commit().await
+    }
+}
+
+/// A table holding a sealed value: its name, key column, sealed column, and what it is (errors).
+struct SealedTable {
+    name: &'static str,
+    id: &'static str,
+    value: &'static str,
+    what: &'static str,
+}
+
+/// In `SealedState`'s order. An outbox message is erased (`NULL`) once sent or abandoned.
+const SEALED: [SealedTable; 3] = [
+    SealedTable {
+        name: "signing_keys",
+        id: "kid",
+        value: "private_key_encrypted",
+        what: "signing keys (rotated or retired)",
+    },
+    SealedTable {
+        name: "user_factors",
+        id: "id",
+        value: "secret",
+        what: "second factors (enrolled or removed)",
+    },
+    SealedTable {
+        name: "mail_outbox",
+        id: "id",
+        value: "message",
+        what: "queued mail (sent or queued)",
+    },
+];
+
+crate::sql::row_type! {
+    pub(crate) struct SealedRow {
+        id: String,
+        sealed: Vec<u8>,
     }
 }

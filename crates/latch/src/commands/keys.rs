@@ -17,8 +17,9 @@ pub enum KeysCommand {
     },
     /// List the stored keys (public parts only).
     List,
-    /// Re-encrypt every private key under a new master key, in one transaction. Afterwards start
-    /// every node with the new LATCH_MASTER_KEY (a SQLite key file is replaced for you).
+    /// Re-seal every private key, TOTP secret and queued mail message under a new master key, in
+    /// one transaction (stop every node first). Afterwards start every node with the new
+    /// LATCH_MASTER_KEY (a SQLite key file is replaced for you).
     Rewrap {
         /// The new master key: base64 of 32 random bytes (`openssl rand -base64 32`), or `-` to
         /// read it from standard input (keeps it out of the process list).
@@ -89,7 +90,7 @@ pub async fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                     "invalid --new-master-key: it is the current master key"
                 ));
             }
-            let count = latch_server::rewrap_keys(store.as_ref(), &old, &new).await?;
+            let done = latch_server::rewrap_sealed(store.as_ref(), &old, &new).await?;
             let file = latch_server::replace_key_file(
                 settings.master_key.as_deref(),
                 &settings.database_url,
@@ -104,7 +105,13 @@ pub async fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                     "set LATCH_MASTER_KEY to the new key on every node and restart them".to_owned()
                 }
             };
-            print_json(&serde_json::json!({ "rewrapped": count, "next": next }))
+            print_json(&serde_json::json!({
+                "rewrapped": done.signing_keys,
+                "totp_secrets": done.totp_secrets,
+                "queued_mail": done.queued_mail,
+                "unreadable": done.unreadable,
+                "next": next,
+            }))
         }
     }
 }

@@ -7,6 +7,8 @@
     reason = "test code panics on failure"
 )]
 
+pub mod account;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latch_testkit::{Browser, LatchServer};
