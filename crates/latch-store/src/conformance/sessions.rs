@@ -646,7 +646,10 @@ pub async fn case_an_authorizing_session_carries_factors_and_organizations(store
         .await
         .expect("get")
         .expect("live");
-    assert_eq!(full.session.applications, apps, "each application once, sorted");
+    assert_eq!(
+        full.session.applications, apps,
+        "each application once, sorted"
+    );
     assert!(!full.factor_enrolled, "a pending factor is not enrolled");
     let by_name = |names: &[&str]| -> Vec<_> {
         names
@@ -672,7 +675,10 @@ pub async fn case_an_authorizing_session_carries_factors_and_organizations(store
         .await
         .expect("get")
         .expect("live");
-    assert_eq!(all.organizations, Some(by_name(&["alpha", "beta", "gamma"])));
+    assert_eq!(
+        all.organizations,
+        Some(by_name(&["alpha", "beta", "gamma"]))
+    );
     assert_eq!(all.session.applications, apps);
 
     assert!(
@@ -687,7 +693,10 @@ pub async fn case_an_authorizing_session_carries_factors_and_organizations(store
         .expect("get")
         .expect("live");
     assert!(enrolled.factor_enrolled);
-    assert_eq!(enrolled.session.last_active_at, NOW, "not touched within the minute");
+    assert_eq!(
+        enrolled.session.last_active_at, NOW,
+        "not touched within the minute"
+    );
 
     let touched = store
         .get_authorizing_session(&cookie, NOW + 61, 600, Some(100))

@@ -232,7 +232,10 @@ pub async fn case_a_current_refresh_grant_rotates_in_one_step(store: &dyn Store)
         None,
         "its session is gone"
     );
-    assert_eq!(grant_state(store, &orphan).await.expect("grant").generation, 0);
+    assert_eq!(
+        grant_state(store, &orphan).await.expect("grant").generation,
+        0
+    );
 }
 
 /// Fifty concurrent one-step rotations of one generation: exactly one rotates.

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use latch_core::authn::Amr;
 use latch_core::revocation::Revocation;
 use latch_core::store::{
-    AuthorizingSession, LoginRequestRecord, SessionRecord, SessionSelector, SessionStore,
-    StoreResult,
+    AuthorizingSession, FactorStore, LoginRequestRecord, MembershipStore, SessionRecord,
+    SessionSelector, SessionStore, StoreResult,
 };
 use latch_core::{SecretHash, UnixTime};
 
@@ -49,7 +49,7 @@ macro_rules! session_participations {
     };
 }
 
-/// The session for an authorization request: one row per application that took part in it
+/// With `WRITABLE_CTE`, the session for an authorization request: one row per application that took part in it
 /// (`participant`), then one per organization of its user (`org_…`), by name, at most `$5`;
 /// one row with neither when there are none. Every row says whether the user has a confirmed
 /// second factor.
@@ -275,7 +275,11 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         // One statement, the applications joined: one row per application (one row
         // with none when the session has none yet); on PostgreSQL the touch too.
         let (sql, on) = if B::WRITABLE_CTE {
-            let sql = concat!(live_session!(), touch_live_session!(), session_participations!());
+            let sql = concat!(
+                live_session!(),
+                touch_live_session!(),
+                session_participations!()
+            );
             (sql, self.write())
         } else {
             let sql = concat!(
@@ -304,8 +308,9 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         Ok(Some(self.touched(first.session, applications, now).await?))
     }
 
-    /// One statement: the session, its applications, whether its user has a second factor and
-    /// (asked for) their organizations, in rows of one `UNION ALL`; on PostgreSQL the touch too.
+    /// With `WRITABLE_CTE` one statement: the session and its touch, its applications, whether
+    /// its user has a second factor and (asked for) their organizations, in rows of one
+    /// `UNION ALL`. Otherwise the three reads it stands for.
     async fn get_authorizing_session(
         &self,
         token_hash: &SecretHash,
@@ -314,19 +319,39 @@ impl<B: Backend> SessionStore for SqlStore<B> {
         organizations: Option<u32>,
     ) -> StoreResult<Option<AuthorizingSession>> {
         let _timer = Timer::start("get_authorizing_session");
-        let (sql, on) = if B::WRITABLE_CTE {
-            let sql = concat!(live_session!(), touch_live_session!(), authorizing_rows!());
-            (sql, self.write())
-        } else {
-            (concat!(live_session!(), authorizing_rows!()), self.read())
-        };
+        if !B::WRITABLE_CTE {
+            // SQLite has no round trips to save, and its three plain statements cost fewer
+            // instructions than the one `UNION ALL` (callgrind, BENCHMARKS.md).
+            let Some(session) = self
+                .get_active_session(token_hash, now, idle_timeout)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let with = self
+                .users_with_factors(std::slice::from_ref(&session.user_id))
+                .await?;
+            let organizations = match organizations {
+                Some(limit) => Some(
+                    self.list_user_organizations(&session.user_id, limit)
+                        .await?,
+                ),
+                None => None,
+            };
+            return Ok(Some(AuthorizingSession {
+                session,
+                factor_enrolled: !with.is_empty(),
+                organizations,
+            }));
+        }
+        let sql = concat!(live_session!(), touch_live_session!(), authorizing_rows!());
         let rows: Vec<AuthorizingRow> = query_as(sql)
             .bind(token_hash.as_str())
             .bind(now)
             .bind(idle_timeout)
             .bind(TOUCH_INTERVAL)
             .bind(i64::from(organizations.unwrap_or(0)))
-            .fetch_all(on)
+            .fetch_all(self.write())
             .await?;
         let mut rows = rows.into_iter();
         let Some(first) = rows.next() else {
