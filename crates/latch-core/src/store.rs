@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use crate::UnixTime;
 use crate::application::{Application, ClientSecretInfo};
 use crate::authn::Amr;
+use crate::organization::Organization;
 use crate::retention::Purge;
 use crate::revocation::Revocation;
 use crate::secret::SecretHash;
@@ -193,6 +194,18 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     /// `client_id`s of the applications that were issued codes from this session.
     pub applications: Vec<String>,
+}
+
+/// The browser's session as an authorization request is decided on it, read in one statement
+/// (`SessionStore::get_authorizing_session`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizingSession {
+    pub session: SessionRecord,
+    /// Whether the session's user has a confirmed second factor (as `users_with_factors`).
+    pub factor_enrolled: bool,
+    /// The user's organizations by name, at most the limit asked for (as
+    /// `list_user_organizations`); `None` when they were not asked for.
+    pub organizations: Option<Vec<Organization>>,
 }
 
 /// An authorization request waiting for the user to sign in, kept server side.
@@ -459,6 +472,16 @@ pub trait SessionStore: Send + Sync {
         now: UnixTime,
         idle_timeout: i64,
     ) -> StoreResult<Option<SessionRecord>>;
+    /// `get_active_session` (touching it likewise) with what deciding an authorization request
+    /// needs of its user in the same statement: whether they have a confirmed second factor and,
+    /// with `organizations: Some(limit)`, their organizations (as `list_user_organizations`).
+    async fn get_authorizing_session(
+        &self,
+        token_hash: &SecretHash,
+        now: UnixTime,
+        idle_timeout: i64,
+        organizations: Option<u32>,
+    ) -> StoreResult<Option<AuthorizingSession>>;
     async fn get_session(&self, sid: &str) -> StoreResult<Option<SessionRecord>>;
     /// Browser sessions neither ended nor expired (absolutely, or idle for `idle_timeout`), for
     /// the `latch_active_sessions` gauge.
@@ -532,6 +555,21 @@ pub trait RefreshGrantStore: Send + Sync {
         expires_at: UnixTime,
         now: UnixTime,
     ) -> StoreResult<bool>;
+    /// The common case of a refresh in one step: moves the grant from `generation` to the next
+    /// one, expiring at `expires_at`, only if `generation` is its live one and the grant is usable
+    /// by `client_id` at `now` (issued to it, not revoked, not expired, its session live) — the
+    /// case `token::refresh_decision` answers `Rotate` — and returns it, rotated, with its user.
+    /// `None` otherwise, with nothing written: the caller reads the grant and decides
+    /// (`get_refresh_grant`). Using the token is also activity in its session, as with
+    /// `rotate_refresh_grant`; of concurrent calls for one generation, at most one moves it.
+    async fn rotate_current_refresh_grant(
+        &self,
+        family_id: &str,
+        generation: i64,
+        client_id: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<Option<RefreshGrantState>>;
     /// Revokes a grant, and so every token of its family (reuse detected, a replayed code, or
     /// RFC 7009 revocation), and records a `Grant` revocation for its access tokens; `1` if it
     /// was live.

@@ -22,6 +22,11 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 /// unavailable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: u32 = 16;
+/// A pooled connection idle this long is checked (a `Sync` and its answer) before it is handed
+/// out, so that one PostgreSQL dropped meanwhile (a restart, a failover) is replaced instead of
+/// failing a request. sqlx checks every connection by default: a round trip before each
+/// statement and each transaction, as many as the statements themselves on the token paths.
+const PING_IF_IDLE: Duration = Duration::from_secs(1);
 
 /// The PostgreSQL backend: one sqlx pool serves reads and writes (PostgreSQL handles concurrent
 /// writers itself); sqlx caches each connection's prepared statements by their text.
@@ -67,6 +72,7 @@ impl Backend for Postgres {
     const LOCK_SESSION_ROW: &'static str = "FOR UPDATE OF s";
     const LOCK_SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     const ROW_ID: &'static str = "ctid";
+    const WRITABLE_CTE: bool = true;
 
     async fn begin(&self) -> Result<Self::Tx, DbError> {
         Ok(self.pool.begin().await?)
@@ -197,7 +203,16 @@ fn unreachable(options: &PgConnectOptions) -> impl Fn(sqlx::Error) -> StoreError
 async fn connect(options: &PgConnectOptions, schema: Option<&str>) -> Result<PgPool, StoreError> {
     let mut pool = PgPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
-        .acquire_timeout(CONNECT_TIMEOUT);
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        });
     if let Some(schema) = schema {
         let set_path = format!("SET search_path TO {schema}");
         pool = pool.after_connect(move |conn, _meta| {

@@ -213,3 +213,52 @@ async fn live_refresh_tokens_of_schema_4_become_grants() {
         .expect("drop schema");
     conn.close().await.ok();
 }
+
+/// Pooled connections are not checked before every statement (a round trip each), but one idle
+/// for a second is: connections PostgreSQL dropped meanwhile (a restart, a failover, an
+/// administrator's `pg_terminate_backend`) are replaced, not handed to a request.
+#[tokio::test]
+async fn connections_dropped_while_idle_are_replaced() {
+    let url = test_url();
+    let Ok(mut admin) = sqlx::PgConnection::connect(&url).await else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "PostgreSQL is unreachable"
+        );
+        skip(&format!("cannot reach {url}"));
+        return;
+    };
+    let name = format!("latch_test_{}", uuid::Uuid::now_v7().simple());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let tagged = format!("{url}{sep}application_name={name}");
+    let store = latch_store::open_postgres_in_schema(&tagged, &name)
+        .await
+        .expect("open");
+    store.ping().await.expect("ping");
+    let terminated: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&name)
+    .fetch_all(&mut admin)
+    .await
+    .expect("terminate");
+    assert!(
+        !terminated.is_empty() && terminated.iter().all(|t| *t),
+        "the store's connections were dropped: {terminated:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    for _ in 0..3 {
+        store
+            .ping()
+            .await
+            .expect("a dropped idle connection is replaced");
+    }
+    assert!(store.schema_version().await.expect("version") > 0);
+    drop(store);
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
+        .await
+        .expect("drop schema");
+    admin.close().await.ok();
+}

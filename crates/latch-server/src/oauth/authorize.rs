@@ -148,8 +148,10 @@ async fn authorize(
         None => None,
     };
     let now = state.clock.now();
-    let signed_in = flow::signed_in(state, headers).await?.filter(|s| {
-        latch_core::flow::session_usable(&request, &s.session, hinted_sub.as_deref(), now)
-    });
+    let signed_in = flow::signed_in_for(state, headers, &request)
+        .await?
+        .filter(|s| {
+            latch_core::flow::session_usable(&request, &s.session, hinted_sub.as_deref(), now)
+        });
     flow::advance(state, &app, &request, signed_in.as_ref()).await
 }

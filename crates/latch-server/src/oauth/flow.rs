@@ -46,6 +46,18 @@ const MAX_LISTED: u32 = 100;
 pub struct SignedIn {
     pub session: SessionRecord,
     pub cookie: SecretHash,
+    /// What was read about the user with the session, so that deciding is not a second read.
+    pub known: Known,
+}
+
+/// What the session lookup of a new authorization request read besides the session
+/// (`SessionStore::get_authorizing_session`); `None`: not read, ask the store.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// Whether the user has a confirmed second factor.
+    pub factor_enrolled: Option<bool>,
+    /// The user's organizations by name, at most `MAX_LISTED`.
+    pub organizations: Option<Vec<Organization>>,
 }
 
 /// The browser's live session, if its session cookie names one.
@@ -68,7 +80,45 @@ pub async fn signed_in(
             state.settings.session_idle_timeout,
         )
         .await?;
-    Ok(session.map(|session| SignedIn { session, cookie }))
+    Ok(session.map(|session| SignedIn {
+        session,
+        cookie,
+        known: Known::default(),
+    }))
+}
+
+/// `signed_in` for a new authorization `request`, with what deciding it needs of the user (a
+/// second factor; the organizations when it names none) read in the same statement.
+pub async fn signed_in_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthorizationRequest,
+) -> Result<Option<SignedIn>, StoreError> {
+    let Some(cookie) =
+        session::read_cookie(headers, &session::cookie_name(state, session::SESSION))
+            .and_then(Secret::parse)
+            .map(|s| s.hash())
+    else {
+        return Ok(None);
+    };
+    let listed = request.invitation.is_none() && request.organization.is_none();
+    let found = state
+        .store
+        .get_authorizing_session(
+            &cookie,
+            state.clock.now(),
+            state.settings.session_idle_timeout,
+            listed.then_some(MAX_LISTED),
+        )
+        .await?;
+    Ok(found.map(|a| SignedIn {
+        session: a.session,
+        cookie,
+        known: Known {
+            factor_enrolled: Some(a.factor_enrolled),
+            organizations: a.organizations,
+        },
+    }))
 }
 
 /// Takes `request` one step on: `signed_in` is the browser's session if it may answer the request
@@ -80,7 +130,7 @@ pub async fn advance(
     signed_in: Option<&SignedIn>,
 ) -> Result<Response, StoreError> {
     if let Some(s) = signed_in
-        && let Some(outcome) = missing_factor(state, app, request, &s.session).await?
+        && let Some(outcome) = missing_factor(state, app, request, s).await?
     {
         return match outcome {
             AuthorizeOutcome::Ask(step) => ask(state, app, request, step, signed_in).await,
@@ -97,7 +147,7 @@ pub async fn advance(
         }
         (None, _) => {
             let memberships = match signed_in {
-                Some(s) => Some(memberships(state, request, &s.session.user_id).await?),
+                Some(s) => Some(memberships(state, request, s).await?),
                 None => None,
             };
             flow::decide(request, memberships)
@@ -140,18 +190,23 @@ async fn email_verified(state: &AppState, signed_in: &SignedIn) -> Result<bool, 
 }
 
 /// What the session's sign-in lacks (`latch_core::flow::missing_factor`); the user's factors
-/// are read only when the session has a single factor.
+/// are read only when the session has a single factor (and were not read with it).
 async fn missing_factor(
     state: &AppState,
     app: &Application,
     request: &AuthorizationRequest,
-    session: &SessionRecord,
+    signed_in: &SignedIn,
 ) -> Result<Option<AuthorizeOutcome>, StoreError> {
+    let session = &signed_in.session;
     if session.amr.is_multi_factor() {
         return Ok(None);
     }
+    let enrolled = match signed_in.known.factor_enrolled {
+        Some(enrolled) => enrolled,
+        None => crate::factors::enrolled(state, &session.user_id).await?,
+    };
     let need = flow::FactorNeed {
-        enrolled: crate::factors::enrolled(state, &session.user_id).await?,
+        enrolled,
         policy: app.mfa,
     };
     Ok(flow::missing_factor(request, session.amr, need))
@@ -161,11 +216,15 @@ async fn missing_factor(
 async fn memberships(
     state: &AppState,
     request: &AuthorizationRequest,
-    user_id: &str,
+    signed_in: &SignedIn,
 ) -> Result<Memberships, StoreError> {
     let store = state.store.as_ref();
+    let user_id = signed_in.session.user_id.as_str();
     let Some(key) = &request.organization else {
-        let orgs = store.list_user_organizations(user_id, MAX_LISTED).await?;
+        let orgs = match &signed_in.known.organizations {
+            Some(orgs) => orgs.clone(),
+            None => store.list_user_organizations(user_id, MAX_LISTED).await?,
+        };
         return Ok(Memberships::Listed(orgs));
     };
     let org = if key.starts_with(ORGANIZATION_ID_PREFIX) {

@@ -280,13 +280,17 @@ fn refresh_token_of(
         .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid").into())
 }
 
-async fn refresh(
+/// A refresh that is not the common case (see `refresh`): the grant read and decided by
+/// `refresh_decision` (RFC 6749 §6, RFC 9700 §4.14.2: a rotated token presented again outside
+/// the retry window revokes the grant), the scope checked, then rotated.
+async fn decide_refresh(
     state: &AppState,
     app: &Application,
     presented: &RefreshToken,
     requested: Option<ScopeSet>,
-) -> Result<TokenResponse, OAuthResponse> {
-    let now = state.clock.now();
+    expires_at: UnixTime,
+    now: UnixTime,
+) -> Result<(RefreshGrantState, i64, ScopeSet), OAuthResponse> {
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
     let (current, generation) = presented_grant(
         state.store.as_ref(),
@@ -303,12 +307,7 @@ async fn refresh(
         RefreshDecision::Rotate => {
             let rotated = state
                 .store
-                .rotate_refresh_grant(
-                    &g.family_id,
-                    generation,
-                    now + state.settings.refresh_token_ttl,
-                    now,
-                )
+                .rotate_refresh_grant(&g.family_id, generation, expires_at, now)
                 .await?;
             // Lost a race with a concurrent rotation of the same token: that is a retry too,
             // answered with the same successor (there is only one per generation).
@@ -329,6 +328,47 @@ async fn refresh(
         state.audit.record(event, now);
         return Err(OAuthError::invalid_grant("the refresh token was already used").into());
     }
+    Ok((current, generation, scope))
+}
+
+async fn refresh(
+    state: &AppState,
+    app: &Application,
+    presented: &RefreshToken,
+    requested: Option<ScopeSet>,
+) -> Result<TokenResponse, OAuthResponse> {
+    let now = state.clock.now();
+    let expires_at = now + state.settings.refresh_token_ttl;
+    let handle = RefreshHandle::parse(presented.secret(), &state.refresh_token_key);
+    // The common case in one store call (on PostgreSQL one statement): the grant's live token,
+    // usable by this client, no narrower scope asked for. The store rotates it only in the case
+    // `refresh_decision` answers `Rotate`; anything else (a retry, a reuse, a refusal, a scope to
+    // check first) is read and decided below as before.
+    let rotated = match (&requested, handle) {
+        (None, Some(handle)) => {
+            let generation = i64::from(handle.generation);
+            state
+                .store
+                .rotate_current_refresh_grant(
+                    &handle.family_id(),
+                    generation,
+                    &app.client_id,
+                    expires_at,
+                    now,
+                )
+                .await?
+                .map(|current| (current, generation))
+        }
+        _ => None,
+    };
+    let (current, generation, scope) = match rotated {
+        Some((current, generation)) => {
+            let scope = token::narrowed_scope(&current.grant.scope, None::<ScopeSet>)?;
+            (current, generation, scope)
+        }
+        None => decide_refresh(state, app, presented, requested, expires_at, now).await?,
+    };
+    let g = &current.grant;
     let successor = refresh_token_of(&state.refresh_token_key, &g.family_id, generation + 1)?;
     let user = &current.user;
     // Roles and membership are read now: a change shows in this refresh (RBAC as in Auth0).

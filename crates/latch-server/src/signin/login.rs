@@ -246,6 +246,7 @@ pub(crate) async fn signed_in(
     let signed_in = SignedIn {
         session,
         cookie: cookie.hash(),
+        known: Default::default(),
     };
     let mut response = flow::resume(state, parked, app, &signed_in).await?;
     flow::signed_in_cookies(

@@ -165,6 +165,7 @@ async fn complete(
             let signed_in = SignedIn {
                 session,
                 cookie: cookie.hash(),
+                known: Default::default(),
             };
             flow::resume(state, parked, &app, &signed_in).await?
         }

@@ -230,6 +230,7 @@ async fn verify(
     let signed_in = SignedIn {
         session,
         cookie: cookie.hash(),
+        known: Default::default(),
     };
     let mut response = flow::resume(state, parked, &app, &signed_in).await?;
     set_session_cookie(state, &mut response, &cookie);

@@ -278,6 +278,7 @@ async fn verify(
             let signed_in = SignedIn {
                 session,
                 cookie: cookie.hash(),
+                known: Default::default(),
             };
             let mut response = flow::resume(state, parked, &app, &signed_in).await?;
             let user_id = &link.user_id;

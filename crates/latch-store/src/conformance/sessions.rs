@@ -552,3 +552,182 @@ pub async fn case_active_sessions_are_counted(store: &dyn Store) {
         2
     );
 }
+
+/// `get_authorizing_session`: the live session as `get_active_session` reads it (touched the
+/// same way), with whether its user has a confirmed second factor and, when asked for, their
+/// organizations by name up to the limit — another user's never, the applications never mixed
+/// with them.
+pub async fn case_an_authorizing_session_carries_factors_and_organizations(store: &dyn Store) {
+    use latch_core::organization::Membership;
+    use latch_core::store::{Factor, FactorKind};
+
+    let user = given_user(store).await;
+    let other = given_user(store).await;
+    let (cookie, session) = given_session(store, &user.id).await;
+    assert_eq!(
+        store
+            .get_authorizing_session(&new_hash(), NOW, 600, Some(10))
+            .await
+            .expect("get"),
+        None,
+        "an unknown cookie"
+    );
+    let bare = store
+        .get_authorizing_session(&cookie, NOW + 10, 600, Some(10))
+        .await
+        .expect("get")
+        .expect("live");
+    assert_eq!(bare.session, session);
+    assert!(!bare.factor_enrolled);
+    assert_eq!(bare.organizations, Some(vec![]));
+    let unasked = store
+        .get_authorizing_session(&cookie, NOW + 10, 600, None)
+        .await
+        .expect("get")
+        .expect("live");
+    assert_eq!(unasked.organizations, None, "not asked for");
+
+    let mut orgs = Vec::new();
+    for name in ["beta", "alpha", "gamma"] {
+        let mut org = super::organizations::organization(name);
+        if name == "alpha" {
+            org.display_name = None;
+            org.external_id = Some(format!("ext-{}", new_id()));
+        }
+        store.insert_organization(&org).await.expect("insert org");
+        store
+            .insert_membership(&Membership {
+                organization_id: org.id.clone(),
+                user_id: user.id.clone(),
+                roles: vec![],
+                created_at: NOW,
+            })
+            .await
+            .expect("membership");
+        orgs.push(org);
+    }
+    let theirs = super::organizations::given_organization(store, "aardvark").await;
+    store
+        .insert_membership(&Membership {
+            organization_id: theirs.id.clone(),
+            user_id: other.id.clone(),
+            roles: vec![],
+            created_at: NOW,
+        })
+        .await
+        .expect("their membership");
+    let mut apps = Vec::new();
+    for _ in 0..3 {
+        let app = given_application(store, None).await;
+        store
+            .add_session_application(&session.sid, &app.id, &app.client_id)
+            .await
+            .expect("participation");
+        apps.push(app.client_id);
+    }
+    apps.sort();
+    let pending = Factor {
+        id: new_id(),
+        user_id: user.id.clone(),
+        kind: FactorKind::Totp,
+        secret: b"secret".to_vec(),
+        confirmed_at: None,
+        last_used_step: None,
+        created_at: NOW,
+        last_used_at: None,
+    };
+    store
+        .insert_pending_factor(&pending)
+        .await
+        .expect("pending factor");
+
+    let full = store
+        .get_authorizing_session(&cookie, NOW + 20, 600, Some(2))
+        .await
+        .expect("get")
+        .expect("live");
+    assert_eq!(
+        full.session.applications, apps,
+        "each application once, sorted"
+    );
+    assert!(!full.factor_enrolled, "a pending factor is not enrolled");
+    let by_name = |names: &[&str]| -> Vec<_> {
+        names
+            .iter()
+            .map(|n| orgs.iter().find(|o| o.name == *n).cloned().expect("org"))
+            .collect()
+    };
+    assert_eq!(
+        full.organizations,
+        Some(by_name(&["alpha", "beta"])),
+        "by name, at most the limit, every field"
+    );
+    assert_eq!(
+        store
+            .list_user_organizations(&user.id, 2)
+            .await
+            .expect("list"),
+        by_name(&["alpha", "beta"]),
+        "as list_user_organizations"
+    );
+    let all = store
+        .get_authorizing_session(&cookie, NOW + 20, 600, Some(100))
+        .await
+        .expect("get")
+        .expect("live");
+    assert_eq!(
+        all.organizations,
+        Some(by_name(&["alpha", "beta", "gamma"]))
+    );
+    assert_eq!(all.session.applications, apps);
+
+    assert!(
+        store
+            .confirm_factor(&user.id, &pending.id, 1, NOW + 30)
+            .await
+            .expect("confirm")
+    );
+    let enrolled = store
+        .get_authorizing_session(&cookie, NOW + 40, 600, None)
+        .await
+        .expect("get")
+        .expect("live");
+    assert!(enrolled.factor_enrolled);
+    assert_eq!(
+        enrolled.session.last_active_at, NOW,
+        "not touched within the minute"
+    );
+
+    let touched = store
+        .get_authorizing_session(&cookie, NOW + 61, 600, Some(100))
+        .await
+        .expect("get")
+        .expect("live");
+    assert_eq!(touched.session.last_active_at, NOW + 61);
+    let stored = store
+        .get_session(&session.sid)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(stored.last_active_at, NOW + 61, "the touch was written");
+    assert!(
+        store
+            .get_authorizing_session(&cookie, NOW + 61 + 600, 600, Some(100))
+            .await
+            .expect("get")
+            .is_none(),
+        "idle"
+    );
+    store
+        .end_sessions(SessionSelector::One { sid: &session.sid }, NOW + 70)
+        .await
+        .expect("end");
+    assert!(
+        store
+            .get_authorizing_session(&cookie, NOW + 71, 600, Some(100))
+            .await
+            .expect("get")
+            .is_none(),
+        "ended"
+    );
+}

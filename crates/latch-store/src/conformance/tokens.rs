@@ -120,3 +120,148 @@ pub async fn case_concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
     let state = grant_state(&*store, &grant).await.expect("grant");
     assert_eq!(state.generation, 1);
 }
+
+/// `rotate_current_refresh_grant` rotates only in the case `refresh_decision` answers `Rotate`
+/// (the live generation, the grant's own client, not revoked, not expired, its session live)
+/// and then returns the grant rotated with its user; in every other case it answers `None` and
+/// writes nothing. The use is activity in the session, written once a minute at most.
+pub async fn case_a_current_refresh_grant_rotates_in_one_step(store: &dyn Store) {
+    let app = given_application(store, None).await;
+    let user = given_user(store).await;
+    let (_, session) = given_session(store, &user.id).await;
+    let grant = given_refresh(store, &app, &session, new_hash().as_str()).await;
+    let client = grant.client_id.as_str();
+    let rotate = |family: &str, generation, client: &str, expires_at, now| {
+        let (family, client) = (family.to_owned(), client.to_owned());
+        async move {
+            store
+                .rotate_current_refresh_grant(&family, generation, &client, expires_at, now)
+                .await
+                .expect("rotate")
+        }
+    };
+    let before = grant_state(store, &grant).await.expect("grant");
+
+    assert_eq!(
+        rotate(&grant.family_id, 0, "another-client", NOW + 5_000, NOW + 10).await,
+        None,
+        "another client's token"
+    );
+    assert_eq!(
+        rotate(&grant.family_id, 1, client, NOW + 5_000, NOW + 10).await,
+        None,
+        "a generation ahead"
+    );
+    assert_eq!(
+        rotate(new_hash().as_str(), 0, client, NOW + 5_000, NOW + 10).await,
+        None,
+        "an unknown grant"
+    );
+    assert_eq!(
+        rotate(&grant.family_id, 0, client, NOW + 200_000, grant.expires_at).await,
+        None,
+        "expired"
+    );
+    assert_eq!(
+        grant_state(store, &grant).await,
+        Some(before.clone()),
+        "none of those wrote anything"
+    );
+
+    let rotated = rotate(&grant.family_id, 0, client, NOW + 5_000, NOW + 10)
+        .await
+        .expect("the live generation rotates");
+    let mut expected = before.clone();
+    expected.generation = 1;
+    expected.rotated_at = Some(NOW + 10);
+    expected.grant.expires_at = NOW + 5_000;
+    assert_eq!(rotated, expected, "the grant as rotated, with its user");
+    assert_eq!(grant_state(store, &grant).await, Some(expected.clone()));
+    assert_eq!(
+        store
+            .get_session(&session.sid)
+            .await
+            .expect("get")
+            .expect("live")
+            .last_active_at,
+        NOW,
+        "activity within the minute is not written"
+    );
+    assert_eq!(
+        rotate(&grant.family_id, 0, client, NOW + 6_000, NOW + 11).await,
+        None,
+        "generation 0 moved already"
+    );
+    let again = rotate(&grant.family_id, 1, client, NOW + 7_000, NOW + 70)
+        .await
+        .expect("then generation 1");
+    assert_eq!(again.generation, 2);
+    assert_eq!(
+        store
+            .get_session(&session.sid)
+            .await
+            .expect("get")
+            .expect("live")
+            .last_active_at,
+        NOW + 70,
+        "the session's activity was written"
+    );
+
+    store
+        .revoke_refresh_family(&grant.family_id, NOW + 80)
+        .await
+        .expect("revoke");
+    assert_eq!(
+        rotate(&grant.family_id, 2, client, NOW + 8_000, NOW + 81).await,
+        None,
+        "revoked"
+    );
+    let state = grant_state(store, &grant).await.expect("grant");
+    assert_eq!((state.generation, state.revoked_at), (2, Some(NOW + 80)));
+
+    // A grant whose session has ended (without the grant being revoked: a session row gone).
+    let orphan = given_refresh(
+        store,
+        &app,
+        &super::session_record_without_row(&user.id),
+        new_hash().as_str(),
+    )
+    .await;
+    assert_eq!(
+        rotate(&orphan.family_id, 0, client, NOW + 5_000, NOW + 10).await,
+        None,
+        "its session is gone"
+    );
+    assert_eq!(
+        grant_state(store, &orphan).await.expect("grant").generation,
+        0
+    );
+}
+
+/// Fifty concurrent one-step rotations of one generation: exactly one rotates.
+pub async fn case_concurrent_current_rotations_have_one_winner(store: Arc<dyn Store>) {
+    let app = given_application(&*store, None).await;
+    let user = given_user(&*store).await;
+    let (_, session) = given_session(&*store, &user.id).await;
+    let grant = given_refresh(&*store, &app, &session, new_hash().as_str()).await;
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let (family, client) = (grant.family_id.clone(), grant.client_id.clone());
+            tokio::spawn(async move {
+                store
+                    .rotate_current_refresh_grant(&family, 0, &client, NOW + 1_000 + i, NOW)
+                    .await
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for task in tasks {
+        if let Some(state) = task.await.expect("task").expect("rotate") {
+            won.push(state);
+        }
+    }
+    assert_eq!(won.len(), 1);
+    let state = grant_state(&*store, &grant).await.expect("grant");
+    assert_eq!(state, won[0], "the winner's rotation is what is stored");
+}

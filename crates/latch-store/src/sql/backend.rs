@@ -36,6 +36,12 @@ pub(crate) trait Backend: Send + Sync + Sized + 'static {
     /// tables.
     const ROW_ID: &'static str;
 
+    /// Whether `UPDATE`/`INSERT … RETURNING` may run inside `WITH` (PostgreSQL's data-modifying
+    /// common table expressions; SQLite has none), so that a read and the writes that follow from
+    /// it are one statement: one round trip and one commit. Where it is false the store runs the
+    /// same steps as separate statements (on SQLite, reads on a reader beside the one writer).
+    const WRITABLE_CTE: bool;
+
     /// Opens a write transaction (`BEGIN IMMEDIATE` on SQLite, so that a transaction that reads
     /// before it writes cannot fail to upgrade its lock).
     fn begin(&self) -> impl Future<Output = Result<Self::Tx, DbError>> + Send;

@@ -11,7 +11,7 @@ use latch_core::store::{
 use super::backend::{Backend, Exec, query, query_as, query_scalar};
 use super::{
     PURGE_SLACK, RefreshGrantRow, SqlStore, TOUCH_INTERVAL, Tx, refresh_columns,
-    refresh_grant_select, unique_err,
+    refresh_grant_select, unique_err, user_columns_of,
 };
 use crate::timing::Timer;
 
@@ -134,6 +134,70 @@ impl<B: Backend> RefreshGrantStore for SqlStore<B> {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// With `WRITABLE_CTE` one statement (one round trip, one commit): the conditional rotation,
+    /// the session's activity (once a minute at most) and the user. Otherwise the grant is read
+    /// (on a reader), checked, and rotated by `rotate_refresh_grant`: on SQLite those are the
+    /// cheaper steps, the writer held only for the rotation.
+    async fn rotate_current_refresh_grant(
+        &self,
+        family_id: &str,
+        generation: i64,
+        client_id: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<Option<RefreshGrantState>> {
+        let _timer = Timer::start("rotate_current_refresh_grant");
+        if B::WRITABLE_CTE {
+            let row: Option<RefreshGrantRow> = query_as(concat!(
+                "WITH g AS (UPDATE refresh_grants SET generation = generation + 1, \
+                 rotated_at = $5, expires_at = $4, \
+                 purge_after = CASE WHEN purge_after < $4 THEN $4 + $6 ELSE purge_after END \
+                 WHERE family_id = $1 AND generation = $2 AND client_id = $3 \
+                 AND revoked_at IS NULL AND expires_at > $5 AND EXISTS (SELECT 1 FROM sessions s \
+                 WHERE s.sid = refresh_grants.sid AND s.ended_at IS NULL) \
+                 RETURNING family_id, application_id, client_id, user_id, sid, scope, auth_time, \
+                 created_at AS grant_created_at, expires_at, organization_id, audience, claims, \
+                 amr, generation, rotated_at, revoked_at), \
+                 touched AS (UPDATE sessions SET last_active_at = $5 FROM g \
+                 WHERE sessions.sid = g.sid AND sessions.ended_at IS NULL \
+                 AND sessions.last_active_at < $5 - $7 RETURNING 1) \
+                 SELECT g.*, TRUE AS session_active, ",
+                user_columns_of!("u"),
+                " FROM g JOIN users u ON u.id = g.user_id"
+            ))
+            .bind(family_id)
+            .bind(generation)
+            .bind(client_id)
+            .bind(expires_at)
+            .bind(now)
+            .bind(PURGE_SLACK)
+            .bind(TOUCH_INTERVAL)
+            .fetch_optional(self.write())
+            .await?;
+            return Ok(row.map(Into::into));
+        }
+        let Some(mut state) = self.get_refresh_grant(GrantKey::Family(family_id)).await? else {
+            return Ok(None);
+        };
+        // The conditions under which `token::refresh_decision` answers `Rotate`.
+        let current = state.generation == generation
+            && state.grant.client_id == client_id
+            && state.revoked_at.is_none()
+            && state.session_active
+            && state.grant.expires_at > now;
+        if !current
+            || !self
+                .rotate_refresh_grant(family_id, generation, expires_at, now)
+                .await?
+        {
+            return Ok(None);
+        }
+        state.generation += 1;
+        state.rotated_at = Some(now);
+        state.grant.expires_at = expires_at;
+        Ok(Some(state))
     }
 
     async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> StoreResult<u64> {

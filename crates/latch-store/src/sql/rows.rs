@@ -13,6 +13,8 @@ use latch_core::token_hook::TokenHook;
 use latch_core::user::User;
 use latch_core::{SecretHash, UnixTime};
 
+use super::OrganizationRow;
+
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("unreadable {what} row: {detail}").into())
 }
@@ -269,6 +271,50 @@ crate::sql::row_type! {
     pub(crate) struct SessionParticipationRow {
         participant: Option<String>,
         #[flatten] session: SessionRow,
+    }
+}
+
+crate::sql::row_type! {
+    /// A row of `get_authorizing_session`: the session with one application that took part in it
+    /// or one organization of its user (or neither), and whether the user has a second factor.
+    pub(crate) struct AuthorizingRow {
+        factor_enrolled: bool,
+        participant: Option<String>,
+        org_id: Option<String>,
+        org_name: Option<String>,
+        org_display_name: Option<String>,
+        org_metadata: Option<String>,
+        org_created_at: Option<i64>,
+        org_updated_at: Option<i64>,
+        org_external_id: Option<String>,
+        #[flatten] session: SessionRow,
+    }
+}
+
+impl AuthorizingRow {
+    /// The session, and the row's application or organization.
+    pub(crate) fn split(self) -> (SessionRow, (Option<String>, Option<OrganizationRow>)) {
+        let org = match (
+            self.org_id,
+            self.org_name,
+            self.org_metadata,
+            self.org_created_at,
+            self.org_updated_at,
+        ) {
+            (Some(id), Some(name), Some(metadata), Some(created_at), Some(updated_at)) => {
+                Some(OrganizationRow {
+                    id,
+                    name,
+                    display_name: self.org_display_name,
+                    metadata,
+                    created_at,
+                    updated_at,
+                    external_id: self.org_external_id,
+                })
+            }
+            _ => None,
+        };
+        (self.session, (self.participant, org))
     }
 }
 

@@ -5,19 +5,101 @@ use async_trait::async_trait;
 use latch_core::authn::Amr;
 use latch_core::revocation::Revocation;
 use latch_core::store::{
-    LoginRequestRecord, SessionRecord, SessionSelector, SessionStore, StoreResult,
+    AuthorizingSession, FactorStore, LoginRequestRecord, MembershipStore, SessionRecord,
+    SessionSelector, SessionStore, StoreResult,
 };
 use latch_core::{SecretHash, UnixTime};
 
 use super::backend::{Backend, query, query_as, query_scalar};
 use super::{
-    LoginRequestRow, LogoutTargetRow, SessionApplicationRow, SessionParticipationRow, SessionRow,
-    SqlStore, TOUCH_INTERVAL, Tx, db_err, login_request_columns, new_id, session_columns,
-    unique_err,
+    AuthorizingRow, LoginRequestRow, LogoutTargetRow, SessionApplicationRow,
+    SessionParticipationRow, SessionRow, SqlStore, TOUCH_INTERVAL, Tx, db_err,
+    login_request_columns, new_id, session_columns, unique_err,
 };
 use crate::timing::Timer;
 
+/// The live session of a cookie (its hash `$1`, at `$2`, idle timeout `$3`) as the CTE `s`.
+macro_rules! live_session {
+    () => {
+        concat!(
+            "WITH s AS (SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
+             AND last_active_at + $3 > $2)"
+        )
+    };
+}
+
+/// With `Backend::WRITABLE_CTE`: the session's activity written in the same statement, when it
+/// is more than `$4` (`TOUCH_INTERVAL`) seconds old (as the separate update otherwise).
+macro_rules! touch_live_session {
+    () => {
+        ", touched AS (UPDATE sessions SET last_active_at = $2 FROM s \
+         WHERE sessions.sid = s.sid AND s.last_active_at < $2 - $4 \
+         AND sessions.last_active_at < $2 RETURNING 1)"
+    };
+}
+
+/// The session with its applications, one row per application (one row with none when it has
+/// none yet), after `live_session!()` and `touch_live_session!()`.
+macro_rules! session_participations {
+    () => {
+        " SELECT s.*, sa.client_id AS participant FROM s \
+         LEFT JOIN session_applications sa ON sa.sid = s.sid ORDER BY sa.client_id"
+    };
+}
+
+/// With `WRITABLE_CTE`, the session for an authorization request: one row per application that took part in it
+/// (`participant`), then one per organization of its user (`org_…`), by name, at most `$5`;
+/// one row with neither when there are none. Every row says whether the user has a confirmed
+/// second factor.
+macro_rules! authorizing_rows {
+    () => {
+        " SELECT s.*, EXISTS (SELECT 1 FROM user_factors f \
+         WHERE f.user_id = s.user_id AND f.confirmed_at IS NOT NULL) AS factor_enrolled, \
+         p.participant, p.org_id, p.org_name, p.org_display_name, p.org_metadata, \
+         p.org_created_at, p.org_updated_at, p.org_external_id \
+         FROM s LEFT JOIN (\
+         SELECT 0 AS kind, sa.client_id AS sort_key, sa.client_id AS participant, \
+         CAST(NULL AS TEXT) AS org_id, CAST(NULL AS TEXT) AS org_name, \
+         CAST(NULL AS TEXT) AS org_display_name, CAST(NULL AS TEXT) AS org_metadata, \
+         CAST(NULL AS BIGINT) AS org_created_at, CAST(NULL AS BIGINT) AS org_updated_at, \
+         CAST(NULL AS TEXT) AS org_external_id \
+         FROM s JOIN session_applications sa ON sa.sid = s.sid \
+         UNION ALL SELECT * FROM (SELECT 1 AS kind, o.name AS sort_key, \
+         CAST(NULL AS TEXT) AS participant, o.id, o.name, o.display_name, o.metadata, \
+         o.created_at, o.updated_at, o.external_id \
+         FROM s JOIN memberships m ON m.user_id = s.user_id \
+         JOIN organizations o ON o.id = m.organization_id ORDER BY o.name LIMIT $5) AS orgs\
+         ) p ON TRUE ORDER BY p.kind, p.sort_key"
+    };
+}
+
 impl<B: Backend> SqlStore<B> {
+    /// The record of a live session just read. Its activity is written when more than
+    /// `TOUCH_INTERVAL` old, so a busy session costs one write per minute, not one per request:
+    /// with `WRITABLE_CTE` the read did it, otherwise it is written here.
+    async fn touched(
+        &self,
+        row: SessionRow,
+        applications: Vec<String>,
+        now: UnixTime,
+    ) -> StoreResult<SessionRecord> {
+        let touch = now - row.last_active_at() > TOUCH_INTERVAL;
+        if touch && !B::WRITABLE_CTE {
+            query("UPDATE sessions SET last_active_at = $2 WHERE sid = $1 AND last_active_at < $2")
+                .bind(row.sid())
+                .bind(now)
+                .execute(self.write())
+                .await?;
+        }
+        let mut session = row.into_record(applications);
+        if touch {
+            session.last_active_at = now;
+        }
+        Ok(session)
+    }
+
     /// The `client_id`s that took part in the session, sorted.
     async fn session_client_ids(&self, sid: &str) -> StoreResult<Vec<String>> {
         let _timer = Timer::start("session_client_ids");
@@ -167,12 +249,14 @@ impl<B: Backend> SessionStore for SqlStore<B> {
 
     /// Live means: not ended, `expires_at > now` and `last_active_at + idle_timeout > now`.
     /// `last_active_at` is written only when more than a minute old, so a busy session
-    /// costs one write per minute, not one per request.
+    /// costs one write per minute, not one per request. Written as ranges (`last_active_at >
+    /// now - idle_timeout`) so that a partial index of the live sessions (migration 0013) is
+    /// scanned over the live ones instead of the table, ended sessions and all.
     async fn count_active_sessions(&self, now: UnixTime, idle_timeout: i64) -> StoreResult<i64> {
         let _timer = Timer::start("count_active_sessions");
         query_scalar(
             "SELECT count(*) FROM sessions WHERE ended_at IS NULL AND expires_at > $1 \
-                     AND last_active_at + $2 > $1",
+                     AND last_active_at > $1 - $2",
         )
         .bind(now)
         .bind(idle_timeout)
@@ -189,40 +273,105 @@ impl<B: Backend> SessionStore for SqlStore<B> {
     ) -> StoreResult<Option<SessionRecord>> {
         let _timer = Timer::start("get_active_session");
         // One statement, the applications joined: one row per application (one row
-        // with none when the session has none yet).
-        let rows: Vec<SessionParticipationRow> = query_as(concat!(
-            "SELECT ",
-            session_columns!(),
-            ", client_id AS participant FROM sessions \
-                     LEFT JOIN session_applications USING (sid) \
-                     WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
-                     AND last_active_at + $3 > $2 ORDER BY client_id"
-        ))
-        .bind(token_hash.as_str())
-        .bind(now)
-        .bind(idle_timeout)
-        .fetch_all(self.read())
-        .await?;
+        // with none when the session has none yet); on PostgreSQL the touch too.
+        let (sql, on) = if B::WRITABLE_CTE {
+            let sql = concat!(
+                live_session!(),
+                touch_live_session!(),
+                session_participations!()
+            );
+            (sql, self.write())
+        } else {
+            let sql = concat!(
+                "SELECT ",
+                session_columns!(),
+                ", client_id AS participant FROM sessions \
+                 LEFT JOIN session_applications USING (sid) \
+                 WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
+                 AND last_active_at + $3 > $2 ORDER BY client_id"
+            );
+            (sql, self.read())
+        };
+        let rows: Vec<SessionParticipationRow> = query_as(sql)
+            .bind(token_hash.as_str())
+            .bind(now)
+            .bind(idle_timeout)
+            .bind(TOUCH_INTERVAL)
+            .fetch_all(on)
+            .await?;
         let mut rows = rows.into_iter();
         let Some(first) = rows.next() else {
             return Ok(None);
         };
         let mut applications: Vec<String> = first.participant.into_iter().collect();
         applications.extend(rows.filter_map(|r| r.participant));
-        let row = first.session;
-        let touch = now - row.last_active_at() > TOUCH_INTERVAL;
-        if touch {
-            query("UPDATE sessions SET last_active_at = $2 WHERE sid = $1 AND last_active_at < $2")
-                .bind(row.sid())
-                .bind(now)
-                .execute(self.write())
+        Ok(Some(self.touched(first.session, applications, now).await?))
+    }
+
+    /// With `WRITABLE_CTE` one statement: the session and its touch, its applications, whether
+    /// its user has a second factor and (asked for) their organizations, in rows of one
+    /// `UNION ALL`. Otherwise the three reads it stands for.
+    async fn get_authorizing_session(
+        &self,
+        token_hash: &SecretHash,
+        now: UnixTime,
+        idle_timeout: i64,
+        organizations: Option<u32>,
+    ) -> StoreResult<Option<AuthorizingSession>> {
+        let _timer = Timer::start("get_authorizing_session");
+        if !B::WRITABLE_CTE {
+            // SQLite has no round trips to save, and its three plain statements cost fewer
+            // instructions than the one `UNION ALL` (callgrind, BENCHMARKS.md).
+            let Some(session) = self
+                .get_active_session(token_hash, now, idle_timeout)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let with = self
+                .users_with_factors(std::slice::from_ref(&session.user_id))
                 .await?;
+            let organizations = match organizations {
+                Some(limit) => Some(
+                    self.list_user_organizations(&session.user_id, limit)
+                        .await?,
+                ),
+                None => None,
+            };
+            return Ok(Some(AuthorizingSession {
+                session,
+                factor_enrolled: !with.is_empty(),
+                organizations,
+            }));
         }
-        let mut session = row.into_record(applications);
-        if touch {
-            session.last_active_at = now;
+        let sql = concat!(live_session!(), touch_live_session!(), authorizing_rows!());
+        let rows: Vec<AuthorizingRow> = query_as(sql)
+            .bind(token_hash.as_str())
+            .bind(now)
+            .bind(idle_timeout)
+            .bind(TOUCH_INTERVAL)
+            .bind(i64::from(organizations.unwrap_or(0)))
+            .fetch_all(self.write())
+            .await?;
+        let mut rows = rows.into_iter();
+        let Some(first) = rows.next() else {
+            return Ok(None);
+        };
+        let factor_enrolled = first.factor_enrolled;
+        let mut applications = Vec::new();
+        let mut orgs = Vec::new();
+        let (session, first) = first.split();
+        for (participant, org) in std::iter::once(first).chain(rows.map(|r| r.split().1)) {
+            applications.extend(participant);
+            if let Some(org) = org {
+                orgs.push(org.try_into()?);
+            }
         }
-        Ok(Some(session))
+        Ok(Some(AuthorizingSession {
+            session: self.touched(session, applications, now).await?,
+            factor_enrolled,
+            organizations: organizations.map(|_| orgs),
+        }))
     }
 
     /// The session unless it has ended (whatever its timeouts say).

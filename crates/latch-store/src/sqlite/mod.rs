@@ -49,6 +49,7 @@ impl Backend for Sqlite {
     const LOCK_SESSION_ROW: &'static str = "";
     const LOCK_SKIP_LOCKED: &'static str = "";
     const ROW_ID: &'static str = "rowid";
+    const WRITABLE_CTE: bool = false;
 
     async fn begin(&self) -> Result<Self::Tx, DbError> {
         self.writer.begin_with("BEGIN IMMEDIATE").await
