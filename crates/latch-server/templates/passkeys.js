@@ -126,8 +126,12 @@
         failed(form, error);
       });
     });
-    // Conditional mediation (WebAuthn §5.1.4.1): the passkeys in the e-mail field's autofill.
-    var conditional = kind === "get" && JSON.parse(json).mediation === "conditional";
+    // Conditional mediation (WebAuthn §5.1.4.1): the passkeys in the e-mail field's autofill. Not
+    // on a page that shows a failed sign-in: an authenticator that answers by itself would
+    // otherwise post again and again (into the abuse limits); the button still works there.
+    var failedBefore = document.querySelector("#login-error") !== null;
+    var conditional =
+      kind === "get" && !failedBefore && JSON.parse(json).mediation === "conditional";
     if (conditional && PublicKeyCredential.isConditionalMediationAvailable) {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
         if (!available) {

@@ -7,7 +7,8 @@
 //! the script and checks its JSON verdict. Screenshots land in `target/test-artifacts/browser/`.
 //!
 //! The second test, in `browser/examples.rs`, runs the three examples of `examples/` together;
-//! `browser/accounts.rs` drives forgot password and sign-up (`browser-tests/accounts.mjs`).
+//! `browser/accounts.rs` drives forgot password and sign-up (`browser-tests/accounts.mjs`);
+//! `browser/passkeys.rs` passkeys with a virtual authenticator (`browser-tests/passkeys.mjs`).
 //!
 //! Needs `/usr/bin/chromium`, `node` and `browser-tests/node_modules` (`scripts/browser-test
 //! --install`). Without them it fails under `CI=true` and skips loudly otherwise.
@@ -22,6 +23,9 @@ mod examples;
 
 #[path = "browser/accounts.rs"]
 mod accounts;
+
+#[path = "browser/passkeys.rs"]
+mod passkeys;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

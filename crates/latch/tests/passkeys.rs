@@ -124,11 +124,8 @@ impl SoftKey {
             "a discoverable credential: {pk}"
         );
         assert_eq!(pk["authenticatorSelection"]["userVerification"], "required");
-        let client_data = Self::client_data(
-            "webauthn.create",
-            pk["challenge"].as_str().unwrap(),
-            origin,
-        );
+        let client_data =
+            Self::client_data("webauthn.create", pk["challenge"].as_str().unwrap(), origin);
         let mut attestation = vec![0xa3];
         cbor_text(&mut attestation, "fmt");
         cbor_text(&mut attestation, "none");
@@ -251,7 +248,12 @@ async fn register(server: &LatchServer, key: &mut SoftKey, name: &str) -> (Brows
     (browser, html)
 }
 
-async fn register_in(server: &LatchServer, browser: &Browser, key: &mut SoftKey, name: &str) -> String {
+async fn register_in(
+    server: &LatchServer,
+    browser: &Browser,
+    key: &mut SoftKey,
+    name: &str,
+) -> String {
     let (at, status, html) = page(browser, &server.url("/account")).await;
     assert_eq!(status, 200, "{html}");
     let mut add = form_to(&html, "/account/passkeys");
@@ -303,7 +305,10 @@ async fn a_passkey_signs_in_passwordless_and_as_second_factor_and_a_clone_is_ref
     let auth = authorization(&client, &[]);
     let browser = Browser::new();
     let (at, html) = login_page(&browser, &auth.url).await;
-    assert!(html.contains("autocomplete=\"username webauthn\""), "{html}");
+    assert!(
+        html.contains("autocomplete=\"username webauthn\""),
+        "{html}"
+    );
     assert!(html.contains("Sign in with a passkey"), "{html}");
     let options = options_of(&html);
     assert_eq!(options["mediation"], "conditional", "{options}");
@@ -326,14 +331,20 @@ async fn a_passkey_signs_in_passwordless_and_as_second_factor_and_a_clone_is_ref
     let step = post_answer(&replay, &at2, &html2, "/login/passkey", &answer).await;
     let (_, status, page_html) = step.expect_page();
     assert_eq!(status, 200);
-    assert!(page_html.contains("not accepted"), "another ceremony's answer: {page_html}");
+    assert!(
+        page_html.contains("not accepted"),
+        "another ceremony's answer: {page_html}"
+    );
     let mut same = form_to(&html, "/login/passkey");
     same.set("credential", &answer);
     let (_, status, page_html) = browser
         .submit_form(&at, &same, REDIRECT)
         .await
         .expect_page();
-    assert_eq!(status, 400, "a used ceremony (its parked request too): {page_html}");
+    assert_eq!(
+        status, 400,
+        "a used ceremony (its parked request too): {page_html}"
+    );
 
     // A clone: the counter going backwards is refused and audited.
     let (at, html) = login_page(&replay, &authorization(&client, &[]).url).await;
@@ -341,7 +352,10 @@ async fn a_passkey_signs_in_passwordless_and_as_second_factor_and_a_clone_is_ref
         counter: 0,
         ..key_clone(&key)
     };
-    let cloned = clone.get(&options_of(&html), &origin(&server)).0.to_string();
+    let cloned = clone
+        .get(&options_of(&html), &origin(&server))
+        .0
+        .to_string();
     let (_, _, refused) = post_answer(&replay, &at, &html, "/login/passkey", &cloned)
         .await
         .expect_page();
@@ -362,14 +376,23 @@ async fn a_passkey_signs_in_passwordless_and_as_second_factor_and_a_clone_is_ref
         .expect_page();
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Use a passkey"), "{html}");
-    assert!(html.contains("name=\"code\""), "recovery codes still work: {html}");
+    assert!(
+        html.contains("name=\"code\""),
+        "recovery codes still work: {html}"
+    );
     let options = options_of(&html);
     let allowed = options["publicKey"]["allowCredentials"].as_array().unwrap();
     assert_eq!(allowed.len(), 1, "{options}");
     let answer = key.get(&options, &origin(&server)).0.to_string();
-    let callback = post_answer(&browser, &at, &html, "/login/second-factor/passkey", &answer)
-        .await
-        .expect_redirect();
+    let callback = post_answer(
+        &browser,
+        &at,
+        &html,
+        "/login/second-factor/passkey",
+        &answer,
+    )
+    .await
+    .expect_redirect();
     let code = callback_code(&server, &callback, &auth);
     let tokens = exchange(&server, &required, code.secret(), auth).await;
     let c = claims(&tokens["id_token"]);
@@ -386,7 +409,10 @@ async fn a_passkey_signs_in_passwordless_and_as_second_factor_and_a_clone_is_ref
     let auth = authorization(&client, &[]);
     let browser = Browser::new();
     let (at, html) = login_page(&browser, &auth.url).await;
-    let answer = synced.get(&options_of(&html), &origin(&server)).0.to_string();
+    let answer = synced
+        .get(&options_of(&html), &origin(&server))
+        .0
+        .to_string();
     let callback = post_answer(&browser, &at, &html, "/login/passkey", &answer)
         .await
         .expect_redirect();
@@ -431,7 +457,10 @@ async fn a_passkey_signs_in_passwordless_and_as_second_factor_and_a_clone_is_ref
         ]
     );
     let text = factors.to_string();
-    assert!(!text.contains(&B64.encode(&key.id)), "no credential id: {text}");
+    assert!(
+        !text.contains(&B64.encode(&key.id)),
+        "no credential id: {text}"
+    );
     for field in ["credential", "public_key", "sign_count"] {
         assert!(listed.iter().all(|f| f.get(field).is_none()), "{text}");
     }
@@ -497,15 +526,23 @@ async fn bad_answers_change_nothing_and_failures_are_throttled() {
     assert_eq!(status, 403);
     let add = form_to(&html, "/account/passkeys");
     let (at, _, html) = account.submit_form(&at, &add, REDIRECT).await.expect_page();
-    let (_, status, again) =
-        post_answer(&account, &at, &html, "/account/passkeys/finish", "{not json")
-            .await
-            .expect_page();
+    let (_, status, again) = post_answer(
+        &account,
+        &at,
+        &html,
+        "/account/passkeys/finish",
+        "{not json",
+    )
+    .await
+    .expect_page();
     assert_eq!(status, 200);
     assert!(again.contains("could not be checked"), "{again}");
     // The same ceremony again: gone.
     let mut other = SoftKey::new(false, 0);
-    let answer = other.create(&options_of(&html), &origin(&server)).0.to_string();
+    let answer = other
+        .create(&options_of(&html), &origin(&server))
+        .0
+        .to_string();
     let (_, status, gone) = post_answer(&account, &at, &html, "/account/passkeys/finish", &answer)
         .await
         .expect_page();
@@ -521,12 +558,21 @@ async fn bad_answers_change_nothing_and_failures_are_throttled() {
         .await
         .expect_page();
     let answer = key.get(&options_of(&shtml), &origin(&server)).0.to_string();
-    post_answer(&stranger, &sat, &shtml, "/login/second-factor/passkey", &answer)
-        .await
-        .expect_redirect();
+    post_answer(
+        &stranger,
+        &sat,
+        &shtml,
+        "/login/second-factor/passkey",
+        &answer,
+    )
+    .await
+    .expect_redirect();
     let (sat, _, shtml) = page(&stranger, &server.url("/account")).await;
     let add = form_to(&shtml, "/account/passkeys");
-    let (_, _, started) = stranger.submit_form(&sat, &add, REDIRECT).await.expect_page();
+    let (_, _, started) = stranger
+        .submit_form(&sat, &add, REDIRECT)
+        .await
+        .expect_page();
     let mut foreign = form_to(&started, "/account/passkeys/finish");
     let (aat, _, ahtml) = page(&account, &server.url("/account")).await;
     let (at, _, mine) = account
@@ -534,17 +580,27 @@ async fn bad_answers_change_nothing_and_failures_are_throttled() {
         .await
         .expect_page();
     // This browser's CSRF token, the other session's ceremony.
-    let csrf = form_to(&mine, "/account/passkeys/finish").get("csrf").unwrap().to_owned();
+    let csrf = form_to(&mine, "/account/passkeys/finish")
+        .get("csrf")
+        .unwrap()
+        .to_owned();
     foreign.set("csrf", &csrf);
     let answer = SoftKey::new(false, 0)
         .create(&options_of(&started), &origin(&server))
         .0
         .to_string();
     foreign.set("credential", &answer);
-    let (_, status, _) = account.submit_form(&at, &foreign, REDIRECT).await.expect_page();
+    let (_, status, _) = account
+        .submit_form(&at, &foreign, REDIRECT)
+        .await
+        .expect_page();
     assert_eq!(status, 400, "another session's ceremony");
     let (_, _, listed) = page(&account, &server.url("/account")).await;
-    assert_eq!(listed.matches(">Remove ").count(), 1, "still one passkey: {listed}");
+    assert_eq!(
+        listed.matches(">Remove ").count(),
+        1,
+        "still one passkey: {listed}"
+    );
 
     // Sign-in: bad JSON and an unknown credential are failures, counted per address, then 429.
     let web = app(&server, "web", REDIRECT, &[]).await;
@@ -599,7 +655,10 @@ async fn bad_answers_change_nothing_and_failures_are_throttled() {
         .submit_login_form(&at, &html, EMAIL, PASSWORD, REDIRECT)
         .await
         .expect_page();
-    assert!(html.contains("Use a passkey"), "the password, then the second step: {html}");
+    assert!(
+        html.contains("Use a passkey"),
+        "the password, then the second step: {html}"
+    );
 }
 
 #[tokio::test]
@@ -622,12 +681,22 @@ async fn without_a_domain_issuer_no_page_offers_passkeys_or_loads_a_script() {
     assert!(!html.contains("passkey"), "{html}");
     assert!(html.contains("autocomplete=\"username\""), "{html}");
     let (_, status, _) = post_answer_raw(&browser, &server.url("/login/passkey")).await;
-    assert_eq!(status, 400, "no parked request, no passkey: nothing to sign in to");
+    assert_eq!(
+        status, 400,
+        "no parked request, no passkey: nothing to sign in to"
+    );
 }
 
 async fn post_answer_raw(browser: &Browser, url: &str) -> (url::Url, u16, String) {
     let r = browser
-        .post_form(url, &[("login_request", "x"), ("ceremony", "y"), ("credential", "{}")])
+        .post_form(
+            url,
+            &[
+                ("login_request", "x"),
+                ("ceremony", "y"),
+                ("credential", "{}"),
+            ],
+        )
         .await;
     let (u, status) = (r.url().clone(), r.status().as_u16());
     (u, status, r.text().await.unwrap())

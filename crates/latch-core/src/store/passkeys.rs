@@ -92,8 +92,7 @@ pub trait PasskeyStore: Send + Sync {
     /// The user's passkeys, oldest first.
     async fn list_passkeys(&self, user_id: &str) -> StoreResult<Vec<Passkey>>;
     /// The passkey with this credential id (base64url), whoever's it is.
-    async fn get_passkey_by_credential(&self, credential_id: &str)
-    -> StoreResult<Option<Passkey>>;
+    async fn get_passkey_by_credential(&self, credential_id: &str) -> StoreResult<Option<Passkey>>;
     /// Renames one of the user's passkeys; `false` if there is no such passkey.
     async fn rename_passkey(&self, user_id: &str, id: &str, name: &str) -> StoreResult<bool>;
     /// Records a use: the new counter and flags, only if the counter went forward from

@@ -203,14 +203,22 @@ pub async fn finish_registration(
         return Ok(Registered::Expired);
     };
     let Ok(answer) = serde_json::from_str::<RegisterPublicKeyCredential>(response) else {
-        audit(state, who, Event::new("factor.failure").failure("passkey_invalid"));
+        audit(
+            state,
+            who,
+            Event::new("factor.failure").failure("passkey_invalid"),
+        );
         return Ok(Registered::Invalid);
     };
     let passkey = match webauthn.finish_passkey_registration(&answer, &registration) {
         Ok(p) => p,
         Err(e) => {
             tracing::info!(error = %e, "passkey registration refused");
-            audit(state, who, Event::new("factor.failure").failure("passkey_invalid"));
+            audit(
+                state,
+                who,
+                Event::new("factor.failure").failure("passkey_invalid"),
+            );
             return Ok(Registered::Invalid);
         }
     };
@@ -366,8 +374,7 @@ pub async fn finish_sign_in(
     let Ok(answer) = serde_json::from_str::<PublicKeyCredential>(response) else {
         return invalid("passkey_invalid", None).await;
     };
-    let Ok((handle, credential_id)) = webauthn.identify_discoverable_authentication(&answer)
-    else {
+    let Ok((handle, credential_id)) = webauthn.identify_discoverable_authentication(&answer) else {
         return invalid("passkey_invalid", None).await;
     };
     let credential_id = URL_SAFE_NO_PAD.encode(credential_id);
@@ -384,7 +391,8 @@ pub async fn finish_sign_in(
     else {
         return invalid("passkey_invalid", Some(stored.user_id)).await;
     };
-    let verified = webauthn.finish_discoverable_authentication_v2(&answer, authentication, &passkey);
+    let verified =
+        webauthn.finish_discoverable_authentication_v2(&answer, authentication, &passkey);
     let who = Who {
         user_id: &stored.user_id,
         ip,
@@ -462,7 +470,10 @@ pub async fn finish_second_factor(
             if !record_use(state, who, &stored, passkey, &result, now).await? {
                 return Ok(Asserted::Cloned);
             }
-            state.store.clear_throttle(&super::throttle_key(who)).await?;
+            state
+                .store
+                .clear_throttle(&super::throttle_key(who))
+                .await?;
             Ok(Asserted::Yes {
                 amr: methods(&stored, &result),
                 user_id: stored.user_id,

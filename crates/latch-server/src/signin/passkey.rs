@@ -180,11 +180,15 @@ async fn after_password(
     let amr = match asserted {
         Asserted::Yes { amr, .. } => amr,
         Asserted::Locked(wait) => return Ok(login::locked_page(state, wait)),
-        Asserted::Expired => return second_factor::code_form(state, &who, &parked, id, Some(TRY_AGAIN)).await,
+        Asserted::Expired => {
+            return second_factor::code_form(state, &who, &parked, id, Some(TRY_AGAIN)).await;
+        }
         Asserted::Invalid => {
             return second_factor::code_form(state, &who, &parked, id, Some(NOT_ACCEPTED)).await;
         }
-        Asserted::Cloned => return second_factor::code_form(state, &who, &parked, id, Some(CLONED)).await,
+        Asserted::Cloned => {
+            return second_factor::code_form(state, &who, &parked, id, Some(CLONED)).await;
+        }
     };
     let Some(app) = parked.application(state).await? else {
         return Ok(expired(state));

@@ -73,7 +73,13 @@ pub async fn case_a_passkey_is_registered_listed_renamed_and_removed(store: &dyn
         store.list_passkeys(&user.id).await.expect("list"),
         vec![first.clone(), second.clone()]
     );
-    assert!(store.list_passkeys(&other.id).await.expect("list").is_empty());
+    assert!(
+        store
+            .list_passkeys(&other.id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     assert_eq!(
         store
             .get_passkey_by_credential("cred-b")
@@ -159,7 +165,13 @@ pub async fn case_a_passkey_is_registered_listed_renamed_and_removed(store: &dyn
         0,
         "no confirmed factor left (the TOTP one is pending)"
     );
-    assert!(store.list_passkeys(&user.id).await.expect("list").is_empty());
+    assert!(
+        store
+            .list_passkeys(&user.id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     assert!(
         store
             .users_with_factors(std::slice::from_ref(&user.id))
@@ -231,7 +243,9 @@ pub async fn case_concurrent_uses_of_a_passkey_counter_have_one_winner(store: Ar
     let users: Vec<_> = (0..8)
         .map(|_| {
             let (store, id) = (store.clone(), key.id.clone());
-            tokio::spawn(async move { store.use_passkey(&id, 1, &used(2), NOW).await.expect("use") })
+            tokio::spawn(
+                async move { store.use_passkey(&id, 1, &used(2), NOW).await.expect("use") },
+            )
         })
         .collect();
     let mut winners = 0;

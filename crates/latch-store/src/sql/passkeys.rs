@@ -107,10 +107,7 @@ impl<B: Backend> PasskeyStore for SqlStore<B> {
         Ok(rows.into_iter().map(Passkey::from).collect())
     }
 
-    async fn get_passkey_by_credential(
-        &self,
-        credential_id: &str,
-    ) -> StoreResult<Option<Passkey>> {
+    async fn get_passkey_by_credential(&self, credential_id: &str) -> StoreResult<Option<Passkey>> {
         let _timer = Timer::start("get_passkey_by_credential");
         let row: Option<PasskeyRow> = query_as(concat!(
             "SELECT ",
