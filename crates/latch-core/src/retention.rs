@@ -66,11 +66,14 @@ pub enum Purge {
     /// `throttles` whose window started and whose lock ended before the cutoff: quiet for a whole
     /// policy window, such a key counts as if it had never failed (`ThrottleState::after_failure`).
     Throttles,
+    /// `passkey_ceremonies` with `expires_at` before now: a ceremony's form past its expiry is
+    /// refused, so its state is of no use.
+    PasskeyCeremonies,
 }
 
 impl Purge {
     /// Every kind, in the order the purge runs them.
-    pub const ALL: [Purge; 13] = [
+    pub const ALL: [Purge; 14] = [
         Purge::AuditEvents,
         Purge::EndedSessions,
         Purge::RedeemedCodes,
@@ -84,6 +87,7 @@ impl Purge {
         Purge::BackchannelDeliveries,
         Purge::Mail,
         Purge::Throttles,
+        Purge::PasskeyCeremonies,
     ];
 
     /// The table it deletes from (the `table` label of the purge's metric).
@@ -101,6 +105,7 @@ impl Purge {
             Purge::BackchannelDeliveries => "backchannel_deliveries",
             Purge::Mail => "mail_outbox",
             Purge::Throttles => "throttles",
+            Purge::PasskeyCeremonies => "passkey_ceremonies",
         }
     }
 }
@@ -131,7 +136,8 @@ impl Retention {
             | Purge::LoginRequests
             | Purge::PasswordResets
             | Purge::EmailVerifications
-            | Purge::Revocations => now,
+            | Purge::Revocations
+            | Purge::PasskeyCeremonies => now,
             Purge::Mail => now - self.history.max(self.mail_window),
             // Quiet since `now - window` *inclusive* (`ThrottleState::after_failure`).
             Purge::Throttles => now - self.throttle_window + 1,
@@ -231,6 +237,7 @@ mod tests {
                 Purge::LoginRequests,
                 Purge::PasswordResets,
                 Purge::Revocations,
+                Purge::PasskeyCeremonies,
             ] {
                 assert_eq!(r.cutoff(what, NOW), NOW, "{what:?}");
             }

@@ -25,6 +25,7 @@ mod audit;
 mod factors;
 mod mail;
 mod organizations;
+mod passkeys;
 pub use audit::AuditStore;
 pub use factors::{Factor, FactorKind, FactorStore};
 pub use mail::{
@@ -32,6 +33,7 @@ pub use mail::{
     PasswordResetStore, QueuedMail,
 };
 pub use organizations::{ApiStore, InvitationStore, MembershipStore, OrganizationStore, RoleStore};
+pub use passkeys::{CeremonyKind, Passkey, PasskeyCeremony, PasskeyStore, PasskeyUse};
 
 /// Why a store operation failed. `Unavailable` and `Other` keep the error that caused them (the
 /// driver's, say) as their `source()`, so a log line can print the whole chain.
@@ -676,6 +678,7 @@ pub trait Store:
     + PasswordResetStore
     + EmailVerificationStore
     + FactorStore
+    + PasskeyStore
 {
     /// The schema version applied (the latest migration).
     async fn schema_version(&self) -> StoreResult<i64>;

@@ -117,6 +117,10 @@ impl Server {
         let state = AppState(Arc::new(Inner {
             discovery: crate::oauth::oidc::discovery_document(&settings.issuer),
             theme: crate::pages::Theme::new(&settings),
+            webauthn: crate::factors::passkeys::relying_party(
+                &settings.issuer,
+                &settings.branding.name,
+            ),
             passwords: PasswordHasher::new(PasswordHasher::default_concurrency())?,
             locks: Default::default(),
             token_rate: crate::http::rate_limit::RateLimiter::new(settings.token_rate_limit),

@@ -44,6 +44,9 @@ pub struct Inner {
     pub(crate) mail: Option<Arc<crate::mail::worker::Mailer>>,
     /// Seals queued e-mail (see `mail`), derived from the master key.
     pub(crate) mail_key: latch_jose::MasterKey,
+    /// The passkeys' relying party (`None`: the issuer's host is not a domain; see
+    /// `factors::passkeys`).
+    pub(crate) webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl Inner {

@@ -176,7 +176,7 @@ async fn live_refresh_tokens_of_schema_4_become_grants() {
     let store = latch_store::open_postgres_in_schema(&url, &schema)
         .await
         .expect("upgrade");
-    assert_eq!(store.schema_version().await.expect("version"), 13);
+    assert_eq!(store.schema_version().await.expect("version"), 14);
     let state = store
         .get_refresh_grant(GrantKey::Legacy(&live))
         .await

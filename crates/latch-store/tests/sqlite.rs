@@ -135,7 +135,7 @@ async fn a_migrated_file_is_latch_s_in_wal_mode_and_reopens_with_its_data() {
     );
     assert_eq!(
         store.schema_version().await.expect("version"),
-        13,
+        14,
         "the latest migration"
     );
     drop(store);
@@ -144,7 +144,7 @@ async fn a_migrated_file_is_latch_s_in_wal_mode_and_reopens_with_its_data() {
         .expect("migrating twice is a no-op");
     assert_eq!(
         store.schema_version().await.expect("version"),
-        13,
+        14,
         "the latest migration"
     );
     drop(store);
@@ -252,7 +252,7 @@ async fn live_refresh_tokens_of_schema_4_become_grants() {
     let store = latch_store::open_and_migrate(&url(&path))
         .await
         .expect("upgrade");
-    assert_eq!(store.schema_version().await.expect("version"), 13);
+    assert_eq!(store.schema_version().await.expect("version"), 14);
     let state = store
         .get_refresh_grant(GrantKey::Legacy(&live))
         .await

@@ -9,6 +9,7 @@
 //! The second test, in `browser/examples.rs`, runs the three examples of `examples/` together;
 //! `browser/accounts.rs` drives forgot password and sign-up (`browser-tests/accounts.mjs`);
 //! `browser/account.rs` the account page without JavaScript (`browser-tests/account.mjs`).
+//! `browser/passkeys.rs` passkeys with a virtual authenticator (`browser-tests/passkeys.mjs`).
 //!
 //! Needs `/usr/bin/chromium`, `node` and `browser-tests/node_modules` (`scripts/browser-test
 //! --install`). Without them it fails under `CI=true` and skips loudly otherwise.
@@ -26,6 +27,8 @@ mod accounts;
 
 #[path = "browser/account.rs"]
 mod account;
+#[path = "browser/passkeys.rs"]
+mod passkeys;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

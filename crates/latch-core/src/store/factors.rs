@@ -1,4 +1,4 @@
-//! The `FactorStore` trait: a user's second factors (TOTP now; passkeys later) and recovery
+//! The `FactorStore` trait: a user's second factors (TOTP here; passkeys in `passkeys`) and recovery
 //! codes. A factor's secret is opaque here (the server seals it with a key derived from the
 //! master key); recovery codes appear only as hashes.
 
@@ -64,8 +64,9 @@ pub trait FactorStore: Send + Sync {
     /// Records that the confirmed factor's code of `step` was used, only if `step` is later than
     /// the last one used: `false` means replay (of concurrent uses of one code exactly one wins).
     async fn use_factor_step(&self, id: &str, step: i64, now: UnixTime) -> StoreResult<bool>;
-    /// Deletes one factor of the user; when no confirmed factor remains, the recovery codes go
-    /// with it (same transaction). `false` if there was no such factor.
+    /// Deletes one factor of the user, a TOTP factor or a passkey (`PasskeyStore`); when no
+    /// confirmed factor remains, the recovery codes go with it (same transaction). `false` if
+    /// there was no such factor.
     async fn delete_factor(&self, user_id: &str, id: &str) -> StoreResult<bool>;
     /// Replaces the user's recovery codes by these (hashes), in one transaction.
     async fn replace_recovery_codes(
@@ -78,6 +79,6 @@ pub trait FactorStore: Send + Sync {
     async fn take_recovery_code(&self, user_id: &str, hash: &SecretHash) -> StoreResult<bool>;
     /// How many unused recovery codes the user has.
     async fn count_recovery_codes(&self, user_id: &str) -> StoreResult<i64>;
-    /// Of `user_ids`, those with a confirmed factor (the user view's `mfa_enrolled`).
+    /// Of `user_ids`, those with a confirmed factor or a passkey (the user view's `mfa_enrolled`).
     async fn users_with_factors(&self, user_ids: &[String]) -> StoreResult<Vec<String>>;
 }

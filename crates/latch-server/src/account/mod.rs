@@ -1,14 +1,16 @@
 //! `/account` (issue 18): the signed-in user's own page — their e-mail, password change, the
-//! authenticator app (enrol, remove), recovery codes (regenerate), and their sessions with "sign
-//! out this session". Hosted like the login pages (same templates, no script, CSRF token bound to
-//! the session), signed in through the one authorization flow: a browser without a session (or a
-//! user with a second factor whose session lacks it) goes through `/oauth/authorize` as Latch's
-//! own `latch-account` application, and lands back here.
+//! authenticator app (enrol, remove), passkeys (`passkeys`: add, rename, remove), recovery codes
+//! (regenerate), and their sessions with "sign out this session". Hosted like the login pages
+//! (same templates, no script but the passkey pages' own, CSRF token bound to the session), signed
+//! in through the one authorization flow: a browser without a session (or a user with a second
+//! factor whose session lacks it) goes through `/oauth/authorize` as Latch's own `latch-account`
+//! application, and lands back here.
 //!
 //! Changing factors needs a recent sign-in (`max_age`-style, `REAUTH_WINDOW`): otherwise the
 //! browser signs in again first (`/account/login?reauth=1`, `max_age=0`: password, then the
 //! second factor the user has).
 
+mod passkeys;
 mod setup;
 
 use std::net::IpAddr;
@@ -49,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/totp/remove", post(totp_remove))
         .route("/account/recovery-codes", post(recovery_codes))
         .route("/account/sessions/end", post(end_session))
+        .merge(passkeys::routes())
 }
 
 /// The signed-in user of this browser.
@@ -174,6 +177,9 @@ async fn show(
             Some("The authenticator app is off. Your other sessions are signed out.")
         }
         Some("session") => Some("That session is signed out."),
+        Some("passkey") => Some("The passkey is added."),
+        Some("passkey_renamed") => Some("The passkey is renamed."),
+        Some("passkey_removed") => Some("The passkey is removed."),
         _ => None,
     };
     let result = async {
@@ -235,6 +241,7 @@ async fn page(
             sessions,
             notice,
             error,
+            passkeys: passkeys::lines(state, user_id).await?,
         },
     ))
 }
@@ -436,7 +443,7 @@ async fn recovery_codes(
     let st = &state;
     act(st, &headers, &body, true, |c, _| async move {
         if !factors::enrolled(st, &c.user.id).await? {
-            let e = "Recovery codes come with an authenticator app: set one up first.";
+            let e = "Recovery codes come with an authenticator app or a passkey: set one up first.";
             return page(st, &c, StatusCode::CONFLICT, None, Some(e)).await;
         }
         let codes = factors::regenerate_recovery_codes(st, &c.user.id).await?;

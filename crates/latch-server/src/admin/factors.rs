@@ -1,10 +1,11 @@
-//! `/api/v1/users/{id}/factors`: a user's second factors as an administrator sees them — kind
-//! and dates, never a secret — and resetting one (audit-logged), for a user who lost their device.
+//! `/api/v1/users/{id}/factors`: a user's second factors as an administrator sees them — kind,
+//! name and dates, never a secret nor a passkey's key material — and resetting one (audit-logged),
+//! for a user who lost their device.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use latch_core::store::Factor;
+use latch_core::store::{Factor, Passkey};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -22,11 +23,17 @@ use crate::state::AppState;
 #[schema(as = Factor)]
 pub struct FactorView {
     pub id: String,
-    /// `totp`.
+    /// `totp` or `passkey`.
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// A passkey's name, as its user gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// False while enrolment waits for its first code.
     pub confirmed: bool,
+    /// A passkey's backup eligibility (synced: `amr` `swk`; else `hwk`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synced: Option<bool>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -38,13 +45,30 @@ impl From<&Factor> for FactorView {
         Self {
             id: f.id.clone(),
             kind: f.kind.as_str(),
+            name: None,
             confirmed: f.confirmed_at.is_some(),
+            synced: None,
             created_at: rfc3339(f.created_at),
             last_used_at: f.last_used_at.map(rfc3339),
         }
     }
 }
 
+impl From<&Passkey> for FactorView {
+    fn from(p: &Passkey) -> Self {
+        Self {
+            id: p.id.clone(),
+            kind: "passkey",
+            name: Some(p.name.clone()),
+            confirmed: true,
+            synced: Some(p.backup_eligible),
+            created_at: rfc3339(p.created_at),
+            last_used_at: p.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+/// The user's factors, TOTP and passkeys, in id order (ids are UUIDv7: creation order).
 pub async fn list(
     _: Admin,
     State(state): State<AppState>,
@@ -52,9 +76,20 @@ pub async fn list(
     query: ListQuery,
 ) -> Result<Json<List<FactorView>>, ApiError> {
     let user = find(&state, &id).await?;
-    let factors = state.store.list_factors(&user.id).await?;
-    let page = page_of(factors, &query.page, |f| f.id.as_str());
-    Ok(Json(List::from_page(page, |f| FactorView::from(f))))
+    let mut views: Vec<FactorView> = state
+        .store
+        .list_factors(&user.id)
+        .await?
+        .iter()
+        .map(FactorView::from)
+        .collect();
+    let passkeys = state.store.list_passkeys(&user.id).await?;
+    views.extend(passkeys.iter().map(FactorView::from));
+    let page = page_of(views, &query.page, |f| f.id.as_str());
+    Ok(Json(List {
+        data: page.data,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Removes one factor (the last one takes the recovery codes with it) and ends every session of

@@ -272,9 +272,15 @@ async fn user_page(
         Ok(f) => f,
         Err(e) => return failure(state, &e),
     };
-    // As the API's `mfa_enrolled` (a confirmed factor), from the factors just read.
-    let mfa_enrolled = listed.iter().any(|f| f.confirmed_at.is_some());
-    let factors: Vec<FactorView> = listed.iter().map(FactorView::from).collect();
+    let passkeys = match state.store.list_passkeys(&user.id).await {
+        Ok(p) => p,
+        Err(e) => return failure(state, &e),
+    };
+    // As the API's `mfa_enrolled` (a confirmed factor or a passkey), from the factors just read.
+    let mfa_enrolled = listed.iter().any(|f| f.confirmed_at.is_some()) || !passkeys.is_empty();
+    let mut factors: Vec<FactorView> = listed.iter().map(FactorView::from).collect();
+    factors.extend(passkeys.iter().map(FactorView::from));
+    factors.sort_by(|a, b| a.id.cmp(&b.id));
     let (status, error) = match error {
         Some((s, e)) => (s, Some(e)),
         None => (StatusCode::OK, None),

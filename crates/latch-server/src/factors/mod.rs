@@ -1,6 +1,6 @@
-//! Second factors (issue 18): TOTP enrolment and checks, recovery codes — used by the account
-//! page (enrol, remove, regenerate), the sign-in's second step (check a code) and the management
-//! API (list, reset).
+//! Second factors (issue 18): TOTP enrolment and checks, recovery codes, passkeys (`passkeys`) —
+//! used by the account page (enrol, remove, regenerate), the sign-in's second step (check a code
+//! or a passkey) and the management API (list, reset).
 //!
 //! - A TOTP secret is sealed (AES-256-GCM) with a key derived from the master key, bound to its
 //!   factor's id: neither the database nor an administrator can read it.
@@ -9,6 +9,7 @@
 //! - Wrong codes are throttled like passwords (`signin::throttle`'s account policy), per user
 //!   (see `throttle_key` for why not per device).
 
+pub mod passkeys;
 pub mod qr;
 
 use std::net::IpAddr;

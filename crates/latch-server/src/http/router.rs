@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(login::get).post(login::post))
         .route("/login/decline", get(crate::signin::decline::get))
         .merge(crate::signin::second_factor::routes())
+        .merge(crate::signin::passkey::routes())
         .merge(crate::account::routes())
         .route(
             "/signup",
@@ -36,6 +37,10 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::signin::verify_email::routes())
         .route(&state.theme.stylesheet_route, get(crate::pages::stylesheet))
+        .route(
+            crate::pages::passkey_script::ROUTE.as_str(),
+            get(crate::pages::passkey_script::get),
+        )
         .route("/login/organization", post(organization::pick))
         .route(
             "/invitations/accept",

@@ -1,5 +1,6 @@
-//! The pages of second factors and of the account (issue 18): the sign-in's code step, TOTP
-//! enrolment (QR code drawn on the server), recovery codes shown once, and `/account`.
+//! The pages of second factors and of the account (issue 18): the sign-in's code step (with a
+//! passkey where the user has one), TOTP enrolment (QR code drawn on the server), recovery codes
+//! shown once, passkey registration, and `/account`.
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -13,6 +14,16 @@ pub struct Target<'a> {
     pub fields: &'a [(&'a str, &'a str)],
 }
 
+/// A passkey ceremony a page offers: the script (`passkey_script`, absolute URL) runs it with
+/// `options` and posts `ceremony` and its answer to `action`, with the page's hidden fields.
+pub struct PasskeyPrompt {
+    pub script: String,
+    pub action: String,
+    pub ceremony: String,
+    /// The WebAuthn options, JSON (an attribute value: escaped like any other).
+    pub options: String,
+}
+
 #[derive(Template)]
 #[template(path = "factor_code.html")]
 struct CodePage<'a> {
@@ -22,16 +33,19 @@ struct CodePage<'a> {
     action: &'a str,
     fields: &'a [(&'a str, &'a str)],
     error: Option<&'a str>,
+    passkey: Option<&'a PasskeyPrompt>,
 }
 
-/// "Enter the code from your authenticator app" (or a recovery code).
+/// "Enter the code from your authenticator app" (or a recovery code), and "Use your passkey" when
+/// the user has one.
 pub fn factor_code(
     theme: &Theme,
     application: Option<&str>,
     target: &Target<'_>,
     error: Option<&str>,
+    passkey: Option<&PasskeyPrompt>,
 ) -> Response {
-    theme.render(
+    let mut response = theme.render(
         StatusCode::OK,
         &CodePage {
             theme,
@@ -40,8 +54,50 @@ pub fn factor_code(
             action: target.action,
             fields: target.fields,
             error,
+            passkey,
         },
-    )
+    );
+    if let Some(p) = passkey {
+        super::passkey_script::allow(&mut response, &p.script);
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "passkey_register.html")]
+struct RegisterPage<'a> {
+    theme: &'a Theme,
+    title: &'a str,
+    name: &'a str,
+    back: &'a str,
+    fields: &'a [(&'a str, &'a str)],
+    error: Option<&'a str>,
+    p: &'a PasskeyPrompt,
+}
+
+/// "Create a passkey": the script asks the browser for one and posts it.
+pub fn passkey_register(
+    theme: &Theme,
+    name: &str,
+    back: &str,
+    fields: &[(&str, &str)],
+    prompt: &PasskeyPrompt,
+    error: Option<&str>,
+) -> Response {
+    let mut response = theme.render(
+        StatusCode::OK,
+        &RegisterPage {
+            theme,
+            title: "Add a passkey",
+            name,
+            back,
+            fields,
+            error,
+            p: prompt,
+        },
+    );
+    super::passkey_script::allow(&mut response, &prompt.script);
+    response
 }
 
 /// What the enrolment page shows.
@@ -116,6 +172,16 @@ pub struct TotpLine {
     pub since: String,
 }
 
+/// A passkey as the account page lists it.
+pub struct PasskeyLine {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
+    /// "synced" or "this device only" (the BE flag).
+    pub synced: bool,
+}
+
 /// A session as the account page lists it.
 pub struct SessionLine {
     pub sid: String,
@@ -136,6 +202,8 @@ pub struct Account<'a> {
     pub sessions: Vec<SessionLine>,
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// The user's passkeys; `None` where passkeys do not work (an issuer on an IP address).
+    pub passkeys: Option<Vec<PasskeyLine>>,
 }
 
 #[derive(Template)]
@@ -151,6 +219,7 @@ struct AccountPage<'a> {
     sessions: &'a [SessionLine],
     notice: Option<&'a str>,
     error: Option<&'a str>,
+    passkeys: &'a Option<Vec<PasskeyLine>>,
 }
 
 pub fn account(theme: &Theme, status: StatusCode, a: &Account<'_>) -> Response {
@@ -167,6 +236,7 @@ pub fn account(theme: &Theme, status: StatusCode, a: &Account<'_>) -> Response {
             sessions: &a.sessions,
             notice: a.notice,
             error: a.error,
+            passkeys: &a.passkeys,
         },
     )
 }
@@ -194,6 +264,7 @@ mod tests {
                 action: h,
                 fields: &fields,
                 error: Some(h),
+                passkey: None,
             }
             .render()
             .unwrap(),
@@ -239,6 +310,13 @@ mod tests {
                 }],
                 notice: Some(h),
                 error: Some(h),
+                passkeys: &Some(vec![PasskeyLine {
+                    id: h.into(),
+                    name: h.into(),
+                    created: h.into(),
+                    last_used: Some(h.into()),
+                    synced: true,
+                }]),
             }
             .render()
             .unwrap(),
@@ -248,5 +326,73 @@ mod tests {
             assert!(!html.contains("' onmouseover"), "{html}");
             assert!(!html.contains("\"z"), "{html}");
         }
+    }
+
+    #[test]
+    fn a_passkey_page_loads_only_its_script_and_escapes_the_options() {
+        let s = Settings::new("http://localhost:8080", "127.0.0.1:0", "sqlite://x.db").unwrap();
+        let theme = Theme::new(&s);
+        let h = HOSTILE;
+        let prompt = PasskeyPrompt {
+            script: "http://localhost:8080/assets/passkeys-0123.js".into(),
+            action: h.into(),
+            ceremony: h.into(),
+            options: h.into(),
+        };
+        let fields = [(h, h)];
+        let pages = [
+            CodePage {
+                theme: &theme,
+                title: h,
+                application: Some(h),
+                action: h,
+                fields: &fields,
+                error: Some(h),
+                passkey: Some(&prompt),
+            }
+            .render()
+            .unwrap(),
+            RegisterPage {
+                theme: &theme,
+                title: h,
+                name: h,
+                back: h,
+                fields: &fields,
+                error: Some(h),
+                p: &prompt,
+            }
+            .render()
+            .unwrap(),
+        ];
+        for html in pages {
+            assert_eq!(html.matches("<script").count(), 1, "{html}");
+            assert!(
+                html.contains(
+                    "<script src=\"http://localhost:8080/assets/passkeys-0123.js\" defer></script>"
+                ),
+                "{html}"
+            );
+            assert!(!html.contains("' onmouseover"), "{html}");
+            assert!(!html.contains("\"z"), "{html}");
+            assert!(html.contains("data-passkey-start hidden"), "{html}");
+        }
+        let response = factor_code(
+            &theme,
+            None,
+            &Target {
+                action: "/x",
+                fields: &[],
+            },
+            None,
+            Some(&prompt),
+        );
+        let csp = response.headers()[axum::http::header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.ends_with("; script-src http://localhost:8080/assets/passkeys-0123.js"),
+            "{csp}"
+        );
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
     }
 }

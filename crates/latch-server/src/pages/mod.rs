@@ -1,10 +1,12 @@
 //! Server-rendered HTML: the hosted login page, the organization picker, invitation, logout and
 //! error pages. Askama templates (`templates/`, compiled in, every value escaped) extending one
 //! layout (`base.html`) and one stylesheet (`style.css`), served at a URL naming its hash. No
-//! JavaScript: every page carries a CSP that allows no script, and the headers that keep it from
+//! JavaScript but for passkeys: every page carries a CSP that allows no script (a page offering a
+//! passkey allows the one passkey script, `passkey_script`), and the headers that keep it from
 //! being framed, cached or leaked.
 
 mod factors;
+pub mod passkey_script;
 mod theme;
 mod views;
 
@@ -12,8 +14,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 pub use self::factors::{
-    Account, Enrolment, SessionLine, Target, TotpLine, account, factor_code, factor_enrol,
-    recovery_codes,
+    Account, Enrolment, PasskeyLine, PasskeyPrompt, SessionLine, Target, TotpLine, account,
+    factor_code, factor_enrol, passkey_register, recovery_codes,
 };
 pub use self::theme::{Theme, stylesheet};
 pub use self::views::{InvitationForm, LoginForm, Picker};
@@ -70,7 +72,11 @@ pub fn message(theme: &Theme, title: &str, text: &str) -> Response {
 
 /// The hosted login form (inputs named `email` and `password` in a `<form method="post">`: what client libraries' test browsers fill).
 pub fn login(theme: &Theme, status: StatusCode, form: &LoginForm<'_>) -> Response {
-    theme.render(status, &views::LoginPage::new(theme, form))
+    let mut response = theme.render(status, &views::LoginPage::new(theme, form));
+    if let Some(p) = form.passkey {
+        passkey_script::allow(&mut response, &p.script);
+    }
+    response
 }
 
 /// One button per organization the user may sign in with.

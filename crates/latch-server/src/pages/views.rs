@@ -17,6 +17,8 @@ pub struct LoginForm<'a> {
     pub forgot: Option<&'a str>,
     /// The sign-up page, linked when the application allows sign-up and e-mail is configured.
     pub signup: Option<&'a str>,
+    /// "Sign in with a passkey" (and passkeys in the e-mail field's autofill), where passkeys work.
+    pub passkey: Option<&'a super::PasskeyPrompt>,
 }
 
 /// What the organization picker shows.
@@ -70,6 +72,7 @@ pub(super) struct LoginPage<'a> {
     error: Option<&'a str>,
     forgot: Option<&'a str>,
     signup: Option<&'a str>,
+    passkey: Option<&'a super::PasskeyPrompt>,
 }
 
 impl<'a> LoginPage<'a> {
@@ -84,6 +87,7 @@ impl<'a> LoginPage<'a> {
             error: form.error,
             forgot: form.forgot,
             signup: form.signup,
+            passkey: form.passkey,
         }
     }
 }
@@ -184,6 +188,7 @@ mod tests {
             error: Some(h),
             forgot: Some(h),
             signup: Some(h),
+            passkey: None,
         };
         let picker = Picker {
             application: Some(h),
@@ -286,6 +291,7 @@ mod tests {
                 error: None,
                 forgot: None,
                 signup: None,
+                passkey: None,
             },
         )
         .render()

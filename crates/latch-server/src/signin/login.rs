@@ -46,6 +46,8 @@ pub async fn get(
             let hint = params.get("login_hint").ok().flatten();
             let page = Page::of(id, application.as_deref());
             form(&state, StatusCode::OK, &page, hint, None)
+                .await
+                .unwrap_or_else(|e| failure(&state, &e))
         }
         Ok(None) => pages::error(&state.theme, StatusCode::BAD_REQUEST, EXPIRED),
         Err(e) => failure(&state, &e),
@@ -119,13 +121,15 @@ impl<'a> Page<'a> {
     }
 }
 
-fn form(
+/// The login form, with "Sign in with a passkey" (a discoverable-passkey ceremony bound to the
+/// parked request) where passkeys work.
+async fn form(
     state: &AppState,
     status: StatusCode,
     page: &Page<'_>,
     email: Option<&str>,
     error: Option<&str>,
-) -> Response {
+) -> Result<Response, StoreError> {
     let Page {
         id,
         application,
@@ -141,7 +145,8 @@ fn form(
         .then(|| format!("{issuer}/password/forgot?{query}"));
     // Sign-up mails the address: offered only with e-mail.
     let signup = (signup && state.mail_enabled()).then(|| format!("{issuer}/signup?{query}"));
-    pages::login(
+    let passkey = crate::signin::passkey::sign_in_prompt(state, id).await?;
+    Ok(pages::login(
         &state.theme,
         status,
         &LoginForm {
@@ -152,8 +157,21 @@ fn form(
             error,
             forgot: forgot.as_deref(),
             signup: signup.as_deref(),
+            passkey: passkey.as_ref(),
         },
-    )
+    ))
+}
+
+/// The login form again for the parked request `id`, with `error` (a passkey that failed).
+pub(crate) async fn form_again(
+    state: &AppState,
+    parked: &Parked,
+    id: &str,
+    error: &str,
+) -> Result<Response, StoreError> {
+    let application = parked.application(state).await?;
+    let page = Page::of(id, application.as_deref());
+    form(state, StatusCode::OK, &page, None, Some(error)).await
 }
 
 /// The parked request, if it exists, has not expired, and belongs to this browser (the binding
@@ -197,13 +215,7 @@ async fn sign_in(
             let application = parked.application(state).await?;
             let page = Page::of(id, application.as_deref());
             let status = StatusCode::OK;
-            return Ok(form(
-                state,
-                status,
-                &page,
-                Some(email),
-                Some(WRONG_CREDENTIALS),
-            ));
+            return form(state, status, &page, Some(email), Some(WRONG_CREDENTIALS)).await;
         }
         Credentials::Locked(wait) => return Ok(locked_page(state, wait)),
     };
@@ -231,10 +243,23 @@ pub(crate) async fn signed_in(
     app: &Application,
     user_id: &str,
 ) -> Result<Response, StoreError> {
+    signed_in_with(state, headers, ip, parked, app, user_id, Amr::PASSWORD).await
+}
+
+/// `signed_in` by `amr` (a passkey: `hwk`/`swk` and `user`).
+pub(crate) async fn signed_in_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    parked: Parked,
+    app: &Application,
+    user_id: &str,
+    amr: Amr,
+) -> Result<Response, StoreError> {
     let signer = Signer {
         user_id,
         client_id: Some(parked.request.client_id.as_str()),
-        amr: Amr::PASSWORD,
+        amr,
     };
     // Resumed once: of two sign-ins racing on one parked request, one completes it.
     if !parked.take(state).await? {

@@ -1,7 +1,7 @@
 //! The flow's second-factor steps (`Step::SecondFactor`, `Step::EnrolFactor`): after a password
 //! (or on a password-only session that a request wants stronger, `acr_values`), the user gives a
-//! code from their authenticator app or a recovery code — or, when the application requires a
-//! second factor and the user has none, enrols one first.
+//! code from their authenticator app or a recovery code, or uses a passkey (`signin::passkey`) —
+//! or, when the application requires a second factor and the user has none, enrols one first.
 //!
 //! The parked request is bound to the session cookie. A code accepted steps the session up: the
 //! same `sid`, a new cookie (no fixation), `auth_time` now and `otp` added to its methods
@@ -18,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use latch_core::authn::Method;
+use latch_core::authn::{Amr, Method};
 use latch_core::params::Params;
 use latch_core::store::{SessionRecord, StoreError};
 use latch_core::{Secret, UnixTime};
@@ -58,7 +58,7 @@ fn action(state: &AppState, tail: &str) -> String {
 }
 
 /// The browser's session and the request parked for it, if both are still there.
-async fn pending(
+pub(crate) async fn pending(
     state: &AppState,
     headers: &HeaderMap,
     id: &str,
@@ -92,19 +92,22 @@ async fn show(
         return Ok(expired(state));
     };
     let user_id = signed_in.session.user_id.as_str();
-    if factors::enrolled(state, user_id).await? {
-        return code_form(state, &parked, id, None).await;
-    }
     let who = Who { user_id, ip };
+    if factors::enrolled(state, user_id).await? {
+        return code_form(state, &who, &parked, id, None).await;
+    }
     enrol_form(state, &who, id, None).await
 }
 
-async fn code_form(
+/// The code form, with the user's passkeys offered where they have one.
+pub(crate) async fn code_form(
     state: &AppState,
+    who: &Who<'_>,
     parked: &Parked,
     id: &str,
     error: Option<&str>,
 ) -> Result<Response, StoreError> {
+    let passkey = crate::signin::passkey::second_factor_prompt(state, who.user_id, id).await?;
     let application = parked.application(state).await?.map(|a| a.name.clone());
     let action = action(state, "");
     let fields = [("login_request", id)];
@@ -117,6 +120,7 @@ async fn code_form(
         application.as_deref(),
         &target,
         error,
+        passkey.as_ref(),
     ))
 }
 
@@ -214,7 +218,7 @@ async fn verify(
     };
     let method = match factors::check(state, &who, code).await? {
         Check::Accepted(method) => method,
-        Check::Wrong => return code_form(state, &parked, id, Some(WRONG)).await,
+        Check::Wrong => return code_form(state, &who, &parked, id, Some(WRONG)).await,
         Check::Locked(wait) => return Ok(crate::signin::login::locked_page(state, wait)),
     };
     let Some(app) = parked.application(state).await? else {
@@ -328,9 +332,19 @@ pub(crate) async fn step_up(
     method: Method,
     ip: Option<IpAddr>,
 ) -> Result<Option<(Secret, SessionRecord)>, StoreError> {
+    step_up_with(state, session, Amr::default().with(method), ip).await
+}
+
+/// `step_up` with every method of `added` (a passkey: `hwk` or `swk`, and `user`).
+pub(crate) async fn step_up_with(
+    state: &AppState,
+    session: &SessionRecord,
+    added: Amr,
+    ip: Option<IpAddr>,
+) -> Result<Option<(Secret, SessionRecord)>, StoreError> {
     let now: UnixTime = state.clock.now();
     let cookie = Secret::generate();
-    let amr = session.amr.with(method);
+    let amr = added.methods().fold(session.amr, Amr::with);
     if !state
         .store
         .reauthenticate_session(&session.sid, &cookie.hash(), amr, now)

@@ -22,6 +22,7 @@ mod memberships;
 mod metadata;
 mod organizations;
 mod outbox;
+mod passkeys;
 mod retention;
 mod revocations;
 mod sessions;
@@ -54,6 +55,7 @@ pub use memberships::*;
 pub use metadata::*;
 pub use organizations::*;
 pub use outbox::*;
+pub use passkeys::*;
 pub use retention::*;
 pub use revocations::*;
 pub use sessions::*;
@@ -174,7 +176,10 @@ macro_rules! conformance_tests {
             case_audit_events_are_listed_newest_first_on_request,
             case_audit_batches_of_any_size_are_stored_whole,
             case_a_factor_is_enrolled_confirmed_and_removed,
-            case_a_totp_step_is_used_once_and_never_an_older_one
+            case_a_totp_step_is_used_once_and_never_an_older_one,
+            case_a_passkey_is_registered_listed_renamed_and_removed,
+            case_a_passkey_counter_never_goes_backwards,
+            case_a_passkey_ceremony_is_taken_once_by_its_binding
         );
         $crate::conformance_tests!(@arc $open;
             case_concurrent_secrets_stop_at_two,
@@ -190,7 +195,9 @@ macro_rules! conformance_tests {
             case_concurrent_acceptances_have_one_winner,
             case_concurrent_purges_delete_each_row_once,
             case_concurrent_uses_of_a_totp_code_have_one_winner,
-            case_recovery_codes_are_single_use
+            case_recovery_codes_are_single_use,
+            case_concurrent_uses_of_a_passkey_counter_have_one_winner,
+            case_concurrent_takes_of_a_passkey_ceremony_have_one_winner
         );
     };
 }
@@ -431,7 +438,7 @@ pub(crate) async fn given_refresh(
 pub async fn case_schema_version_and_ping(store: &dyn Store) {
     assert_eq!(
         store.schema_version().await.expect("schema version"),
-        13,
+        14,
         "the latest migration"
     );
     store.ping().await.expect("ping");

@@ -1,5 +1,6 @@
-//! `FactorStore`: second factors (one row each, the secret sealed by the server) and recovery
-//! codes (hashes). The TOTP replay guard is one conditional `UPDATE` of `last_used_step`.
+//! `FactorStore`: second factors (one row each, the secret sealed by the server; passkeys are in
+//! `passkeys` and count here too) and recovery codes (hashes). The TOTP replay guard is one
+//! conditional `UPDATE` of `last_used_step`.
 
 use async_trait::async_trait;
 use latch_core::store::{Factor, FactorKind, FactorStore, StoreError, StoreResult};
@@ -132,13 +133,21 @@ impl<B: Backend> FactorStore for SqlStore<B> {
     async fn delete_factor(&self, user_id: &str, id: &str) -> StoreResult<bool> {
         let _timer = Timer::start("delete_factor");
         let mut tx = self.begin().await?;
-        let deleted = query("DELETE FROM user_factors WHERE id = $1 AND user_id = $2")
+        let mut deleted = query("DELETE FROM user_factors WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(tx.on())
+            .await?;
+        // A passkey is a factor too (its ids are UUIDs like the factors', never the same).
+        deleted += query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
             .execute(tx.on())
             .await?;
         let left: i64 = query_scalar(
-            "SELECT count(*) FROM user_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+            "SELECT (SELECT count(*) FROM user_factors \
+             WHERE user_id = $1 AND confirmed_at IS NOT NULL) \
+             + (SELECT count(*) FROM passkeys WHERE user_id = $1)",
         )
         .bind(user_id)
         .fetch_one(tx.on())
@@ -205,10 +214,11 @@ impl<B: Backend> FactorStore for SqlStore<B> {
             return Ok(Vec::new());
         }
         let placeholders: Vec<String> = (1..=user_ids.len()).map(|i| format!("${i}")).collect();
+        let list = placeholders.join(", ");
         let sql = format!(
-            "SELECT DISTINCT user_id FROM user_factors \
-             WHERE confirmed_at IS NOT NULL AND user_id IN ({}) ORDER BY user_id",
-            placeholders.join(", ")
+            "SELECT user_id FROM user_factors \
+             WHERE confirmed_at IS NOT NULL AND user_id IN ({list}) \
+             UNION SELECT user_id FROM passkeys WHERE user_id IN ({list}) ORDER BY user_id"
         );
         let mut q = query_scalar(sql);
         for id in user_ids {

@@ -26,6 +26,7 @@ mod memberships;
 mod org_rows;
 mod organizations;
 mod outbox;
+mod passkeys;
 mod refresh;
 mod resets;
 mod retention;

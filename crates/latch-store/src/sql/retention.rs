@@ -64,6 +64,7 @@ fn target(what: Purge) -> Target {
             and: " AND locked_until < $1",
             ..plain("throttles", "window_start")
         },
+        Purge::PasskeyCeremonies => plain("passkey_ceremonies", "expires_at"),
     }
 }
 

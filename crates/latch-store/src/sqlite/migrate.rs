@@ -48,6 +48,7 @@ static MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_email_verification_and_signup"),
     migration!(12, "0012_second_factors"),
     migration!(13, "0013_retention"),
+    migration!(14, "0014_passkeys"),
 ];
 
 /// The versions this build knows.
