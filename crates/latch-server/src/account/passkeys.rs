@@ -14,7 +14,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
-use latch_core::audit::ActorType;
 use latch_core::authn::{Amr, Method};
 
 use super::{Current, act, csrf_token, done, page, show_codes};
