@@ -204,6 +204,7 @@ async fn after_password(
     let signed_in = SignedIn {
         session,
         cookie: cookie.hash(),
+        known: Default::default(),
     };
     let mut response = flow::resume(state, parked, &app, &signed_in).await?;
     second_factor::set_session_cookie(state, &mut response, &cookie);

@@ -10,7 +10,7 @@ use latch_core::store::{
 
 use super::{NOW, given_user, new_id};
 
-fn passkey(user_id: &str, credential_id: &str, sign_count: i64) -> Passkey {
+pub(super) fn passkey(user_id: &str, credential_id: &str, sign_count: i64) -> Passkey {
     Passkey {
         id: new_id(),
         user_id: user_id.to_owned(),

@@ -52,11 +52,12 @@ macro_rules! session_participations {
 /// With `WRITABLE_CTE`, the session for an authorization request: one row per application that took part in it
 /// (`participant`), then one per organization of its user (`org_…`), by name, at most `$5`;
 /// one row with neither when there are none. Every row says whether the user has a confirmed
-/// second factor.
+/// second factor (an authenticator app or a passkey, as `users_with_factors`).
 macro_rules! authorizing_rows {
     () => {
-        " SELECT s.*, EXISTS (SELECT 1 FROM user_factors f \
-         WHERE f.user_id = s.user_id AND f.confirmed_at IS NOT NULL) AS factor_enrolled, \
+        " SELECT s.*, (EXISTS (SELECT 1 FROM user_factors f \
+         WHERE f.user_id = s.user_id AND f.confirmed_at IS NOT NULL) \
+         OR EXISTS (SELECT 1 FROM passkeys k WHERE k.user_id = s.user_id)) AS factor_enrolled, \
          p.participant, p.org_id, p.org_name, p.org_display_name, p.org_metadata, \
          p.org_created_at, p.org_updated_at, p.org_external_id \
          FROM s LEFT JOIN (\
