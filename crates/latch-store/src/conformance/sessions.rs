@@ -701,13 +701,23 @@ pub async fn case_an_authorizing_session_carries_factors_and_organizations(store
     // A passkey alone is a second factor too (as `users_with_factors` says).
     let (their_cookie, _) = given_session(store, &other.id).await;
     let theirs = |at| store.get_authorizing_session(&their_cookie, at, 600, None);
-    assert!(!theirs(NOW + 40).await.expect("get").expect("live").factor_enrolled);
+    assert!(
+        !theirs(NOW + 40)
+            .await
+            .expect("get")
+            .expect("live")
+            .factor_enrolled
+    );
     store
         .insert_passkey(&super::passkeys::passkey(&other.id, &new_id(), 0))
         .await
         .expect("passkey");
     assert!(
-        theirs(NOW + 41).await.expect("get").expect("live").factor_enrolled,
+        theirs(NOW + 41)
+            .await
+            .expect("get")
+            .expect("live")
+            .factor_enrolled,
         "a passkey is an enrolled factor"
     );
 
