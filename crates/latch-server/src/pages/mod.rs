@@ -5,6 +5,7 @@
 //! passkey allows the one passkey script, `passkey_script`), and the headers that keep it from
 //! being framed, cached or leaked.
 
+pub mod assets;
 mod factors;
 pub mod passkey_script;
 mod theme;

@@ -6,37 +6,17 @@
 use std::sync::LazyLock;
 
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 const SCRIPT: &str = include_str!("../../templates/passkeys.js");
 
 /// `/assets/passkeys-<first 8 bytes of its SHA-256, hex>.js`.
-pub static ROUTE: LazyLock<String> = LazyLock::new(|| {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, SCRIPT.as_bytes());
-    let hash: String = digest.as_ref()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("/assets/passkeys-{hash}.js")
-});
+pub static ROUTE: LazyLock<String> =
+    LazyLock::new(|| super::assets::hashed_url("passkeys", "js", SCRIPT.as_bytes()));
 
 /// `GET /assets/passkeys-<hash>.js`
 pub async fn get() -> Response {
-    let mut response = SCRIPT.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    super::assets::immutable(SCRIPT, "text/javascript; charset=utf-8")
 }
 
 /// Lets `response` (a hosted page) load the script at `url` (its absolute URL) and nothing else.

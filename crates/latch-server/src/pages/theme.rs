@@ -35,12 +35,7 @@ impl Theme {
     pub fn new(settings: &Settings) -> Self {
         let branding = &settings.branding;
         let css = format!(":root{{--primary:{}}}\n{STYLE}", branding.primary_color);
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, css.as_bytes());
-        let hash: String = digest.as_ref()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let stylesheet_route = format!("/assets/latch-{hash}.css");
+        let stylesheet_route = super::assets::hashed_url("latch", "css", css.as_bytes());
         let issuer_origin = origin(&settings.issuer);
         let logo_origin = branding
             .logo_url
@@ -118,21 +113,7 @@ fn csp(issuer: Option<&str>, logo: Option<&str>) -> HeaderValue {
 
 /// `GET /assets/latch-<hash>.css`: the stylesheet, cacheable for a year (its URL changes with it).
 pub async fn stylesheet(State(state): State<AppState>) -> Response {
-    let mut response = state.theme.css.clone().into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    super::assets::immutable(state.theme.css.clone(), "text/css; charset=utf-8")
 }
 
 #[cfg(test)]
