@@ -366,25 +366,9 @@ async fn an_administrators_factor_reset_ends_every_session_of_the_user() {
 
     let bearer = admin_token(&server).await;
     let http = latch_testkit::rp::reqwest_client();
-    let users: Value = http
-        .get(server.url("/api/v1/users"))
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users = admin_get_json(&server, &bearer, "/api/v1/users").await;
     let uid = users["data"][0]["id"].as_str().unwrap().to_owned();
-    let factors: Value = http
-        .get(server.url(&format!("/api/v1/users/{uid}/factors")))
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let factors = admin_get_json(&server, &bearer, &format!("/api/v1/users/{uid}/factors")).await;
     let fid = factors["data"][0]["id"].as_str().unwrap();
     let r = http
         .delete(server.url(&format!("/api/v1/users/{uid}/factors/{fid}")))

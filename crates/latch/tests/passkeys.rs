@@ -423,27 +423,11 @@ async fn a_passkey_signs_in_passwordless_and_as_second_factor_and_a_clone_is_ref
 
     // The management API lists both passkeys, never key material; a reset removes one.
     let http = latch_testkit::rp::reqwest_client();
-    let users: Value = http
-        .get(server.url("/api/v1/users"))
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users = admin_get_json(&server, &bearer, "/api/v1/users").await;
     let user = &users["data"][0];
     assert_eq!(user["mfa_enrolled"], true, "{users}");
     let uid = user["id"].as_str().unwrap();
-    let factors: Value = http
-        .get(server.url(&format!("/api/v1/users/{uid}/factors")))
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let factors = admin_get_json(&server, &bearer, &format!("/api/v1/users/{uid}/factors")).await;
     let listed = factors["data"].as_array().unwrap();
     assert_eq!(listed.len(), 2, "{factors}");
     assert_eq!(

@@ -208,27 +208,11 @@ async fn totp_is_asked_after_the_password_once_per_code_and_recovery_codes_work_
     // The management API lists the factor (no secret) and shows mfa_enrolled.
     let bearer = admin_token(&server).await;
     let http = latch_testkit::rp::reqwest_client();
-    let users: Value = http
-        .get(server.url("/api/v1/users"))
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users = admin_get_json(&server, &bearer, "/api/v1/users").await;
     let user = &users["data"][0];
     assert_eq!(user["mfa_enrolled"], true, "{users}");
     let uid = user["id"].as_str().unwrap();
-    let factors: Value = http
-        .get(server.url(&format!("/api/v1/users/{uid}/factors")))
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let factors = admin_get_json(&server, &bearer, &format!("/api/v1/users/{uid}/factors")).await;
     let factor = &factors["data"][0];
     assert_eq!(
         (&factor["type"], &factor["confirmed"]),

@@ -431,3 +431,16 @@ pub async fn audit_events(
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// `GET path` on the management API with an administrator's bearer token: the JSON body.
+pub async fn admin_get_json(server: &LatchServer, bearer: &str, path: &str) -> Value {
+    latch_testkit::rp::reqwest_client()
+        .get(server.url(path))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
