@@ -47,14 +47,18 @@ const IDLE_CHECKPOINT_TICKS: u32 = 5;
 const PASSIVE_ROUNDS: usize = 4;
 /// A PASSIVE round this short leaves little for another.
 const SHORT_ROUND: Duration = Duration::from_millis(2);
-/// WAL frames (pages; 64 MiB of the default 4 KiB pages) past which the WAL is made to start
+/// WAL frames (pages; 256 MiB of the default 4 KiB pages) past which the WAL is made to start
 /// over: the restarter copies the rest while it holds the writer. Below it the WAL only grows
 /// while writes never pause; it starts over by itself at the first write after a PASSIVE round
-/// that found nothing written meanwhile.
-const RESTART_AFTER_FRAMES: i64 = 16_384;
+/// that found nothing written meanwhile. Each restart holds every write for two fsyncs (about
+/// 7 ms on the benchmark's disk), and at 85 % busy the queue behind it takes some 50 ms to drain:
+/// at 64 MiB a refresh or code-flow load at 70 % of capacity restarted every 2–3 s and those
+/// windows made its p99; 256 MiB makes them four times rarer (BENCHMARKS.md, issue 21). Only the
+/// frames not yet copied are searched by readers, so a long WAL costs disk, not lookups.
+const RESTART_AFTER_FRAMES: i64 = 65_536;
 /// `journal_size_limit`: a WAL file that grew past this (a reader held an old snapshot through
 /// restarts) is cut back to it when the WAL starts over; below it the file is reused as it is.
-const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
+const JOURNAL_SIZE_LIMIT: i64 = 256 << 20;
 /// The checkpointer's nice value (Linux): its copying yields the core to requests at once.
 const CHECKPOINT_NICE: i32 = 10;
 
