@@ -414,6 +414,15 @@ pub trait ApplicationStore: Send + Sync {
     ) -> StoreResult<()>;
     async fn list_client_secrets(&self, application_id: &str)
     -> StoreResult<Vec<ClientSecretInfo>>;
+    /// The client secrets of every application whose id is in `(after, through]` (one page of
+    /// `list_applications`: `after` its cursor, `through` its last id), each with its
+    /// application's id, ordered by application and oldest first within one — what the
+    /// applications cache loads with a page, in one query instead of one per application.
+    async fn list_client_secrets_between(
+        &self,
+        after: Option<&str>,
+        through: &str,
+    ) -> StoreResult<Vec<(String, ClientSecretInfo)>>;
     async fn delete_client_secret(
         &self,
         application_id: &str,
@@ -605,6 +614,13 @@ pub enum SessionSelector<'a> {
     },
     AllOfUser {
         user_id: &'a str,
+    },
+    /// Every live session of the user but `keep` (the session acting, which stays signed in),
+    /// in the same statement: a session the user opens meanwhile is ended too or not at all,
+    /// never left out of a loop.
+    OthersOfUser {
+        user_id: &'a str,
+        keep: &'a str,
     },
     /// Up to `limit` live sessions past their absolute end or idle longer than `idle_timeout`.
     Expired {

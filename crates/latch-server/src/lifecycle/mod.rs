@@ -30,28 +30,18 @@ pub async fn end_sessions(
 }
 
 /// Ends the user's sessions — every one, or every one but `keep` (the session acting, which
-/// stays signed in) — each as `end_sessions` does; returns the sids ended.
+/// stays signed in) — in one store transaction, as `end_sessions` does; returns the sids ended.
 pub async fn end_user_sessions(
     state: &AppState,
     user_id: &str,
     keep: Option<&str>,
     now: UnixTime,
 ) -> Result<Vec<String>, StoreError> {
-    let Some(keep) = keep else {
-        return end_sessions(state, SessionSelector::AllOfUser { user_id }, now).await;
+    let selector = match keep {
+        Some(keep) => SessionSelector::OthersOfUser { user_id, keep },
+        None => SessionSelector::AllOfUser { user_id },
     };
-    let mut ended = Vec::new();
-    for s in state.store.list_user_sessions(user_id, now).await? {
-        if s.sid != keep {
-            let one = SessionSelector::OneOfUser {
-                user_id,
-                sid: &s.sid,
-            };
-            ended.extend(state.store.end_sessions(one, now).await?);
-        }
-    }
-    sessions_ended(state, &ended, now).await;
-    Ok(ended)
+    end_sessions(state, selector, now).await
 }
 
 /// What removing a second factor ends. An administrator's reset (the user lost the device, or

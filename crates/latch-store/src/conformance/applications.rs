@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use latch_core::application::ClientSecretInfo;
 use latch_core::store::{PageRequest, Store, StoreError};
 
 use super::{
@@ -207,6 +208,67 @@ pub async fn case_client_secrets_are_two_at_most(store: &dyn Store) {
         .await
         .expect_err("unknown application");
     assert!(!matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+/// The applications cache loads a page of applications and then that page's secrets in one
+/// query: exactly the secrets of the applications in `(after, through]`, in the order the
+/// applications are listed, oldest first within one — whatever order the database sorts ids in.
+pub async fn case_client_secrets_are_listed_a_page_of_applications_at_a_time(store: &dyn Store) {
+    let mut inserted = Vec::new();
+    for i in 0..4 {
+        let app = application(None);
+        let first = secret(NOW + i);
+        store
+            .insert_application(&app, Some(&first))
+            .await
+            .expect("insert with a secret");
+        let mut secrets = vec![first];
+        if i % 2 == 0 {
+            let second = secret(NOW + 10 + i);
+            store
+                .insert_client_secret(&app.id, &second)
+                .await
+                .expect("second secret");
+            secrets.push(second);
+        }
+        inserted.push((app.id.clone(), secrets));
+    }
+    let without_secrets = application(None);
+    store
+        .insert_application(&without_secrets, None)
+        .await
+        .expect("insert without a secret");
+
+    let mut page = PageRequest {
+        limit: 2,
+        after: None,
+    };
+    let mut seen = 0;
+    loop {
+        let listed = store.list_applications(&page).await.expect("list");
+        let last = listed.data.last().expect("a page holds applications");
+        let expected: Vec<(String, ClientSecretInfo)> = listed
+            .data
+            .iter()
+            .flat_map(|app| {
+                inserted
+                    .iter()
+                    .filter(|(id, _)| *id == app.id)
+                    .flat_map(|(id, secrets)| secrets.iter().map(|s| (id.clone(), s.clone())))
+            })
+            .collect();
+        let got = store
+            .list_client_secrets_between(page.after.as_deref(), &last.id)
+            .await
+            .expect("secrets of the page");
+        assert_eq!(got, expected, "the page after {:?}", page.after);
+        seen += got.len();
+        match listed.next_cursor {
+            Some(cursor) => page.after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 6, "every secret once, over the pages");
 }
 
 async fn last_used(store: &dyn Store, application_id: &str, secret_id: &str) -> Option<i64> {

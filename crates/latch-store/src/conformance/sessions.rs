@@ -464,6 +464,62 @@ pub async fn case_sessions_end_only_for_their_user(store: &dyn Store) {
     );
 }
 
+/// "Sign out my other sessions" (a password change, a factor removed on `/account`): one
+/// statement ends every live session of the user but the kept one — never another user's, never
+/// one twice — and each ended one is revoked like any other ending.
+pub async fn case_a_users_other_sessions_end_together_and_the_kept_one_stays(store: &dyn Store) {
+    let (ada, bob) = (given_user(store).await, given_user(store).await);
+    let (_, ada1) = given_session(store, &ada.id).await;
+    let (_, ada2) = given_session(store, &ada.id).await;
+    let (_, ada3) = given_session(store, &ada.id).await;
+    let (_, bob1) = given_session(store, &bob.id).await;
+
+    let others = SessionSelector::OthersOfUser {
+        user_id: &ada.id,
+        keep: &ada2.sid,
+    };
+    let mut ended = store.end_sessions(others, NOW).await.expect("end");
+    ended.sort();
+    let mut expected = vec![ada1.sid.clone(), ada3.sid.clone()];
+    expected.sort();
+    assert_eq!(ended, expected);
+    let live: Vec<String> = store
+        .list_user_sessions(&ada.id, NOW)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.sid)
+        .collect();
+    assert_eq!(live, vec![ada2.sid.clone()], "the kept session stays");
+    assert!(store.get_session(&bob1.sid).await.expect("get").is_some());
+    let revoked = store.list_revocations(0, NOW).await.expect("revocations");
+    for sid in &expected {
+        assert!(
+            revoked.iter().any(|r| r.value == *sid),
+            "an ended session's access tokens are revoked: {sid}"
+        );
+    }
+    assert!(
+        !revoked.iter().any(|r| r.value == ada2.sid || r.value == bob1.sid),
+        "nothing is revoked for the kept session or another user's"
+    );
+    assert!(
+        store.end_sessions(others, NOW).await.expect("end").is_empty(),
+        "ended sessions are not ended twice"
+    );
+
+    // A `keep` that is not one of the user's sessions keeps nothing of theirs, and ends nobody else's.
+    let foreign_keep = SessionSelector::OthersOfUser {
+        user_id: &ada.id,
+        keep: &bob1.sid,
+    };
+    assert_eq!(
+        store.end_sessions(foreign_keep, NOW).await.expect("end"),
+        vec![ada2.sid.clone()]
+    );
+    assert!(store.get_session(&bob1.sid).await.expect("get").is_some());
+}
+
 /// The periodic sweep ends sessions past their absolute end or idle too long, and notifies like
 /// any other ending; refreshing counts as activity in the session.
 pub async fn case_expired_sessions_are_swept_and_refreshing_keeps_one_alive(store: &dyn Store) {

@@ -12,7 +12,7 @@ use latch_core::store::{ApplicationStore, Page, PageRequest, StoreError, StoreRe
 
 use super::backend::{Backend, Query, query, query_as, query_scalar};
 use super::{
-    ApplicationRow, ClientSecretRow, SqlStore, TOUCH_INTERVAL, Tx, application_columns,
+    AppClientSecretRow, ApplicationRow, ClientSecretRow, SqlStore, TOUCH_INTERVAL, Tx, application_columns,
     claim_mappings_json, client_secret_columns, db_err, json_list, json_object, token_hook_json,
     unique_err,
 };
@@ -242,6 +242,29 @@ impl<B: Backend> ApplicationStore for SqlStore<B> {
         .fetch_all(self.read())
         .await?;
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// A range scan of `client_secrets_application` (application_id, created_at).
+    async fn list_client_secrets_between(
+        &self,
+        after: Option<&str>,
+        through: &str,
+    ) -> StoreResult<Vec<(String, ClientSecretInfo)>> {
+        let _timer = Timer::start("list_client_secrets_between");
+        let rows: Vec<AppClientSecretRow> = query_as(concat!(
+            "SELECT application_id, ",
+            client_secret_columns!(),
+            " FROM client_secrets WHERE application_id > $1 AND application_id <= $2 \
+             ORDER BY application_id, created_at, id"
+        ))
+        .bind(after.unwrap_or(""))
+        .bind(through)
+        .fetch_all(self.read())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.application_id, r.secret.into()))
+            .collect())
     }
 
     /// A revoked secret is simply deleted, which frees its slot.

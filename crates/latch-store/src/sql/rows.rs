@@ -165,6 +165,14 @@ crate::sql::row_type! {
     }
 }
 
+crate::sql::row_type! {
+    /// A client secret with its application's id.
+    pub(crate) struct AppClientSecretRow {
+        application_id: String,
+        #[flatten] secret: ClientSecretRow,
+    }
+}
+
 impl From<ClientSecretRow> for ClientSecretInfo {
     fn from(r: ClientSecretRow) -> Self {
         Self {

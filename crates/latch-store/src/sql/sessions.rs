@@ -139,6 +139,13 @@ impl<B: Backend> SqlStore<B> {
             )
             .bind(now)
             .bind(user_id),
+            SessionSelector::OthersOfUser { user_id, keep } => query_as(
+                "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND sid <> $3 \
+                 AND ended_at IS NULL RETURNING sid, user_id, last_active_at",
+            )
+            .bind(now)
+            .bind(user_id)
+            .bind(keep),
             SessionSelector::Expired {
                 idle_timeout,
                 limit,
