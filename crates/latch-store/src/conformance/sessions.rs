@@ -500,11 +500,17 @@ pub async fn case_a_users_other_sessions_end_together_and_the_kept_one_stays(sto
         );
     }
     assert!(
-        !revoked.iter().any(|r| r.value == ada2.sid || r.value == bob1.sid),
+        !revoked
+            .iter()
+            .any(|r| r.value == ada2.sid || r.value == bob1.sid),
         "nothing is revoked for the kept session or another user's"
     );
     assert!(
-        store.end_sessions(others, NOW).await.expect("end").is_empty(),
+        store
+            .end_sessions(others, NOW)
+            .await
+            .expect("end")
+            .is_empty(),
         "ended sessions are not ended twice"
     );
 

@@ -12,9 +12,9 @@ use latch_core::store::{ApplicationStore, Page, PageRequest, StoreError, StoreRe
 
 use super::backend::{Backend, Query, query, query_as, query_scalar};
 use super::{
-    AppClientSecretRow, ApplicationRow, ClientSecretRow, SqlStore, TOUCH_INTERVAL, Tx, application_columns,
-    claim_mappings_json, client_secret_columns, db_err, json_list, json_object, token_hook_json,
-    unique_err,
+    AppClientSecretRow, ApplicationRow, ClientSecretRow, SqlStore, TOUCH_INTERVAL, Tx,
+    application_columns, claim_mappings_json, client_secret_columns, db_err, json_list,
+    json_object, token_hook_json, unique_err,
 };
 use crate::timing::Timer;
 
