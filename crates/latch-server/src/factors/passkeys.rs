@@ -192,14 +192,15 @@ pub async fn finish_registration(
     };
     let now = state.clock.now();
     let binding = session_binding(sid);
-    let taken = state
-        .store
-        .take_passkey_ceremony(ceremony, CeremonyKind::Register, &binding, now)
-        .await?;
-    let Some(taken) = taken.filter(|c| c.user_id.as_deref() == Some(who.user_id)) else {
-        return Ok(Registered::Expired);
-    };
-    let Ok(registration) = serde_json::from_str::<PasskeyRegistration>(&taken.state) else {
+    let taken = take_ceremony::<PasskeyRegistration>(
+        state,
+        ceremony,
+        CeremonyKind::Register,
+        &binding,
+        Some(who.user_id),
+        now,
+    );
+    let Some(registration) = taken.await? else {
         return Ok(Registered::Expired);
     };
     let Ok(answer) = serde_json::from_str::<RegisterPublicKeyCredential>(response) else {
@@ -353,15 +354,15 @@ pub async fn finish_sign_in(
     if let Some(wait) = locked_key(state, &key, now).await? {
         return Ok(Asserted::Locked(wait));
     }
-    let taken = state
-        .store
-        .take_passkey_ceremony(ceremony, CeremonyKind::SignIn, &binding, now)
-        .await?;
-    let Some(taken) = taken else {
-        return Ok(Asserted::Expired);
-    };
-    let Ok(authentication) = serde_json::from_str::<DiscoverableAuthentication>(&taken.state)
-    else {
+    let taken = take_ceremony::<DiscoverableAuthentication>(
+        state,
+        ceremony,
+        CeremonyKind::SignIn,
+        &binding,
+        None,
+        now,
+    );
+    let Some(authentication) = taken.await? else {
         return Ok(Asserted::Expired);
     };
     let invalid = |reason: &'static str, user: Option<String>| {
@@ -436,14 +437,15 @@ pub async fn finish_second_factor(
     if let Some(wait) = super::locked(state, who).await? {
         return Ok(Asserted::Locked(wait));
     }
-    let taken = state
-        .store
-        .take_passkey_ceremony(ceremony, CeremonyKind::SecondFactor, &binding, now)
-        .await?;
-    let Some(taken) = taken.filter(|c| c.user_id.as_deref() == Some(who.user_id)) else {
-        return Ok(Asserted::Expired);
-    };
-    let Ok(authentication) = serde_json::from_str::<PasskeyAuthentication>(&taken.state) else {
+    let taken = take_ceremony::<PasskeyAuthentication>(
+        state,
+        ceremony,
+        CeremonyKind::SecondFactor,
+        &binding,
+        Some(who.user_id),
+        now,
+    );
+    let Some(authentication) = taken.await? else {
         return Ok(Asserted::Expired);
     };
     let Ok(answer) = serde_json::from_str::<PublicKeyCredential>(response) else {
@@ -595,4 +597,24 @@ async fn sign_in_failed(
 
 fn audit(state: &AppState, who: &Who<'_>, event: Event) {
     super::audit(state, who, event);
+}
+
+/// Takes the ceremony `id` of `kind` started for `binding` (once: the store deletes it) and reads
+/// its state back as `T`. `None` when it is unknown, expired, of another kind or binding, started
+/// for another user than `user_id` (when given: a sign-in ceremony is nobody's yet), or unreadable.
+async fn take_ceremony<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    id: &str,
+    kind: CeremonyKind,
+    binding: &str,
+    user_id: Option<&str>,
+    now: UnixTime,
+) -> Result<Option<T>, StoreError> {
+    let taken = state
+        .store
+        .take_passkey_ceremony(id, kind, binding, now)
+        .await?;
+    Ok(taken
+        .filter(|c| user_id.is_none() || c.user_id.as_deref() == user_id)
+        .and_then(|c| serde_json::from_str(&c.state).ok()))
 }

@@ -6,7 +6,7 @@
 //!   verified passkey opens the session with `amr` `hwk`/`swk` + `user` — two factors, so the
 //!   flow asks for no second one — and the request goes on.
 //! - `POST /login/second-factor/passkey`: the second-factor step's passkey (after a password): the
-//!   session steps up like with a code (`second_factor::step_up_with`), then the request goes on.
+//!   session steps up like with a code (`second_factor::resume_stepped_up`), then the request goes on.
 //!
 //! A failure shows its page again with a new ceremony; nothing else changes.
 
@@ -22,7 +22,6 @@ use latch_core::store::StoreError;
 use crate::factors::Who;
 use crate::factors::passkeys::{self as keys, Asserted};
 use crate::http::client_ip::ClientIp;
-use crate::oauth::flow::{self, SignedIn};
 use crate::pages::{self, PasskeyPrompt};
 use crate::signin::{login, second_factor};
 use crate::state::AppState;
@@ -190,25 +189,7 @@ async fn after_password(
             return second_factor::code_form(state, &who, &parked, id, Some(CLONED)).await;
         }
     };
-    let Some(app) = parked.application(state).await? else {
-        return Ok(expired(state));
-    };
-    // Resumed once: of two steps racing on one parked request, one completes it.
-    if !parked.take(state).await? {
-        return Ok(expired(state));
-    }
-    let Some((cookie, session)) = second_factor::step_up_with(state, session, amr, ip).await?
-    else {
-        return Ok(expired(state));
-    };
-    let signed_in = SignedIn {
-        session,
-        cookie: cookie.hash(),
-        known: Default::default(),
-    };
-    let mut response = flow::resume(state, parked, &app, &signed_in).await?;
-    second_factor::set_session_cookie(state, &mut response, &cookie);
-    Ok(response)
+    second_factor::resume_stepped_up(state, parked, session, amr, ip).await
 }
 
 fn expired(state: &AppState) -> Response {

@@ -31,8 +31,7 @@ use crate::pages::{self, Enrolment, Target};
 use crate::signin::session;
 use crate::state::AppState;
 
-const EXPIRED: &str =
-    "This sign-in page has expired. Go back to the application and sign in again.";
+use crate::signin::login::EXPIRED;
 const WRONG: &str = "That code is not right, or was used already. Try the next one.";
 
 /// The step's routes (`router.rs` merges them).
@@ -221,14 +220,26 @@ async fn verify(
         Check::Wrong => return code_form(state, &who, &parked, id, Some(WRONG)).await,
         Check::Locked(wait) => return Ok(crate::signin::login::locked_page(state, wait)),
     };
+    resume_stepped_up(state, parked, session, Amr::default().with(method), ip).await
+}
+
+/// After a second factor was accepted (a code, or a passkey): the parked request is taken (once:
+/// of two steps racing on one parked request, one completes it), the session steps up with
+/// `added`, and the request goes on with the new session cookie.
+pub(crate) async fn resume_stepped_up(
+    state: &AppState,
+    parked: Parked,
+    session: &SessionRecord,
+    added: Amr,
+    ip: Option<IpAddr>,
+) -> Result<Response, StoreError> {
     let Some(app) = parked.application(state).await? else {
         return Ok(expired(state));
     };
-    // Resumed once: of two steps racing on one parked request, one completes it.
     if !parked.take(state).await? {
         return Ok(expired(state));
     }
-    let Some((cookie, session)) = step_up(state, session, method, ip).await? else {
+    let Some((cookie, session)) = step_up_with(state, session, added, ip).await? else {
         return Ok(expired(state));
     };
     let signed_in = SignedIn {
