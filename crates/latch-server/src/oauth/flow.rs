@@ -60,16 +60,19 @@ pub struct Known {
     pub organizations: Option<Vec<Organization>>,
 }
 
+/// The hash of the browser's session cookie, if it sent a well-formed one.
+fn session_cookie(state: &AppState, headers: &HeaderMap) -> Option<SecretHash> {
+    session::read_cookie(headers, &session::cookie_name(state, session::SESSION))
+        .and_then(Secret::parse)
+        .map(|s| s.hash())
+}
+
 /// The browser's live session, if its session cookie names one.
 pub async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<SignedIn>, StoreError> {
-    let Some(cookie) =
-        session::read_cookie(headers, &session::cookie_name(state, session::SESSION))
-            .and_then(Secret::parse)
-            .map(|s| s.hash())
-    else {
+    let Some(cookie) = session_cookie(state, headers) else {
         return Ok(None);
     };
     let session = state
@@ -94,11 +97,7 @@ pub async fn signed_in_for(
     headers: &HeaderMap,
     request: &AuthorizationRequest,
 ) -> Result<Option<SignedIn>, StoreError> {
-    let Some(cookie) =
-        session::read_cookie(headers, &session::cookie_name(state, session::SESSION))
-            .and_then(Secret::parse)
-            .map(|s| s.hash())
-    else {
+    let Some(cookie) = session_cookie(state, headers) else {
         return Ok(None);
     };
     let listed = request.invitation.is_none() && request.organization.is_none();
